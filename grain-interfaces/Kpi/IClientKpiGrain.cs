@@ -1,0 +1,21 @@
+namespace AnalyticsEngine.Kpi;
+
+/// <summary>
+/// Computes every KPI of one client (grain key: client id) incrementally from the client's event stream.
+/// It is the single consumer of the client's stream, so terms shared by several KPIs are computed once.
+/// </summary>
+[Alias("ae.IClientKpiGrain")]
+public interface IClientKpiGrain : IGrainWithStringKey
+{
+    /// <summary>Current bucket and the latest <paramref name="recentBuckets"/> buckets of one KPI.</summary>
+    Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets);
+
+    /// <summary>Starts or stops forwarding changes of one KPI to its <see cref="IKpiGrain"/> ("smart publishing").</summary>
+    Task SetPublishing(string kpiCode, bool publishing);
+
+    /// <summary>How far each of the client's source partitions has been applied.</summary>
+    Task<IReadOnlyList<SourcePosition>> GetPositions();
+
+    /// <summary>Reloads the client's configuration (KPI set, time zone) after it changed.</summary>
+    Task Reconfigure();
+}

@@ -1,0 +1,41 @@
+using Orleans.Concurrency;
+
+namespace AnalyticsEngine.Kpi;
+
+/// <summary>
+/// The fan-out point of one KPI of one client (grain key: <c>{clientId}/{kpiCode}</c>). Gateways register
+/// an observer per KPI and granularity they have viewers for; the grain forwards every change to them.
+/// Computation stays in <see cref="IClientKpiGrain"/>; this grain only asks it to publish while watched.
+/// </summary>
+[Alias("ae.IKpiGrain")]
+public interface IKpiGrain : IGrainWithStringKey
+{
+    /// <summary>Registers (or renews) a watcher and returns the current snapshot.</summary>
+    Task<KpiSnapshot> Watch(IKpiObserver observer, Granularity granularity, int recentBuckets);
+
+    Task Unwatch(IKpiObserver observer, Granularity granularity);
+
+    /// <summary>Called by the client grain with the values that changed in one batch.</summary>
+    Task Publish(KpiValue[] changes);
+
+    Task<int> GetWatcherCount();
+}
+
+/// <summary>A gateway's receiver of KPI changes.</summary>
+[Alias("ae.IKpiObserver")]
+public interface IKpiObserver : IGrainObserver
+{
+    [OneWay]
+    Task OnKpiChanged(KpiValue[] changes);
+}
+
+public static class KpiGrainKeys
+{
+    public static string For(string clientId, string kpiCode) => $"{clientId}/{kpiCode}";
+
+    public static (string ClientId, string KpiCode) Parse(string key)
+    {
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        return slash < 0 ? throw new FormatException($"'{key}' is not a KPI grain key") : (key[..slash], key[(slash + 1)..]);
+    }
+}

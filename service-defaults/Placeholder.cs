@@ -1,0 +1,1 @@
+namespace AnalyticsEngine; internal static class Placeholder;
