@@ -13,6 +13,7 @@ const MAX_TILES_PER_CLIENT = 6;
 // Enough history for a readable sparkline without holding a day of minute buckets per tile.
 const MAX_POINTS = 60;
 const FETCH_TIMEOUT_MS = 10_000;
+const FLASH_MIN_INTERVAL_MS = 3_000;
 
 const state = {
   period: readPeriod(),
@@ -98,6 +99,9 @@ function bucketFormatter(timeZone, granularity) {
     return new Intl.DateTimeFormat(undefined, options); // unknown zone id: browser's zone beats nothing
   }
 }
+
+// Components are mostly counts and sums: no forced decimals.
+const componentFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
 function isPercent(unit) {
   const u = String(unit ?? "").trim().toLowerCase();
@@ -266,8 +270,8 @@ function createTile(client, info) {
 
   const bucket = el("p", "bucket");
   const meta = el("p", "meta");
+  // Not a live region: a dashboard of tiles all announcing "Loading…" at once helps nobody; errors use role=alert.
   const status = el("p", "tile-status");
-  status.setAttribute("role", "status");
 
   const error = el("div", "tile-error");
   error.setAttribute("role", "alert");
@@ -288,6 +292,7 @@ function createTile(client, info) {
     series: new Map(), // bucketStart (ms) -> KpiValue
     loading: false,
     error: null,
+    subscribedTo: null, // the granularity the hub may be sending, so a period switch knows what to unsubscribe
     receivedAt: null,
     lastCurrentKey: null,
   };
@@ -333,6 +338,17 @@ function sortedSeries(tile) {
   return [...tile.series.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
+function withTitle(node, title) {
+  if (title) node.title = title;
+  return node;
+}
+
+/** Which source rows the value includes, for someone checking whether a change has arrived yet. */
+function asOfText(asOf) {
+  if (!Array.isArray(asOf) || asOf.length === 0) return "";
+  return `Includes ${asOf.map((p) => `${p.objectModel} up to #${p.sequence}`).join(", ")}`;
+}
+
 function renderTile(tile, { flash = false } = {}) {
   const { parts, info } = tile;
   const series = sortedSeries(tile);
@@ -373,7 +389,7 @@ function renderTile(tile, { flash = false } = {}) {
   // Components, e.g. numerator and denominator: they make a surprising value explainable at a glance.
   const comps = Array.isArray(current?.components) ? current.components.slice(0, 3) : [];
   parts.components.textContent = comps
-    .map((c) => `${c.name} ${c.value == null ? "—" : formatValue(c.value, "")}`)
+    .map((c) => `${c.name} ${c.value == null ? "—" : componentFormat.format(c.value)}`)
     .join(" · ");
   parts.components.hidden = comps.length === 0;
 
@@ -396,7 +412,7 @@ function renderTile(tile, { flash = false } = {}) {
     if (current.newestEventTime) updated.title = `Newest event included: ${new Date(current.newestEventTime).toLocaleString()}`;
     parts.meta.append(
       updated,
-      el("span", "", `rev ${current.revision ?? 0}`),
+      withTitle(el("span", "", `rev ${current.revision ?? 0}`), asOfText(current.asOf)),
       el("span", "", `${Number(current.eventCount ?? 0).toLocaleString()} event${Number(current.eventCount) === 1 ? "" : "s"}`),
     );
   } else {
@@ -409,14 +425,17 @@ function renderTile(tile, { flash = false } = {}) {
     tile.root.dataset.state === "loading" ? "Loading…"
     : tile.root.dataset.state === "empty" ? `No ${tile.granularity ?? state.period} buckets yet. Waiting for events.`
     : tile.root.dataset.state === "waiting" ? (connected ? "Subscribes when scrolled into view." : "Waiting for the live connection…")
-    : tile.root.dataset.state === "stale" ? "Not live: showing the last values received."
+    : tile.root.dataset.state === "stale" ? "Not live · last values received shown."
     : "";
   parts.status.hidden = parts.status.textContent === "";
 
   parts.error.hidden = !tile.error;
   parts.errorText.textContent = tile.error ?? "";
 
-  if (flash && !prefersReducedMotion.matches) {
+  // At most one flash per tile every few seconds: a busy KPI would otherwise blink without pause all day.
+  const now = performance.now();
+  if (flash && !prefersReducedMotion.matches && now - (tile.lastFlashAt ?? -Infinity) > FLASH_MIN_INTERVAL_MS) {
+    tile.lastFlashAt = now;
     // Restart the animation even when updates come faster than it runs.
     tile.root.classList.remove("flash");
     void tile.root.offsetWidth;
@@ -513,6 +532,8 @@ async function subscribeTile(tile) {
   if (!isConnected()) { renderTile(tile); return; } // (re)connecting subscribes every wanted tile
   const generation = ++tile.generation;
   const granularity = tile.granularity;
+  // Remembered before the answer: a switch while this is in flight must still undo it on the server.
+  tile.subscribedTo = granularity;
   tile.loading = true;
   tile.error = null;
   renderTile(tile);
@@ -528,6 +549,7 @@ async function subscribeTile(tile) {
   } catch (error) {
     if (generation !== tile.generation) return;
     tile.loading = false;
+    tile.subscribedTo = null;
     // A dropped connection is shown by the badge and healed by re-subscribing; only real refusals belong on the tile.
     tile.error = isConnected() ? hubErrorText(error) : null;
     renderTile(tile);
@@ -562,7 +584,8 @@ function setPeriod(period) {
   state.period = period;
   try { localStorage.setItem(PERIOD_KEY, period); } catch { /* remembered for this page only */ }
   for (const tile of state.tiles.values()) {
-    const old = tile.granularity;
+    const old = tile.subscribedTo;
+    tile.subscribedTo = null;
     tile.generation++; // any answer still in flight is for the old period
     tile.series.clear();
     tile.receivedAt = null;
