@@ -294,7 +294,7 @@ function createTile(client, info) {
     error: null,
     subscribedTo: null, // the granularity the hub may be sending, so a period switch knows what to unsubscribe
     receivedAt: null,
-    lastCurrentKey: null,
+    lastFlashAt: -Infinity,
   };
   retry.addEventListener("click", () => subscribeTile(tile));
   root.addEventListener("animationend", () => root.classList.remove("flash"));
@@ -375,7 +375,9 @@ function renderTile(tile, { flash = false } = {}) {
   parts.delta.replaceChildren();
   parts.delta.className = "delta";
   if (current?.value != null && previous?.value != null) {
-    const diff = current.value - previous.value;
+    const raw = current.value - previous.value;
+    // A change too small to show at display precision reads as flat, not as "▲ 0.0".
+    const diff = formatValue(Math.abs(raw), info.unit) === formatValue(0, info.unit) ? 0 : raw;
     const good = info.lowerIsBetter ? diff < 0 : diff > 0;
     const arrow = diff > 0 ? "▲" : diff < 0 ? "▼" : "■";
     parts.delta.classList.add(diff === 0 ? "flat" : good ? "good" : "bad");
@@ -434,7 +436,7 @@ function renderTile(tile, { flash = false } = {}) {
 
   // At most one flash per tile every few seconds: a busy KPI would otherwise blink without pause all day.
   const now = performance.now();
-  if (flash && !prefersReducedMotion.matches && now - (tile.lastFlashAt ?? -Infinity) > FLASH_MIN_INTERVAL_MS) {
+  if (flash && !prefersReducedMotion.matches && now - tile.lastFlashAt > FLASH_MIN_INTERVAL_MS) {
     tile.lastFlashAt = now;
     // Restart the animation even when updates come faster than it runs.
     tile.root.classList.remove("flash");
