@@ -177,6 +177,7 @@ internal sealed class Binder(string source, IReadOnlyDictionary<string, ObjectMo
         if (outer is not null)
         {
             Error(aggregate.NameSpan, $"aggregate {name}(...) cannot be used inside another aggregate");
+            outer.Fail();
         }
 
         // A nested aggregate gets its own scope so its own object and type checks still run.
@@ -331,6 +332,8 @@ internal sealed class Binder(string source, IReadOnlyDictionary<string, ObjectMo
         public string? ObjectModel { get; private set; }
 
         public bool Failed { get; private set; }
+
+        public void Fail() => Failed = true;
 
         public void Use(string objectModel, SourceSpan span, Binder binder)
         {

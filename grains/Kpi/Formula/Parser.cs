@@ -448,7 +448,10 @@ internal sealed class Parser
     /// <summary>Steps over a bad token so parsing can go on, but never over a closing parenthesis that ends a call.</summary>
     private void SkipUnlessClosing()
     {
-        if (Current.Kind is not (TokenKind.End or TokenKind.RightParen or TokenKind.Comma))
+        // Operators stay: the enclosing operator loop consumes them, so "1 + * 2" reports only the missing operand.
+        if (Current.Kind is not (TokenKind.End or TokenKind.RightParen or TokenKind.Comma or TokenKind.Plus or TokenKind.Minus
+            or TokenKind.Star or TokenKind.Slash or TokenKind.Equal or TokenKind.NotEqual or TokenKind.Less or TokenKind.LessOrEqual
+            or TokenKind.Greater or TokenKind.GreaterOrEqual) && !Current.IsKeyword("and") && !Current.IsKeyword("or"))
         {
             Advance();
         }
