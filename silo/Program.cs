@@ -1,1 +1,5 @@
-Console.WriteLine("silo");
+using AnalyticsEngine.Silo;
+
+var app = SiloApp.Build(args);
+await SiloApp.StartAsync(app);
+await app.WaitForShutdownAsync();

@@ -31,3 +31,10 @@ public interface IClientConfigGrain : IGrainWithStringKey
     /// <summary>Creates or replaces the configuration; returns problems that refused it (empty when stored).</summary>
     Task<IReadOnlyList<string>> Put(ClientConfig config);
 }
+
+/// <summary>Lists the clients that exist (stateless; reads the configuration store).</summary>
+[Alias("ae.IClientDirectoryGrain")]
+public interface IClientDirectoryGrain : IGrainWithIntegerKey
+{
+    Task<IReadOnlyList<ClientConfig>> List();
+}

@@ -30,16 +30,42 @@ public sealed record RowError(
     [property: Id(1)] string? Field,
     [property: Id(2)] string Reason);
 
-/// <summary>The outcome of one ingest call. Nothing was stored when <see cref="Accepted"/> is 0.</summary>
+/// <summary>What became of an ingest request as a whole.</summary>
+public enum IngestStatus
+{
+    /// <summary>Valid rows were committed (rejected rows, if any, are listed).</summary>
+    Committed = 0,
+
+    /// <summary>The same idempotency key was committed before; nothing new was stored.</summary>
+    Replayed = 1,
+
+    /// <summary>Nothing was stored: the body or its rows are invalid.</summary>
+    Refused = 2,
+
+    /// <summary>Nothing was stored: the request exceeds a size limit.</summary>
+    TooLarge = 3,
+
+    /// <summary>Nothing was stored: the client does not exist.</summary>
+    UnknownClient = 4,
+
+    /// <summary>Nothing was stored: no such object model.</summary>
+    UnknownObjectModel = 5,
+}
+
+/// <summary>The outcome of one ingest call. Rows were stored only when <see cref="Status"/> is Committed.</summary>
 [GenerateSerializer, Immutable, Alias("ae.IngestResult")]
 public sealed record IngestResult(
-    [property: Id(0)] int Received,
-    [property: Id(1)] int Accepted,
-    [property: Id(2)] long FromSequence,
-    [property: Id(3)] long ToSequence,
-    [property: Id(4)] IReadOnlyList<RowError> Errors,
-    [property: Id(5)] bool Replayed,
-    [property: Id(6)] DateTimeOffset CommittedAt);
+    [property: Id(0)] IngestStatus Status,
+    [property: Id(1)] int Received,
+    [property: Id(2)] int Accepted,
+    [property: Id(3)] long FromSequence,
+    [property: Id(4)] long ToSequence,
+    [property: Id(5)] IReadOnlyList<RowError> Errors,
+    [property: Id(6)] DateTimeOffset CommittedAt)
+{
+    public static IngestResult Failed(IngestStatus status, string reason, int received = 0) =>
+        new(status, received, 0, 0, 0, [new RowError(0, null, reason)], default);
+}
 
 /// <summary>
 /// The single writer of one (client, object model) partition (grain key: <c>{clientId}/{objectModel}</c>).

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace AnalyticsEngine.Kpi;
 
 /// <summary>
@@ -8,9 +10,11 @@ namespace AnalyticsEngine.Kpi;
 public interface IClientKpiGrain : IGrainWithStringKey
 {
     /// <summary>Current bucket and the latest <paramref name="recentBuckets"/> buckets of one KPI.</summary>
+    [AlwaysInterleave]
     Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets);
 
     /// <summary>Starts or stops forwarding changes of one KPI to its <see cref="IKpiGrain"/> ("smart publishing").</summary>
+    [AlwaysInterleave]
     Task SetPublishing(string kpiCode, bool publishing);
 
     /// <summary>How far each of the client's source partitions has been applied.</summary>

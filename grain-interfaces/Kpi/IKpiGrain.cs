@@ -16,6 +16,8 @@ public interface IKpiGrain : IGrainWithStringKey
     Task Unwatch(IKpiObserver observer, Granularity granularity);
 
     /// <summary>Called by the client grain with the values that changed in one batch.</summary>
+    /// <remarks>One-way, so the client grain never waits on (or deadlocks with) a KPI grain that is calling it.</remarks>
+    [OneWay]
     Task Publish(KpiValue[] changes);
 
     Task<int> GetWatcherCount();
@@ -27,6 +29,14 @@ public interface IKpiObserver : IGrainObserver
 {
     [OneWay]
     Task OnKpiChanged(KpiValue[] changes);
+}
+
+/// <summary>How long a watch lives without renewal, and how often watchers renew it.</summary>
+public static class KpiGrainLease
+{
+    public static readonly TimeSpan Duration = TimeSpan.FromSeconds(90);
+
+    public static readonly TimeSpan Renewal = TimeSpan.FromSeconds(30);
 }
 
 public static class KpiGrainKeys

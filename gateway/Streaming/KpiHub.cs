@@ -1,0 +1,57 @@
+using AnalyticsEngine.Gateway.Api;
+using AnalyticsEngine.Kpi;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace AnalyticsEngine.Gateway.Streaming;
+
+/// <summary>
+/// Live KPI values. <c>Subscribe(clientId, kpiCode, granularity)</c> answers with the current snapshot and
+/// from then on the caller receives <c>kpiChanged(values)</c> for every change; see docs/streaming-api.md.
+/// </summary>
+public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<GatewayLimits> options) : Hub
+{
+    public const string ChangedMethod = "kpiChanged";
+
+    public async Task<KpiSnapshot> Subscribe(string clientId, string kpiCode, string granularity)
+    {
+        if (!Granularities.TryParseStreaming(granularity, out var parsed))
+        {
+            throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
+        }
+
+        if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
+        {
+            throw new HubException(problem);
+        }
+
+        var key = new WatchKey(clientId, kpiCode, parsed);
+        if (!fanout.CanAdd(Context.ConnectionId, key, options.Value.MaxSubscriptionsPerConnection))
+        {
+            throw new HubException($"A connection may hold at most {options.Value.MaxSubscriptionsPerConnection} subscriptions.");
+        }
+
+        // Join the group before reading the snapshot, so no change can fall between the two;
+        // the client drops any value whose revision it already has.
+        await Groups.AddToGroupAsync(Context.ConnectionId, key.GroupName);
+        return await fanout.AddViewerAsync(Context.ConnectionId, key, options.Value.RecentBuckets);
+    }
+
+    public async Task Unsubscribe(string clientId, string kpiCode, string granularity)
+    {
+        if (!Granularities.TryParseStreaming(granularity, out var parsed))
+        {
+            throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
+        }
+
+        var key = new WatchKey(clientId, kpiCode, parsed);
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, key.GroupName);
+        await fanout.RemoveViewerAsync(Context.ConnectionId, key);
+    }
+
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        await fanout.RemoveConnectionAsync(Context.ConnectionId);
+        await base.OnDisconnectedAsync(exception);
+    }
+}

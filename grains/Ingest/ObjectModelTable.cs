@@ -1,0 +1,162 @@
+using System.Text;
+using AnalyticsEngine.Catalog;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AnalyticsEngine.Ingest;
+
+/// <summary>
+/// The PostgreSQL table of one object model, generated from its definition: <c>{domain}.{code}</c> with
+/// <c>client_id</c>, <c>sequence</c> (contiguous per client), one column per field and <c>ingested_at</c>.
+/// With TimescaleDB it is a hypertable on the event-time column; without it, a plain table indexed the
+/// same way serves the same queries.
+/// </summary>
+public sealed class ObjectModelTable
+{
+    public ObjectModelTable(ObjectModelDefinition model)
+    {
+        Layout = new EventRowLayout(model);
+        QualifiedName = $"{Quote(model.Domain)}.{Quote(model.Code)}";
+        var fieldColumns = string.Join(", ", model.Fields.Select(f => Quote(f.Name)));
+        _copyCommand = $"COPY {QualifiedName} (client_id, sequence, {fieldColumns}) FROM STDIN (FORMAT BINARY)";
+        _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence";
+        _eventTimeSlot = Layout.GetSlot(model.EventTimeField);
+    }
+
+    private readonly string _copyCommand;
+    private readonly string _selectRange;
+    private readonly FieldSlot _eventTimeSlot;
+
+    public EventRowLayout Layout { get; }
+
+    public ObjectModelDefinition Model => Layout.Model;
+
+    public string QualifiedName { get; }
+
+    /// <summary>Idempotent DDL for the table and its indexes.</summary>
+    public string CreateTableSql(bool withTimescale)
+    {
+        var model = Model;
+        var sql = new StringBuilder();
+        sql.Append("CREATE SCHEMA IF NOT EXISTS ").Append(Quote(model.Domain)).AppendLine(";");
+        sql.Append("CREATE TABLE IF NOT EXISTS ").Append(QualifiedName).AppendLine(" (");
+        sql.AppendLine("    client_id text NOT NULL,");
+        sql.AppendLine("    sequence bigint NOT NULL,");
+        foreach (var field in model.Fields)
+        {
+            var notNull = field.Required || field.Name == model.EventTimeField ? " NOT NULL" : "";
+            sql.Append("    ").Append(Quote(field.Name)).Append(' ').Append(SqlType(field.Type)).Append(notNull).AppendLine(",");
+        }
+
+        sql.AppendLine("    ingested_at timestamptz NOT NULL DEFAULT now(),");
+        // A hypertable's unique keys must contain its time column.
+        sql.Append("    PRIMARY KEY (client_id, sequence, ").Append(Quote(model.EventTimeField)).AppendLine(")");
+        sql.AppendLine(");");
+        sql.Append("CREATE INDEX IF NOT EXISTS ").Append(Quote($"{model.Code}_client_time"))
+            .Append(" ON ").Append(QualifiedName).Append(" (client_id, ").Append(Quote(model.EventTimeField)).AppendLine(");");
+        if (withTimescale)
+        {
+            sql.Append("SELECT create_hypertable('").Append(QualifiedName.Replace("'", "''", StringComparison.Ordinal))
+                .Append("', by_range('").Append(model.EventTimeField).AppendLine("'), if_not_exists => true, migrate_data => true);");
+        }
+
+        return sql.ToString();
+    }
+
+    /// <summary>Writes rows with binary COPY on the caller's connection (and transaction).</summary>
+    public async Task CopyAsync(NpgsqlConnection connection, string clientId, IReadOnlyList<EventRow> rows, CancellationToken ct)
+    {
+        await using var importer = await connection.BeginBinaryImportAsync(_copyCommand, ct);
+        foreach (var row in rows)
+        {
+            await importer.StartRowAsync(ct);
+            await importer.WriteAsync(clientId, NpgsqlDbType.Text, ct);
+            await importer.WriteAsync(row.Sequence, NpgsqlDbType.Bigint, ct);
+            foreach (var slot in Layout.Slots)
+            {
+                await WriteValueAsync(importer, row, slot, ct);
+            }
+        }
+
+        await importer.CompleteAsync(ct);
+    }
+
+    /// <summary>Reads the committed rows of one client with sequence in [from, to], in order.</summary>
+    public async Task<List<EventRow>> ReadAsync(NpgsqlDataSource dataSource, string clientId, long fromSequence, long toSequence, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(_selectRange);
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(fromSequence);
+        command.Parameters.AddWithValue(toSequence);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var rows = new List<EventRow>();
+        while (await reader.ReadAsync(ct))
+        {
+            var numbers = new double[Layout.NumberCount];
+            var texts = new string?[Layout.TextCount];
+            for (var i = 0; i < Layout.Slots.Count; i++)
+            {
+                var slot = Layout.Slots[i];
+                var ordinal = i + 1;
+                if (slot.IsText)
+                {
+                    texts[slot.Index] = reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+                }
+                else
+                {
+                    numbers[slot.Index] = reader.IsDBNull(ordinal) ? double.NaN : ReadNumber(reader, ordinal, slot.Field.Type);
+                }
+            }
+
+            var eventTime = DateTimeOffset.FromUnixTimeMilliseconds((long)numbers[_eventTimeSlot.Index]);
+            rows.Add(new EventRow(reader.GetInt64(0), eventTime, numbers, texts));
+        }
+
+        return rows;
+    }
+
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static string SqlType(FieldType type) => type switch
+    {
+        FieldType.Number => "double precision",
+        FieldType.Integer => "bigint",
+        FieldType.Boolean => "boolean",
+        FieldType.Text => "text",
+        FieldType.Timestamp => "timestamptz",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+
+    private static double ReadNumber(NpgsqlDataReader reader, int ordinal, FieldType type) => type switch
+    {
+        FieldType.Number => reader.GetDouble(ordinal),
+        FieldType.Integer => reader.GetInt64(ordinal),
+        FieldType.Boolean => reader.GetBoolean(ordinal) ? 1 : 0,
+        FieldType.Timestamp => new DateTimeOffset(reader.GetDateTime(ordinal), TimeSpan.Zero).ToUnixTimeMilliseconds(),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+
+    private static Task WriteValueAsync(NpgsqlBinaryImporter importer, EventRow row, FieldSlot slot, CancellationToken ct)
+    {
+        if (slot.IsText)
+        {
+            var text = row.Texts[slot.Index];
+            return text is null ? importer.WriteNullAsync(ct) : importer.WriteAsync(text, NpgsqlDbType.Text, ct);
+        }
+
+        var number = row.Numbers[slot.Index];
+        if (double.IsNaN(number))
+        {
+            return importer.WriteNullAsync(ct);
+        }
+
+        return slot.Field.Type switch
+        {
+            FieldType.Number => importer.WriteAsync(number, NpgsqlDbType.Double, ct),
+            FieldType.Integer => importer.WriteAsync((long)number, NpgsqlDbType.Bigint, ct),
+            FieldType.Boolean => importer.WriteAsync(number != 0, NpgsqlDbType.Boolean, ct),
+            FieldType.Timestamp => importer.WriteAsync(DateTimeOffset.FromUnixTimeMilliseconds((long)number).UtcDateTime, NpgsqlDbType.TimestampTz, ct),
+            _ => throw new ArgumentOutOfRangeException(nameof(slot), slot.Field.Type, null),
+        };
+    }
+}

@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NodaTime;
+using Npgsql;
+using Orleans.Streams;
+
+namespace AnalyticsEngine.Kpi;
+
+/// <summary>The checkpoint of a client's computation: engine state (with its positions) and the configuration it was built for.</summary>
+[GenerateSerializer, Alias("ae.ClientKpiCheckpoint")]
+public sealed class ClientKpiCheckpoint
+{
+    [Id(0)] public ClientKpiEngineState? Engine { get; set; }
+
+    [Id(1)] public long ConfigVersion { get; set; }
+}
+
+/// <summary>How often the client grain checkpoints and looks for events it never received.</summary>
+public sealed class ClientKpiOptions
+{
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public int CheckpointEveryEvents { get; set; } = 20_000;
+
+    /// <summary>How often to compare positions with the committed log, to catch a lost last batch.</summary>
+    public TimeSpan GapCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    public int CatchUpPageSize { get; set; } = 10_000;
+}
+
+/// <summary>
+/// Computes all KPIs of one client from its event stream. The database is the log: every batch carries
+/// the sequence range it covers, so a gap (a batch lost with a silo) is read back from the table before
+/// the batch is applied, and the engine's positions make a re-delivered batch a no-op. State is
+/// checkpointed together with those positions.
+/// </summary>
+[ImplicitStreamSubscription(EventStreams.Namespace)]
+public sealed class ClientKpiGrain(
+    [PersistentState("engine", "kpi-store")] IPersistentState<ClientKpiCheckpoint> checkpoint,
+    NpgsqlDataSource dataSource,
+    ObjectModelTables tables,
+    IOptions<KpiEngineOptions> engineOptions,
+    IOptions<ClientKpiOptions> options,
+    ILogger<ClientKpiGrain> logger) : Grain, IClientKpiGrain
+{
+    private readonly HashSet<string> _published = new(StringComparer.Ordinal);
+    private readonly List<KpiValue> _changes = [];
+    private ClientKpiEngine _engine = null!;
+    private long _configVersion;
+    private int _eventsSinceCheckpoint;
+    private long _checkpointedAt;
+
+    private string ClientId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await BuildEngineAsync(allowRestore: true, cancellationToken);
+        await CatchUpAllAsync(cancellationToken);
+
+        var stream = this.GetStreamProvider(EventStreams.Provider)
+            .GetStream<EventBatch>(StreamId.Create(EventStreams.Namespace, ClientId));
+        await stream.SubscribeAsync((batch, _) => OnBatchAsync(batch));
+
+        _checkpointedAt = Stopwatch.GetTimestamp();
+        this.RegisterGrainTimer(OnTickAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        this.RegisterGrainTimer(CheckForLostBatchesAsync, new GrainTimerCreationOptions(options.Value.GapCheckInterval, options.Value.GapCheckInterval));
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_eventsSinceCheckpoint > 0)
+        {
+            await CheckpointAsync();
+        }
+    }
+
+    public Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets)
+    {
+        if (!_engine.KpiCodes.Contains(kpiCode))
+        {
+            return Task.FromResult(new KpiSnapshot(ClientId, kpiCode, granularity, null, []));
+        }
+
+        return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), Now()));
+    }
+
+    public Task SetPublishing(string kpiCode, bool publishing)
+    {
+        if (publishing)
+        {
+            _published.Add(kpiCode);
+        }
+        else
+        {
+            _published.Remove(kpiCode);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<SourcePosition>> GetPositions() =>
+        Task.FromResult<IReadOnlyList<SourcePosition>>(
+            _engine.ObjectModels.Order(StringComparer.Ordinal).Select(m => new SourcePosition(m, _engine.Position(m))).ToList());
+
+    public async Task Reconfigure()
+    {
+        // A changed KPI set or time zone invalidates the partial states: rebuild from the stored events.
+        await BuildEngineAsync(allowRestore: false, CancellationToken.None);
+        await CatchUpAllAsync(CancellationToken.None);
+        await CheckpointAsync();
+    }
+
+    private async Task OnBatchAsync(EventBatch batch)
+    {
+        if (!_engine.ObjectModels.Contains(batch.ObjectModel))
+        {
+            return;
+        }
+
+        var position = _engine.Position(batch.ObjectModel);
+        if (batch.ToSequence <= position)
+        {
+            return; // Delivered again after a retry or a failover: already applied.
+        }
+
+        if (batch.FromSequence > position + 1)
+        {
+            logger.LogInformation("Gap in {Client}/{Model}: have {Position}, batch starts at {From}; reading the missing rows",
+                ClientId, batch.ObjectModel, position, batch.FromSequence);
+            await CatchUpAsync(batch.ObjectModel, batch.FromSequence - 1, CancellationToken.None);
+        }
+
+        _engine.Apply(batch.ObjectModel, batch.Rows);
+        _eventsSinceCheckpoint += batch.Rows.Length;
+        KpiTelemetry.EventsApplied.Add(batch.Rows.Length);
+        KpiTelemetry.CommitToApplied.Record((DateTimeOffset.UtcNow - batch.CommittedAt).TotalMilliseconds);
+
+        PublishChanges();
+        if (_eventsSinceCheckpoint >= options.Value.CheckpointEveryEvents)
+        {
+            await CheckpointAsync();
+        }
+    }
+
+    private async Task OnTickAsync(CancellationToken cancellationToken)
+    {
+        _engine.AdvanceTime(Now());
+        PublishChanges();
+        if (_eventsSinceCheckpoint > 0 && Stopwatch.GetElapsedTime(_checkpointedAt) >= options.Value.CheckpointInterval)
+        {
+            await CheckpointAsync();
+        }
+    }
+
+    /// <summary>Finds committed events that never arrived (e.g. the last batch before a silo died) and applies them.</summary>
+    private async Task CheckForLostBatchesAsync(CancellationToken cancellationToken)
+    {
+        if (_engine.ObjectModels.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand(
+            "SELECT object_model, last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = ANY($2)");
+        command.Parameters.AddWithValue(ClientId);
+        command.Parameters.AddWithValue(_engine.ObjectModels.ToArray());
+        var behind = new List<(string Model, long Last)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (model, last) = (reader.GetString(0), reader.GetInt64(1));
+                if (last > _engine.Position(model))
+                {
+                    behind.Add((model, last));
+                }
+            }
+        }
+
+        foreach (var (model, last) in behind)
+        {
+            await CatchUpAsync(model, last, cancellationToken);
+        }
+
+        if (behind.Count > 0)
+        {
+            PublishChanges();
+        }
+    }
+
+    private void PublishChanges()
+    {
+        _changes.Clear();
+        if (_engine.DrainChanges(_published.Contains, _changes, Now()) == 0)
+        {
+            return;
+        }
+
+        foreach (var group in _changes.GroupBy(c => c.KpiCode, StringComparer.Ordinal))
+        {
+            // One-way call: publishing never blocks computation.
+            _ = GrainFactory.GetGrain<IKpiGrain>(KpiGrainKeys.For(ClientId, group.Key)).Publish(group.ToArray());
+        }
+
+        KpiTelemetry.ValuesPublished.Add(_changes.Count);
+    }
+
+    private async Task BuildEngineAsync(bool allowRestore, CancellationToken ct)
+    {
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(ClientId).Get();
+        var kpis = config is null ? [] : ResolveKpis(config);
+        var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+        _configVersion = config?.Version ?? 0;
+
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        if (allowRestore && checkpoint.State.Engine is { } saved && checkpoint.State.ConfigVersion == _configVersion)
+        {
+            _engine = ClientKpiEngine.Restore(saved, ClientId, zone, kpis, models, engineOptions.Value);
+        }
+        else
+        {
+            _engine = new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
+        }
+
+        foreach (var error in _engine.Errors)
+        {
+            logger.LogWarning("KPI {Kpi} of client {Client} does not compile: {Error}", error.KpiCode, ClientId, error);
+        }
+    }
+
+    private static List<KpiDefinition> ResolveKpis(ClientConfig config)
+    {
+        var custom = config.CustomKpis.ToDictionary(k => k.Code, StringComparer.Ordinal);
+        var kpis = new List<KpiDefinition>();
+        foreach (var code in config.SelectedKpis)
+        {
+            if (custom.TryGetValue(code, out var definition) || (definition = BuiltInCatalog.FindKpi(code)) is not null)
+            {
+                kpis.Add(definition);
+            }
+        }
+
+        return kpis;
+    }
+
+    private async Task CatchUpAllAsync(CancellationToken ct)
+    {
+        foreach (var model in _engine.ObjectModels)
+        {
+            await CatchUpAsync(model, long.MaxValue, ct);
+        }
+    }
+
+    /// <summary>Applies committed rows after the engine's position, up to <paramref name="toSequence"/>, page by page.</summary>
+    private async Task CatchUpAsync(string objectModel, long toSequence, CancellationToken ct)
+    {
+        var table = tables.Get(objectModel);
+        while (true)
+        {
+            var from = _engine.Position(objectModel) + 1;
+            if (from > toSequence)
+            {
+                return;
+            }
+
+            var to = Math.Min(toSequence, from + options.Value.CatchUpPageSize - 1);
+            var rows = await table.ReadAsync(dataSource, ClientId, from, to, ct);
+            if (rows.Count == 0)
+            {
+                return;
+            }
+
+            _engine.Apply(objectModel, rows);
+            _eventsSinceCheckpoint += rows.Count;
+            KpiTelemetry.EventsCaughtUp.Add(rows.Count);
+        }
+    }
+
+    private async Task CheckpointAsync()
+    {
+        checkpoint.State.Engine = _engine.Export();
+        checkpoint.State.ConfigVersion = _configVersion;
+        await checkpoint.WriteStateAsync();
+        _eventsSinceCheckpoint = 0;
+        _checkpointedAt = Stopwatch.GetTimestamp();
+    }
+
+    private static Instant Now() => SystemClock.Instance.GetCurrentInstant();
+}

@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+
+namespace AnalyticsEngine.Kpi;
+
+/// <summary>
+/// Fans one KPI's changes out to the gateways watching it. Watchers hold a lease that gateways renew;
+/// a gateway that died simply stops renewing and is dropped. While nobody watches, the client grain is
+/// told to stop publishing this KPI, so unwatched KPIs cost nothing beyond their state.
+/// </summary>
+public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
+{
+    private readonly Dictionary<(IKpiObserver Observer, Granularity Granularity), DateTime> _watchers = [];
+    private string _clientId = "";
+    private string _kpiCode = "";
+    private bool _publishing;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        (_clientId, _kpiCode) = KpiGrainKeys.Parse(this.GetPrimaryKeyString());
+        this.RegisterGrainTimer(DropExpiredWatchers, new GrainTimerCreationOptions(KpiGrainLease.Renewal, KpiGrainLease.Renewal) { Interleave = true });
+        return Task.CompletedTask;
+    }
+
+    public async Task<KpiSnapshot> Watch(IKpiObserver observer, Granularity granularity, int recentBuckets)
+    {
+        _watchers[(observer, granularity)] = DateTime.UtcNow + KpiGrainLease.Duration;
+        var clientGrain = GrainFactory.GetGrain<IClientKpiGrain>(_clientId);
+        if (!_publishing)
+        {
+            await clientGrain.SetPublishing(_kpiCode, true);
+            _publishing = true;
+        }
+
+        return await clientGrain.GetSnapshot(_kpiCode, granularity, recentBuckets);
+    }
+
+    public Task Unwatch(IKpiObserver observer, Granularity granularity)
+    {
+        _watchers.Remove((observer, granularity));
+        return StopPublishingWhenUnwatched();
+    }
+
+    public Task Publish(KpiValue[] changes)
+    {
+        foreach (var ((observer, granularity), _) in _watchers)
+        {
+            var forThisWatcher = Array.FindAll(changes, c => c.Granularity == granularity);
+            if (forThisWatcher.Length > 0)
+            {
+                // One-way: a slow or dead gateway must not hold up the others.
+                observer.OnKpiChanged(forThisWatcher).Ignore();
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<int> GetWatcherCount() => Task.FromResult(_watchers.Count);
+
+    private Task DropExpiredWatchers(CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var key in _watchers.Where(w => w.Value < now).Select(w => w.Key).ToList())
+        {
+            logger.LogInformation("Watch of {Kpi} by a gateway expired", this.GetPrimaryKeyString());
+            _watchers.Remove(key);
+        }
+
+        return StopPublishingWhenUnwatched();
+    }
+
+    private async Task StopPublishingWhenUnwatched()
+    {
+        if (_watchers.Count > 0 || !_publishing)
+        {
+            return;
+        }
+
+        _publishing = false;
+        await GrainFactory.GetGrain<IClientKpiGrain>(_clientId).SetPublishing(_kpiCode, false);
+        DeactivateOnIdle();
+    }
+}

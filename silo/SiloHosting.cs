@@ -1,0 +1,58 @@
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Engine;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Storage;
+
+namespace AnalyticsEngine.Silo;
+
+/// <summary>
+/// Everything a silo needs besides its host: grain services, storage, streams. Shared by the silo
+/// process and the test clusters so tests run the configuration production runs.
+/// </summary>
+public static class SiloHosting
+{
+    /// <summary>Grain storage holding KPI checkpoints (and stream pub-sub state).</summary>
+    public const string KpiStore = "kpi-store";
+
+    /// <summary>Registers the plain services grains depend on.</summary>
+    public static IServiceCollection AddGrainServices(this IServiceCollection services, IConfiguration configuration, string postgres)
+    {
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres) { Name = "analytics" }.Build());
+        services.AddSingleton(ObjectModelTables.BuiltIn);
+        services.AddSingleton<ClientConfigStore>();
+        services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
+        services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
+        services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();
+        return services;
+    }
+
+    /// <summary>Storage and streaming providers; clustering is left to the caller (Redis in production).</summary>
+    public static ISiloBuilder AddAnalyticsProviders(this ISiloBuilder silo, string postgres)
+    {
+        void AdoNet(AdoNetGrainStorageOptions o, IServiceProvider services)
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = postgres;
+            // Compact binary state: KPI checkpoints are written often and read on every activation.
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Orleans.Serialization.Serializer>());
+        }
+
+        silo.Services.AddOptions<AdoNetGrainStorageOptions>(KpiStore).Configure<IServiceProvider>(AdoNet);
+        silo.Services.AddOptions<AdoNetGrainStorageOptions>("PubSubStore").Configure<IServiceProvider>(AdoNet);
+        silo.AddAdoNetGrainStorage(KpiStore, _ => { });
+        silo.AddAdoNetGrainStorage("PubSubStore", _ => { });
+
+        silo.AddMemoryStreams(EventStreams.Provider, streams =>
+        {
+            streams.ConfigurePartitioning(8);
+            // Pull often: the freshness budget from commit to dashboard is measured in tens of milliseconds.
+            streams.ConfigurePullingAgent(o => o.Configure(a => a.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10)));
+        });
+
+        silo.AddActivityPropagation();
+        return silo;
+    }
+}

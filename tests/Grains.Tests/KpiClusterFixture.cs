@@ -1,0 +1,50 @@
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Silo;
+using AnalyticsEngine.Silo.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Orleans.TestingHost;
+
+namespace AnalyticsEngine.Grains.Tests;
+
+/// <summary>
+/// An in-process Orleans cluster of two silos with the production providers (ADO.NET storage in the real
+/// PostgreSQL, memory streams), shared by the grain tests of one collection.
+/// </summary>
+public sealed class KpiClusterFixture : IAsyncLifetime
+{
+    public static string Postgres { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+        ?? "Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics";
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(Postgres);
+
+    public IClusterClient Client => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        await SchemaMigrator.ApplyAsync(Postgres, NullLogger.Instance, CancellationToken.None);
+        await ObjectModelTables.BuiltIn.EnsureCreatedAsync(Database, CancellationToken.None);
+
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSiloHost((_, host) => host.Services.AddGrainServices(host.Configuration, Postgres));
+        builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(Postgres));
+        builder.ConfigureClient(client => client.AddMemoryStreams(EventStreams.Provider));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class KpiClusterCollection : ICollectionFixture<KpiClusterFixture>
+{
+    public const string Name = "kpi-cluster";
+}
