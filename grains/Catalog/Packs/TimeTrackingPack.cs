@@ -95,7 +95,8 @@ internal static class TimeTrackingPack
             "avg(tasks.completed_at - tasks.created_at) filter (where tasks.status = 'done' and tasks.completed_at is not null) / 3600000",
             Units.Hours, LowerIsBetter, "TIME_TASKS", Chain, "tasks"),
         Define("TIME_ESTIMATE_VARIANCE", "Estimate Variance",
-            "Average of tracked minus estimated hours over done tasks with an estimate: positive means work took longer than estimated.",
+            "Average of tracked minus estimated hours over done tasks with an estimate: positive means work took longer than estimated, " +
+            "negative that it was overestimated; best near zero, and overruns are what the direction flags.",
             "avg(tasks.tracked_hours - tasks.estimated_hours) filter (where tasks.status = 'done' and tasks.estimated_hours is not null)",
             Units.Hours, LowerIsBetter, "TIME_TASKS", Chain, "tasks"),
         Define("TIME_ESTIMATE_VARIANCE_PCT", "Estimate Variance (relative)",
