@@ -228,6 +228,7 @@ public sealed class ClientKpiEngine
             series.RetentionStart = Math.Max(series.RetentionStart, retentionStart);
             series.Evict();
             snapshotCutoff = Math.Min(snapshotCutoff, series.RetentionStart);
+            PublishNewCurrentBucket(series, nowTicks);
             foreach (var bucket in series.Buckets)
             {
                 if (bucket.Range.End + _latenessTicks > nowTicks)
@@ -246,6 +247,30 @@ public sealed class ClientKpiEngine
         foreach (var runtime in _objects)
         {
             runtime.Snapshots?.Compact(snapshotCutoff);
+        }
+    }
+
+    /// <summary>
+    /// A snapshot KPI has a value in every bucket (the state carries forward), so when the clock enters new buckets
+    /// they are published once, even without rows; event KPIs' empty buckets are not pushed.
+    /// </summary>
+    private void PublishNewCurrentBucket(BucketSeries series, long nowTicks)
+    {
+        var current = series.Calendar.Resolve(nowTicks);
+        if (current.Start <= series.CurrentStart)
+        {
+            return;
+        }
+
+        var from = series.CurrentStart == long.MinValue ? current.Start : series.Calendar.Resolve(series.CurrentStart).End;
+        series.CurrentStart = current.Start;
+        foreach (var runtime in _objects)
+        {
+            if (runtime.Snapshots is { KeyCount: > 0 })
+            {
+                var g = (int)series.Granularity;
+                runtime.CarryDirtyFrom[g] = Math.Min(runtime.CarryDirtyFrom[g], from);
+            }
         }
     }
 
