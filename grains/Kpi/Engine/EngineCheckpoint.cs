@@ -1,0 +1,187 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Kpi.Formula;
+
+namespace AnalyticsEngine.Kpi.Engine;
+
+/// <summary>Converts an engine's state to and from <see cref="ClientKpiEngineState"/>.</summary>
+internal static class EngineCheckpoint
+{
+    public static ClientKpiEngineState Export(ClientKpiEngine engine)
+    {
+        var state = new ClientKpiEngineState
+        {
+            Positions = new Dictionary<string, long>(engine.Positions, StringComparer.Ordinal),
+            RetentionStarts = engine.Series.Select(s => s.RetentionStart).ToArray(),
+            CurrentStarts = engine.Series.Select(s => s.CurrentStart).ToArray(),
+        };
+        foreach (var runtime in engine.Objects)
+        {
+            state.Layouts.Add(new ExportedObjectLayout
+            {
+                ObjectModel = runtime.Code,
+                NumberTerms = runtime.Terms.Where(t => EngineTerm.NumberSlotsOf(t.Kind) > 0).OrderBy(t => t.Slot).Select(t => t.StateKey).ToList(),
+                SetTerms = runtime.Terms.Where(t => EngineTerm.NumberSlotsOf(t.Kind) == 0).OrderBy(t => t.Slot).Select(t => t.StateKey).ToList(),
+            });
+            if (runtime.Snapshots is { } snapshots)
+            {
+                state.SnapshotRows.Add(new ExportedSnapshotRows { ObjectModel = runtime.Code, Rows = snapshots.AllRows().ToList() });
+            }
+        }
+
+        foreach (var series in engine.Series)
+        {
+            foreach (var bucket in series.Buckets)
+            {
+                state.Buckets.Add(ExportBucket(series.Granularity, bucket, engine.Objects));
+            }
+        }
+
+        return state;
+    }
+
+    public static void Restore(ClientKpiEngine engine, ClientKpiEngineState state)
+    {
+        foreach (var (objectModel, position) in state.Positions)
+        {
+            engine.RestorePosition(objectModel, position);
+        }
+
+        for (var g = 0; g < engine.Series.Length && g < state.RetentionStarts.Length; g++)
+        {
+            engine.Series[g].RetentionStart = state.RetentionStarts[g];
+        }
+
+        for (var g = 0; g < engine.Series.Length && g < state.CurrentStarts.Length; g++)
+        {
+            engine.Series[g].CurrentStart = state.CurrentStarts[g];
+        }
+
+        var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout)).ToArray();
+        foreach (var exported in state.Buckets)
+        {
+            var series = engine.Series[(int)exported.Granularity];
+            var bucket = new Bucket(new BucketRange(exported.Start, exported.End), engine.Objects.Count) { FinalAnnounced = exported.FinalAnnounced };
+            foreach (var part in exported.Parts)
+            {
+                if (maps[part.Layout] is { } map)
+                {
+                    bucket.Parts[map.Runtime.Index] = map.Import(part);
+                }
+            }
+
+            series.Restore(bucket);
+        }
+
+        foreach (var snapshot in state.SnapshotRows)
+        {
+            if (engine.FindObject(snapshot.ObjectModel)?.Snapshots is { } store)
+            {
+                foreach (var row in snapshot.Rows)
+                {
+                    store.Insert(row);
+                }
+            }
+        }
+    }
+
+    private static ExportedBucket ExportBucket(Granularity granularity, Bucket bucket, IReadOnlyList<ObjectRuntime> objects)
+    {
+        var exported = new ExportedBucket { Granularity = granularity, Start = bucket.Range.Start, End = bucket.Range.End, FinalAnnounced = bucket.FinalAnnounced };
+        for (var i = 0; i < bucket.Parts.Length; i++)
+        {
+            if (bucket.Parts[i] is not { } part)
+            {
+                continue;
+            }
+
+            var runtime = objects[i];
+            var sets = runtime.Kind == ObjectKind.Event ? part.Sets : [];
+            exported.Parts.Add(new ExportedPart
+            {
+                Layout = i,
+                EventCount = part.EventCount,
+                Revision = part.Revision,
+                NewestTicks = part.NewestTicks,
+                Numbers = runtime.Kind == ObjectKind.Event ? (double[])part.Numbers.Clone() : [],
+                DistinctNumbers = sets.Select(s => s is HashSet<double> numbers ? numbers.ToArray() : []).ToArray(),
+                DistinctTexts = sets.Select(s => s is HashSet<string> texts ? texts.ToArray() : []).ToArray(),
+            });
+        }
+
+        return exported;
+    }
+
+    /// <summary>Moves accumulators from a checkpoint's layout to the restored engine's layout, by term key.</summary>
+    private sealed class LayoutMap
+    {
+        private readonly List<(int From, int To, int Width)> _numbers = [];
+        private readonly List<(int From, int To, TermStateKind Kind)> _sets = [];
+
+        private LayoutMap(ObjectRuntime runtime) => Runtime = runtime;
+
+        public ObjectRuntime Runtime { get; }
+
+        public static LayoutMap? For(ObjectRuntime? runtime, ExportedObjectLayout layout)
+        {
+            if (runtime is null)
+            {
+                return null;
+            }
+
+            var map = new LayoutMap(runtime);
+            var from = 0;
+            foreach (var key in layout.NumberTerms)
+            {
+                var kind = Enum.Parse<TermStateKind>(key[..key.IndexOf('|', StringComparison.Ordinal)]);
+                var width = EngineTerm.NumberSlotsOf(kind);
+                if (runtime.FindTerm(key) is { } term)
+                {
+                    map._numbers.Add((from, term.Slot, width));
+                }
+
+                from += width;
+            }
+
+            for (var i = 0; i < layout.SetTerms.Count; i++)
+            {
+                if (runtime.FindTerm(layout.SetTerms[i]) is { } term)
+                {
+                    map._sets.Add((i, term.Slot, term.Kind));
+                }
+            }
+
+            return map;
+        }
+
+        public BucketPart Import(ExportedPart exported)
+        {
+            var part = Runtime.Kind == ObjectKind.Event ? Runtime.NewPart() : new BucketPart(0, 0);
+            part.EventCount = exported.EventCount;
+            part.Revision = exported.Revision;
+            part.NewestTicks = exported.NewestTicks;
+            if (Runtime.Kind != ObjectKind.Event)
+            {
+                return part;
+            }
+
+            foreach (var (from, to, width) in _numbers)
+            {
+                Array.Copy(exported.Numbers, from, part.Numbers, to, width);
+            }
+
+            foreach (var (from, to, kind) in _sets)
+            {
+                if (kind == TermStateKind.DistinctTexts && exported.DistinctTexts[from].Length > 0)
+                {
+                    part.Sets[to] = new HashSet<string>(exported.DistinctTexts[from], StringComparer.Ordinal);
+                }
+                else if (kind == TermStateKind.DistinctNumbers && exported.DistinctNumbers[from].Length > 0)
+                {
+                    part.Sets[to] = new HashSet<double>(exported.DistinctNumbers[from]);
+                }
+            }
+
+            return part;
+        }
+    }
+}

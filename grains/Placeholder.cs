@@ -1,1 +1,0 @@
-namespace AnalyticsEngine; internal static class Placeholder;
