@@ -58,7 +58,8 @@ install_missing() {
 # ---------------------------------------------------------------------------------------------
 as_postgres() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From / because the postgres user may not be allowed into the current directory.
+    (cd / && runuser -u postgres -- "$@")
   else
     # Not root: the server simply runs as the invoking user.
     "$@"
