@@ -150,6 +150,8 @@ BEGIN
   END IF;
 END
 \$\$;
+-- CREATEDB lets tests build throwaway databases (e.g. migrating an empty one from scratch).
+ALTER ROLE $DB_USER CREATEDB;
 SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME')
 \gexec
 SQL
@@ -169,15 +171,16 @@ SQL
 
 start_pg() {
   if pg_ready; then
-    if pg_credentials_ok; then
-      if pg_ours_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; else
-        log "PostgreSQL on 127.0.0.1:$PG_PORT is another instance that accepts the analytics credentials; using it"; fi
+    if pg_ours_running; then
+      # Cheap and idempotent; brings roles and databases of an older data directory up to date.
+      pg_bootstrap_database
+      pg_credentials_ok || die "own PostgreSQL on port $PG_PORT rejects the analytics credentials after bootstrap"
+      log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
       return 0
     fi
-    if pg_ours_running; then
-      pg_bootstrap_database
-      pg_credentials_ok && return 0
-      die "own PostgreSQL on port $PG_PORT does not accept the analytics credentials after bootstrap"
+    if pg_credentials_ok; then
+      log "PostgreSQL on 127.0.0.1:$PG_PORT is another instance that accepts the analytics credentials; using it"
+      return 0
     fi
     die "port $PG_PORT is served by a PostgreSQL that rejects $DB_USER/$DB_PASSWORD@$DB_NAME; stop it or set AE_PG_PORT"
   fi
