@@ -375,4 +375,15 @@ public class FormulaParserTests
         Assert.Equal("\tsum(orders.nope)\n\t           ^^^^", error.Excerpt);
         Assert.Equal(13, error.Column);
     }
+
+    [Fact]
+    public void The_documented_error_example_holds()
+    {
+        var errors = Fails("sum(orders.valeu) / count(ordrs)");
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("sum(orders.valeu) / count(ordrs)\n           ^^^^^", errors[0].Excerpt);
+        Assert.Equal((1, 27), (errors[1].Line, errors[1].Column));
+        Assert.Equal("unknown object model 'ordrs'; known: invoices, licenses, orders, time_logs", errors[1].Message);
+        Assert.Equal("sum(orders.valeu) / count(ordrs)\n                          ^^^^^", errors[1].Excerpt);
+    }
 }
