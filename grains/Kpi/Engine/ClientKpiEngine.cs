@@ -30,7 +30,6 @@ public sealed class ClientKpiEngine
     private readonly BucketSeries[] _series;
     private readonly List<KpiCompileError> _errors = [];
     private readonly TermAccumulator _scratch = new();
-    private readonly List<EventRow> _asOfRows = [];
     private Truth[] _filterResults = [];
     private long _applyCount;
 
@@ -615,6 +614,7 @@ public sealed class ClientKpiEngine
             stop++;
         }
 
+        SnapshotView? asOf = null;
         Span<double> aggregates = kpi.Terms.Length <= 32 ? stackalloc double[kpi.Terms.Length] : new double[kpi.Terms.Length];
         var components = new KpiComponent[kpi.Terms.Length];
         for (var a = 0; a < kpi.Terms.Length; a++)
@@ -634,9 +634,7 @@ public sealed class ClientKpiEngine
             }
             else
             {
-                _asOfRows.Clear();
-                runtime.Snapshots!.CollectAsOf(end, _asOfRows);
-                foreach (var row in _asOfRows)
+                foreach (var row in AsOf(runtime, end, ref asOf))
                 {
                     _scratch.Fold(term, row);
                 }
@@ -666,8 +664,8 @@ public sealed class ClientKpiEngine
             if (runtime.Kind == ObjectKind.Snapshot)
             {
                 revision += CarriedRevision(series, runtime, stop);
-                _asOfRows.Clear();
-                newest = Math.Max(newest, runtime.Snapshots!.CollectAsOf(end, _asOfRows));
+                AsOf(runtime, end, ref asOf);
+                newest = Math.Max(newest, asOf!.NewestTicks[runtime.Index]);
             }
         }
 
@@ -685,6 +683,27 @@ public sealed class ClientKpiEngine
             newest == long.MinValue ? null : TimeTicks.ToDateTimeOffset(newest),
             kpi.Objects.Select(o => new SourcePosition(o.Code, o.Position)).ToArray(),
             eventCount);
+    }
+
+    /// <summary>Each key's latest row of a snapshot object as of <paramref name="end"/>, collected once per composed value.</summary>
+    private List<EventRow> AsOf(ObjectRuntime runtime, long end, ref SnapshotView? view)
+    {
+        view ??= new SnapshotView(_objects.Count);
+        if (view.Rows[runtime.Index] is not { } rows)
+        {
+            rows = [];
+            view.NewestTicks[runtime.Index] = runtime.Snapshots!.CollectAsOf(end, rows);
+            view.Rows[runtime.Index] = rows;
+        }
+
+        return rows;
+    }
+
+    private sealed class SnapshotView(int objectCount)
+    {
+        public List<EventRow>?[] Rows { get; } = new List<EventRow>?[objectCount];
+
+        public long[] NewestTicks { get; } = new long[objectCount];
     }
 
     private CompiledKpi Kpi(string kpiCode) =>
