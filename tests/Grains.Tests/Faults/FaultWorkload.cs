@@ -134,9 +134,18 @@ public sealed class FaultWorkload
     {
         while (Cluster.GetActiveSilos().Count() < FaultClusterFixture.InitialSilos)
         {
-            var silo = await Cluster.StartAdditionalSiloAsync();
+            // A silo's storage providers connect at start; one that draws a just-terminated pooled connection fails to start.
+            var silo = await RetryAsync("start a silo", Cluster.StartAdditionalSiloAsync);
             _output.WriteLine($"started {silo.Name}");
         }
+    }
+
+    /// <summary>Stops <paramref name="silo"/> gracefully (its grains deactivate and checkpoint), then starts a replacement.</summary>
+    public async Task RestartAsync(InProcessSiloHandle silo)
+    {
+        _output.WriteLine($"restart {silo.Name}");
+        await Cluster.StopSiloAsync(silo);
+        await RestoreSilosAsync();
     }
 
     /// <summary>Terminates every PostgreSQL connection the silos hold; returns how many were terminated.</summary>
