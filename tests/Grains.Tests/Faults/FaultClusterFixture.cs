@@ -27,6 +27,9 @@ public sealed class FaultClusterFixture : IAsyncLifetime
 
     public IClusterClient Client => Cluster.Client;
 
+    /// <summary>How events reached the client grains (stream or database), from the product's meters.</summary>
+    public RecoveryMetrics Metrics { get; } = new();
+
     public async Task InitializeAsync()
     {
         await TestDatabase.EnsureMigratedAsync();
@@ -82,6 +85,7 @@ public sealed class FaultClusterFixture : IAsyncLifetime
         }
 
         await Database.DisposeAsync();
+        Metrics.Dispose();
     }
 }
 

@@ -38,9 +38,15 @@ public sealed class FaultWorkload
         var now = DateTimeOffset.UtcNow;
         _origin = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
         output.WriteLine($"workload {_prefix}, seed {seed}");
+        StreamedAtStart = fixture.Metrics.FromStream;
+        CaughtUpAtStart = fixture.Metrics.FromDatabase;
     }
 
     public List<string> Clients { get; } = [];
+
+    public long StreamedAtStart { get; }
+
+    public long CaughtUpAtStart { get; }
 
     public int CommittedBatches => Volatile.Read(ref _committed);
 
@@ -105,12 +111,15 @@ public sealed class FaultWorkload
     }
 
     /// <summary>The silo currently hosting <paramref name="grain"/> (activating it first).</summary>
-    public async Task<InProcessSiloHandle> SiloHostingAsync(IClientKpiGrain grain)
+    public Task<InProcessSiloHandle> SiloHostingAsync(IClientKpiGrain grain) => SiloHostingAsync(grain, grain.GetPositions);
+
+    /// <summary>The silo currently hosting <paramref name="grain"/>, after <paramref name="activate"/> made sure it is active.</summary>
+    public async Task<InProcessSiloHandle> SiloHostingAsync<T>(IAddressable grain, Func<Task<T>> activate)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            await RetryAsync("activate", grain.GetPositions);
+            await RetryAsync("activate", activate);
             if (Cluster.TryGetGrainContext(grain.GetGrainId(), out var context)
                 && context.Address.SiloAddress is { } address
                 && Cluster.GetSiloForAddress(address) is { } silo)
@@ -119,6 +128,7 @@ public sealed class FaultWorkload
             }
 
             Assert.True(deadline.Elapsed < RetryPatience, "the grain has no activation on a live silo");
+            await Task.Delay(20);
         }
     }
 
