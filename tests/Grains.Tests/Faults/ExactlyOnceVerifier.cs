@@ -78,7 +78,13 @@ public static class ExactlyOnceVerifier
         var started = Stopwatch.StartNew();
         while (true)
         {
+            var call = Stopwatch.StartNew();
             var positions = await workload.RetryAsync("positions", grain.GetPositions);
+            if (call.Elapsed > TimeSpan.FromSeconds(1))
+            {
+                workload.Log($"{clientId}: reading the grain's positions took {call.Elapsed.TotalSeconds:F1}s");
+            }
+
             var position = positions.Single(p => p.ObjectModel == "orders").Sequence;
             Assert.True(!exact || position <= last, $"{clientId}: position {position} beyond last_sequence {last}");
             if (position >= last)

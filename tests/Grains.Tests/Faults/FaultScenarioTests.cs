@@ -212,10 +212,14 @@ public sealed class FaultScenarioTests(FaultClusterFixture fixture, ITestOutputH
 
             // No new batches start; those in flight at the kill are retried (same idempotency key) meanwhile.
             var stopped = run.StopAsync();
+            var reached = new List<string>();
             foreach (var clientId in workload.Clients)
             {
                 await ExactlyOnceVerifier.WaitForPositionAsync(workload, clientId, committedAtKill[clientId], exact: false);
+                reached.Add($"{clientId[^1]}@{clock.Elapsed.TotalSeconds:F1}s");
             }
+
+            output.WriteLine($"round {round}: clients current with the pre-kill log: {string.Join(" ", reached)}");
 
             var beforeKillApplied = clock.Elapsed.TotalSeconds;
             await stopped;

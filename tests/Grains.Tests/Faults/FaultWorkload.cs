@@ -60,6 +60,8 @@ public sealed class FaultWorkload
 
     public InProcessTestCluster Cluster => _fixture.Cluster;
 
+    public void Log(string line) => _output.WriteLine(line);
+
     public IClusterClient Client => _fixture.Client;
 
     public async Task CreateClientsAsync(int count)
