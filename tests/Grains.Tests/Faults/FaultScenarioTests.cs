@@ -189,7 +189,7 @@ public sealed class FaultScenarioTests(FaultClusterFixture fixture, ITestOutputH
         var workload = new FaultWorkload(fixture, output, seed: 6);
         await workload.CreateClientsAsync(6);
         var figures = new List<double>();
-        for (var round = 0; round < 4; round++)
+        for (var round = 0; round < 3; round++)
         {
             var run = workload.StartIngesting();
             await run.WaitUntilAsync(c => c.Count == workload.Clients.Count && c.Values.All(n => n >= 3), Progress);
