@@ -98,6 +98,7 @@ public static class IngestApi
                 result.Status == IngestStatus.Replayed, result.CommittedAt, result.Errors)),
             IngestStatus.UnknownClient or IngestStatus.UnknownObjectModel => Problems.NotFound(result.Errors[0].Reason),
             IngestStatus.TooLarge => TooLarge(result.Errors[0].Reason),
+            IngestStatus.Unavailable => Unavailable(result.Errors[0].Reason, request.HttpContext),
             _ => Problems.BadRequest(
                 "The batch was refused",
                 result.Received == 0
@@ -105,6 +106,12 @@ public static class IngestApi
                     : $"{result.Errors.Select(e => e.Row).Distinct().Count()} of {result.Received} rows are invalid; nothing was stored.",
                 new Dictionary<string, object?> { ["errors"] = result.Errors }),
         };
+    }
+
+    private static IResult Unavailable(string detail, HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "2";
+        return TypedResults.Problem(detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable");
     }
 
     private static IResult TooLarge(string detail) =>

@@ -50,6 +50,9 @@ public enum IngestStatus
 
     /// <summary>Nothing was stored: no such object model.</summary>
     UnknownObjectModel = 5,
+
+    /// <summary>Nothing was stored: the database could not be reached; retry (with the same idempotency key).</summary>
+    Unavailable = 6,
 }
 
 /// <summary>The outcome of one ingest call. Rows were stored only when <see cref="Status"/> is Committed.</summary>

@@ -78,7 +78,20 @@ public sealed class IngestGrain(
             return new IngestResult(IngestStatus.Refused, parsed.Received, 0, 0, 0, parsed.Errors, default);
         }
 
-        var (result, batch) = await CommitAsync(request.IdempotencyKey, parsed);
+        IngestResult result;
+        EventBatch? batch;
+        try
+        {
+            (result, batch) = await CommitAsync(request.IdempotencyKey, parsed);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            // The transaction did not commit (or its outcome is unknown and a retry with the same
+            // idempotency key settles it); the caller gets a clear "retry", never a database exception.
+            logger.LogWarning(ex, "Commit of {Client}/{Model} failed", _clientId, _table.Model.Code);
+            return IngestResult.Failed(IngestStatus.Unavailable, "the database is unavailable; nothing was stored, retry the request", parsed.Received);
+        }
+
         if (batch is not null)
         {
             await PublishAsync(batch);

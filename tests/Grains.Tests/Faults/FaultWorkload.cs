@@ -87,7 +87,12 @@ public sealed class FaultWorkload
         }
 
         var request = new IngestRequest(IngestFormat.Json, body, IngestPolicy.RejectBatch, $"{clientId}-k{Interlocked.Increment(ref _keys)}");
-        var result = await RetryAsync($"ingest into {clientId}", () => Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).Ingest(request));
+        var result = await RetryAsync($"ingest into {clientId}", async () =>
+        {
+            var attempt = await Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).Ingest(request);
+            // "Unavailable" is the product's own "retry with the same key", like a failed call.
+            return attempt.Status == IngestStatus.Unavailable ? throw new InvalidOperationException(attempt.Errors[0].Reason) : attempt;
+        });
         Assert.True(result.Status is IngestStatus.Committed or IngestStatus.Replayed, $"{result.Status}: {string.Join("; ", result.Errors)}");
         Interlocked.Increment(ref result.Status == IngestStatus.Committed ? ref _committed : ref _replayed);
     }
