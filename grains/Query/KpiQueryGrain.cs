@@ -137,6 +137,12 @@ public sealed class KpiQueryGrain(
             return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
                 $"The query did not finish within {queryOptions.Value.StatementTimeout.TotalSeconds:0.#} s; ask for a shorter range or a coarser granularity.");
         }
+        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.
+            logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, plan.Sql);
+            throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
+        }
     }
 
     /// <summary>Everything before touching the database: the KPI, its SQL plan and the bucket boundaries, or why not.</summary>

@@ -176,10 +176,11 @@ internal static class KpiSqlCompiler
     {
         var syntax = term.Syntax;
         var filter = syntax.Filter is null ? string.Empty : $" FILTER (WHERE {rows.Predicate(syntax.Filter)})";
-        string Column(string expression)
+        string Column(string aggregate, string cast = "")
         {
+            // FILTER belongs to the aggregate call itself, so any cast goes around both.
             var name = $"#s{k}_{aggregates.Count}";
-            aggregates.Add($"{expression}{filter} AS {Quote(name)}");
+            aggregates.Add(cast.Length == 0 ? $"{aggregate}{filter} AS {Quote(name)}" : $"({aggregate}{filter}){cast} AS {Quote(name)}");
             selectColumns.Add($"d.{Quote(name)}");
             return name;
         }
@@ -189,7 +190,7 @@ internal static class KpiSqlCompiler
             case TermStateKind.SumCount when syntax.Argument is ObjectReference:
             {
                 var count = selectColumns.Count;
-                Column("count(*)::float8");
+                Column("count(*)", "::float8");
                 return new KpiSqlPlan.TermColumns(count, count);
             }
 
@@ -206,7 +207,7 @@ internal static class KpiSqlCompiler
                 }
 
                 var count = selectColumns.Count;
-                Column($"count({value})::float8");
+                Column($"count({value})", "::float8");
                 return new KpiSqlPlan.TermColumns(sum, count);
             }
 
@@ -220,14 +221,14 @@ internal static class KpiSqlCompiler
             case TermStateKind.DistinctTexts:
             {
                 var column = selectColumns.Count;
-                Column($"count(DISTINCT {rows.Text(syntax.Argument)})::float8");
+                Column($"count(DISTINCT {rows.Text(syntax.Argument)})", "::float8");
                 return new KpiSqlPlan.TermColumns(-1, column);
             }
 
             default:
             {
                 var column = selectColumns.Count;
-                Column($"count(DISTINCT {rows.Number(syntax.Argument)})::float8");
+                Column($"count(DISTINCT {rows.Number(syntax.Argument)})", "::float8");
                 return new KpiSqlPlan.TermColumns(-1, column);
             }
         }
