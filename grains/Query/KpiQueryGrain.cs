@@ -1,38 +1,15 @@
-using System.Data;
-using System.Diagnostics;
-using System.Globalization;
-using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi.Engine;
-using AnalyticsEngine.Kpi.Formula;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using NodaTime;
 using Npgsql;
 using Orleans.Concurrency;
 
 namespace AnalyticsEngine.Query;
 
-/// <summary>Limits of one-time queries (configuration section <c>Query</c>).</summary>
-public sealed class KpiQueryOptions
-{
-    /// <summary>A statement running longer is cancelled by PostgreSQL and answered with a timeout error.</summary>
-    public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Most buckets (times dimension values) one answer may have.</summary>
-    public int MaxPoints { get; set; } = 10_000;
-
-    /// <summary>Longest range one query may cover.</summary>
-    public TimeSpan MaxRange { get; set; } = TimeSpan.FromDays(366 * 5);
-
-    /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
-    public int MaxBatch { get; set; } = 200;
-}
-
 /// <summary>
-/// Answers one-time KPI queries: resolves the KPI (client's custom KPIs first, then the catalog, as the stream does),
-/// cuts the range into the stream's buckets, compiles the formula to one SQL statement and runs it read-only with a
-/// statement timeout. Stateless: any silo may run any number of these.
+/// Answers one-time KPI queries through <see cref="KpiQueryRunner"/>. Stateless: any silo may run any number of
+/// these; a caller that goes away cancels its statement.
 /// </summary>
 [StatelessWorker]
 public sealed class KpiQueryGrain(
@@ -41,8 +18,6 @@ public sealed class KpiQueryGrain(
     IOptions<KpiQueryOptions> queryOptions,
     ILogger<KpiQueryGrain> logger) : Grain, IKpiQueryGrain
 {
-    private static readonly ActivitySource Source = new("AnalyticsEngine.Query");
-
     public async Task<KpiQueryResult> Calculate(KpiQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -100,123 +75,6 @@ public sealed class KpiQueryGrain(
         return results;
     }
 
-    private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
-    {
-        using var activity = Source.StartActivity("kpi.query");
-        activity?.SetTag("ae.client", query.ClientId);
-        activity?.SetTag("ae.kpi", query.KpiCode);
-        activity?.SetTag("ae.granularity", query.Granularity.ToString());
-
-        var prepared = Prepare(query, config, queryOptions.Value);
-        if (prepared.Error is { } error)
-        {
-            return KpiQueryResult.Failed(query, error.Kind, error.Message);
-        }
-
-        var (plan, boundaries) = (prepared.Plan!, prepared.Boundaries!);
-        var context = new QueryAnswerContext(
-            query.ClientId,
-            prepared.KpiCode!,
-            QueryBuckets.Reported(query.Granularity),
-            boundaries,
-            SystemClock.Instance.GetCurrentInstant().ToUnixTimeTicks(),
-            engineOptions.Value.AllowedLateness.Ticks,
-            queryOptions.Value.MaxPoints);
-        try
-        {
-            var series = await ExecuteAsync(plan, context, cancellationToken);
-            return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
-        }
-        catch (TooManyPointsException ex)
-        {
-            return KpiQueryResult.Failed(query, QueryErrorKind.TooManyPoints, ex.Message + ".");
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.QueryCanceled && !cancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning("KPI query {Kpi} of {Client} hit the statement timeout", query.KpiCode, query.ClientId);
-            return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
-                $"The query did not finish within {queryOptions.Value.StatementTimeout.TotalSeconds:0.#} s; ask for a shorter range or a coarser granularity.");
-        }
-        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.
-            logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, plan.Sql);
-            throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
-        }
-    }
-
-    /// <summary>Everything before touching the database: the KPI, its SQL plan and the bucket boundaries, or why not.</summary>
-    internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
-    {
-        if (!Enum.IsDefined(query.Granularity))
-        {
-            return PreparedQuery.Failed(QueryErrorKind.UnsupportedGranularity, $"Granularity {query.Granularity} is not supported.");
-        }
-
-        if (query.To <= query.From)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range is empty or inverted: 'to' ({query.To:O}) must be after 'from' ({query.From:O}).");
-        }
-
-        if (query.To - query.From > options.MaxRange)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range covers {(query.To - query.From).TotalDays:0.#} days; at most {options.MaxRange.TotalDays:0} are allowed.");
-        }
-
-        var definition = config.CustomKpis.FirstOrDefault(k => string.Equals(k.Code, query.KpiCode, StringComparison.Ordinal))
-            ?? BuiltInCatalog.FindKpi(query.KpiCode);
-        if (definition is null)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.UnknownKpi, $"KPI '{query.KpiCode}' is neither a custom KPI of client '{config.ClientId}' nor in the catalog.");
-        }
-
-        var models = BuiltInCatalog.ObjectModelsByCode;
-        var compiled = KpiFormula.Compile(definition.Formula, models);
-        if (compiled.Formula is not { } formula)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidFormula,
-                $"The formula of KPI '{definition.Code}' does not compile: {string.Join("; ", compiled.Errors.Select(e => $"({e.Line},{e.Column}) {e.Message}"))}");
-        }
-
-        if (query.Dimension is { } dimension && KpiSqlCompiler.DimensionProblem(formula, models, dimension) is { } problem)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidDimension, $"Cannot drill down KPI '{definition.Code}' by '{dimension}': {problem}");
-        }
-
-        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
-        var boundaries = QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints);
-        if (boundaries is null)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.TooManyPoints,
-                $"A {query.Granularity.ToString().ToLowerInvariant()} series over {(query.To - query.From).TotalDays:0.#} days has more than {options.MaxPoints} points; ask for a coarser granularity or a shorter range.");
-        }
-
-        return new PreparedQuery(definition.Code, KpiSqlCompiler.Compile(formula, models, query.Dimension), boundaries, null);
-    }
-
-    private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(KpiSqlPlan plan, QueryAnswerContext context, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        var timeout = (long)Math.Max(1, queryOptions.Value.StatementTimeout.TotalMilliseconds);
-        await using (var limit = new NpgsqlCommand(
-            $"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}", connection, transaction))
-        {
-            await limit.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await using var command = plan.CreateCommand(connection, context.ClientId, context.Boundaries);
-        command.Transaction = transaction;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var series = await plan.ReadAsync(reader, context, cancellationToken);
-        await reader.DisposeAsync();
-        await transaction.CommitAsync(cancellationToken);
-        return series;
-    }
-}
-
-/// <summary>A query ready to run, or the reason it cannot.</summary>
-internal sealed record PreparedQuery(string? KpiCode, KpiSqlPlan? Plan, long[]? Boundaries, QueryError? Error)
-{
-    public static PreparedQuery Failed(QueryErrorKind kind, string message) => new(null, null, null, new QueryError(kind, message));
+    private Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken) =>
+        new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger).RunAsync(query, config, cancellationToken);
 }
