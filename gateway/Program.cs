@@ -57,6 +57,7 @@ app.MapCatalogApi();
 app.MapClientsApi();
 app.MapIngestApi();
 app.MapKpiApi();
+app.MapCustomKpisApi();
 app.MapDemoApi();
 app.MapHub<KpiHub>("/hubs/kpi");
 

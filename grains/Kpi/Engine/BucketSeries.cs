@@ -18,7 +18,7 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
 
     public List<Bucket> Dirty { get; } = [];
 
-    /// <summary>Start of the bucket that held "now" at the last clock advance.</summary>
+    /// <summary>Start of the bucket that held "now" at the last drain.</summary>
     public long CurrentStart { get; set; } = long.MinValue;
 
     /// <summary>Buckets starting before this are evicted and not created again.</summary>
@@ -31,6 +31,14 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
         if (cached is not null && ticks >= cached.Range.Start && ticks < cached.Range.End)
         {
             return cached;
+        }
+
+        // Late and out-of-order rows usually fall into a bucket that exists: find it without time-zone math.
+        var before = IndexAtOrAfter(ticks + 1) - 1;
+        if (before >= 0 && _buckets[before].Range.Contains(ticks))
+        {
+            _cached = _buckets[before];
+            return _cached;
         }
 
         var range = Calendar.Resolve(ticks);
