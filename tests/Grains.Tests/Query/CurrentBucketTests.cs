@@ -15,8 +15,8 @@ public sealed class CurrentBucketTests(KpiClusterFixture fixture)
     public async Task A_query_for_the_current_bucket_returns_what_a_new_subscriber_gets()
     {
         var clientId = "q-" + Guid.NewGuid().ToString("N")[..10];
-        await new ClientConfigStore(fixture.Database).SaveAsync(
-            new ClientConfig(clientId, "Current bucket", QueryScenario.TimeZone, ["POF", "OTD"], [], [], 1));
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Current bucket", QueryScenario.TimeZone, ["POF", "OTD"], [], [], 0)));
         var now = DateTimeOffset.UtcNow;
         var orders = Enumerable.Range(0, 12).Select(i => new
         {

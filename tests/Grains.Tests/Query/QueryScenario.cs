@@ -5,7 +5,6 @@ using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
-using Npgsql;
 
 namespace AnalyticsEngine.Grains.Tests.Query;
 
@@ -44,16 +43,14 @@ internal sealed partial class QueryScenario
 
     public IReadOnlyDictionary<string, long> LastSequences { get; }
 
-    public static async Task<QueryScenario> CreateAsync(IClusterClient cluster, NpgsqlDataSource database, int seed)
+    public static async Task<QueryScenario> CreateAsync(IClusterClient cluster, int seed)
     {
         var random = new Random(seed);
         var clientId = "q-" + Guid.NewGuid().ToString("N")[..10];
         var kpis = BuiltInCatalog.Kpis.Select(k => k.Code).Concat(CustomKpis.Select(k => k.Code)).ToArray();
-        // Stored directly rather than through IClientConfigGrain.Put, which waits on the client's computation while
-        // that computation, activating, asks the configuration grain for the configuration (a call cycle).
-        var config = new ClientConfig(clientId, "Query consistency", TimeZone, kpis, CustomKpis, [], 1);
-        Assert.Empty(ClientConfigGrain.Validate(clientId, config));
-        await new ClientConfigStore(database).SaveAsync(config);
+        var problems = await cluster.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Query consistency", TimeZone, kpis, CustomKpis, [], 0));
+        Assert.Empty(problems);
 
         var now = DateTimeOffset.UtcNow;
         var start = now.AddHours(-20).ToUnixTimeMilliseconds();
@@ -140,7 +137,45 @@ internal sealed partial class QueryScenario
             }
         }
 
+        SatisfyRowRules(row, model.EventTimeField, random);
         return row;
+    }
+
+    /// <summary>Keeps generated rows within the ingest's business rules (hours in a day, seats, an end after its start).</summary>
+    private static void SatisfyRowRules(Dictionary<string, object?> row, string eventTimeField, Random random)
+    {
+        if (row.ContainsKey("hours") && row["hours"] is not null)
+        {
+            row["hours"] = random.Next(0, 97) * 0.25;
+        }
+
+        if (row.ContainsKey("seats_purchased"))
+        {
+            var purchased = random.Next(1, 21);
+            row["seats_purchased"] = purchased;
+            if (row.ContainsKey("seats_used") && row["seats_used"] is not null)
+            {
+                row["seats_used"] = random.Next(0, purchased + 1);
+            }
+        }
+
+        foreach (var (end, start) in new[] { ("ended_at", "started_at"), ("completed_at", "created_at") })
+        {
+            if (row.GetValueOrDefault(end) is string endText && row.GetValueOrDefault(start) is string startText)
+            {
+                var endTime = DateTimeOffset.Parse(endText, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+                var startTime = DateTimeOffset.Parse(startText, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+                var gap = random.NextInt64(60_000, 2 * 86_400_000L);
+                if (endTime <= startTime && end == eventTimeField)
+                {
+                    row[start] = Timestamp(endTime - gap);
+                }
+                else if (endTime <= startTime)
+                {
+                    row[end] = Timestamp(startTime + gap);
+                }
+            }
+        }
     }
 
     private static string TextValue(FieldDefinition field, Random random)
