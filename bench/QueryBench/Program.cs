@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Globalization;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Query;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+
+// One-time query benchmark: a KPI series over N order rows of one client (10 million by default), for 1-day,
+// 30-day and 365-day ranges, through the query compiler and through a hand-written SQL query over the same table.
+//
+//   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep]
+//
+// The rows belong to a dedicated client id; they are loaded with binary COPY when missing and deleted at the end
+// unless --keep is given (then a second run skips the load).
+var rows = Option("--rows", 10_000_000);
+var runs = Option("--runs", 20);
+var keep = args.Contains("--keep");
+var connectionString = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+    ?? "Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics";
+const string ClientId = "bench-query-orders";
+const string Zone = "Europe/Berlin";
+
+await using var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "query-bench" }.Build();
+await ObjectModelTables.BuiltIn.EnsureCreatedAsync(dataSource, CancellationToken.None);
+
+// The data ends at the start of the current hour, so every range below is full.
+var end = DateTimeOffset.UtcNow;
+end = new DateTimeOffset(end.Year, end.Month, end.Day, end.Hour, 0, 0, TimeSpan.Zero);
+var existing = await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WHERE client_id = $1", ClientId);
+if (existing != rows)
+{
+    await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
+    var load = Stopwatch.StartNew();
+    await LoadAsync(rows, end);
+    Console.WriteLine($"loaded {rows:N0} rows with binary COPY in {load.Elapsed.TotalSeconds:0.0} s ({rows / load.Elapsed.TotalSeconds:N0} rows/s)");
+    await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
+}
+else
+{
+    end = (await ScalarAsync<DateTime>("SELECT max(ordered_at) FROM scor_data.orders WHERE client_id = $1", ClientId)).AddTicks(1);
+    end = new DateTimeOffset(end.Year, end.Month, end.Day, end.Hour, 0, 0, TimeSpan.Zero).AddHours(1);
+    Console.WriteLine($"reusing {existing:N0} rows of client {ClientId}");
+}
+
+var config = new ClientConfig(ClientId, "Query benchmark", Zone, ["POF"], [], [], 1);
+var runner = new KpiQueryRunner(dataSource, new KpiQueryOptions(), TimeSpan.FromMinutes(5), NullLogger.Instance);
+var cases = new (string Name, TimeSpan Length, QueryGranularity Granularity, string Unit)[]
+{
+    ("1 day, hourly", TimeSpan.FromDays(1), QueryGranularity.Hour, "hour"),
+    ("30 days, daily", TimeSpan.FromDays(30), QueryGranularity.Day, "day"),
+    ("365 days, daily", TimeSpan.FromDays(365), QueryGranularity.Day, "day"),
+};
+
+Console.WriteLine();
+Console.WriteLine($"KPI POF (perfect order fulfillment), client time zone {Zone}, {runs} runs each after 2 warm-ups, {Environment.ProcessorCount} cores");
+Console.WriteLine();
+Console.WriteLine("| range            | buckets | rows read  | compiler p50 | compiler p99 | hand SQL p50 | hand SQL p99 | p50 ratio | same values |");
+Console.WriteLine("|------------------|--------:|-----------:|-------------:|-------------:|-------------:|-------------:|----------:|:-----------:|");
+foreach (var (name, length, granularity, unit) in cases)
+{
+    var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
+    var compiled = new List<double>();
+    var hand = new List<double>();
+    KpiQueryResult? result = null;
+    List<(DateTimeOffset Start, double? Value)>? handValues = null;
+    for (var i = 0; i < runs + 2; i++)
+    {
+        var watch = Stopwatch.StartNew();
+        result = await runner.RunAsync(query, config);
+        var compiledMs = watch.Elapsed.TotalMilliseconds;
+        if (result.Error is { } error)
+        {
+            throw new InvalidOperationException(error.Message);
+        }
+
+        var values = result.Series[0].Values;
+        watch.Restart();
+        handValues = await HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
+        var handMs = watch.Elapsed.TotalMilliseconds;
+        if (i >= 2)
+        {
+            compiled.Add(compiledMs);
+            hand.Add(handMs);
+        }
+    }
+
+    var series = result!.Series[0].Values;
+    var byStart = handValues!.ToDictionary(v => v.Start, v => v.Value);
+    var same = series.All(v => Equals(byStart.GetValueOrDefault(v.BucketStart), v.Value));
+    var read = series.Sum(v => v.EventCount);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {name,-16} | {series.Count,7} | {read,10:N0} | {P(compiled, 50),9:0.0} ms | {P(compiled, 99),9:0.0} ms | {P(hand, 50),9:0.0} ms | {P(hand, 99),9:0.0} ms | {P(compiled, 50) / P(hand, 50),8:0.00}x | {(same ? "yes" : "NO"),-11} |"));
+}
+
+if (!keep)
+{
+    await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
+    await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
+    Console.WriteLine($"\ndeleted the rows of {ClientId} (use --keep to keep them for the next run)");
+}
+
+return;
+
+// The query an engineer would write by hand for POF per local hour or day (no DST day in the last year is special-cased
+// here: date_trunc on local time merges the repeated fall-back hour, which the hourly 1-day range never meets).
+async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string unit, DateTimeOffset from, DateTimeOffset to)
+{
+    await using var command = dataSource.CreateCommand(
+        """
+        SELECT date_trunc($4, ordered_at AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin',
+               count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete),
+               count(*)
+        FROM scor_data.orders
+        WHERE client_id = $1 AND ordered_at >= $2 AND ordered_at < $3
+        GROUP BY 1
+        ORDER BY 1
+        """);
+    command.Parameters.AddWithValue(ClientId);
+    command.Parameters.AddWithValue(from.UtcDateTime);
+    command.Parameters.AddWithValue(to.UtcDateTime);
+    command.Parameters.AddWithValue(unit);
+    var values = new List<(DateTimeOffset, double?)>();
+    await using var reader = await command.ExecuteReaderAsync();
+    while (await reader.ReadAsync())
+    {
+        var total = reader.GetInt64(2);
+        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), total == 0 ? null : 100.0 * reader.GetInt64(1) / total));
+    }
+
+    return values;
+}
+
+async Task LoadAsync(int count, DateTimeOffset until)
+{
+    var random = new Random(42);
+    var start = until.AddDays(-365).ToUnixTimeMilliseconds();
+    var step = (until.ToUnixTimeMilliseconds() - start) / (double)count;
+    string[] statuses = ["open", "shipped", "delivered", "cancelled"];
+    string[] carriers = ["dhl", "ups", "fedex", "dpd", "gls"];
+    await using var connection = await dataSource.OpenConnectionAsync();
+    await using var importer = await connection.BeginBinaryImportAsync(
+        "COPY scor_data.orders (client_id, sequence, order_id, ordered_at, order_value, promised_at, delivered_at, on_time, in_full, " +
+        "damage_free, documentation_complete, status, carrier) FROM STDIN (FORMAT BINARY)");
+    for (var i = 0; i < count; i++)
+    {
+        var ordered = DateTime.UnixEpoch.AddMilliseconds(start + (long)(i * step) + random.Next((int)Math.Max(1, step)));
+        importer.StartRow();
+        importer.Write(ClientId, NpgsqlDbType.Text);
+        importer.Write((long)i + 1, NpgsqlDbType.Bigint);
+        importer.Write(string.Create(CultureInfo.InvariantCulture, $"b-{i}"), NpgsqlDbType.Text);
+        importer.Write(ordered, NpgsqlDbType.TimestampTz);
+        importer.Write(random.Next(0, 4000) * 0.25, NpgsqlDbType.Double);
+        importer.Write(ordered.AddDays(2), NpgsqlDbType.TimestampTz);
+        if (random.Next(10) == 0)
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(ordered.AddMinutes(random.Next(600, 4 * 1440)), NpgsqlDbType.TimestampTz);
+        }
+
+        importer.Write(random.Next(100) < 85, NpgsqlDbType.Boolean);
+        importer.Write(random.Next(100) < 92, NpgsqlDbType.Boolean);
+        importer.Write(random.Next(100) < 97, NpgsqlDbType.Boolean);
+        importer.Write(random.Next(100) < 95, NpgsqlDbType.Boolean);
+        importer.Write(statuses[random.Next(statuses.Length)], NpgsqlDbType.Text);
+        importer.Write(carriers[random.Next(carriers.Length)], NpgsqlDbType.Text);
+    }
+
+    await importer.CompleteAsync();
+}
+
+async Task ExecuteAsync(string sql, params object[] parameters)
+{
+    await using var command = dataSource.CreateCommand(sql);
+    command.CommandTimeout = 0;
+    foreach (var parameter in parameters)
+    {
+        command.Parameters.AddWithValue(parameter);
+    }
+
+    await command.ExecuteNonQueryAsync();
+}
+
+async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+{
+    await using var command = dataSource.CreateCommand(sql);
+    foreach (var parameter in parameters)
+    {
+        command.Parameters.AddWithValue(parameter);
+    }
+
+    return (T)(await command.ExecuteScalarAsync())!;
+}
+
+static double P(List<double> samples, int percentile)
+{
+    var sorted = samples.Order().ToArray();
+    var rank = (int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1;
+    return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
+}
+
+int Option(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}

@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Query;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AnalyticsEngine.Gateway.Api;
+
+/// <summary>One KPI of one client over a range: <c>POST /calculate</c>, and one item of <c>POST /calculate/batch</c>.</summary>
+/// <param name="Granularity">minute, hour, day, week, month or range (one bucket for the whole range).</param>
+/// <param name="Dimension">Optional text, boolean or integer field to drill down by, e.g. <c>carrier</c>.</param>
+public sealed record CalculateRequest(
+    string? ClientId,
+    string? KpiCode,
+    DateTimeOffset? From,
+    DateTimeOffset? To,
+    string? Granularity,
+    string? Dimension);
+
+/// <summary>Many KPI queries at once: <c>POST /calculate/batch</c>.</summary>
+public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Queries);
+
+/// <summary>Every KPI a client has selected over one range: <c>POST /calculate/dashboard</c>.</summary>
+public sealed record CalculateDashboardRequest(string? ClientId, DateTimeOffset? From, DateTimeOffset? To, string? Granularity);
+
+/// <summary>
+/// One-time KPI queries (mode 2): the same formulas and buckets as the stream, answered from the stored rows.
+/// Results are <see cref="KpiQueryResult"/>s in JSON, or CSV with <c>?format=csv</c> or <c>Accept: text/csv</c>.
+/// </summary>
+public static class CalculateApi
+{
+    public const string GranularityNames = "'minute', 'hour', 'day', 'week', 'month', 'range'";
+
+    /// <summary>Most queries one batch request may carry (the grain enforces its own limit too).</summary>
+    public const int MaxBatchQueries = 200;
+
+    public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
+    {
+        var calculate = app.MapGroup("/calculate").WithTags("One-time queries");
+        calculate.MapPost("/", CalculateAsync).WithName("Calculate");
+        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch");
+        calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard");
+        return app;
+    }
+
+    private static async Task<IResult> CalculateAsync(CalculateRequest request, HttpContext http, IClusterClient cluster)
+    {
+        if (Validate(request, out var query) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var result = await cluster.GetGrain<IKpiQueryGrain>(0).Calculate(query!, http.RequestAborted);
+        if (result.Error is { } error)
+        {
+            return Problem(error);
+        }
+
+        return WantsCsv(http) ? Csv([result]) : TypedResults.Ok(result);
+    }
+
+    private static async Task<IResult> CalculateBatchAsync(CalculateBatchRequest request, HttpContext http, IClusterClient cluster)
+    {
+        if (request.Queries is not { Count: > 0 } items)
+        {
+            return Problems.BadRequest("No queries", "queries must hold at least one query.");
+        }
+
+        if (items.Count > MaxBatchQueries)
+        {
+            return Problems.BadRequest("Too many queries", $"A batch may hold at most {MaxBatchQueries} queries; this one has {items.Count}.");
+        }
+
+        var queries = new List<KpiQuery>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (Validate(items[i], out var query) is ProblemHttpResult problem)
+            {
+                return Problems.BadRequest($"Query {i + 1}: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
+            }
+
+            queries.Add(query!);
+        }
+
+        var results = await cluster.GetGrain<IKpiQueryGrain>(0).CalculateBatch(queries, http.RequestAborted);
+        return WantsCsv(http) ? Csv(results) : TypedResults.Ok(results);
+    }
+
+    private static async Task<IResult> CalculateDashboardAsync(CalculateDashboardRequest request, HttpContext http, IClusterClient cluster)
+    {
+        var asQuery = new CalculateRequest(request.ClientId, "-", request.From, request.To, request.Granularity, null);
+        if (Validate(asQuery, out var query) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var results = await cluster.GetGrain<IKpiQueryGrain>(0).CalculateDashboard(query!.ClientId, query.From, query.To, query.Granularity, http.RequestAborted);
+        if (results is [{ Error: { Kind: QueryErrorKind.UnknownClient } error }])
+        {
+            return Problem(error);
+        }
+
+        return WantsCsv(http) ? Csv(results) : TypedResults.Ok(results);
+    }
+
+    /// <summary>Checks what the gateway can check alone; the grain checks the rest (KPI, limits, dimension).</summary>
+    private static IResult? Validate(CalculateRequest request, out KpiQuery? query)
+    {
+        query = null;
+        var missing = new List<string>();
+        if (string.IsNullOrWhiteSpace(request.ClientId))
+        {
+            missing.Add("clientId: is required");
+        }
+
+        if (string.IsNullOrWhiteSpace(request.KpiCode))
+        {
+            missing.Add("kpiCode: is required");
+        }
+
+        if (request.From is null)
+        {
+            missing.Add("from: is required (ISO 8601 with an offset, e.g. 2026-07-01T00:00:00Z)");
+        }
+
+        if (request.To is null)
+        {
+            missing.Add("to: is required (ISO 8601 with an offset, e.g. 2026-10-01T00:00:00Z)");
+        }
+
+        if (missing.Count > 0)
+        {
+            return Problems.Validation(missing);
+        }
+
+        if (!TryParseGranularity(request.Granularity ?? "day", out var granularity))
+        {
+            return Problems.BadRequest("Unsupported granularity", $"granularity '{request.Granularity}' is not one of {GranularityNames}.");
+        }
+
+        if (request.To <= request.From)
+        {
+            return Problems.BadRequest("Invalid range", $"'to' ({request.To:O}) must be after 'from' ({request.From:O}).");
+        }
+
+        query = new KpiQuery(request.ClientId!, request.KpiCode!, request.From!.Value, request.To!.Value, granularity,
+            string.IsNullOrWhiteSpace(request.Dimension) ? null : request.Dimension);
+        return null;
+    }
+
+    public static bool TryParseGranularity(string name, out QueryGranularity granularity)
+    {
+        switch (name.ToLowerInvariant())
+        {
+            case "minute": granularity = QueryGranularity.Minute; return true;
+            case "hour": granularity = QueryGranularity.Hour; return true;
+            case "day": granularity = QueryGranularity.Day; return true;
+            case "week": granularity = QueryGranularity.Week; return true;
+            case "month": granularity = QueryGranularity.Month; return true;
+            case "range": granularity = QueryGranularity.Range; return true;
+            default: granularity = default; return false;
+        }
+    }
+
+    private static ProblemHttpResult Problem(QueryError error) => error.Kind switch
+    {
+        QueryErrorKind.UnknownClient or QueryErrorKind.UnknownKpi => Problems.NotFound(error.Message),
+        QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
+        QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
+        QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
+        QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message),
+        QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message),
+        QueryErrorKind.TooManyQueries => Problems.BadRequest("Too many queries", error.Message),
+        _ => Problems.BadRequest("Invalid KPI", error.Message),
+    };
+
+    private static bool WantsCsv(HttpContext http) =>
+        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
+        || http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// One line per value: the bucket, the value (or why there is none), freshness, and the components as
+    /// <c>name=value</c> pairs separated by <c>"; "</c>. Failed items of a batch appear as one line with the error.
+    /// </summary>
+    private static IResult Csv(IReadOnlyList<KpiQueryResult> results)
+    {
+        var csv = new StringBuilder();
+        csv.AppendLine("client_id,kpi_code,granularity,dimension,bucket_start,bucket_end,value,no_value_reason,event_count,newest_event_time,is_final,components,error");
+        foreach (var result in results)
+        {
+            var granularity = result.Granularity.ToString().ToLowerInvariant();
+            if (result.Error is { } error)
+            {
+                Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", $"{error.Kind}: {error.Message}"]);
+                continue;
+            }
+
+            foreach (var series in result.Series)
+            {
+                foreach (var value in series.Values)
+                {
+                    Line(csv,
+                    [
+                        result.ClientId, result.KpiCode, granularity, series.DimensionValue ?? "",
+                        value.BucketStart.ToString("O", CultureInfo.InvariantCulture), value.BucketEnd.ToString("O", CultureInfo.InvariantCulture),
+                        value.Value?.ToString("R", CultureInfo.InvariantCulture) ?? "", value.NoValueReason ?? "",
+                        value.EventCount.ToString(CultureInfo.InvariantCulture),
+                        value.NewestEventTime?.ToString("O", CultureInfo.InvariantCulture) ?? "",
+                        value.IsFinal ? "true" : "false",
+                        string.Join("; ", value.Components.Select(Component)),
+                        "",
+                    ]);
+                }
+            }
+        }
+
+        return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8", Encoding.UTF8);
+    }
+
+    private static string Component(KpiComponent component) =>
+        $"{component.Name}={component.Value?.ToString("R", CultureInfo.InvariantCulture) ?? ""}";
+
+    private static void Line(StringBuilder csv, string[] fields)
+    {
+        for (var i = 0; i < fields.Length; i++)
+        {
+            if (i > 0)
+            {
+                csv.Append(',');
+            }
+
+            var field = fields[i];
+            if (field.AsSpan().IndexOfAny(",\"\r\n") >= 0)
+            {
+                csv.Append('"').Append(field.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+            }
+            else
+            {
+                csv.Append(field);
+            }
+        }
+
+        csv.Append("\r\n");
+    }
+}

@@ -1,0 +1,80 @@
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Kpi.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Concurrency;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>
+/// Answers one-time KPI queries through <see cref="KpiQueryRunner"/>. Stateless: any silo may run any number of
+/// these; a caller that goes away cancels its statement.
+/// </summary>
+[StatelessWorker]
+public sealed class KpiQueryGrain(
+    NpgsqlDataSource dataSource,
+    IOptions<KpiEngineOptions> engineOptions,
+    IOptions<KpiQueryOptions> queryOptions,
+    ILogger<KpiQueryGrain> logger) : Grain, IKpiQueryGrain
+{
+    public async Task<KpiQueryResult> Calculate(KpiQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(query.ClientId).Get();
+        if (config is null)
+        {
+            return KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist.");
+        }
+
+        return await CalculateAsync(query, config, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<KpiQueryResult>> CalculateBatch(IReadOnlyList<KpiQuery> queries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(queries);
+        var configs = new Dictionary<string, ClientConfig?>(StringComparer.Ordinal);
+        var results = new List<KpiQueryResult>(queries.Count);
+        foreach (var query in queries)
+        {
+            if (results.Count >= queryOptions.Value.MaxBatch)
+            {
+                results.Add(KpiQueryResult.Failed(query, QueryErrorKind.TooManyQueries, $"A batch may hold at most {queryOptions.Value.MaxBatch} queries."));
+                continue;
+            }
+
+            if (!configs.TryGetValue(query.ClientId, out var config))
+            {
+                config = await GrainFactory.GetGrain<IClientConfigGrain>(query.ClientId).Get();
+                configs[query.ClientId] = config;
+            }
+
+            results.Add(config is null
+                ? KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist.")
+                : await CalculateAsync(query, config, cancellationToken));
+        }
+
+        return results;
+    }
+
+    public async Task<IReadOnlyList<KpiQueryResult>> CalculateDashboard(
+        string clientId, DateTimeOffset from, DateTimeOffset to, QueryGranularity granularity, CancellationToken cancellationToken = default)
+    {
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get();
+        if (config is null)
+        {
+            return [KpiQueryResult.Failed(new KpiQuery(clientId, "", from, to, granularity), QueryErrorKind.UnknownClient, $"Client '{clientId}' does not exist.")];
+        }
+
+        var results = new List<KpiQueryResult>(config.SelectedKpis.Count);
+        foreach (var code in config.SelectedKpis.Take(queryOptions.Value.MaxBatch))
+        {
+            results.Add(await CalculateAsync(new KpiQuery(clientId, code, from, to, granularity), config, cancellationToken));
+        }
+
+        return results;
+    }
+
+    private Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken) =>
+        new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger).RunAsync(query, config, cancellationToken);
+}

@@ -1,0 +1,17 @@
+namespace AnalyticsEngine.Query;
+
+/// <summary>Limits of one-time queries (configuration section <c>Query</c>).</summary>
+public sealed class KpiQueryOptions
+{
+    /// <summary>A statement running longer is cancelled by PostgreSQL and answered with a timeout error.</summary>
+    public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most buckets (times dimension values) one answer may have.</summary>
+    public int MaxPoints { get; set; } = 10_000;
+
+    /// <summary>Longest range one query may cover.</summary>
+    public TimeSpan MaxRange { get; set; } = TimeSpan.FromDays(366 * 5);
+
+    /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
+    public int MaxBatch { get; set; } = 200;
+}

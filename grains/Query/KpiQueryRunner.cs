@@ -1,0 +1,142 @@
+using System.Data;
+using System.Diagnostics;
+using System.Globalization;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Kpi.Engine;
+using AnalyticsEngine.Kpi.Formula;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+using Npgsql;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>
+/// Runs one KPI query without Orleans: resolves the KPI (the client's custom KPIs first, then the catalog, as the
+/// stream does), cuts the range into the stream's buckets, compiles the formula to one SQL statement and runs it in a
+/// read-only transaction under a statement timeout. The query grain and the benchmark both use it.
+/// </summary>
+public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions options, TimeSpan allowedLateness, ILogger logger)
+{
+    private static readonly ActivitySource Source = new("AnalyticsEngine.Query");
+
+    public async Task<KpiQueryResult> RunAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken = default)
+    {
+        using var activity = Source.StartActivity("kpi.query");
+        activity?.SetTag("ae.client", query.ClientId);
+        activity?.SetTag("ae.kpi", query.KpiCode);
+        activity?.SetTag("ae.granularity", query.Granularity.ToString());
+
+        var prepared = Prepare(query, config, options);
+        if (prepared.Error is { } error)
+        {
+            return KpiQueryResult.Failed(query, error.Kind, error.Message);
+        }
+
+        var (plan, boundaries) = (prepared.Plan!, prepared.Boundaries!);
+        var context = new QueryAnswerContext(
+            query.ClientId,
+            prepared.KpiCode!,
+            QueryBuckets.Reported(query.Granularity),
+            boundaries,
+            SystemClock.Instance.GetCurrentInstant().ToUnixTimeTicks(),
+            allowedLateness.Ticks,
+            options.MaxPoints);
+        try
+        {
+            var series = await ExecuteAsync(plan, context, cancellationToken);
+            return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
+        }
+        catch (TooManyPointsException ex)
+        {
+            return KpiQueryResult.Failed(query, QueryErrorKind.TooManyPoints, ex.Message + ".");
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.QueryCanceled && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("KPI query {Kpi} of {Client} hit the statement timeout", query.KpiCode, query.ClientId);
+            return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
+                $"The query did not finish within {options.StatementTimeout.TotalSeconds:0.#} s; ask for a shorter range or a coarser granularity.");
+        }
+        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.
+            logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, plan.Sql);
+            throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
+        }
+    }
+
+    /// <summary>Everything before touching the database: the KPI, its SQL plan and the bucket boundaries, or why not.</summary>
+    internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
+    {
+        if (!Enum.IsDefined(query.Granularity))
+        {
+            return PreparedQuery.Failed(QueryErrorKind.UnsupportedGranularity, $"Granularity {query.Granularity} is not supported.");
+        }
+
+        if (query.To <= query.From)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range is empty or inverted: 'to' ({query.To:O}) must be after 'from' ({query.From:O}).");
+        }
+
+        if (query.To - query.From > options.MaxRange)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range covers {(query.To - query.From).TotalDays:0.#} days; at most {options.MaxRange.TotalDays:0} are allowed.");
+        }
+
+        var definition = config.CustomKpis.FirstOrDefault(k => string.Equals(k.Code, query.KpiCode, StringComparison.Ordinal))
+            ?? BuiltInCatalog.FindKpi(query.KpiCode);
+        if (definition is null)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.UnknownKpi, $"KPI '{query.KpiCode}' is neither a custom KPI of client '{config.ClientId}' nor in the catalog.");
+        }
+
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var compiled = KpiFormula.Compile(definition.Formula, models);
+        if (compiled.Formula is not { } formula)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.InvalidFormula,
+                $"The formula of KPI '{definition.Code}' does not compile: {string.Join("; ", compiled.Errors.Select(e => $"({e.Line},{e.Column}) {e.Message}"))}");
+        }
+
+        if (query.Dimension is { } dimension && KpiSqlCompiler.DimensionProblem(formula, models, dimension) is { } problem)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.InvalidDimension, $"Cannot drill down KPI '{definition.Code}' by '{dimension}': {problem}");
+        }
+
+        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+        var boundaries = QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints);
+        if (boundaries is null)
+        {
+            return PreparedQuery.Failed(QueryErrorKind.TooManyPoints,
+                $"A {query.Granularity.ToString().ToLowerInvariant()} series over {(query.To - query.From).TotalDays:0.#} days has more than {options.MaxPoints} points; ask for a coarser granularity or a shorter range.");
+        }
+
+        return new PreparedQuery(definition.Code, KpiSqlCompiler.Compile(formula, models, query.Dimension), boundaries, null);
+    }
+
+    private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(KpiSqlPlan plan, QueryAnswerContext context, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
+        await using (var limit = new NpgsqlCommand(
+            $"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}", connection, transaction))
+        {
+            await limit.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var command = plan.CreateCommand(connection, context.ClientId, context.Boundaries);
+        command.Transaction = transaction;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var series = await plan.ReadAsync(reader, context, cancellationToken);
+        await reader.DisposeAsync();
+        await transaction.CommitAsync(cancellationToken);
+        return series;
+    }
+}
+
+/// <summary>A query ready to run, or the reason it cannot.</summary>
+internal sealed record PreparedQuery(string? KpiCode, KpiSqlPlan? Plan, long[]? Boundaries, QueryError? Error)
+{
+    public static PreparedQuery Failed(QueryErrorKind kind, string message) => new(null, null, null, new QueryError(kind, message));
+}

@@ -1,0 +1,194 @@
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Engine;
+using AnalyticsEngine.Kpi.Formula;
+using Npgsql;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>
+/// A compiled KPI query: the SQL statement, its literal parameters, and where each aggregate's partial state sits
+/// in the result. <see cref="ReadAsync"/> turns the rows into <see cref="KpiValue"/>s with the formula's own
+/// evaluator, so the final arithmetic (null-safe division, no-value reasons) is the stream's.
+/// </summary>
+internal sealed class KpiSqlPlan(
+    CompiledFormula formula,
+    string sql,
+    IReadOnlyList<object> parameters,
+    KpiSqlPlan.TermColumns[] terms,
+    bool grouped,
+    int[] eventColumns,
+    int[] newestColumns,
+    int[] positionColumns)
+{
+    /// <summary>Result ordinals of one aggregate's state: the value (sum, min or max) and the count (-1 when not used).</summary>
+    internal readonly record struct TermColumns(int Value, int Count);
+
+    public CompiledFormula Formula { get; } = formula;
+
+    public string Sql { get; } = sql;
+
+    /// <summary>The formula's literals, <c>$5</c> onwards.</summary>
+    public IReadOnlyList<object> Parameters { get; } = parameters;
+
+    public bool Grouped { get; } = grouped;
+
+    /// <summary>Binds the fixed parameters and the literals to a command on <paramref name="connection"/>.</summary>
+    public NpgsqlCommand CreateCommand(NpgsqlConnection connection, string clientId, long[] boundaries)
+    {
+        var command = new NpgsqlCommand(Sql, connection);
+        var instants = boundaries.Select(b => TimeTicks.ToDateTimeOffset(b).UtcDateTime).ToArray();
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[0], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[^1], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        foreach (var value in Parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return command;
+    }
+
+    /// <summary>Reads the statement's rows and composes one dense series per dimension value.</summary>
+    public async Task<IReadOnlyList<KpiSeries>> ReadAsync(
+        NpgsqlDataReader reader, QueryAnswerContext context, CancellationToken cancellationToken)
+    {
+        var bucketCount = context.Boundaries.Length - 1;
+        var rows = new Dictionary<(string? Dimension, int Bucket), double[]>();
+        var dimensions = new HashSet<string?>();
+        var newest = new Dictionary<(string? Dimension, int Bucket), long>();
+        var positions = new long[positionColumns.Length];
+        var width = -1;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (width < 0)
+            {
+                width = reader.FieldCount;
+                for (var k = 0; k < positionColumns.Length; k++)
+                {
+                    positions[k] = reader.IsDBNull(positionColumns[k]) ? 0 : reader.GetInt64(positionColumns[k]);
+                }
+            }
+
+            if (reader.IsDBNull(0))
+            {
+                continue; // no bucket has rows
+            }
+
+            var bucket = reader.GetInt32(0);
+            var dimension = Grouped ? DecodeDimension(reader.GetString(1)) : null;
+            var values = new double[width];
+            var newestTicks = long.MinValue;
+            for (var i = Grouped ? 2 : 1; i < width; i++)
+            {
+                if (reader.IsDBNull(i))
+                {
+                    values[i] = double.NaN;
+                }
+                else if (Array.IndexOf(newestColumns, i) >= 0)
+                {
+                    newestTicks = Math.Max(newestTicks, TimeTicks.Of(new DateTimeOffset(reader.GetFieldValue<DateTime>(i), TimeSpan.Zero)));
+                }
+                else if (Array.IndexOf(positionColumns, i) < 0)
+                {
+                    values[i] = reader.GetDouble(i);
+                }
+            }
+
+            rows[(dimension, bucket)] = values;
+            newest[(dimension, bucket)] = newestTicks;
+            dimensions.Add(dimension);
+        }
+
+        if (dimensions.Count == 0)
+        {
+            dimensions.Add(null);
+        }
+
+        if ((long)dimensions.Count * bucketCount > context.MaxPoints)
+        {
+            throw new TooManyPointsException(dimensions.Count, bucketCount, context.MaxPoints);
+        }
+
+        var asOf = Formula.ObjectModels.Select((m, k) => new SourcePosition(m, positions[k])).ToArray();
+        var aggregates = new double[Formula.Aggregates.Count];
+        var series = new List<KpiSeries>(dimensions.Count);
+        foreach (var dimension in dimensions.OrderBy(d => d is null).ThenBy(d => d, StringComparer.Ordinal))
+        {
+            var values = new KpiValue[bucketCount];
+            for (var b = 1; b <= bucketCount; b++)
+            {
+                var row = rows.GetValueOrDefault((dimension, b));
+                var components = new KpiComponent[aggregates.Length];
+                for (var a = 0; a < aggregates.Length; a++)
+                {
+                    aggregates[a] = TermResult(Formula.Aggregates[a].Function, terms[a], row);
+                    components[a] = new KpiComponent(Formula.Aggregates[a].Name, double.IsNaN(aggregates[a]) ? null : aggregates[a]);
+                }
+
+                var (value, reason) = Formula.Evaluate(aggregates);
+                long events = 0;
+                if (row is not null)
+                {
+                    foreach (var column in eventColumns)
+                    {
+                        events += double.IsNaN(row[column]) ? 0 : (long)row[column];
+                    }
+                }
+
+                var newestTicks = row is null ? long.MinValue : newest[(dimension, b)];
+                var start = context.Boundaries[b - 1];
+                var end = context.Boundaries[b];
+                values[b - 1] = new KpiValue(
+                    context.ClientId,
+                    context.KpiCode,
+                    context.ReportedGranularity,
+                    TimeTicks.ToDateTimeOffset(start),
+                    TimeTicks.ToDateTimeOffset(end),
+                    value,
+                    reason,
+                    components,
+                    Revision: 0,
+                    IsFinal: end + context.LatenessTicks <= context.NowTicks,
+                    newestTicks == long.MinValue ? null : TimeTicks.ToDateTimeOffset(newestTicks),
+                    asOf,
+                    events);
+            }
+
+            series.Add(new KpiSeries(dimension, values));
+        }
+
+        return series;
+    }
+
+    /// <summary>An aggregate's value from its partial state, as <c>TermAccumulator.Result</c> answers it in the engine.</summary>
+    private static double TermResult(AggregateFunction function, TermColumns columns, double[]? row)
+    {
+        var count = row is null || columns.Count < 0 || double.IsNaN(row[columns.Count]) ? 0 : row[columns.Count];
+        var value = row is null || columns.Value < 0 ? double.NaN : row[columns.Value];
+        return function switch
+        {
+            AggregateFunction.Sum => count > 0 ? value : double.NaN,
+            AggregateFunction.Avg => count > 0 ? value / count : double.NaN,
+            AggregateFunction.Count or AggregateFunction.CountDistinct => count,
+            _ => value,
+        };
+    }
+
+    /// <summary>Dimension values travel as <c>'=' || value</c>, and null as the empty string, so full joins can match nulls.</summary>
+    private static string? DecodeDimension(string encoded) => encoded.Length == 0 ? null : encoded[1..];
+}
+
+/// <summary>What <see cref="KpiSqlPlan.ReadAsync"/> needs besides the rows.</summary>
+internal sealed record QueryAnswerContext(
+    string ClientId,
+    string KpiCode,
+    Granularity ReportedGranularity,
+    long[] Boundaries,
+    long NowTicks,
+    long LatenessTicks,
+    int MaxPoints);
+
+/// <summary>A drill-down whose values times buckets exceed the point limit.</summary>
+internal sealed class TooManyPointsException(int dimensionValues, int buckets, int maxPoints)
+    : Exception($"the drill-down has {dimensionValues} values × {buckets} buckets = {(long)dimensionValues * buckets} points; at most {maxPoints} are allowed");

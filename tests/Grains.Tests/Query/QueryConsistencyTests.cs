@@ -1,0 +1,213 @@
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Query;
+
+namespace AnalyticsEngine.Grains.Tests.Query;
+
+/// <summary>
+/// One definition, two paths, one answer: for random data (late and out-of-order events, snapshot updates) the
+/// value the stream computed for every bucket of every KPI equals what a one-time query computes from the table,
+/// and for POF and OTD both equal a hand-written SQL query.
+/// </summary>
+[Collection(KpiClusterCollection.Name)]
+public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static QueryScenario? _scenario;
+
+    private IKpiQueryGrain Queries => fixture.Client.GetGrain<IKpiQueryGrain>(0);
+
+    private async Task<QueryScenario> ScenarioAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            return _scenario ??= await QueryScenario.CreateAsync(fixture.Client, seed: 20261126);
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    [Theory]
+    [InlineData(Granularity.Minute, 1440)]
+    [InlineData(Granularity.Hour, 24)]
+    [InlineData(Granularity.Day, 3)]
+    public async Task Every_bucket_the_stream_computed_equals_the_query_for_every_catalog_and_custom_kpi(Granularity granularity, int buckets)
+    {
+        var scenario = await ScenarioAsync();
+        var stream = fixture.Client.GetGrain<IClientKpiGrain>(scenario.ClientId);
+        var mismatches = new List<string>();
+        var compared = 0;
+        var withValue = 0;
+        foreach (var kpi in scenario.Kpis)
+        {
+            var snapshot = await stream.GetSnapshot(kpi, granularity, buckets);
+            Assert.True(snapshot.Recent.Count == buckets, $"{kpi}: the stream has no values (does the KPI compile?)");
+            var result = await Queries.Calculate(new KpiQuery(
+                scenario.ClientId, kpi, snapshot.Recent[0].BucketStart, snapshot.Recent[^1].BucketEnd, (QueryGranularity)(int)granularity));
+            Assert.True(result.Error is null, $"{kpi}: {result.Error}");
+            var values = Assert.Single(result.Series).Values;
+            Assert.Equal(snapshot.Recent.Count, values.Count);
+            for (var i = 0; i < values.Count; i++)
+            {
+                Compare(kpi, snapshot.Recent[i], values[i], mismatches);
+                compared++;
+                withValue += values[i].Value is null ? 0 : 1;
+            }
+        }
+
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {compared} buckets differ:\n" + string.Join("\n", mismatches.Take(25)));
+        Assert.True(withValue > compared / 20, $"only {withValue} of {compared} buckets have a value: the data does not exercise the formulas");
+    }
+
+    [Theory]
+    [InlineData(Granularity.Minute, "minute", 1440)]
+    [InlineData(Granularity.Hour, "hour", 24)]
+    [InlineData(Granularity.Day, "day", 3)]
+    public async Task Pof_and_otd_equal_a_hand_written_sql_query_and_the_stream(Granularity granularity, string unit, int buckets)
+    {
+        var scenario = await ScenarioAsync();
+        var hand = new Dictionary<DateTimeOffset, (long Perfect, long OnTime, long Total)>();
+        await using (var command = fixture.Database.CreateCommand(
+            """
+            SELECT date_trunc($2, ordered_at AT TIME ZONE $3) AT TIME ZONE $3,
+                   count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete),
+                   count(*) FILTER (WHERE on_time),
+                   count(*)
+            FROM scor_data.orders
+            WHERE client_id = $1
+            GROUP BY 1
+            """))
+        {
+            command.Parameters.AddWithValue(scenario.ClientId);
+            command.Parameters.AddWithValue(unit);
+            command.Parameters.AddWithValue(QueryScenario.TimeZone);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                hand[new DateTimeOffset(reader.GetFieldValue<DateTime>(0), TimeSpan.Zero)] = (reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+            }
+        }
+
+        var stream = fixture.Client.GetGrain<IClientKpiGrain>(scenario.ClientId);
+        var matched = 0;
+        foreach (var kpi in new[] { "POF", "OTD" })
+        {
+            var snapshot = await stream.GetSnapshot(kpi, granularity, buckets);
+            var result = await Queries.Calculate(new KpiQuery(
+                scenario.ClientId, kpi, snapshot.Recent[0].BucketStart, snapshot.Recent[^1].BucketEnd, (QueryGranularity)(int)granularity));
+            var values = Assert.Single(result.Series!).Values;
+            for (var i = 0; i < values.Count; i++)
+            {
+                var query = values[i];
+                double? expected = null;
+                if (hand.TryGetValue(query.BucketStart, out var counts) && counts.Total > 0)
+                {
+                    expected = 100.0 * (kpi == "POF" ? counts.Perfect : counts.OnTime) / counts.Total;
+                    matched++;
+                }
+
+                Assert.Equal(expected, query.Value);
+                Assert.Equal(counts.Total, query.EventCount);
+                Assert.Equal(query.Value, snapshot.Recent[i].Value);
+            }
+        }
+
+        Assert.Equal(2 * hand.Count, matched);
+    }
+
+    [Fact]
+    public async Task Weeks_months_and_the_whole_range_add_up_the_same_rows_as_days()
+    {
+        var scenario = await ScenarioAsync();
+        var from = DateTimeOffset.UtcNow.AddDays(-3);
+        var to = DateTimeOffset.UtcNow.AddMinutes(1);
+        var days = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", from, to, QueryGranularity.Day));
+        var dayCount = Assert.Single(days.Series).Values.Sum(v => v.Components[1].Value!.Value);
+
+        foreach (var granularity in new[] { QueryGranularity.Week, QueryGranularity.Month })
+        {
+            var coarse = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", from, to, granularity));
+            Assert.Equal(dayCount, Assert.Single(coarse.Series).Values.Sum(v => v.Components[1].Value!.Value));
+        }
+
+        // The range is exactly [from, to): every row of the scenario, each counted once.
+        var range = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", from, to, QueryGranularity.Range));
+        var whole = Assert.Single(Assert.Single(range.Series).Values);
+        Assert.Equal(from, whole.BucketStart);
+        Assert.Equal(to, whole.BucketEnd);
+        Assert.Equal(scenario.LastSequences["orders"], whole.EventCount);
+        Assert.Equal(whole.EventCount, whole.Components[1].Value);
+        Assert.Contains(whole.AsOf, p => p.ObjectModel == "orders" && p.Sequence == scenario.LastSequences["orders"]);
+    }
+
+    [Fact]
+    public async Task A_drill_down_splits_each_bucket_by_the_dimension_value()
+    {
+        var scenario = await ScenarioAsync();
+        var from = DateTimeOffset.UtcNow.AddDays(-2);
+        var to = DateTimeOffset.UtcNow;
+        var total = await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", from, to, QueryGranularity.Hour));
+        var byCarrier = await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", from, to, QueryGranularity.Hour, "carrier"));
+
+        Assert.Null(byCarrier.Error);
+        Assert.Contains(byCarrier.Series, s => s.DimensionValue is null); // optional field: rows without a carrier
+        Assert.True(byCarrier.Series.Count >= 3);
+        var values = Assert.Single(total.Series).Values;
+        for (var i = 0; i < values.Count; i++)
+        {
+            Assert.Equal(values[i].EventCount, byCarrier.Series.Sum(s => s.Values[i].EventCount));
+            Assert.Equal(values[i].Components[0].Value, byCarrier.Series.Sum(s => s.Values[i].Components[0].Value));
+        }
+    }
+
+    [Fact]
+    public async Task Bad_requests_come_back_as_errors_that_say_what_is_wrong()
+    {
+        var scenario = await ScenarioAsync();
+        var now = DateTimeOffset.UtcNow;
+
+        var unknownKpi = await Queries.Calculate(new KpiQuery(scenario.ClientId, "NOPE", now.AddDays(-1), now, QueryGranularity.Hour));
+        var unknownClient = await Queries.Calculate(new KpiQuery("no-such-client", "POF", now.AddDays(-1), now, QueryGranularity.Hour));
+        var inverted = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", now, now.AddDays(-1), QueryGranularity.Hour));
+        var tooMany = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", now.AddDays(-30), now, QueryGranularity.Minute));
+        var dimension = await Queries.Calculate(new KpiQuery(scenario.ClientId, "POF", now.AddDays(-1), now, QueryGranularity.Hour, "order_value"));
+
+        Assert.Equal(QueryErrorKind.UnknownKpi, unknownKpi.Error?.Kind);
+        Assert.Equal(QueryErrorKind.UnknownClient, unknownClient.Error?.Kind);
+        Assert.Equal(QueryErrorKind.InvalidRange, inverted.Error?.Kind);
+        Assert.Equal(QueryErrorKind.TooManyPoints, tooMany.Error?.Kind);
+        Assert.Equal(QueryErrorKind.InvalidDimension, dimension.Error?.Kind);
+        Assert.Contains("more than 10000 points", tooMany.Error!.Message, StringComparison.Ordinal);
+    }
+
+    private static void Compare(string kpi, KpiValue streamed, KpiValue queried, List<string> mismatches)
+    {
+        var where = $"{kpi} [{streamed.BucketStart:O}, {streamed.BucketEnd:O})";
+        void Check<T>(string what, T expected, T actual)
+        {
+            if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            {
+                mismatches.Add($"{where} {what}: stream {expected}, query {actual}");
+            }
+        }
+
+        Check("start", streamed.BucketStart, queried.BucketStart);
+        Check("end", streamed.BucketEnd, queried.BucketEnd);
+        Check("value", streamed.Value, queried.Value);
+        Check("reason", streamed.NoValueReason, queried.NoValueReason);
+        Check("events", streamed.EventCount, queried.EventCount);
+        Check("newest", streamed.NewestEventTime, queried.NewestEventTime);
+        Check("components", string.Join(" | ", streamed.Components), string.Join(" | ", queried.Components));
+        Check("as-of", string.Join(" | ", streamed.AsOf), string.Join(" | ", queried.AsOf));
+
+        // Finality flips with the clock; compare it only away from the moment it flips.
+        var lateness = TimeSpan.FromMinutes(5);
+        var sinceFinal = DateTimeOffset.UtcNow - (streamed.BucketEnd + lateness);
+        if (sinceFinal.Duration() > TimeSpan.FromMinutes(1))
+        {
+            Check("final", streamed.IsFinal, queried.IsFinal);
+        }
+    }
+}
