@@ -2,11 +2,17 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using AnalyticsEngine.Gateway;
 using AnalyticsEngine.Gateway.Api;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Gateway.Streaming;
 using AnalyticsEngine.ServiceDefaults;
 using Orleans.Configuration;
 using Scalar.AspNetCore;
 using StackExchange.Redis;
+
+if (DevTokens.IsInvocation(args))
+{
+    return DevTokens.Run(args, Console.Out, Console.Error);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("analytics-gateway");
@@ -42,25 +48,34 @@ builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 32 * 1024)
 builder.Services.AddSingleton<KpiFanout>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<KpiFanout>());
 builder.Services.AddOptions<GatewayLimits>().Bind(builder.Configuration.GetSection("Gateway")).ValidateDataAnnotations().ValidateOnStart();
+builder.AddGatewaySecurity();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSecurityHeaders();
+// The page, health, metrics and the API reference are public; everything else needs a token (docs/security.md).
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseRouting();
+app.UseGatewaySecurity();
 
-app.MapServiceDefaults();
-app.MapOpenApi();
-app.MapScalarApiReference();
-app.MapCatalogApi();
-app.MapClientsApi();
-app.MapIngestApi();
-app.MapKpiApi();
-app.MapDemoApi();
-app.MapHub<KpiHub>("/hubs/kpi");
+var anonymous = app.MapGroup("").AllowAnonymous();
+anonymous.MapServiceDefaults();
+app.MapOpenApi().AllowAnonymous();
+app.MapScalarApiReference().AllowAnonymous();
+
+var api = app.MapSecuredApi();
+api.MapCatalogApi();
+api.MapClientsApi();
+api.MapIngestApi();
+api.MapKpiApi();
+api.MapDemoApi();
+app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 
 app.Run();
+return 0;
 
 /// <summary>Entry point, visible to the integration tests' WebApplicationFactory.</summary>
 public partial class Program;

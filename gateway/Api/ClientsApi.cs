@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -9,18 +11,26 @@ public sealed record ClientRequest(
     string? Name,
     string? TimeZone,
     IReadOnlyList<string>? SelectedKpis,
-    IReadOnlyList<FieldMapping>? FieldMappings);
+    IReadOnlyList<FieldMapping>? FieldMappings) : IClientScoped;
 
-/// <summary>Client configuration ("your order"): <c>GET/POST/PUT /clients</c>.</summary>
+/// <summary>
+/// Client configuration ("your order"): <c>GET/POST/PUT /clients</c>. Viewers read the clients their token
+/// grants; only admins create or change them.
+/// </summary>
 public static class ClientsApi
 {
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
     {
         var clients = app.MapGroup("/clients").WithTags("Clients");
 
-        clients.MapGet("/", async (IClusterClient cluster) =>
-            TypedResults.Ok(await cluster.GetGrain<IClientDirectoryGrain>(0).List()))
-            .WithName("ListClients");
+        clients.MapGet("/", async (IClusterClient cluster, ClaimsPrincipal user) =>
+        {
+            var grant = ClientAccess.GrantOf(user);
+            var all = await cluster.GetGrain<IClientDirectoryGrain>(0).List();
+            return TypedResults.Ok(grant.All ? all : [.. all.Where(c => grant.Allows(c.ClientId))]);
+        })
+            .WithName("ListClients")
+            .WithSummary("The clients the caller's token grants.");
 
         clients.MapGet("/{clientId}", async Task<Results<Ok<ClientConfig>, ProblemHttpResult>> (string clientId, IClusterClient cluster) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is { } config
@@ -46,7 +56,7 @@ public static class ClientsApi
             return problems.Count > 0
                 ? Problems.Validation(problems)
                 : TypedResults.Created($"/clients/{request.ClientId}", (await grain.Get())!);
-        }).WithName("CreateClient");
+        }).WithName("CreateClient").RequireAuthorization(Policies.Administer);
 
         clients.MapPut("/{clientId}", async Task<Results<Ok<ClientConfig>, ValidationProblem, ProblemHttpResult>> (string clientId, ClientRequest request, IClusterClient cluster) =>
         {
@@ -63,7 +73,7 @@ public static class ClientsApi
 
             var problems = await grain.Put(ToConfig(clientId, request, existing));
             return problems.Count > 0 ? Problems.Validation(problems) : TypedResults.Ok((await grain.Get())!);
-        }).WithName("UpdateClient");
+        }).WithName("UpdateClient").RequireAuthorization(Policies.Administer);
 
         return app;
     }

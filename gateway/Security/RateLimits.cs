@@ -1,0 +1,85 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace AnalyticsEngine.Gateway.Security;
+
+/// <summary>Per-client request rates, bound from the <c>RateLimits</c> configuration section.</summary>
+public sealed class RateLimitOptions
+{
+    public const string Section = "RateLimits";
+
+    /// <summary>Sustained requests per second for one client (a token bucket refilled every second).</summary>
+    [Range(1, 1_000_000)]
+    public int PermitsPerSecond { get; set; } = 50;
+
+    /// <summary>Requests one client may send at once before the rate applies.</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 100;
+}
+
+/// <summary>
+/// One token bucket per client: the client named by the route or query (<c>clientId</c>), else the caller
+/// (its <c>sub</c>). Anonymous endpoints (health, metrics, the API reference) are not limited.
+/// </summary>
+public static class GatewayRateLimiter
+{
+    public static IServiceCollection AddGatewayRateLimiter(this IServiceCollection services)
+    {
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RateLimitOptions>>((limiter, configured) =>
+        {
+            var limits = configured.Value;
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                PartitionKey(context) is { } key
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = limits.Burst,
+                        TokensPerPeriod = limits.PermitsPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    })
+                    : RateLimitPartition.GetNoLimiter(""));
+            limiter.OnRejected = OnRejectedAsync;
+        });
+        return services.AddRateLimiter(_ => { });
+    }
+
+    internal static string? PartitionKey(HttpContext context)
+    {
+        if (context.Request.RouteValues.TryGetValue("clientId", out var routeValue) && routeValue is string fromRoute)
+        {
+            return "client:" + fromRoute;
+        }
+
+        if (context.Request.Query["clientId"] is [{ } fromQuery, ..])
+        {
+            return "client:" + fromQuery;
+        }
+
+        return context.User.FindFirstValue("sub") is { } subject ? "caller:" + subject : null;
+    }
+
+    private static async ValueTask OnRejectedAsync(OnRejectedContext rejected, CancellationToken ct)
+    {
+        var context = rejected.HttpContext;
+        var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+            ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))
+            : 1;
+        context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status429TooManyRequests,
+                Title = "Too many requests",
+                Detail = $"The request rate for this client is above its limit; retry after {retryAfter} s.",
+            },
+        });
+    }
+}
