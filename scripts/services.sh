@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Starts the two backing services AnalyticsEngine needs -- PostgreSQL 15 and Redis -- on loopback,
+# each with a private data directory under .run/, installing them from Debian packages if missing.
+#
+# Usage:
+#   scripts/services.sh            start both (no-op when they already answer)
+#   scripts/services.sh start      same
+#   scripts/services.sh stop       stop the instances this repository started (never anyone else's)
+#   scripts/services.sh status     say what answers on the two ports
+#
+# Connection strings for the product and the tests:
+#   ConnectionStrings__Postgres="Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics"
+#   ConnectionStrings__Redis="127.0.0.1:56379"
+#
+# Ports can be moved with AE_PG_PORT / AE_REDIS_PORT (the connection strings then change with them).
+# If something already serves a port and accepts the analytics credentials (e.g. an instance started
+# from another checkout), it is used as is: the script only ever starts or stops its own instances.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN="$REPO/.run"
+PG_PORT="${AE_PG_PORT:-55432}"
+REDIS_PORT="${AE_REDIS_PORT:-56379}"
+PG_VERSION=15
+PG_BIN="/usr/lib/postgresql/$PG_VERSION/bin"
+PG_ROOT="$RUN/pg"
+LOGS="$RUN/logs"
+REDIS_DIR="$RUN/redis"
+DB_USER=analytics
+DB_PASSWORD=analytics
+DB_NAME=analytics
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Installation (only what is missing; apt-get update only when an install is actually needed)
+# ---------------------------------------------------------------------------------------------
+install_missing() {
+  local packages=()
+  [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" ]] || packages+=("postgresql-$PG_VERSION")
+  command -v psql >/dev/null 2>&1 || packages+=("postgresql-client-$PG_VERSION")
+  command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || packages+=(redis-tools)
+  ((${#packages[@]} == 0)) && return 0
+
+  [[ $(id -u) -eq 0 ]] || die "missing ${packages[*]}; run as root or install them first"
+  log "installing ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >"$LOGS/apt-update.log" 2>&1 || { cat "$LOGS/apt-update.log" >&2; die "apt-get update failed"; }
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >"$LOGS/apt-install.log" 2>&1 \
+    || { tail -n 30 "$LOGS/apt-install.log" >&2; die "apt-get install failed"; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------------
+as_postgres() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    # Not root: the server simply runs as the invoking user.
+    "$@"
+  fi
+}
+
+# The server runs as the postgres OS user, which must be able to reach the data directory. A clone
+# under a private home directory (mode 700) is not reachable, so the data then lives in a private
+# directory under /var/tmp keyed by the repository path, with .run/pg pointing at it.
+prepare_pg_root() {
+  if [[ -e "$PG_ROOT" ]]; then return 0; fi
+  if [[ $(id -u) -ne 0 ]] || runuser -u postgres -- test -x "$RUN" 2>/dev/null; then
+    mkdir -p "$PG_ROOT"
+  else
+    local alt
+    alt="/var/tmp/analyticsengine-pg-$(printf '%s' "$REPO" | sha1sum | cut -c1-12)"
+    mkdir -p "$alt"
+    ln -s "$alt" "$PG_ROOT"
+    log "postgres cannot reach $RUN; its data lives in $alt"
+  fi
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_ROOT/" && chmod 700 "$PG_ROOT/"
+  return 0
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+
+pg_credentials_ok() {
+  PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -q -w -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" -d "$DB_NAME" \
+    -tAc 'select 1' >/dev/null 2>&1
+}
+
+pg_ours_running() {
+  [[ -f "$PG_ROOT/data/postmaster.pid" ]] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" status >/dev/null 2>&1
+}
+
+wait_for_pg() {
+  local i
+  for ((i = 0; i < 120; i++)); do
+    pg_ready && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+pg_init() {
+  [[ -f "$PG_ROOT/data/PG_VERSION" ]] && return 0
+  log "initialising PostgreSQL data directory $PG_ROOT/data"
+  mkdir -p "$PG_ROOT/data" "$PG_ROOT/sock"
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$PG_ROOT/"
+  # Local (socket) access is trusted because the socket lives in a private directory; TCP needs a password.
+  as_postgres "$PG_BIN/initdb" -D "$PG_ROOT/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth-local=trust --auth-host=scram-sha-256 >"$LOGS/initdb.log" 2>&1 \
+    || { cat "$LOGS/initdb.log" >&2; die "initdb failed"; }
+
+  local preload=""
+  if ls "$("$PG_BIN/pg_config" --pkglibdir)"/timescaledb*.so >/dev/null 2>&1; then
+    preload="shared_preload_libraries = 'timescaledb'"
+  fi
+  cat >>"$PG_ROOT/data/postgresql.conf" <<EOF
+
+# --- AnalyticsEngine development instance (written by scripts/services.sh) ---
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_ROOT/sock'
+# Several silos, a gateway and test hosts each keep a connection pool.
+max_connections = 300
+shared_buffers = 256MB
+work_mem = 16MB
+maintenance_work_mem = 128MB
+max_wal_size = 2GB
+logging_collector = off
+$preload
+EOF
+}
+
+pg_bootstrap_database() {
+  local sock="$PG_ROOT/sock"
+  as_postgres psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$PG_PORT" -U postgres -d postgres <<SQL >/dev/null
+DO \$\$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER') THEN
+    CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD';
+  END IF;
+END
+\$\$;
+SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME')
+\gexec
+SQL
+  # TimescaleDB is optional: the schema detects it and falls back to plain PostgreSQL when absent.
+  local available
+  available=$(as_postgres psql -X -tA -h "$sock" -p "$PG_PORT" -U postgres -d "$DB_NAME" \
+    -c "select count(*) from pg_available_extensions where name = 'timescaledb'")
+  if [[ "$available" == "1" ]]; then
+    if as_postgres psql -X -q -h "$sock" -p "$PG_PORT" -U postgres -d "$DB_NAME" \
+      -c 'CREATE EXTENSION IF NOT EXISTS timescaledb' >/dev/null 2>&1; then
+      log "TimescaleDB extension enabled"
+    else
+      log "TimescaleDB is available but could not be enabled; plain PostgreSQL it is"
+    fi
+  fi
+}
+
+start_pg() {
+  if pg_ready; then
+    if pg_credentials_ok; then
+      if pg_ours_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; else
+        log "PostgreSQL on 127.0.0.1:$PG_PORT is another instance that accepts the analytics credentials; using it"; fi
+      return 0
+    fi
+    if pg_ours_running; then
+      pg_bootstrap_database
+      pg_credentials_ok && return 0
+      die "own PostgreSQL on port $PG_PORT does not accept the analytics credentials after bootstrap"
+    fi
+    die "port $PG_PORT is served by a PostgreSQL that rejects $DB_USER/$DB_PASSWORD@$DB_NAME; stop it or set AE_PG_PORT"
+  fi
+
+  prepare_pg_root
+  pg_init
+  mkdir -p "$PG_ROOT/sock"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_ROOT/sock"
+  log "starting PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT (data: $PG_ROOT/data)"
+  touch "$LOGS/postgres.log"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$LOGS/postgres.log"
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null 2>&1 9>&-; then
+    # Lost a race with another checkout starting its own instance on the same port? Use that one.
+    if wait_for_pg && pg_credentials_ok; then
+      log "another PostgreSQL took port $PG_PORT meanwhile and accepts the analytics credentials; using it"
+      return 0
+    fi
+    tail -n 30 "$LOGS/postgres.log" >&2
+    die "PostgreSQL failed to start (log: $LOGS/postgres.log)"
+  fi
+  wait_for_pg || die "PostgreSQL did not accept connections within 60 s (log: $LOGS/postgres.log)"
+  pg_bootstrap_database
+  pg_credentials_ok || die "PostgreSQL is up but rejects the analytics credentials"
+}
+
+stop_pg() {
+  if pg_ours_running; then
+    log "stopping PostgreSQL"
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -m fast -w -t 60 stop >/dev/null
+  else
+    log "no PostgreSQL of this repository is running"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------------------------
+redis_ready() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == "PONG" ]]; }
+
+redis_ours_pid() {
+  local pid
+  [[ -f "$REDIS_DIR/redis.pid" ]] || return 1
+  pid=$(cat "$REDIS_DIR/redis.pid")
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q redis-server || return 1
+  echo "$pid"
+}
+
+start_redis() {
+  if redis_ready; then
+    if redis_ours_pid >/dev/null; then log "Redis already running on 127.0.0.1:$REDIS_PORT"; else
+      log "Redis on 127.0.0.1:$REDIS_PORT is another instance; using it"; fi
+    return 0
+  fi
+  mkdir -p "$REDIS_DIR"
+  log "starting Redis on 127.0.0.1:$REDIS_PORT (dir: $REDIS_DIR)"
+  # Membership and caches only: nothing needs to survive a restart, so persistence is off.
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
+    --save '' --appendonly no --daemonize yes \
+    --pidfile "$REDIS_DIR/redis.pid" --logfile "$LOGS/redis.log" </dev/null >/dev/null 2>&1 9>&-
+  local i
+  for ((i = 0; i < 100; i++)); do
+    redis_ready && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$LOGS/redis.log" >&2 || true
+  die "Redis did not answer PING within 20 s (log: $LOGS/redis.log)"
+}
+
+stop_redis() {
+  local pid
+  if pid=$(redis_ours_pid); then
+    log "stopping Redis (pid $pid)"
+    kill "$pid"
+    local i
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || { rm -f "$REDIS_DIR/redis.pid"; return 0; }
+      sleep 0.2
+    done
+    die "Redis (pid $pid) did not stop"
+  else
+    log "no Redis of this repository is running"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+main() {
+  local command="${1:-start}"
+  mkdir -p "$RUN" "$LOGS"
+  # Serialise concurrent invocations from this checkout (e.g. run.sh and test.sh started together).
+  # The servers are started with this descriptor closed so that they do not keep holding the lock.
+  exec 9>"$RUN/services.lock"
+  flock -w 300 9 || die "another services.sh of this checkout holds $RUN/services.lock"
+
+  case "$command" in
+    start)
+      install_missing
+      start_pg
+      start_redis
+      log "ready: ConnectionStrings__Postgres=\"Host=127.0.0.1;Port=$PG_PORT;Username=$DB_USER;Password=$DB_PASSWORD;Database=$DB_NAME\""
+      log "ready: ConnectionStrings__Redis=\"127.0.0.1:$REDIS_PORT\""
+      ;;
+    stop)
+      stop_redis
+      [[ -x "$PG_BIN/pg_ctl" ]] && stop_pg
+      ;;
+    status)
+      if pg_ready; then echo "postgres: up on 127.0.0.1:$PG_PORT$(pg_ours_running && echo ' (this checkout)')"; else echo "postgres: down"; fi
+      if redis_ready; then echo "redis: up on 127.0.0.1:$REDIS_PORT$(redis_ours_pid >/dev/null && echo ' (this checkout)')"; else echo "redis: down"; fi
+      ;;
+    *) die "usage: $0 [start|stop|status]" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,36 @@
+using AnalyticsEngine.Silo.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace AnalyticsEngine.Grains.Tests;
+
+/// <summary>
+/// The real PostgreSQL that <c>scripts/services.sh</c> starts, migrated once per test process.
+/// </summary>
+/// <remarks>
+/// Tests share the database, so each keeps to its own rows: Orleans test clusters get a fresh ServiceId,
+/// other tests use unique keys.
+/// </remarks>
+public static class TestDatabase
+{
+    /// <summary>The connection string used when <c>ConnectionStrings__Postgres</c> is not set.</summary>
+    public const string DefaultConnectionString =
+        "Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics";
+
+    /// <summary>The connection string from <c>ConnectionStrings__Postgres</c>, or <see cref="DefaultConnectionString"/>.</summary>
+    public static string ConnectionString { get; } =
+        Environment.GetEnvironmentVariable("ConnectionStrings__Postgres") is { Length: > 0 } configured
+            ? configured
+            : DefaultConnectionString;
+
+    private static readonly Lazy<Task> Migration = new(
+        () => SchemaMigrator.ApplyAsync(ConnectionString, NullLogger.Instance, CancellationToken.None));
+
+    private static readonly Lazy<NpgsqlDataSource> LazyDataSource = new(() => NpgsqlDataSource.Create(ConnectionString));
+
+    /// <summary>A data source over <see cref="ConnectionString"/>, shared by the whole test process.</summary>
+    public static NpgsqlDataSource DataSource => LazyDataSource.Value;
+
+    /// <summary>Applies the schema migrations; only the first call does any work.</summary>
+    public static Task EnsureMigratedAsync() => Migration.Value;
+}
