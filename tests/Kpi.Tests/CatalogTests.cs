@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi.Engine;
+using AnalyticsEngine.Kpi.Formula;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 
@@ -241,7 +244,12 @@ public sealed partial class CatalogTests
     [Fact]
     public void Snapshot_objects_are_the_latest_state_kind_and_event_objects_the_happenings()
     {
-        string[] snapshots = ["accounts", "support_cases", "leads", "opportunities", "receivables", "payables", "budget_lines", "managed_clients", "licenses", "users", "tasks"];
+        // A snapshot is read as each key's latest row before a period's end, so its event time must be the time a
+        // row's state became true; a creation time would let today's update rewrite every past period.
+        Assert.All(
+            BuiltInCatalog.ObjectModels.Where(o => o.Kind == ObjectKind.Snapshot),
+            o => Assert.Equal("updated_at", o.EventTimeField));
+        string[] snapshots = ["accounts", "opportunities", "receivables", "managed_clients", "licenses", "users", "tasks"];
         Assert.Equal(
             snapshots.Order(StringComparer.Ordinal),
             BuiltInCatalog.ObjectModels.Where(o => o.Kind == ObjectKind.Snapshot).Select(o => o.Code).Order(StringComparer.Ordinal));
@@ -265,15 +273,143 @@ public sealed partial class CatalogTests
         }
     }
 
-    // TODO: enable once the formula compiler (grains/Kpi/Formula, branch engine) is merged.
-    // [Theory]
-    // [MemberData(nameof(KpiCodes))]
-    // public void Built_in_formula_compiles_without_errors(string code)
-    // {
-    //     var kpi = BuiltInCatalog.FindKpi(code)!;
-    //     var compiled = AnalyticsEngine.Kpi.Formula.KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode);
-    //     Assert.Empty(compiled.Errors);
-    // }
+    [Theory]
+    [MemberData(nameof(KpiCodes))]
+    public void Built_in_formula_compiles_without_errors_and_reads_its_required_objects(string code)
+    {
+        var kpi = BuiltInCatalog.FindKpi(code)!;
+        var compiled = KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode);
+        Assert.True(compiled.Errors.Count == 0, string.Join(Environment.NewLine, compiled.Errors));
+        Assert.Equal(kpi.RequiredObjects.Order(StringComparer.Ordinal), compiled.Formula!.ObjectModels);
+    }
+
+    [Fact]
+    public void Msp_profitability_follows_the_seed_definition()
+    {
+        // Revenue counts Paid and Pending invoices only; cost is billable hours times rate (non-billable time is free).
+        var engine = Engine("MSP_PROFIT_MARGIN", "MSP_PROFIT", "MSP_BILLABLE_UTILIZATION", "MSP_AVG_BILLABLE_RATE");
+        Apply(engine, "invoices",
+            Row(("invoice_id", "i1"), ("client_name", "Acme"), ("amount", 1000.0), ("invoiced_at", Day0), ("status", "Paid")),
+            Row(("invoice_id", "i2"), ("client_name", "Acme"), ("amount", 500.0), ("invoiced_at", Day0), ("status", "Pending")),
+            Row(("invoice_id", "i3"), ("client_name", "Acme"), ("amount", 700.0), ("invoiced_at", Day0), ("status", "Cancelled")));
+        Apply(engine, "time_logs",
+            Row(("time_log_id", "t1"), ("staff_name", "Ann"), ("client_name", "Acme"), ("hours", 8.0), ("rate", 50.0), ("billable", true), ("logged_at", Day0)),
+            Row(("time_log_id", "t2"), ("staff_name", "Bob"), ("client_name", "Acme"), ("hours", 2.0), ("rate", 100.0), ("billable", true), ("logged_at", Day0)),
+            Row(("time_log_id", "t3"), ("staff_name", "Bob"), ("client_name", "Acme"), ("hours", 10.0), ("rate", 80.0), ("billable", false), ("logged_at", Day0)));
+
+        Assert.Equal(100.0 * (1500 - 600) / 1500, Today(engine, "MSP_PROFIT_MARGIN"), 9);
+        Assert.Equal(900.0, Today(engine, "MSP_PROFIT"), 9);
+        Assert.Equal(50.0, Today(engine, "MSP_BILLABLE_UTILIZATION"), 9);
+        Assert.Equal(60.0, Today(engine, "MSP_AVG_BILLABLE_RATE"), 9);
+    }
+
+    [Fact]
+    public void License_kpis_read_each_licenses_latest_report_and_only_active_ones()
+    {
+        var engine = Engine("MSP_LICENSE_UTILIZATION", "MSP_LICENSE_WASTE");
+        Apply(engine, "licenses",
+            Row(("license_id", "m365"), ("client_name", "Acme"), ("product_name", "M365"), ("seats_purchased", 10.0), ("seats_used", 5.0),
+                ("cost_per_seat", 20.0), ("status", "Active"), ("updated_at", Day0)),
+            Row(("license_id", "crm"), ("client_name", "Acme"), ("product_name", "CRM"), ("seats_purchased", 50.0), ("seats_used", 0.0),
+                ("cost_per_seat", 99.0), ("status", "Expired"), ("updated_at", Day0)),
+            Row(("license_id", "m365"), ("client_name", "Acme"), ("product_name", "M365"), ("seats_purchased", 10.0), ("seats_used", 8.0),
+                ("cost_per_seat", 20.0), ("status", "Active"), ("updated_at", Day0.AddHours(1))));
+
+        Assert.Equal(80.0, Today(engine, "MSP_LICENSE_UTILIZATION"), 9);
+        Assert.Equal(40.0, Today(engine, "MSP_LICENSE_WASTE"), 9);
+    }
+
+    [Fact]
+    public void Perfect_order_needs_all_four_outcomes_and_cycle_time_counts_delivered_orders_only()
+    {
+        var engine = Engine("POF", "OTD", "SCOR_ORDER_FULFILLMENT_CYCLE_TIME");
+        Apply(engine, "orders",
+            Order("o1", onTime: true, inFull: true, damageFree: true, documented: true, deliveredAfterHours: 24),
+            Order("o2", onTime: true, inFull: true, damageFree: false, documented: true, deliveredAfterHours: 48),
+            Order("o3", onTime: false, inFull: true, damageFree: true, documented: true, deliveredAfterHours: null),
+            Order("o4", onTime: true, inFull: true, damageFree: true, documented: true, deliveredAfterHours: 36));
+
+        Assert.Equal(50.0, Today(engine, "POF"), 9);
+        Assert.Equal(75.0, Today(engine, "OTD"), 9);
+        Assert.Equal(36.0, Today(engine, "SCOR_ORDER_FULFILLMENT_CYCLE_TIME"), 9);
+
+        static IReadOnlyDictionary<string, object?> Order(string id, bool onTime, bool inFull, bool damageFree, bool documented, int? deliveredAfterHours) =>
+            Row(("order_id", id), ("ordered_at", Day0), ("order_value", 100.0), ("promised_at", Day0.AddDays(2)),
+                ("delivered_at", deliveredAfterHours is { } h ? Day0.AddHours(h) : null), ("on_time", onTime), ("in_full", inFull),
+                ("damage_free", damageFree), ("documentation_complete", documented), ("status", deliveredAfterHours is null ? "shipped" : "delivered"));
+    }
+
+    [Fact]
+    public void Productivity_score_follows_the_seed_composite()
+    {
+        // 2 working days, 3 tasks completed (2 of them by their deadline), 12 hours tracked:
+        // 3/2*20 + 2/3*30 + min(12/2/8, 1)*30 + min(3/5, 1)*20 = 30 + 20 + 22.5 + 12 = 84.5
+        var engine = Engine("TIME_PRODUCTIVITY_SCORE", "TIME_ON_TIME_COMPLETION_RATE", "TIME_HOURS_TRACKED");
+        Apply(engine, "task_completions",
+            Completion("c1", dueAfterHours: 5), Completion("c2", dueAfterHours: 1), Completion("c3", dueAfterHours: 8));
+        Apply(engine, "time_entries",
+            Entry("e1", "2026-03-02", hours: 5), Entry("e2", "2026-03-02", hours: 3), Entry("e3", "2026-03-03", hours: 4));
+
+        Assert.Equal(84.5, Today(engine, "TIME_PRODUCTIVITY_SCORE"), 9);
+        Assert.Equal(100.0 * 2 / 3, Today(engine, "TIME_ON_TIME_COMPLETION_RATE"), 9);
+        Assert.Equal(12.0, Today(engine, "TIME_HOURS_TRACKED"), 9);
+
+        static IReadOnlyDictionary<string, object?> Completion(string id, int dueAfterHours) =>
+            Row(("completion_id", id), ("task_id", id), ("user_id", "u1"), ("created_at", Day0.AddDays(-3)),
+                ("due_at", Day0.AddHours(dueAfterHours)), ("completed_at", Day0.AddHours(2)), ("tracked_hours", 1.0));
+
+        static IReadOnlyDictionary<string, object?> Entry(string id, string workDate, int hours) =>
+            Row(("entry_id", id), ("user_id", "u1"), ("started_at", Day0.AddHours(1)), ("ended_at", Day0.AddHours(1 + hours)),
+                ("duration_seconds", hours * 3600.0), ("is_active", false), ("work_date", workDate));
+    }
+
+    private static readonly DateTimeOffset Day0 = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static ClientKpiEngine Engine(params string[] kpiCodes) =>
+        new("c1", NodaTime.DateTimeZone.Utc, [.. kpiCodes.Select(c => BuiltInCatalog.FindKpi(c)!)], BuiltInCatalog.ObjectModelsByCode, new KpiEngineOptions());
+
+    private static IReadOnlyDictionary<string, object?> Row(params (string Field, object? Value)[] values) =>
+        values.ToDictionary(v => v.Field, v => v.Value);
+
+    private static void Apply(ClientKpiEngine engine, string objectModel, params IReadOnlyDictionary<string, object?>[] rows)
+    {
+        var model = BuiltInCatalog.ObjectModelsByCode[objectModel];
+        var layout = new ObjectModelLayout(model);
+        var sequence = engine.Position(objectModel);
+        var eventRows = rows.Select(values =>
+        {
+            var numbers = Enumerable.Repeat(double.NaN, layout.NumberCount).ToArray();
+            var texts = new string?[layout.TextCount];
+            foreach (var (field, value) in values)
+            {
+                var slot = layout.Slot(field);
+                if (slot.Kind == FieldSlotKind.Text)
+                {
+                    texts[slot.Index] = (string?)value;
+                }
+                else
+                {
+                    numbers[slot.Index] = value switch
+                    {
+                        null => double.NaN,
+                        bool b => b ? 1 : 0,
+                        DateTimeOffset t => t.ToUnixTimeMilliseconds(),
+                        _ => Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                }
+            }
+
+            return new EventRow(++sequence, (DateTimeOffset)values[model.EventTimeField]!, numbers, texts);
+        }).ToArray();
+        engine.Apply(objectModel, eventRows);
+    }
+
+    private static double Today(ClientKpiEngine engine, string kpiCode)
+    {
+        var value = engine.Window(kpiCode, KpiWindow.DayToDate, NodaTime.Instant.FromDateTimeOffset(Day0.AddHours(12)));
+        Assert.True(value.Value.HasValue, $"{kpiCode}: {value.NoValueReason}");
+        return value.Value.Value;
+    }
 
     private static string WithoutStringLiterals(string formula) => StringLiteral().Replace(formula, "''");
 

@@ -27,6 +27,11 @@ internal static class CatalogDsl
         string module, string valueChain, params string[] requiredObjects) =>
         new(code, name, description, formula, unit, direction, requiredObjects, module, valueChain);
 
+    /// <summary>How a snapshot object is read, said once for every snapshot object's description.</summary>
+    public const string SnapshotRule =
+        "A snapshot: each row is the record's state from its updated_at on, and a period sees every record's latest state " +
+        "at the period's end.";
+
     /// <summary>Units shown next to values; a small fixed vocabulary so dashboards can format them.</summary>
     public static class Units
     {

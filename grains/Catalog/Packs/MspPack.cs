@@ -30,14 +30,15 @@ internal static class MspPack
     [
         SnapshotObject(
             "managed_clients", "Managed clients",
-            "The MSP's own customers (not AnalyticsEngine clients); each new row for a managed client replaces the previous one.",
-            Domain, "created_at", ["client_name"],
+            $"The MSP's own customers (not AnalyticsEngine clients). {SnapshotRule}",
+            Domain, "updated_at", ["client_name"],
             [
                 Required("client_name", Text, "Unique name of the managed client."),
                 Optional("industry", Text, "Industry of the managed client."),
                 Required("status", Text, "Status: 'Active', 'Inactive' or 'Prospect'."),
                 Optional("contract_value", Number, "Contracted value, in the reporting currency."),
-                Required("created_at", Timestamp, "When the managed client was added; never changes for a client."),
+                Optional("created_at", Timestamp, "When the managed client was added."),
+                Required("updated_at", Timestamp, "When this state of the managed client became true; a later row replaces it from then on."),
             ]),
         EventObject(
             "invoices", "Invoices",
@@ -70,9 +71,8 @@ internal static class MspPack
             RefersTo("client_name", "managed_clients", "client_name")),
         SnapshotObject(
             "licenses", "Licenses",
-            "Software subscriptions the MSP manages for its clients; each new row for a license replaces the previous one, " +
-            "so seat counts always reflect the latest report.",
-            Domain, "created_at", ["license_id"],
+            $"Software subscriptions the MSP manages for its clients, with their seat counts. {SnapshotRule}",
+            Domain, "updated_at", ["license_id"],
             [
                 Required("license_id", Text, "Identifier of the subscription."),
                 Required("client_name", Text, "Managed client that holds the license."),
@@ -82,7 +82,8 @@ internal static class MspPack
                 Required("seats_used", Integer, "Seats assigned and in use; between zero and seats purchased."),
                 Required("cost_per_seat", Number, "Price of one seat per billing period, in the reporting currency."),
                 Required("status", Text, "Status: 'Active', 'Expired' or 'Cancelled'."),
-                Required("created_at", Timestamp, "When the license was first recorded; never changes for a license."),
+                Optional("created_at", Timestamp, "When the license was first recorded."),
+                Required("updated_at", Timestamp, "When these seat counts and status were reported; a later row replaces them from then on."),
             ],
             RefersTo("client_name", "managed_clients", "client_name")),
     ];
@@ -117,15 +118,15 @@ internal static class MspPack
             Units.Percent, HigherIsBetter, "MSP_PROFITABILITY", Chain, "invoices"),
 
         Define("MSP_LICENSE_UTILIZATION", "License Utilization",
-            "Seats in use as a share of seats purchased, over active licenses in their latest reported state.",
+            "Seats in use as a share of seats purchased, over the licenses active at the end of the period.",
             $"100 * {ActiveSeatsUsed} / {ActiveSeatsPurchased}",
             Units.Percent, HigherIsBetter, "MSP_LICENSE_EFFICIENCY", Chain, "licenses"),
         Define("MSP_LICENSE_WASTE", "License Waste",
-            "Money paid per billing period for seats that are purchased but unused, over active licenses.",
+            "Money paid per billing period for seats purchased but unused, over the licenses active at the end of the period.",
             "coalesce(sum((licenses.seats_purchased - licenses.seats_used) * licenses.cost_per_seat) filter (where licenses.status = 'Active'), 0)",
             Units.Currency, LowerIsBetter, "MSP_LICENSE_EFFICIENCY", Chain, "licenses"),
         Define("MSP_LICENSE_WASTE_RATE", "License Waste Rate",
-            "Share of license spend that pays for unused seats, over active licenses.",
+            "Share of license spend that pays for unused seats, over the licenses active at the end of the period.",
             "100 * sum((licenses.seats_purchased - licenses.seats_used) * licenses.cost_per_seat) filter (where licenses.status = 'Active') / " +
             "sum(licenses.seats_purchased * licenses.cost_per_seat) filter (where licenses.status = 'Active')",
             Units.Percent, LowerIsBetter, "MSP_LICENSE_EFFICIENCY", Chain, "licenses"),

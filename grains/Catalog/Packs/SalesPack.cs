@@ -13,32 +13,31 @@ internal static class SalesPack
     public static readonly ValueChainDefinition ValueChain = new(
         Chain,
         "Sales analytics",
-        "How leads turn into deals and deals into revenue: conversion, win rate, deal size, cycle length, pricing discipline.");
+        "How leads turn into deals and deals into revenue: pipeline, win rate, deal size, cycle length, pricing discipline.");
 
     public static readonly ModuleDefinition[] Modules =
     [
-        new("SALES_PIPELINE", "Pipeline", "Leads and opportunities from first contact to won or lost.", Chain),
+        new("SALES_PIPELINE", "Pipeline", "Leads coming in and the value of deals still being worked.", Chain),
+        new("SALES_DEALS", "Deals", "Deals decided: win rate, size and how long they take.", Chain),
         new("SALES_PERFORMANCE", "Sales performance", "Booked sales: revenue and discounting.", Chain),
     ];
 
     public static readonly ObjectModelDefinition[] ObjectModels =
     [
-        SnapshotObject(
+        EventObject(
             "leads", "Leads",
-            "Prospective buyers; each new row for a lead replaces the previous one. Placed in time by when the lead was created.",
+            "New prospective buyers, one row when a lead is created.",
             Domain, "created_at", ["lead_id"],
             [
                 Required("lead_id", Text, "Identifier of the lead."),
                 Required("lead_source", Text, "Where the lead came from: 'web', 'referral', 'event', 'outbound' or 'partner'."),
-                Required("status", Text, "Status: 'new', 'working', 'qualified', 'converted' or 'disqualified'."),
-                Required("converted", FieldType.Boolean, "The lead became an opportunity."),
-                Required("created_at", Timestamp, "When the lead was created; never changes for a lead."),
-                Optional("converted_at", Timestamp, "When the lead was converted."),
+                Optional("owner_id", Text, "Sales representative the lead was assigned to."),
+                Required("created_at", Timestamp, "When the lead was created; places it in time."),
             ]),
         SnapshotObject(
             "opportunities", "Opportunities",
-            "Deals being worked; each new row for an opportunity replaces the previous one. Placed in time by when the opportunity was created.",
-            Domain, "created_at", ["opportunity_id"],
+            $"Deals being worked. {SnapshotRule}",
+            Domain, "updated_at", ["opportunity_id"],
             [
                 Required("opportunity_id", Text, "Identifier of the opportunity."),
                 Optional("account_id", Text, "Account the deal is with (crm_data.accounts)."),
@@ -47,11 +46,25 @@ internal static class SalesPack
                 Required("amount", Number, "Expected deal value, in the reporting currency."),
                 Required("probability", Number, "Likelihood of winning, 0 to 100, as the sales team estimates it."),
                 Required("is_closed", FieldType.Boolean, "The deal is decided, won or lost."),
-                Required("is_won", FieldType.Boolean, "The deal was won."),
-                Required("created_at", Timestamp, "When the opportunity was created; never changes for an opportunity."),
+                Required("created_at", Timestamp, "When the opportunity was created."),
                 Optional("expected_close_at", Timestamp, "When the owner expects the deal to close."),
-                Optional("closed_at", Timestamp, "When the deal was won or lost."),
+                Required("updated_at", Timestamp, "When this state of the opportunity became true; a later row replaces it from then on."),
             ]),
+        EventObject(
+            "closed_deals", "Closed deals",
+            "Opportunities decided, won or lost, one row when the deal closes.",
+            Domain, "closed_at", ["opportunity_id"],
+            [
+                Required("opportunity_id", Text, "Opportunity that closed."),
+                Required("owner_id", Text, "Sales representative who owned the deal."),
+                Required("is_won", FieldType.Boolean, "The deal was won; false when lost."),
+                Required("amount", Number, "Final deal value (expected value when lost), in the reporting currency."),
+                Optional("lead_source", Text, "Where the deal's lead came from: 'web', 'referral', 'event', 'outbound' or 'partner'."),
+                Required("opened_at", Timestamp, "When the opportunity was created."),
+                Required("closed_at", Timestamp, "When the deal was won or lost; places it in time."),
+                Optional("loss_reason", Text, "Why a lost deal was lost."),
+            ],
+            RefersTo("opportunity_id", "opportunities", "opportunity_id")),
         EventObject(
             "sales_transactions", "Sales transactions",
             "Booked sales, one row per product line sold.",
@@ -73,30 +86,35 @@ internal static class SalesPack
 
     public static readonly KpiDefinition[] Kpis =
     [
-        Define("SALES_LEAD_CONVERSION_RATE", "Lead Conversion Rate",
-            "Share of the leads created in the period that have turned into opportunities.",
-            "100 * count(leads) filter (where leads.converted) / count(leads)",
-            Units.Percent, HigherIsBetter, "SALES_PIPELINE", Chain, "leads"),
-        Define("SALES_WIN_RATE", "Win Rate",
-            "Share of decided opportunities that were won, among opportunities created in the period.",
-            "100 * count(opportunities) filter (where opportunities.is_won) / count(opportunities) filter (where opportunities.is_closed)",
-            Units.Percent, HigherIsBetter, "SALES_PIPELINE", Chain, "opportunities"),
-        Define("SALES_AVG_DEAL_SIZE", "Average Deal Size",
-            "Average value of won opportunities.",
-            "avg(opportunities.amount) filter (where opportunities.is_won)",
-            Units.Currency, HigherIsBetter, "SALES_PIPELINE", Chain, "opportunities"),
-        Define("SALES_CYCLE_LENGTH", "Sales Cycle Length",
-            "Average days from an opportunity being created to it being won.",
-            "avg(opportunities.closed_at - opportunities.created_at) filter (where opportunities.is_won and opportunities.closed_at is not null) / 86400000",
-            Units.Days, LowerIsBetter, "SALES_PIPELINE", Chain, "opportunities"),
+        Define("SALES_NEW_LEADS", "New Leads",
+            "Number of leads created in the period.",
+            "count(leads)",
+            Units.Count, HigherIsBetter, "SALES_PIPELINE", Chain, "leads"),
+        Define("SALES_LEAD_TO_WIN_RATIO", "Lead-to-Win Ratio",
+            "Deals won in the period per hundred leads created in the same period: how much new business the lead flow sustains.",
+            "100 * count(closed_deals) filter (where closed_deals.is_won) / count(leads)",
+            Units.Percent, HigherIsBetter, "SALES_PIPELINE", Chain, "closed_deals", "leads"),
         Define("SALES_OPEN_PIPELINE", "Open Pipeline Value",
-            "Total value of opportunities not yet decided.",
+            "Total value of the opportunities still open at the end of the period.",
             "coalesce(sum(opportunities.amount) filter (where not opportunities.is_closed), 0)",
             Units.Currency, HigherIsBetter, "SALES_PIPELINE", Chain, "opportunities"),
         Define("SALES_WEIGHTED_PIPELINE", "Weighted Pipeline Value",
-            "Value of open opportunities, each weighted by its estimated probability of being won.",
+            "Value of the opportunities open at the end of the period, each weighted by its estimated probability of being won.",
             "coalesce(sum(opportunities.amount * opportunities.probability) filter (where not opportunities.is_closed), 0) / 100",
             Units.Currency, HigherIsBetter, "SALES_PIPELINE", Chain, "opportunities"),
+
+        Define("SALES_WIN_RATE", "Win Rate",
+            "Share of the deals decided in the period that were won.",
+            "100 * count(closed_deals) filter (where closed_deals.is_won) / count(closed_deals)",
+            Units.Percent, HigherIsBetter, "SALES_DEALS", Chain, "closed_deals"),
+        Define("SALES_AVG_DEAL_SIZE", "Average Deal Size",
+            "Average value of the deals won in the period.",
+            "avg(closed_deals.amount) filter (where closed_deals.is_won)",
+            Units.Currency, HigherIsBetter, "SALES_DEALS", Chain, "closed_deals"),
+        Define("SALES_CYCLE_LENGTH", "Sales Cycle Length",
+            "Average days from an opportunity being created to it being won, over deals won in the period.",
+            "avg(closed_deals.closed_at - closed_deals.opened_at) filter (where closed_deals.is_won) / 86400000",
+            Units.Days, LowerIsBetter, "SALES_DEALS", Chain, "closed_deals"),
 
         Define("SALES_REVENUE", "Sales Revenue",
             "Net amount of the sales booked in the period, after discounts.",

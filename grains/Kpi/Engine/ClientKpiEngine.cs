@@ -30,7 +30,6 @@ public sealed class ClientKpiEngine
     private readonly BucketSeries[] _series;
     private readonly List<KpiCompileError> _errors = [];
     private readonly TermAccumulator _scratch = new();
-    private readonly List<EventRow> _asOfRows = [];
     private Truth[] _filterResults = [];
     private long _applyCount;
 
@@ -228,6 +227,7 @@ public sealed class ClientKpiEngine
             series.RetentionStart = Math.Max(series.RetentionStart, retentionStart);
             series.Evict();
             snapshotCutoff = Math.Min(snapshotCutoff, series.RetentionStart);
+            PublishNewCurrentBucket(series, nowTicks);
             foreach (var bucket in series.Buckets)
             {
                 if (bucket.Range.End + _latenessTicks > nowTicks)
@@ -246,6 +246,30 @@ public sealed class ClientKpiEngine
         foreach (var runtime in _objects)
         {
             runtime.Snapshots?.Compact(snapshotCutoff);
+        }
+    }
+
+    /// <summary>
+    /// A snapshot KPI has a value in every bucket (the state carries forward), so when the clock enters new buckets
+    /// they are published once, even without rows; event KPIs' empty buckets are not pushed.
+    /// </summary>
+    private void PublishNewCurrentBucket(BucketSeries series, long nowTicks)
+    {
+        var current = series.Calendar.Resolve(nowTicks);
+        if (current.Start <= series.CurrentStart)
+        {
+            return;
+        }
+
+        var from = series.CurrentStart == long.MinValue ? current.Start : series.Calendar.Resolve(series.CurrentStart).End;
+        series.CurrentStart = current.Start;
+        foreach (var runtime in _objects)
+        {
+            if (runtime.Snapshots is { KeyCount: > 0 })
+            {
+                var g = (int)series.Granularity;
+                runtime.CarryDirtyFrom[g] = Math.Min(runtime.CarryDirtyFrom[g], from);
+            }
         }
     }
 
@@ -590,6 +614,7 @@ public sealed class ClientKpiEngine
             stop++;
         }
 
+        SnapshotView? asOf = null;
         Span<double> aggregates = kpi.Terms.Length <= 32 ? stackalloc double[kpi.Terms.Length] : new double[kpi.Terms.Length];
         var components = new KpiComponent[kpi.Terms.Length];
         for (var a = 0; a < kpi.Terms.Length; a++)
@@ -609,9 +634,7 @@ public sealed class ClientKpiEngine
             }
             else
             {
-                _asOfRows.Clear();
-                runtime.Snapshots!.CollectAsOf(end, _asOfRows);
-                foreach (var row in _asOfRows)
+                foreach (var row in AsOf(runtime, end, ref asOf))
                 {
                     _scratch.Fold(term, row);
                 }
@@ -641,8 +664,8 @@ public sealed class ClientKpiEngine
             if (runtime.Kind == ObjectKind.Snapshot)
             {
                 revision += CarriedRevision(series, runtime, stop);
-                _asOfRows.Clear();
-                newest = Math.Max(newest, runtime.Snapshots!.CollectAsOf(end, _asOfRows));
+                AsOf(runtime, end, ref asOf);
+                newest = Math.Max(newest, asOf!.NewestTicks[runtime.Index]);
             }
         }
 
@@ -660,6 +683,27 @@ public sealed class ClientKpiEngine
             newest == long.MinValue ? null : TimeTicks.ToDateTimeOffset(newest),
             kpi.Objects.Select(o => new SourcePosition(o.Code, o.Position)).ToArray(),
             eventCount);
+    }
+
+    /// <summary>Each key's latest row of a snapshot object as of <paramref name="end"/>, collected once per composed value.</summary>
+    private List<EventRow> AsOf(ObjectRuntime runtime, long end, ref SnapshotView? view)
+    {
+        view ??= new SnapshotView(_objects.Count);
+        if (view.Rows[runtime.Index] is not { } rows)
+        {
+            rows = [];
+            view.NewestTicks[runtime.Index] = runtime.Snapshots!.CollectAsOf(end, rows);
+            view.Rows[runtime.Index] = rows;
+        }
+
+        return rows;
+    }
+
+    private sealed class SnapshotView(int objectCount)
+    {
+        public List<EventRow>?[] Rows { get; } = new List<EventRow>?[objectCount];
+
+        public long[] NewestTicks { get; } = new long[objectCount];
     }
 
     private CompiledKpi Kpi(string kpiCode) =>

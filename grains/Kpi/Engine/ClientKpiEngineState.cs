@@ -28,6 +28,10 @@ public sealed class ClientKpiEngineState
     /// <summary>Retention floor per granularity (Minute, Hour, Day) as Unix ticks.</summary>
     [Id(4)]
     public long[] RetentionStarts { get; set; } = [];
+
+    /// <summary>Per granularity, start of the bucket that held "now" at the last clock advance (Unix ticks).</summary>
+    [Id(5)]
+    public long[] CurrentStarts { get; set; } = [];
 }
 
 /// <summary>How one object model's accumulators and distinct sets are laid out in the exported parts.</summary>

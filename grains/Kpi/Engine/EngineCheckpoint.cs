@@ -12,6 +12,7 @@ internal static class EngineCheckpoint
         {
             Positions = new Dictionary<string, long>(engine.Positions, StringComparer.Ordinal),
             RetentionStarts = engine.Series.Select(s => s.RetentionStart).ToArray(),
+            CurrentStarts = engine.Series.Select(s => s.CurrentStart).ToArray(),
         };
         foreach (var runtime in engine.Objects)
         {
@@ -48,6 +49,11 @@ internal static class EngineCheckpoint
         for (var g = 0; g < engine.Series.Length && g < state.RetentionStarts.Length; g++)
         {
             engine.Series[g].RetentionStart = state.RetentionStarts[g];
+        }
+
+        for (var g = 0; g < engine.Series.Length && g < state.CurrentStarts.Length; g++)
+        {
+            engine.Series[g].CurrentStart = state.CurrentStarts[g];
         }
 
         var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout)).ToArray();
