@@ -39,7 +39,10 @@ builder.Services.AddHealthChecks()
 
 builder.Services.ConfigureHttpJsonOptions(o => GatewayJson.Configure(o.SerializerOptions));
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
-    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
+{
+    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+    context.ProblemDetails.Detail ??= StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
+});
 builder.Services.AddOpenApi();
 
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 32 * 1024)

@@ -70,13 +70,14 @@ public static class GatewaySecurity
         return builder;
     }
 
-    /// <summary>Security headers, CORS, authentication, authorization and rate limiting, in that order; call before mapping endpoints.</summary>
+    /// <summary>CORS, authentication, authorization, body-size limits and rate limiting, in that order; call after routing.</summary>
     public static WebApplication UseGatewaySecurity(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseBodySizeLimits();
         // After authorization: a caller without a valid token is refused before it costs its client a permit.
         app.UseRateLimiter();
         return app;

@@ -68,3 +68,67 @@ public sealed class BadRequestExceptionHandler(IProblemDetailsService problems) 
         });
     }
 }
+
+/// <summary>A reason for ProblemDetails that only have a status (written by status code pages), so every error says why.</summary>
+public static class StatusDetails
+{
+    public static string? For(int? status, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return status switch
+        {
+            StatusCodes.Status400BadRequest => "The request could not be read.",
+            StatusCodes.Status401Unauthorized => Unauthorized(context),
+            StatusCodes.Status403Forbidden => "Your token does not allow this.",
+            StatusCodes.Status404NotFound => $"Nothing is at {context.Request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
+            StatusCodes.Status413PayloadTooLarge => "The body is larger than this endpoint accepts.",
+            StatusCodes.Status415UnsupportedMediaType => "Send the body as application/json (Content-Type: application/json).",
+            _ => null,
+        };
+    }
+
+    private static string Unauthorized(HttpContext context)
+    {
+        const string Needed = "A valid bearer token is required (Authorization: Bearer <jwt>; access_token=<jwt> on /hubs).";
+        var challenge = context.Response.Headers.WWWAuthenticate.ToString();
+        var start = challenge.IndexOf("error_description=\"", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return Needed;
+        }
+
+        start += "error_description=\"".Length;
+        var end = challenge.IndexOf('"', start);
+        return end > start ? $"{Needed} {challenge[start..end]}" : Needed;
+    }
+}
+
+/// <summary>
+/// Refuses a body whose declared length is above the endpoint's limit before anything reads it; Kestrel's own limit
+/// (MaxRequestBodySize, set from the same metadata) covers bodies sent without a length.
+/// </summary>
+public static class BodySizeLimits
+{
+    public static IApplicationBuilder UseBodySizeLimits(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata>() is { MaxRequestBodySize: { } limit }
+            && context.Request.ContentLength > limit)
+        {
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status413PayloadTooLarge,
+                    Title = "Payload too large",
+                    Detail = $"The body is {context.Request.ContentLength} bytes; {context.Request.Path} accepts at most {limit}.",
+                },
+            });
+            return;
+        }
+
+        await next(context);
+    });
+}
