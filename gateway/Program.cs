@@ -43,7 +43,7 @@ builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
     context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
     context.ProblemDetails.Detail ??= StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
 });
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(o => o.AddBearerSecurityScheme());
 
 builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 32 * 1024)
     .AddJsonProtocol(o => GatewayJson.Configure(o.PayloadSerializerOptions))
@@ -67,7 +67,8 @@ app.UseGatewaySecurity();
 var anonymous = app.MapGroup("").AllowAnonymous();
 anonymous.MapServiceDefaults();
 app.MapOpenApi().AllowAnonymous();
-app.MapScalarApiReference().AllowAnonymous();
+// Without the default fonts the reference loads nothing from other origins (see the CSP in SecurityHeaders).
+app.MapScalarApiReference(o => o.DisableDefaultFonts()).AllowAnonymous();
 
 var api = app.MapSecuredApi();
 api.MapCatalogApi();

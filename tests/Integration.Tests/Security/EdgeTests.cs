@@ -83,6 +83,14 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task The_openapi_document_declares_the_bearer_scheme()
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        var document = await anonymous.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("\"bearerFormat\": \"JWT\"", document);
+    }
+
+    [Fact]
     public async Task Cross_origin_requests_are_refused_unless_the_origin_is_configured()
     {
         using (var request = Preflight("https://dashboards.example.com"))
