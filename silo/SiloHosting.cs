@@ -40,10 +40,8 @@ public static class SiloHosting
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Orleans.Serialization.Serializer>());
         }
 
-        silo.Services.AddOptions<AdoNetGrainStorageOptions>(KpiStore).Configure<IServiceProvider>(AdoNet);
-        silo.Services.AddOptions<AdoNetGrainStorageOptions>("PubSubStore").Configure<IServiceProvider>(AdoNet);
-        silo.AddAdoNetGrainStorage(KpiStore, _ => { });
-        silo.AddAdoNetGrainStorage("PubSubStore", _ => { });
+        silo.AddAdoNetGrainStorage(KpiStore, (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
+        silo.AddAdoNetGrainStorage("PubSubStore", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
 
         silo.AddMemoryStreams(EventStreams.Provider, streams =>
         {

@@ -26,6 +26,8 @@ public sealed record ClientConfig(
 public interface IClientConfigGrain : IGrainWithStringKey
 {
     /// <summary>The configuration, or null when the client does not exist.</summary>
+    /// <remarks>Interleaves: <see cref="Put"/> waits for the client's computation to rebuild, which reads the configuration.</remarks>
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<ClientConfig?> Get();
 
     /// <summary>Creates or replaces the configuration; returns problems that refused it (empty when stored).</summary>

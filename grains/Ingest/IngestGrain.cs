@@ -99,8 +99,8 @@ public sealed class IngestGrain(
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
 
-        // Lock the partition row first: a second activation of this grain during a failover waits here
-        // instead of interleaving sequence numbers.
+        // Lock the partition row first (the no-op update takes the row lock): a second activation of
+        // this grain during a failover waits here instead of interleaving sequence numbers.
         var lastSequence = await LockPartitionAsync(connection);
         if (idempotencyKey is not null && await FindReplayAsync(connection, idempotencyKey) is { } replay)
         {
@@ -163,8 +163,8 @@ public sealed class IngestGrain(
         await using var command = new NpgsqlCommand(
             """
             INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-            ON CONFLICT (client_id, object_model) DO NOTHING;
-            SELECT last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE;
+            ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence
+            RETURNING last_sequence
             """, connection);
         command.Parameters.AddWithValue(_clientId);
         command.Parameters.AddWithValue(_table!.Model.Code);
