@@ -45,6 +45,11 @@ public static class ClientsApi
                 return Problems.Validation(["clientId: is required"]);
             }
 
+            if (TextProblems(request) is { Count: > 0 } textProblems)
+            {
+                return Problems.Validation(textProblems);
+            }
+
             var grain = cluster.GetGrain<IClientConfigGrain>(request.ClientId);
             if (await grain.Get() is not null)
             {
@@ -71,11 +76,54 @@ public static class ClientsApi
                 return Problems.Validation([$"clientId: '{request.ClientId}' does not match the path's '{clientId}'"]);
             }
 
+            if (TextProblems(request) is { Count: > 0 } textProblems)
+            {
+                return Problems.Validation(textProblems);
+            }
+
             var problems = await grain.Put(ToConfig(clientId, request, existing));
             return problems.Count > 0 ? Problems.Validation(problems) : TypedResults.Ok((await grain.Get())!);
         }).WithName("UpdateClient").RequireAuthorization(Policies.Administer);
 
         return app;
+    }
+
+    /// <summary>
+    /// Null list entries and control characters are refused at the edge: PostgreSQL cannot store NUL in text or
+    /// jsonb, and no name, time zone, KPI code or field name needs a control character.
+    /// </summary>
+    private static List<string> TextProblems(ClientRequest request)
+    {
+        var problems = new List<string>();
+        void Check(string field, string? value, bool required = false)
+        {
+            if (value is null ? required : value.Any(char.IsControl))
+            {
+                problems.Add(value is null ? $"{field}: must not be null" : $"{field}: must not contain control characters");
+            }
+        }
+
+        Check("name", request.Name);
+        Check("timeZone", request.TimeZone);
+        foreach (var code in request.SelectedKpis ?? [])
+        {
+            Check("selectedKpis", code, required: true);
+        }
+
+        foreach (var mapping in request.FieldMappings ?? [])
+        {
+            if (mapping is null)
+            {
+                problems.Add("fieldMappings: must not contain null");
+                continue;
+            }
+
+            Check("fieldMappings", mapping.ObjectModel, required: true);
+            Check("fieldMappings", mapping.SourceField, required: true);
+            Check("fieldMappings", mapping.ModelField, required: true);
+        }
+
+        return problems;
     }
 
     private static ClientConfig ToConfig(string clientId, ClientRequest request, ClientConfig? existing) => new(

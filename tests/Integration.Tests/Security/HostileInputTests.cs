@@ -39,6 +39,8 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
         "{\"clientId\": 5, \"name\": true, \"timeZone\": [], \"selectedKpis\": \"POF\"}",
         "{\"clientId\": {\"$ne\": null}}",
         "{\"fieldMappings\": [42]}",
+        "{\"clientId\": \"nulls\", \"name\": \"n\", \"selectedKpis\": [null], \"fieldMappings\": [null]}",
+        "{\"name\": \"n\", \"fieldMappings\": [{\"objectModel\": null, \"sourceField\": null, \"modelField\": null}]}",
         "{\"orders\": \"many\", \"from\": \"yesterday\"}",
         "{\"clients\": 1e400, \"ordersPerSecond\": -1}",
         "{\"clients\": \"ten\"}",
