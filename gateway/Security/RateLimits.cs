@@ -22,8 +22,8 @@ public sealed class RateLimitOptions
 }
 
 /// <summary>
-/// One token bucket per client: the client named by the route or query (<c>clientId</c>), else the caller
-/// (its <c>sub</c>). Anonymous endpoints (health, metrics, the API reference) are not limited.
+/// One token bucket per client: the client named by the route or query (<c>clientId</c>) when the caller may see
+/// it, else the caller (its <c>sub</c>). Anonymous endpoints (health, metrics, the API reference) are not limited.
 /// </summary>
 public static class GatewayRateLimiter
 {
@@ -49,19 +49,24 @@ public static class GatewayRateLimiter
         return services.AddRateLimiter(_ => { });
     }
 
+    /// <summary>
+    /// The client's bucket only when the caller may see that client: otherwise anyone with a token could spend
+    /// another client's permits (and lock its users out) by naming it in requests that are then refused.
+    /// </summary>
     internal static string? PartitionKey(HttpContext context)
     {
-        if (context.Request.RouteValues.TryGetValue("clientId", out var routeValue) && routeValue is string fromRoute)
+        var user = context.User;
+        if (user.Identity?.IsAuthenticated != true)
         {
-            return "client:" + fromRoute;
+            return null;
         }
 
-        if (context.Request.Query["clientId"] is [{ } fromQuery, ..])
-        {
-            return "client:" + fromQuery;
-        }
-
-        return context.User.FindFirstValue("sub") is { } subject ? "caller:" + subject : null;
+        var clientId = context.Request.RouteValues.TryGetValue("clientId", out var routeValue) && routeValue is string fromRoute
+            ? fromRoute
+            : context.Request.Query["clientId"] is [{ } fromQuery, ..] ? fromQuery : null;
+        return clientId is not null && ClientAccess.CanAccess(user, clientId)
+            ? "client:" + clientId
+            : "caller:" + (user.FindFirstValue("sub") ?? "");
     }
 
     private static async ValueTask OnRejectedAsync(OnRejectedContext rejected, CancellationToken ct)

@@ -50,6 +50,37 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
     }
 
+    [Fact]
+    public async Task A_caller_cannot_spend_the_permits_of_a_client_its_token_does_not_grant()
+    {
+        await using var gateway = fixture.Gateway.WithWebHostBuilder(web => web.ConfigureAppConfiguration((_, config) =>
+            config.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["RateLimits:PermitsPerSecond"] = "1",
+                ["RateLimits:Burst"] = "3",
+            })));
+        var victim = TestClients.NewId("victim");
+        using var attacker = AnalyticsFixture.CreateClient(gateway, fixture.Token(Roles.Viewer, "someone-else", subject: "attacker"));
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await attacker.GetAsync($"/clients/{victim}");
+            statuses.Add(response.StatusCode);
+        }
+
+        // The attacker runs into its own limit...
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.DoesNotContain(HttpStatusCode.OK, statuses);
+
+        // ...while the victim's own callers still have their whole burst.
+        using var owner = AnalyticsFixture.CreateClient(gateway, fixture.Token(Roles.Viewer, victim, subject: "owner"));
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await owner.GetAsync($"/clients/{victim}");
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/app.js")]
