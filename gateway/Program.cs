@@ -5,6 +5,7 @@ using AnalyticsEngine.Gateway.Api;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Gateway.Streaming;
 using AnalyticsEngine.ServiceDefaults;
+using Microsoft.AspNetCore.SignalR;
 using Orleans.Configuration;
 using Scalar.AspNetCore;
 using StackExchange.Redis;
@@ -45,7 +46,12 @@ builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
 });
 builder.Services.AddOpenApi(o => o.AddBearerSecurityScheme());
 
-builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 32 * 1024)
+builder.Services.AddSingleton<HubRateLimitFilter>();
+builder.Services.AddSignalR(o =>
+    {
+        o.MaximumReceiveMessageSize = 32 * 1024;
+        o.AddFilter<HubRateLimitFilter>();
+    })
     .AddJsonProtocol(o => GatewayJson.Configure(o.PayloadSerializerOptions))
     .AddMessagePackProtocol();
 builder.Services.AddSingleton<KpiFanout>();

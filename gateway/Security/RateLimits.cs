@@ -88,3 +88,46 @@ public static class GatewayRateLimiter
         });
     }
 }
+
+/// <summary>
+/// Limits hub calls per caller with the same rates as HTTP: every <c>Subscribe</c> costs grain calls, and one
+/// WebSocket could otherwise send them as fast as the network allows. A refused call gets a HubException.
+/// </summary>
+public sealed class HubRateLimitFilter : Microsoft.AspNetCore.SignalR.IHubFilter, IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter;
+
+    public HubRateLimitFilter(IOptions<RateLimitOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var limits = options.Value;
+        _limiter = PartitionedRateLimiter.Create<string, string>(caller => RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = limits.Burst,
+            TokensPerPeriod = limits.PermitsPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+    }
+
+    public async ValueTask<object?> InvokeMethodAsync(
+        Microsoft.AspNetCore.SignalR.HubInvocationContext invocationContext,
+        Func<Microsoft.AspNetCore.SignalR.HubInvocationContext, ValueTask<object?>> next)
+    {
+        ArgumentNullException.ThrowIfNull(invocationContext);
+        ArgumentNullException.ThrowIfNull(next);
+        var context = invocationContext.Context;
+        var caller = context.User?.FindFirstValue("sub") is { } subject ? "caller:" + subject : "connection:" + context.ConnectionId;
+        using var lease = _limiter.AttemptAcquire(caller);
+        if (!lease.IsAcquired)
+        {
+            var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+            throw new Microsoft.AspNetCore.SignalR.HubException($"Too many calls; retry after {retryAfter} s.");
+        }
+
+        return await next(invocationContext);
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}

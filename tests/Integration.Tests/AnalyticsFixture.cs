@@ -97,9 +97,11 @@ public sealed class AnalyticsFixture : IAsyncLifetime
     /// A SignalR connection with this token (none when null): a header on negotiate, and on the WebSocket the
     /// <c>access_token</c> query value, as browsers send it.
     /// </summary>
-    public async Task<HubConnection> ConnectHubAsync(string? token)
+    public Task<HubConnection> ConnectHubAsync(string? token) => ConnectHubAsync(Gateway, token);
+
+    public static async Task<HubConnection> ConnectHubAsync(WebApplicationFactory<Program> gateway, string? token)
     {
-        var server = Gateway.Server;
+        var server = gateway.Server;
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(server.BaseAddress, "hubs/kpi"), options =>
             {

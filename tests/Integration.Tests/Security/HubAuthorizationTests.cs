@@ -3,6 +3,7 @@ using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.Configuration;
 
 namespace AnalyticsEngine.Integration.Tests.Security;
 
@@ -76,6 +77,35 @@ public sealed class HubAuthorizationTests(AnalyticsFixture fixture)
         await using var hub = await fixture.ConnectHubAsync();
         var error = await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "POF", "minute"));
         Assert.Contains("clientId must be", error.Message);
+    }
+
+    [Fact]
+    public async Task Hub_calls_past_the_callers_burst_are_refused_with_a_retry_hint()
+    {
+        var clients = await MatrixClients.GetAsync(fixture);
+        await using var gateway = fixture.Gateway.WithWebHostBuilder(web => web.ConfigureAppConfiguration((_, config) =>
+            config.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["RateLimits:PermitsPerSecond"] = "1",
+                ["RateLimits:Burst"] = "3",
+            })));
+        await using var hub = await AnalyticsFixture.ConnectHubAsync(gateway, fixture.Token(Roles.Viewer, clients.Own, subject: "busy-dashboard"));
+
+        HubException? refused = null;
+        for (var i = 0; i < 10 && refused is null; i++)
+        {
+            try
+            {
+                await hub.InvokeAsync<KpiSnapshot>("Subscribe", clients.Own, "POF", "minute");
+            }
+            catch (HubException ex)
+            {
+                refused = ex;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Contains("Too many calls; retry after", refused.Message);
     }
 
     [Theory]
