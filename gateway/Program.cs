@@ -81,6 +81,7 @@ api.MapCatalogApi();
 api.MapClientsApi();
 api.MapIngestApi();
 api.MapKpiApi();
+api.MapCustomKpisApi();
 api.MapDemoApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 

@@ -24,6 +24,7 @@ REDIS_PORT="${AE_REDIS_PORT:-56379}"
 PG_VERSION=15
 PG_BIN="/usr/lib/postgresql/$PG_VERSION/bin"
 PG_ROOT="$RUN/pg"
+PG_DIR="$PG_ROOT" # real path of PG_ROOT, set by resolve_pg_dir; what the postgres OS user is given
 LOGS="$RUN/logs"
 REDIS_DIR="$RUN/redis"
 DB_USER=analytics
@@ -57,7 +58,8 @@ install_missing() {
 # ---------------------------------------------------------------------------------------------
 as_postgres() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From / because the postgres user may not be allowed into the current directory.
+    (cd / && runuser -u postgres -- "$@")
   else
     # Not root: the server simply runs as the invoking user.
     "$@"
@@ -82,6 +84,11 @@ prepare_pg_root() {
   return 0
 }
 
+# Every path handed to the postgres user must avoid the unreachable link, so use the real one.
+resolve_pg_dir() {
+  if [[ -e "$PG_ROOT" ]]; then PG_DIR="$(readlink -f "$PG_ROOT")"; else PG_DIR="$PG_ROOT"; fi
+}
+
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
 
 pg_credentials_ok() {
@@ -90,7 +97,7 @@ pg_credentials_ok() {
 }
 
 pg_ours_running() {
-  [[ -f "$PG_ROOT/data/postmaster.pid" ]] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" status >/dev/null 2>&1
+  [[ -f "$PG_DIR/data/postmaster.pid" ]] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1
 }
 
 wait_for_pg() {
@@ -103,12 +110,12 @@ wait_for_pg() {
 }
 
 pg_init() {
-  [[ -f "$PG_ROOT/data/PG_VERSION" ]] && return 0
-  log "initialising PostgreSQL data directory $PG_ROOT/data"
-  mkdir -p "$PG_ROOT/data" "$PG_ROOT/sock"
-  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$PG_ROOT/"
+  [[ -f "$PG_DIR/data/PG_VERSION" ]] && return 0
+  log "initialising PostgreSQL data directory $PG_DIR/data"
+  mkdir -p "$PG_DIR/data" "$PG_DIR/sock"
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$PG_DIR/"
   # Local (socket) access is trusted because the socket lives in a private directory; TCP needs a password.
-  as_postgres "$PG_BIN/initdb" -D "$PG_ROOT/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+  as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -E UTF8 --locale=C.UTF-8 \
     --auth-local=trust --auth-host=scram-sha-256 >"$LOGS/initdb.log" 2>&1 \
     || { cat "$LOGS/initdb.log" >&2; die "initdb failed"; }
 
@@ -116,12 +123,12 @@ pg_init() {
   if ls "$("$PG_BIN/pg_config" --pkglibdir)"/timescaledb*.so >/dev/null 2>&1; then
     preload="shared_preload_libraries = 'timescaledb'"
   fi
-  cat >>"$PG_ROOT/data/postgresql.conf" <<EOF
+  cat >>"$PG_DIR/data/postgresql.conf" <<EOF
 
 # --- AnalyticsEngine development instance (written by scripts/services.sh) ---
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$PG_ROOT/sock'
+unix_socket_directories = '$PG_DIR/sock'
 # Several silos, a gateway and test hosts each keep a connection pool.
 max_connections = 300
 shared_buffers = 256MB
@@ -134,7 +141,7 @@ EOF
 }
 
 pg_bootstrap_database() {
-  local sock="$PG_ROOT/sock"
+  local sock="$PG_DIR/sock"
   as_postgres psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$PG_PORT" -U postgres -d postgres <<SQL >/dev/null
 DO \$\$
 BEGIN
@@ -143,6 +150,8 @@ BEGIN
   END IF;
 END
 \$\$;
+-- CREATEDB lets tests build throwaway databases (e.g. migrating an empty one from scratch).
+ALTER ROLE $DB_USER CREATEDB;
 SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME')
 \gexec
 SQL
@@ -162,27 +171,31 @@ SQL
 
 start_pg() {
   if pg_ready; then
-    if pg_credentials_ok; then
-      if pg_ours_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; else
-        log "PostgreSQL on 127.0.0.1:$PG_PORT is another instance that accepts the analytics credentials; using it"; fi
+    if pg_ours_running; then
+      # Cheap and idempotent; brings roles and databases of an older data directory up to date.
+      pg_bootstrap_database
+      pg_credentials_ok || die "own PostgreSQL on port $PG_PORT rejects the analytics credentials after bootstrap"
+      log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
       return 0
     fi
-    if pg_ours_running; then
-      pg_bootstrap_database
-      pg_credentials_ok && return 0
-      die "own PostgreSQL on port $PG_PORT does not accept the analytics credentials after bootstrap"
+    if pg_credentials_ok; then
+      log "PostgreSQL on 127.0.0.1:$PG_PORT is another instance that accepts the analytics credentials; using it"
+      return 0
     fi
     die "port $PG_PORT is served by a PostgreSQL that rejects $DB_USER/$DB_PASSWORD@$DB_NAME; stop it or set AE_PG_PORT"
   fi
 
   prepare_pg_root
+  resolve_pg_dir
   pg_init
-  mkdir -p "$PG_ROOT/sock"
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_ROOT/sock"
+  mkdir -p "$PG_DIR/sock"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_DIR/sock"
   log "starting PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT (data: $PG_ROOT/data)"
-  touch "$LOGS/postgres.log"
-  [[ $(id -u) -eq 0 ]] && chown postgres "$LOGS/postgres.log"
-  if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null 2>&1 9>&-; then
+  # The server writes its own log, so it lives where the postgres user can reach; .run/logs links to it.
+  touch "$PG_DIR/postgres.log"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$PG_DIR/postgres.log"
+  [[ "$PG_DIR/postgres.log" -ef "$LOGS/postgres.log" ]] || ln -sfn "$PG_DIR/postgres.log" "$LOGS/postgres.log"
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null 2>&1 9>&-; then
     # Lost a race with another checkout starting its own instance on the same port? Use that one.
     if wait_for_pg && pg_credentials_ok; then
       log "another PostgreSQL took port $PG_PORT meanwhile and accepts the analytics credentials; using it"
@@ -199,7 +212,7 @@ start_pg() {
 stop_pg() {
   if pg_ours_running; then
     log "stopping PostgreSQL"
-    as_postgres "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -m fast -w -t 60 stop >/dev/null
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null
   else
     log "no PostgreSQL of this repository is running"
   fi
@@ -264,6 +277,7 @@ main() {
   exec 9>"$RUN/services.lock"
   flock -w 300 9 || die "another services.sh of this checkout holds $RUN/services.lock"
 
+  resolve_pg_dir
   case "$command" in
     start)
       install_missing

@@ -7,7 +7,9 @@
 --     @GrainIdHash [Int32]       hash of the grain key           @GrainTypeHash [Int32]   hash of @GrainTypeString
 --     @GrainIdN0, @GrainIdN1 [Int64]  Guid halves, or 0 and the integer key, or 0,0 for string keys
 --     @GrainIdExtensionString [String, nullable]  the string key, or the key extension of a Guid/integer key
---     @GrainTypeString [String]  the state name handed to the provider (without generic arguments)
+--     @GrainTypeString [String]  the state name, i.e. the first argument of [PersistentState("kpi", ...)],
+--                                not the grain class: grain classes that share a state name and a storage
+--                                provider share rows whenever their keys coincide, so name states distinctly
 --     @ServiceId [String]        ClusterOptions.ServiceId
 --     @GrainStateVersion [Int32, nullable]  the caller's ETag; null when it believes no row exists
 --     @PayloadBinary [Binary]    serialized state (write only)

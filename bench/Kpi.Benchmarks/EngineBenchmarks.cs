@@ -23,8 +23,12 @@ public class EngineBenchmarks
     [Params(100)]
     public int BatchSize { get; set; }
 
+    /// <summary>How far event times stray from arrival order: 3 s (nearly ordered) or 120 s (late rows across minute buckets).</summary>
+    [Params(3, 120)]
+    public int JitterSeconds { get; set; }
+
     [GlobalSetup]
-    public void Setup() => _rows = Workload.Rows(PerModel, TimeSpan.FromHours(1), BatchSize);
+    public void Setup() => _rows = Workload.Rows(PerModel, TimeSpan.FromHours(1), BatchSize, JitterSeconds);
 
     /// <summary>Apply only: the hot path, batches interleaved across the three object models like a client's stream.</summary>
     [Benchmark(OperationsPerInvoke = Events)]

@@ -30,7 +30,7 @@ foreach (var report in summaries.SelectMany(s => s.Reports))
     if (report.ResultStatistics is { } statistics)
     {
         var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
-        Console.WriteLine($"{report.BenchmarkCase.Descriptor.WorkloadMethod.Name}: median {statistics.Median:N1} ns/event = " +
+        Console.WriteLine($"{report.BenchmarkCase.Descriptor.WorkloadMethod.Name} ({report.BenchmarkCase.Parameters.PrintInfo}): median {statistics.Median:N1} ns/event = " +
             $"{1e9 / statistics.Median:N0} events/s on one core, {allocated?.ToString("N1", System.Globalization.CultureInfo.InvariantCulture) ?? "?"} bytes allocated/event");
     }
 }

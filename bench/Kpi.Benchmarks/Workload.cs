@@ -51,8 +51,8 @@ internal static class Workload
 
     public static readonly DateTimeOffset Start = new(2026, 6, 10, 0, 0, 0, TimeSpan.Zero);
 
-    /// <summary>Rows spread evenly over <paramref name="span"/> with a few seconds of jitter, in batches as the stream delivers them.</summary>
-    public static Dictionary<string, EventRow[][]> Rows(int perModel, TimeSpan span, int batchSize, int seed = 42)
+    /// <summary>Rows spread evenly over <paramref name="span"/>, out of order by up to <paramref name="jitterSeconds"/>, in batches as the stream delivers them.</summary>
+    public static Dictionary<string, EventRow[][]> Rows(int perModel, TimeSpan span, int batchSize, int jitterSeconds = 3, int seed = 42)
     {
         var random = new Random(seed);
         var customers = Enumerable.Range(0, 1000).Select(i => "customer-" + i).ToArray();
@@ -65,7 +65,7 @@ internal static class Workload
             var rows = new EventRow[perModel];
             for (var i = 0; i < perModel; i++)
             {
-                var time = Start + (span * i / perModel) + TimeSpan.FromSeconds(random.Next(-3, 3));
+                var time = Start + (span * i / perModel) + TimeSpan.FromSeconds(random.Next(-jitterSeconds, jitterSeconds + 1));
                 var (numbers, texts) = layout.NewRowArrays();
                 foreach (var field in model.Fields)
                 {

@@ -10,6 +10,11 @@ public static class CatalogApi
     // Catalog metadata changes only with a release, so browsers and proxies may keep it for an hour.
     private const string CacheControl = "public, max-age=3600";
 
+    /// <summary>
+    /// Maps <c>GET /kpis</c>, <c>/kpis/{code}</c>, <c>/kpis/module/{code}</c>, <c>/object-models</c>,
+    /// <c>/object-models/{code}</c>, <c>/modules</c> and <c>/value-chains</c>, answered by <see cref="ICatalogGrain"/>.
+    /// An unknown code is a 404 problem naming it.
+    /// </summary>
     public static IEndpointRouteBuilder MapCatalogApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);

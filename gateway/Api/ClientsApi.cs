@@ -97,7 +97,7 @@ public static class ClientsApi
         var problems = new List<string>();
         void Check(string field, string? value, bool required = false)
         {
-            if (value is null ? required : value.Any(char.IsControl))
+            if (value is null ? required : InputText.HasControlCharacters(value))
             {
                 problems.Add(value is null ? $"{field}: must not be null" : $"{field}: must not contain control characters");
             }

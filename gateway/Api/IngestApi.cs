@@ -15,7 +15,7 @@ public sealed record IngestResponse(
     IReadOnlyList<RowError> Rejected);
 
 /// <summary>
-/// <c>POST /ingest/{objectModel}?clientId=…</c>: rows as a JSON array. <c>policy=reject</c> (default) stores
+/// <c>POST /ingest/{objectModel}?clientId=…</c>: rows as a JSON array or CSV with a header row. <c>policy=reject</c> (default) stores
 /// nothing when any row is invalid; <c>policy=keep</c> stores the valid rows and lists the rejected ones.
 /// An <c>Idempotency-Key</c> header makes a retried request a no-op.
 /// </summary>
@@ -29,7 +29,7 @@ public static class IngestApi
             .WithBodySizeLimit(limits.MaxIngestBodyBytes)
             .WithTags("Ingest")
             .WithName("Ingest")
-            .Accepts<object[]>("application/json")
+            .Accepts<object[]>("application/json", "text/csv")
             .Produces<IngestResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -65,9 +65,18 @@ public static class IngestApi
                 return Problems.BadRequest("Unknown policy", $"policy '{policy}' is neither 'reject' (store nothing if any row is invalid) nor 'keep' (store the valid rows).");
         }
 
-        if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        IngestFormat format;
+        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
         {
-            return TypedResults.Problem($"Send rows as application/json; got '{request.ContentType ?? "no content type"}'.",
+            format = IngestFormat.Json;
+        }
+        else if (request.ContentType?.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            format = IngestFormat.Csv;
+        }
+        else
+        {
+            return TypedResults.Problem($"Send rows as application/json or text/csv (with a header row); got '{request.ContentType ?? "no content type"}'.",
                 statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
         }
 
@@ -84,7 +93,7 @@ public static class IngestApi
         }
 
         var result = await cluster.GetGrain<IIngestGrain>(IngestKeys.For(clientId, objectModel))
-            .Ingest(new IngestRequest(IngestFormat.Json, body, ingestPolicy, idempotencyKey));
+            .Ingest(new IngestRequest(format, body, ingestPolicy, idempotencyKey));
 
         return result.Status switch
         {

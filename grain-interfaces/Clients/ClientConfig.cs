@@ -32,6 +32,22 @@ public interface IClientConfigGrain : IGrainWithStringKey
 
     /// <summary>Creates or replaces the configuration; returns problems that refused it (empty when stored).</summary>
     Task<IReadOnlyList<string>> Put(ClientConfig config);
+
+    /// <summary>
+    /// Adds or replaces a client-specific KPI (and selects it). Its formula is checked against the catalog's
+    /// object models; when it has problems nothing changes. A changed formula restarts that KPI from the stored events.
+    /// </summary>
+    Task<FormulaCheck> PutCustomKpi(KpiDefinition kpi);
+
+    /// <summary>Removes a client-specific KPI; false when the client has no such KPI.</summary>
+    Task<bool> DeleteCustomKpi(string kpiCode);
+}
+
+/// <summary>Checks formulas against the catalog without storing anything (stateless).</summary>
+[Alias("ae.IFormulaGrain")]
+public interface IFormulaGrain : IGrainWithIntegerKey
+{
+    Task<FormulaCheck> Check(string formula);
 }
 
 /// <summary>Lists the clients that exist (stateless; reads the configuration store).</summary>
@@ -39,4 +55,21 @@ public interface IClientConfigGrain : IGrainWithStringKey
 public interface IClientDirectoryGrain : IGrainWithIntegerKey
 {
     Task<IReadOnlyList<ClientConfig>> List();
+}
+
+/// <summary>One problem with a formula, with where it is: 1-based line and column, and the line with a caret under the spot.</summary>
+[GenerateSerializer, Immutable, Alias("ae.FormulaProblem")]
+public sealed record FormulaProblem(
+    [property: Id(0)] int Line,
+    [property: Id(1)] int Column,
+    [property: Id(2)] string Message,
+    [property: Id(3)] string Excerpt);
+
+/// <summary>The outcome of checking a formula: its problems (none when valid) and the object models it reads.</summary>
+[GenerateSerializer, Immutable, Alias("ae.FormulaCheck")]
+public sealed record FormulaCheck(
+    [property: Id(0)] IReadOnlyList<FormulaProblem> Problems,
+    [property: Id(1)] IReadOnlyList<string> ObjectModels)
+{
+    public bool IsValid => Problems.Count == 0;
 }

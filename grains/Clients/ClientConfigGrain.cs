@@ -42,6 +42,38 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         return [];
     }
 
+    public async Task<FormulaCheck> PutCustomKpi(KpiDefinition kpi)
+    {
+        var check = FormulaChecker.Check(kpi.Formula);
+        if (!check.IsValid)
+        {
+            return check;
+        }
+
+        var current = await Get() ?? throw new InvalidOperationException($"client '{this.GetPrimaryKeyString()}' does not exist");
+        var stored = kpi with { RequiredObjects = check.ObjectModels };
+        var custom = current.CustomKpis.Where(k => k.Code != kpi.Code).Append(stored).ToList();
+        var selected = current.SelectedKpis.Contains(kpi.Code, StringComparer.Ordinal) ? current.SelectedKpis : [.. current.SelectedKpis, kpi.Code];
+        var problems = await Put(current with { CustomKpis = custom, SelectedKpis = selected });
+        return problems.Count == 0 ? check : new FormulaCheck([.. problems.Select(p => new FormulaProblem(0, 0, p, ""))], check.ObjectModels);
+    }
+
+    public async Task<bool> DeleteCustomKpi(string kpiCode)
+    {
+        var current = await Get();
+        if (current is null || current.CustomKpis.All(k => k.Code != kpiCode))
+        {
+            return false;
+        }
+
+        await Put(current with
+        {
+            CustomKpis = current.CustomKpis.Where(k => k.Code != kpiCode).ToList(),
+            SelectedKpis = current.SelectedKpis.Where(c => c != kpiCode).ToList(),
+        });
+        return true;
+    }
+
     /// <summary>Checks a configuration; each problem names the field it is about.</summary>
     public static List<string> Validate(string clientId, ClientConfig config)
     {
@@ -61,6 +93,23 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             problems.Add($"timeZone: '{config.TimeZone}' is not an IANA time zone id (e.g. 'Europe/Berlin')");
         }
 
+        foreach (var kpi in config.CustomKpis ?? [])
+        {
+            if (!KpiCodePattern().IsMatch(kpi.Code ?? ""))
+            {
+                problems.Add($"customKpis: code '{kpi.Code}' must be 2-64 characters of A-Z, 0-9 and '_', starting with a letter");
+            }
+            else if (BuiltInCatalog.FindKpi(kpi.Code!) is not null)
+            {
+                problems.Add($"customKpis: code '{kpi.Code}' is a catalog KPI; choose another code");
+            }
+
+            if (string.IsNullOrWhiteSpace(kpi.Name) || kpi.Name.Length > 200)
+            {
+                problems.Add($"customKpis: '{kpi.Code}' needs a name of at most 200 characters");
+            }
+        }
+
         var custom = (config.CustomKpis ?? []).Select(k => k.Code).ToHashSet(StringComparer.Ordinal);
         foreach (var code in config.SelectedKpis ?? [])
         {
@@ -75,6 +124,28 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex ClientIdPattern();
+
+    [GeneratedRegex("^[A-Z][A-Z0-9_]{1,63}$")]
+    private static partial Regex KpiCodePattern();
+}
+
+/// <summary>Checks formulas against the catalog's object models, with every problem and its position.</summary>
+public static class FormulaChecker
+{
+    public static FormulaCheck Check(string formula)
+    {
+        var result = Kpi.Formula.KpiFormula.Compile(formula ?? "", BuiltInCatalog.ObjectModelsByCode);
+        return new FormulaCheck(
+            [.. result.Errors.Select(e => new FormulaProblem(e.Line, e.Column, e.Message, e.Excerpt))],
+            result.Formula?.ObjectModels ?? []);
+    }
+}
+
+/// <summary>Any silo can check a formula.</summary>
+[StatelessWorker]
+public sealed class FormulaGrain : Grain, IFormulaGrain
+{
+    public Task<FormulaCheck> Check(string formula) => Task.FromResult(FormulaChecker.Check(formula));
 }
 
 /// <summary>Lists clients straight from the store; any silo can answer.</summary>

@@ -55,15 +55,13 @@ public sealed class IngestGrain(
             return IngestResult.Failed(IngestStatus.UnknownClient, $"client '{_clientId}' does not exist");
         }
 
-        if (request.Format != IngestFormat.Json)
-        {
-            return IngestResult.Failed(IngestStatus.Refused, "only JSON bodies are accepted");
-        }
-
         ParseOutcome parsed;
         try
         {
-            parsed = JsonRowParser.Parse(request.Body, _table.Layout, options.Value.MaxRowsPerRequest);
+            var maxRows = options.Value.MaxRowsPerRequest;
+            parsed = request.Format == IngestFormat.Csv
+                ? CsvRowParser.Parse(request.Body, _table.Layout, maxRows)
+                : JsonRowParser.Parse(request.Body, _table.Layout, maxRows);
         }
         catch (IngestLimitException ex)
         {

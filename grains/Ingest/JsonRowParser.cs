@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using AnalyticsEngine.Catalog;
 
@@ -19,8 +18,6 @@ public sealed record ParseOutcome(int Received, List<ParsedRow> Rows, List<RowEr
 /// </summary>
 public static class JsonRowParser
 {
-    public const int MaxTextLength = 2000;
-
     public static ParseOutcome Parse(ReadOnlyMemory<byte> body, EventRowLayout layout, int maxRows)
     {
         var errors = new List<RowError>();
@@ -51,12 +48,29 @@ public static class JsonRowParser
                 throw new IngestLimitException($"A request may carry at most {maxRows} rows; this one has {received}.");
             }
 
+            var builder = new RowBuilder(layout, errors);
             var rowNumber = 0;
             foreach (var element in document.RootElement.EnumerateArray())
             {
-                rowNumber++;
-                var row = ParseRow(element, rowNumber, layout, errors);
-                if (row is not null)
+                builder.Start(++rowNumber);
+                if (element.ValueKind != JsonValueKind.Object)
+                {
+                    builder.Fail(null, $"must be a JSON object, not {Describe(element.ValueKind)}");
+                    continue;
+                }
+
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!layout.TryGetSlot(property.Name, out var slot))
+                    {
+                        builder.Fail(Truncate(property.Name), $"is not a field of '{layout.Model.Code}'");
+                        continue;
+                    }
+
+                    ReadValue(builder, slot, property.Value);
+                }
+
+                if (builder.Complete() is { } row)
                 {
                     rows.Add(row);
                 }
@@ -66,147 +80,48 @@ public static class JsonRowParser
         }
     }
 
-    private static ParsedRow? ParseRow(JsonElement element, int rowNumber, EventRowLayout layout, List<RowError> errors)
+    private static void ReadValue(RowBuilder builder, FieldSlot slot, JsonElement value)
     {
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            errors.Add(new RowError(rowNumber, null, $"must be a JSON object, not {Describe(element.ValueKind)}"));
-            return null;
-        }
-
-        var errorCount = errors.Count;
-        var numbers = new double[layout.NumberCount];
-        Array.Fill(numbers, double.NaN);
-        var texts = new string?[layout.TextCount];
-
-        foreach (var property in element.EnumerateObject())
-        {
-            if (!layout.TryGetSlot(property.Name, out var slot))
-            {
-                errors.Add(new RowError(rowNumber, Truncate(property.Name), $"is not a field of '{layout.Model.Code}'"));
-                continue;
-            }
-
-            ReadValue(property.Value, slot, rowNumber, numbers, texts, errors);
-        }
-
-        foreach (var slot in layout.Slots)
-        {
-            var field = slot.Field;
-            var isNull = slot.IsText ? texts[slot.Index] is null : double.IsNaN(numbers[slot.Index]);
-            var alreadyReported = errors.Skip(errorCount).Any(e => e.Field == field.Name);
-            if ((field.Required || field.Name == layout.Model.EventTimeField) && isNull && !alreadyReported)
-            {
-                errors.Add(new RowError(rowNumber, field.Name, "is required"));
-            }
-        }
-
-        if (errors.Count > errorCount)
-        {
-            return null;
-        }
-
-        var eventTimeMs = numbers[layout.GetSlot(layout.Model.EventTimeField).Index];
-        return new ParsedRow(rowNumber, DateTimeOffset.FromUnixTimeMilliseconds((long)eventTimeMs), numbers, texts);
-    }
-
-    private static void ReadValue(JsonElement value, FieldSlot slot, int rowNumber, double[] numbers, string?[] texts, List<RowError> errors)
-    {
-        var field = slot.Field;
         if (value.ValueKind == JsonValueKind.Null)
         {
-            return; // Absent and null are the same; required fields are checked afterwards.
+            return; // Absent and null are the same; required fields are checked when the row completes.
         }
 
-        string? problem = null;
+        var field = slot.Field;
+        var ok = field.Type switch
+        {
+            FieldType.Text => value.ValueKind == JsonValueKind.String,
+            FieldType.Number => value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var d) && double.IsFinite(d),
+            FieldType.Integer => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var i) && Math.Abs(i) <= (1L << 53),
+            FieldType.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+            FieldType.Timestamp => value.ValueKind == JsonValueKind.String && RowBuilder.TryParseTimestamp(value.GetString()!, out _),
+            _ => false,
+        };
+        if (!ok)
+        {
+            builder.Fail(field.Name, $"must be {RowBuilder.Describe(field.Type)}, not {Describe(value.ValueKind)}");
+            return;
+        }
+
         switch (field.Type)
         {
             case FieldType.Text:
-                if (value.ValueKind != JsonValueKind.String)
-                {
-                    problem = $"must be a string, not {Describe(value.ValueKind)}";
-                    break;
-                }
-
-                var text = value.GetString()!;
-                if (text.Length > MaxTextLength)
-                {
-                    problem = $"is {text.Length} characters long; at most {MaxTextLength} are allowed";
-                }
-                else if (text.Contains('\0', StringComparison.Ordinal))
-                {
-                    problem = "contains a NUL character, which text fields cannot store";
-                }
-                else
-                {
-                    texts[slot.Index] = text;
-                }
-
-                break;
-            case FieldType.Number:
-                if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || !double.IsFinite(number))
-                {
-                    problem = $"must be a finite number, not {Describe(value.ValueKind)}";
-                    break;
-                }
-
-                numbers[slot.Index] = number;
-                break;
-            case FieldType.Integer:
-                if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var integer) || Math.Abs(integer) > (1L << 53))
-                {
-                    problem = "must be a whole number between -2^53 and 2^53";
-                    break;
-                }
-
-                numbers[slot.Index] = integer;
+                builder.SetText(slot, value.GetString()!);
                 break;
             case FieldType.Boolean:
-                if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                {
-                    problem = $"must be true or false, not {Describe(value.ValueKind)}";
-                    break;
-                }
-
-                numbers[slot.Index] = value.GetBoolean() ? 1 : 0;
+                builder.SetNumber(slot, value.GetBoolean() ? 1 : 0);
                 break;
             case FieldType.Timestamp:
-                if (value.ValueKind != JsonValueKind.String || !TryParseTimestamp(value.GetString()!, out var instant))
-                {
-                    problem = "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-03-01T12:00:00Z";
-                    break;
-                }
-
-                numbers[slot.Index] = instant.ToUnixTimeMilliseconds();
+                RowBuilder.TryParseTimestamp(value.GetString()!, out var instant);
+                builder.SetNumber(slot, instant.ToUnixTimeMilliseconds());
+                break;
+            case FieldType.Integer:
+                builder.SetNumber(slot, value.GetInt64());
                 break;
             default:
-                problem = $"has unsupported type {field.Type}";
+                builder.SetNumber(slot, value.GetDouble());
                 break;
         }
-
-        if (problem is not null)
-        {
-            errors.Add(new RowError(rowNumber, field.Name, problem));
-        }
-    }
-
-    /// <summary>
-    /// Accepts only timestamps that say their offset: a local time without one is ambiguous, and guessing
-    /// would silently shift events between buckets.
-    /// </summary>
-    public static bool TryParseTimestamp(string text, out DateTimeOffset value)
-    {
-        value = default;
-        if (text.Length is < 20 or > 40)
-        {
-            return false;
-        }
-
-        var last = text[^1];
-        var hasOffset = last is 'Z' or 'z' || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
-        return hasOffset
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out value)
-            && value.Year is >= 1970 and <= 9999;
     }
 
     private static string Describe(JsonValueKind kind) => kind switch

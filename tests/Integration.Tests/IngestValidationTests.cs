@@ -122,6 +122,31 @@ public sealed class IngestValidationTests(AnalyticsFixture fixture)
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Fact]
+    public async Task Csv_rows_of_another_object_model_are_stored_and_their_errors_name_row_and_field()
+    {
+        var clientId = TestClients.NewId("csv");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        const string csv = "time_log_id,staff_name,client_name,hours,rate,billable,logged_at\n"
+            + "t1,Ann,\"Acme, Inc.\",7.5,120,true,2026-03-01T09:00:00Z\n"
+            + "t2,Bob,Acme,30,120,false,2026-03-01T10:00:00Z\n";
+
+        using var refused = await fixture.Http.PostAsync($"/ingest/time_logs?clientId={clientId}", new StringContent(csv, Encoding.UTF8, "text/csv"));
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        using var kept = await fixture.Http.PostAsync($"/ingest/time_logs?clientId={clientId}&policy=keep", new StringContent(csv, Encoding.UTF8, "text/csv"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal((2, "hours"), (error.GetProperty("row").GetInt32(), error.GetProperty("field").GetString()));
+        Assert.Equal(HttpStatusCode.OK, kept.StatusCode);
+        await using var command = fixture.Database.CreateCommand("SELECT client_name, hours FROM msp_data.time_logs WHERE client_id = $1");
+        command.Parameters.AddWithValue(clientId);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(("Acme, Inc.", 7.5), (reader.GetString(0), reader.GetDouble(1)));
+        Assert.False(await reader.ReadAsync());
+    }
+
     private async Task<JsonElement> PostRawAsync(string clientId, string body, HttpStatusCode expected)
     {
         using var response = await fixture.Http.PostAsync($"/ingest/orders?clientId={clientId}", new StringContent(body, Encoding.UTF8, "application/json"));

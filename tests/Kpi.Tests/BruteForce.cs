@@ -122,7 +122,7 @@ internal sealed class BruteForce(IReadOnlyDictionary<string, ObjectModelDefiniti
         }
 
         // Snapshot: per key, the row with the latest event time (then highest sequence) before the end.
-        var layout = new ObjectModelLayout(models[objectModel]);
+        var layout = TestModels.LayoutOf(objectModel);
         return rows.Where(r => r.EventTime < end)
             .GroupBy(r => string.Join("|", layout.KeySlots.Select(s => s.Kind == FieldSlotKind.Text ? r.Texts[s.Index] : r.Numbers[s.Index].ToString(System.Globalization.CultureInfo.InvariantCulture))))
             .Select(g => g.OrderBy(r => r.EventTime).ThenBy(r => r.Sequence).Last());
@@ -131,7 +131,7 @@ internal sealed class BruteForce(IReadOnlyDictionary<string, ObjectModelDefiniti
     private double? Aggregate(AggregateExpression aggregate, DateTimeOffset start, DateTimeOffset end)
     {
         var objectModel = ObjectOf(aggregate);
-        var layout = new ObjectModelLayout(models[objectModel]);
+        var layout = TestModels.LayoutOf(objectModel);
         var values = new List<object>();
         foreach (var row in RowsFor(objectModel, start, end))
         {

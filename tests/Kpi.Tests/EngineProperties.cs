@@ -26,7 +26,7 @@ public class EngineProperties
 
     [Fact]
     public void Incremental_results_equal_brute_force_for_random_formulas_and_histories() =>
-        Gen.Int[0, int.MaxValue].Sample(RunScenario, iter: 300);
+        Gen.Int[0, int.MaxValue].Sample(RunScenario, iter: 150);
 
     [Fact]
     public void Regression_seeds()

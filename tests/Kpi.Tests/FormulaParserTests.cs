@@ -283,6 +283,20 @@ public class FormulaParserTests
     }
 
     [Fact]
+    public void Excerpts_of_very_long_lines_are_cut_around_the_spot()
+    {
+        var formula = string.Join(" + ", Enumerable.Repeat("count(orders)", 30)) + " + sum(orders.nope) + " + string.Join(" + ", Enumerable.Repeat("count(orders)", 30));
+        var error = Assert.Single(Fails(formula));
+        Assert.Equal(formula.IndexOf("nope", StringComparison.Ordinal) + 1, error.Column);
+        var lines = error.Excerpt.Split('\n');
+        Assert.True(lines[0].Length <= 122);
+        Assert.StartsWith("…", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith("…", lines[0], StringComparison.Ordinal);
+        Assert.Equal("nope", lines[0].Substring(lines[1].IndexOf('^', StringComparison.Ordinal), 4));
+        Assert.EndsWith("^^^^", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Over_deep_formula_is_refused_without_overflowing_the_stack()
     {
         var formula = new string('(', 65) + "count(orders)" + new string(')', 65);
@@ -374,5 +388,16 @@ public class FormulaParserTests
         var error = Assert.Single(Fails("\tsum(orders.nope)"));
         Assert.Equal("\tsum(orders.nope)\n\t           ^^^^", error.Excerpt);
         Assert.Equal(13, error.Column);
+    }
+
+    [Fact]
+    public void The_documented_error_example_holds()
+    {
+        var errors = Fails("sum(orders.valeu) / count(ordrs)");
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("sum(orders.valeu) / count(ordrs)\n           ^^^^^", errors[0].Excerpt);
+        Assert.Equal((1, 27), (errors[1].Line, errors[1].Column));
+        Assert.Equal("unknown object model 'ordrs'; known: invoices, licenses, orders, time_logs", errors[1].Message);
+        Assert.Equal("sum(orders.valeu) / count(ordrs)\n                          ^^^^^", errors[1].Excerpt);
     }
 }

@@ -33,6 +33,14 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
             return cached;
         }
 
+        // Late and out-of-order rows usually fall into a bucket that exists: find it without time-zone math.
+        var before = IndexAtOrAfter(ticks + 1) - 1;
+        if (before >= 0 && _buckets[before].Range.Contains(ticks))
+        {
+            _cached = _buckets[before];
+            return _cached;
+        }
+
         var range = Calendar.Resolve(ticks);
         if (range.Start < RetentionStart)
         {

@@ -311,7 +311,7 @@ public sealed class ClientKpiEngine
     {
         if (_kpisByCode.ContainsKey(kpi.Code))
         {
-            _errors.Add(new KpiCompileError(kpi.Code, [new FormulaError(1, 1, $"KPI code '{kpi.Code}' is defined twice; the first definition is used", kpi.Formula)]));
+            _errors.Add(new KpiCompileError(kpi.Code, [FormulaError.At(kpi.Formula, default, $"KPI code '{kpi.Code}' is defined twice; the first definition is used")]));
             return;
         }
 
@@ -324,7 +324,7 @@ public sealed class ClientKpiEngine
 
         if (_objects.Count + formula.ObjectModels.Count(m => !_objectsByCode.ContainsKey(m)) > 64)
         {
-            _errors.Add(new KpiCompileError(kpi.Code, [new FormulaError(1, 1, "a client's KPIs can read at most 64 object models", kpi.Formula)]));
+            _errors.Add(new KpiCompileError(kpi.Code, [FormulaError.At(kpi.Formula, default, "a client's KPIs can read at most 64 object models")]));
             return;
         }
 

@@ -29,6 +29,10 @@ public sealed class ClientKpiEngineState
     [Id(4)]
     public long[] RetentionStarts { get; set; } = [];
 
+    /// <summary>Every distinct text value once; parts refer to them by index, since the same values recur in every bucket.</summary>
+    [Id(6)]
+    public List<string> Texts { get; set; } = [];
+
     /// <summary>Per granularity, start of the bucket that held "now" at the last clock advance (Unix ticks).</summary>
     [Id(5)]
     public long[] CurrentStarts { get; set; } = [];
@@ -89,16 +93,17 @@ public sealed class ExportedPart
     [Id(3)]
     public long NewestTicks { get; set; }
 
+    /// <summary>The accumulators, packed (whole numbers as varints; see PackedNumbers).</summary>
     [Id(4)]
-    public double[] Numbers { get; set; } = [];
+    public byte[] Numbers { get; set; } = [];
 
-    /// <summary>Per set term: its numeric values (empty for text sets).</summary>
+    /// <summary>Per set term: its numeric values, packed like <see cref="Numbers"/> (empty for text sets).</summary>
     [Id(5)]
-    public double[][] DistinctNumbers { get; set; } = [];
+    public byte[][] DistinctNumbers { get; set; } = [];
 
-    /// <summary>Per set term: its text values (empty for numeric sets).</summary>
+    /// <summary>Per set term: its text values as indexes into <see cref="ClientKpiEngineState.Texts"/> (empty for numeric sets).</summary>
     [Id(6)]
-    public string[][] DistinctTexts { get; set; } = [];
+    public int[][] DistinctTexts { get; set; } = [];
 }
 
 /// <summary>The retained rows of one snapshot object model.</summary>

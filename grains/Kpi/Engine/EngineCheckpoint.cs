@@ -28,13 +28,16 @@ internal static class EngineCheckpoint
             }
         }
 
+        var texts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var series in engine.Series)
         {
             foreach (var bucket in series.Buckets)
             {
-                state.Buckets.Add(ExportBucket(series.Granularity, bucket, engine.Objects));
+                state.Buckets.Add(ExportBucket(series.Granularity, bucket, engine.Objects, texts));
             }
         }
+
+        state.Texts = texts.OrderBy(t => t.Value).Select(t => t.Key).ToList();
 
         return state;
     }
@@ -56,7 +59,7 @@ internal static class EngineCheckpoint
             engine.Series[g].CurrentStart = state.CurrentStarts[g];
         }
 
-        var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout)).ToArray();
+        var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout, state.Texts)).ToArray();
         foreach (var exported in state.Buckets)
         {
             var series = engine.Series[(int)exported.Granularity];
@@ -84,7 +87,7 @@ internal static class EngineCheckpoint
         }
     }
 
-    private static ExportedBucket ExportBucket(Granularity granularity, Bucket bucket, IReadOnlyList<ObjectRuntime> objects)
+    private static ExportedBucket ExportBucket(Granularity granularity, Bucket bucket, IReadOnlyList<ObjectRuntime> objects, Dictionary<string, int> texts)
     {
         var exported = new ExportedBucket { Granularity = granularity, Start = bucket.Range.Start, End = bucket.Range.End, FinalAnnounced = bucket.FinalAnnounced };
         for (var i = 0; i < bucket.Parts.Length; i++)
@@ -102,13 +105,24 @@ internal static class EngineCheckpoint
                 EventCount = part.EventCount,
                 Revision = part.Revision,
                 NewestTicks = part.NewestTicks,
-                Numbers = runtime.Kind == ObjectKind.Event ? (double[])part.Numbers.Clone() : [],
-                DistinctNumbers = sets.Select(s => s is HashSet<double> numbers ? numbers.ToArray() : []).ToArray(),
-                DistinctTexts = sets.Select(s => s is HashSet<string> texts ? texts.ToArray() : []).ToArray(),
+                Numbers = runtime.Kind == ObjectKind.Event ? PackedNumbers.Pack(part.Numbers) : [],
+                DistinctNumbers = sets.Select(s => s is HashSet<double> numbers ? PackedNumbers.Pack(numbers.ToArray()) : []).ToArray(),
+                DistinctTexts = sets.Select(s => s is HashSet<string> values ? values.Select(v => IndexOf(texts, v)).ToArray() : []).ToArray(),
             });
         }
 
         return exported;
+    }
+
+    private static int IndexOf(Dictionary<string, int> texts, string value)
+    {
+        if (!texts.TryGetValue(value, out var index))
+        {
+            index = texts.Count;
+            texts.Add(value, index);
+        }
+
+        return index;
     }
 
     /// <summary>Moves accumulators from a checkpoint's layout to the restored engine's layout, by term key.</summary>
@@ -117,18 +131,24 @@ internal static class EngineCheckpoint
         private readonly List<(int From, int To, int Width)> _numbers = [];
         private readonly List<(int From, int To, TermStateKind Kind)> _sets = [];
 
-        private LayoutMap(ObjectRuntime runtime) => Runtime = runtime;
+        private readonly List<string> _texts;
+
+        private LayoutMap(ObjectRuntime runtime, List<string> texts)
+        {
+            Runtime = runtime;
+            _texts = texts;
+        }
 
         public ObjectRuntime Runtime { get; }
 
-        public static LayoutMap? For(ObjectRuntime? runtime, ExportedObjectLayout layout)
+        public static LayoutMap? For(ObjectRuntime? runtime, ExportedObjectLayout layout, List<string> texts)
         {
             if (runtime is null)
             {
                 return null;
             }
 
-            var map = new LayoutMap(runtime);
+            var map = new LayoutMap(runtime, texts);
             var from = 0;
             foreach (var key in layout.NumberTerms)
             {
@@ -164,20 +184,21 @@ internal static class EngineCheckpoint
                 return part;
             }
 
+            var numbers = PackedNumbers.Unpack(exported.Numbers);
             foreach (var (from, to, width) in _numbers)
             {
-                Array.Copy(exported.Numbers, from, part.Numbers, to, width);
+                Array.Copy(numbers, from, part.Numbers, to, width);
             }
 
             foreach (var (from, to, kind) in _sets)
             {
                 if (kind == TermStateKind.DistinctTexts && exported.DistinctTexts[from].Length > 0)
                 {
-                    part.Sets[to] = new HashSet<string>(exported.DistinctTexts[from], StringComparer.Ordinal);
+                    part.Sets[to] = new HashSet<string>(exported.DistinctTexts[from].Select(i => _texts[i]), StringComparer.Ordinal);
                 }
                 else if (kind == TermStateKind.DistinctNumbers && exported.DistinctNumbers[from].Length > 0)
                 {
-                    part.Sets[to] = new HashSet<double>(exported.DistinctNumbers[from]);
+                    part.Sets[to] = new HashSet<double>(PackedNumbers.Unpack(exported.DistinctNumbers[from]));
                 }
             }
 

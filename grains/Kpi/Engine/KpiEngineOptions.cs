@@ -4,16 +4,16 @@ namespace AnalyticsEngine.Kpi.Engine;
 public sealed class KpiEngineOptions
 {
     /// <summary>A bucket becomes final this long after its end; later events still correct it.</summary>
-    public TimeSpan AllowedLateness { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Minute buckets kept back from the current one (default 48 hours).</summary>
-    public int MinuteBucketsKept { get; init; } = 48 * 60;
+    public int MinuteBucketsKept { get; set; } = 48 * 60;
 
     /// <summary>Hour buckets kept (default 45 days).</summary>
-    public int HourBucketsKept { get; init; } = 24 * 45;
+    public int HourBucketsKept { get; set; } = 24 * 45;
 
     /// <summary>Day buckets kept (default 400 days, enough for year-to-date).</summary>
-    public int DayBucketsKept { get; init; } = 400;
+    public int DayBucketsKept { get; set; } = 400;
 
     internal int Kept(Granularity granularity) => granularity switch
     {

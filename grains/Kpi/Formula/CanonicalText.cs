@@ -122,7 +122,14 @@ internal static class CanonicalText
             // and/or chains are associative and commutative: flatten and sort.
             var operands = new List<string>();
             Flatten(binary, binary.Operator, operands);
-            builder.Append('(').AppendJoin(binary.Operator == BinaryOperator.And ? " and " : " or ", operands.Distinct().Order(StringComparer.Ordinal)).Append(')');
+            var distinct = operands.Distinct().Order(StringComparer.Ordinal).ToList();
+            if (distinct.Count == 1)
+            {
+                builder.Append(distinct[0]); // "p and p" is just p
+                return;
+            }
+
+            builder.Append('(').AppendJoin(binary.Operator == BinaryOperator.And ? " and " : " or ", distinct).Append(')');
             return;
         }
 

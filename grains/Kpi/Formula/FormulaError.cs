@@ -7,6 +7,8 @@ namespace AnalyticsEngine.Kpi.Formula;
 /// </summary>
 public sealed record FormulaError(int Line, int Column, string Message, string Excerpt)
 {
+    private const int MaxExcerptWidth = 120;
+
     /// <summary>Offset of the spot in the formula text (0-based), for sorting and tooling.</summary>
     public int Offset { get; init; }
 
@@ -34,9 +36,22 @@ public sealed record FormulaError(int Line, int Column, string Message, string E
 
         var lineText = source[lineStart..lineEnd].TrimEnd('\r');
         var column = offset - lineStart + 1;
-        var caretWidth = Math.Max(1, Math.Min(span.Length, lineText.Length - (offset - lineStart)));
+
+        // A very long line is cut to a window around the spot, marked with an ellipsis, so excerpts stay readable.
+        var from = 0;
+        var prefix = string.Empty;
+        if (lineText.Length > MaxExcerptWidth)
+        {
+            from = Math.Clamp(column - 1 - (MaxExcerptWidth / 2), 0, Math.Max(0, lineText.Length - MaxExcerptWidth));
+            prefix = from > 0 ? "…" : string.Empty;
+            var to = Math.Min(lineText.Length, from + MaxExcerptWidth);
+            lineText = prefix + lineText[from..to] + (to < lineEnd - lineStart ? "…" : string.Empty);
+        }
+
+        var caretWidth = Math.Max(1, Math.Min(span.Length, lineText.Length - prefix.Length - (offset - lineStart - from)));
         var caret = new System.Text.StringBuilder(lineText.Length + 2);
-        for (var i = lineStart; i < offset && i - lineStart < lineText.Length; i++)
+        caret.Append(' ', prefix.Length);
+        for (var i = lineStart + from; i < offset && i - lineStart < lineEnd - lineStart; i++)
         {
             // Keep tabs so the caret lines up with the source in any tab width.
             caret.Append(source[i] == '\t' ? '\t' : ' ');

@@ -1,7 +1,7 @@
 namespace AnalyticsEngine.Kpi.Formula;
 
 /// <summary>The static type of a formula expression, as the binder infers it.</summary>
-public enum FormulaType
+internal enum FormulaType
 {
     /// <summary>A number (fields of type number or integer, literals, arithmetic, aggregates).</summary>
     Number,

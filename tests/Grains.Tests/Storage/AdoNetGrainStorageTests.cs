@@ -181,4 +181,28 @@ public sealed class AdoNetGrainStorageTests(StorageTestCluster fixture)
         Assert.True(reader.GetBoolean(1));
         Assert.False(await reader.ReadAsync(), "more than one row for one grain");
     }
+
+    [Fact]
+    public async Task With_delete_on_clear_the_row_is_removed_and_the_grain_starts_over()
+    {
+        var key = NewKey();
+        var grain = fixture.Client.GetGrain<IDeletingStorageTestGrain>(key);
+        await grain.Write(1);
+        await grain.Write(2);
+
+        Assert.Equal(new StateSnapshot(0, null, null, false), await grain.Clear());
+        Assert.Equal(0L, await CountRows(key));
+
+        Assert.Equal(new StateSnapshot(3, null, "1", true), await grain.Write(3));
+        Assert.Equal(1L, await CountRows(key));
+    }
+
+    private async Task<long> CountRows(string key)
+    {
+        await using var command = TestDatabase.DataSource.CreateCommand(
+            "SELECT count(*) FROM orleans.grain_state WHERE service_id = $1 AND grain_id_extension = $2");
+        command.Parameters.AddWithValue(fixture.ServiceId);
+        command.Parameters.AddWithValue(key);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 }

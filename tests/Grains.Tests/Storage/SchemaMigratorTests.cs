@@ -136,4 +136,38 @@ public sealed class SchemaMigratorTests
         Assert.Equal(expected, await SchemaMigrator.HasTimescaleDbAsync(TestDatabase.DataSource));
         Assert.Equal(expected, await SchemaMigrator.HasTimescaleDbAsync(TestDatabase.ConnectionString));
     }
+
+    [Fact]
+    public async Task An_empty_database_is_migrated_once_by_silos_starting_together()
+    {
+        var name = "ae_migration_test_" + Guid.NewGuid().ToString("N");
+        await ExecuteAsync(TestDatabase.DataSource, $"CREATE DATABASE {name}");
+        try
+        {
+            var connectionString = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString)
+            {
+                Database = name,
+                Pooling = false, // so that DROP DATABASE finds no idle pooled sessions
+            }.ConnectionString;
+
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
+                SchemaMigrator.ApplyAsync(connectionString, NullLogger.Instance, CancellationToken.None)));
+
+            await using var fresh = NpgsqlDataSource.Create(connectionString);
+            await using var command = fresh.CreateCommand(
+                $"SELECT array_agg(name ORDER BY name) FROM {SchemaMigrator.HistoryTable}");
+            var applied = (string[])(await command.ExecuteScalarAsync())!;
+            Assert.Equal(SchemaMigrator.Migrations.Select(m => m.Name), applied);
+        }
+        finally
+        {
+            await ExecuteAsync(TestDatabase.DataSource, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
 }

@@ -10,6 +10,9 @@ namespace AnalyticsEngine.Grains.Tests.Storage;
 public sealed class StorageTestCluster : IAsyncLifetime
 {
     public const string StorageName = "store";
+
+    /// <summary>A second provider on the same tables that deletes rows on clear instead of emptying them.</summary>
+    public const string DeletingStorageName = "store-delete";
     private const string Invariant = "Npgsql";
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -30,6 +33,12 @@ public sealed class StorageTestCluster : IAsyncLifetime
             {
                 options.Invariant = Invariant;
                 options.ConnectionString = TestDatabase.ConnectionString;
+            });
+            silo.AddAdoNetGrainStorage(DeletingStorageName, options =>
+            {
+                options.Invariant = Invariant;
+                options.ConnectionString = TestDatabase.ConnectionString;
+                options.DeleteStateOnClear = true;
             });
             silo.UseAdoNetReminderService(options =>
             {

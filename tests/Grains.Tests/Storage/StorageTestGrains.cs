@@ -120,6 +120,31 @@ public sealed class IntegerStorageTestGrain(
     }
 }
 
+[Alias("ae.tests.IDeletingStorageTestGrain")]
+public interface IDeletingStorageTestGrain : IGrainWithStringKey
+{
+    Task<StateSnapshot> Write(int count);
+    Task<StateSnapshot> Clear();
+}
+
+public sealed class DeletingStorageTestGrain(
+    [PersistentState("deleting-counter", StorageTestCluster.DeletingStorageName)] IPersistentState<CounterState> state)
+    : Grain, IDeletingStorageTestGrain
+{
+    public async Task<StateSnapshot> Write(int count)
+    {
+        state.State.Count = count;
+        await state.WriteStateAsync();
+        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+    }
+
+    public async Task<StateSnapshot> Clear()
+    {
+        await state.ClearStateAsync();
+        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+    }
+}
+
 /// <summary>Registers, lists and removes reminders through the configured reminder service.</summary>
 [Alias("ae.tests.IReminderTestGrain")]
 public interface IReminderTestGrain : IGrainWithStringKey

@@ -73,6 +73,10 @@ public sealed class AuthorizationMatrixTests(AnalyticsFixture fixture)
             _ => (ClientAccess.AllClients, new Targets(clients.Own, fresh)),
         };
         var expected = Expected(endpoint, role, grant);
+        if (endpoint.Prepare is { } prepare)
+        {
+            await prepare(fixture.Http, targets);
+        }
 
         using var http = fixture.CreateClient(fixture.Token(role, granted));
         using var request = endpoint.Build(targets);
@@ -94,9 +98,14 @@ public sealed class AuthorizationMatrixTests(AnalyticsFixture fixture)
     {
         var endpoint = SecuredEndpoints.Find(endpointName);
         var clients = await MatrixClients.GetAsync(fixture);
+        var targets = new Targets(clients.Own, TestClients.NewId("new"));
+        if (endpoint.Prepare is { } prepare)
+        {
+            await prepare(fixture.Http, targets);
+        }
 
         using var http = fixture.CreateClient(BadToken(fixture.Auth, kind));
-        using var request = endpoint.Build(new Targets(clients.Own, TestClients.NewId("new")));
+        using var request = endpoint.Build(targets);
         using var response = await http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
@@ -111,8 +120,14 @@ public sealed class AuthorizationMatrixTests(AnalyticsFixture fixture)
         var endpoint = SecuredEndpoints.Find(endpointName);
         var clients = await MatrixClients.GetAsync(fixture);
 
+        var targets = new Targets(clients.Own, TestClients.NewId("new"));
+        if (endpoint.Prepare is { } prepare)
+        {
+            await prepare(fixture.Http, targets);
+        }
+
         using var http = fixture.CreateClient(fixture.Token("guest", ClientAccess.AllClients));
-        using var request = endpoint.Build(new Targets(clients.Own, TestClients.NewId("new")));
+        using var request = endpoint.Build(targets);
         using var response = await http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);

@@ -57,6 +57,8 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
         (HttpMethod.Post, "/ingest/orders?clientId={client}"),
         (HttpMethod.Post, "/demo/generate"),
         (HttpMethod.Post, "/demo/feed"),
+        (HttpMethod.Post, "/formulas/check"),
+        (HttpMethod.Post, "/clients/{client}/custom-kpis"),
     ];
 
     [Fact]
@@ -83,6 +85,9 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
             await CheckAsync(failures, HttpMethod.Get, $"/clients/{h}");
             await CheckAsync(failures, HttpMethod.Get, $"/clients/{h}/kpis/POF");
             await CheckAsync(failures, HttpMethod.Get, $"/clients/{client}/kpis/{h}");
+            await CheckAsync(failures, HttpMethod.Get, $"/clients/{h}/custom-kpis");
+            await CheckAsync(failures, HttpMethod.Put, $"/clients/{client}/custom-kpis/{h}", Json(new { name = "n", formula = "count(orders)" }));
+            await CheckAsync(failures, HttpMethod.Delete, $"/clients/{client}/custom-kpis/{h}");
             await CheckAsync(failures, HttpMethod.Put, $"/clients/{h}", "{\"name\": \"x\"}");
             await CheckAsync(failures, HttpMethod.Post, $"/ingest/{h}?clientId={client}", orders);
         }
@@ -116,6 +121,12 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
             }
 
             await CheckAsync(failures, HttpMethod.Post, "/demo/generate", Json(new { clientId = hostile, orders = 1 }));
+            await CheckAsync(failures, HttpMethod.Post, "/formulas/check", Json(new { formula = hostile }));
+            await CheckAsync(failures, HttpMethod.Post, "/formulas/check", Json(new { formula = $"count(orders) filter (where orders.status = '{hostile}')" }));
+            await CheckAsync(failures, HttpMethod.Post, $"/clients/{client}/custom-kpis", Json(new { code = hostile, name = "n", formula = "count(orders)" }));
+            await CheckAsync(failures, HttpMethod.Post, $"/clients/{client}/custom-kpis", Json(new { code = "SEC_HOSTILE", name = hostile, description = hostile, formula = hostile, unit = hostile, module = hostile }));
+            await CheckAsync(failures, HttpMethod.Post, $"/clients/{client}/custom-kpis", Json(new { code = "SEC_HOSTILE_TEXT", name = hostile, description = hostile, formula = "count(orders)", unit = hostile, module = hostile }));
+            await fixture.Http.DeleteAsync($"/clients/{client}/custom-kpis/SEC_HOSTILE_TEXT");
             using var idempotent = new HttpRequestMessage(HttpMethod.Post, $"/ingest/orders?clientId={client}")
             {
                 Content = new StringContent(JsonSerializer.Serialize(TestOrder.Random(1, DateTimeOffset.UtcNow.AddMinutes(-5), 3)), Encoding.UTF8, "application/json"),

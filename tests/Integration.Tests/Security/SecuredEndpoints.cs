@@ -16,8 +16,12 @@ public enum ClientScope
     AllClients,
 }
 
-/// <summary>The clients a request is aimed at: an existing one, and a new id for endpoints that create one.</summary>
-public sealed record Targets(string Client, string NewClient);
+/// <summary>The clients a request is aimed at: an existing one, a new id for endpoints that create one, and a custom KPI code.</summary>
+public sealed record Targets(string Client, string NewClient)
+{
+    /// <summary>A custom KPI code of this request alone.</summary>
+    public string KpiCode { get; } = "SEC_" + Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
+}
 
 /// <summary>One HTTP endpoint of the gateway as the authorization matrix exercises it.</summary>
 /// <param name="Method">HTTP method.</param>
@@ -26,8 +30,10 @@ public sealed record Targets(string Client, string NewClient);
 /// <param name="Scope">Which client ids it is about.</param>
 /// <param name="Authorized">The status an authorized, well-formed call answers.</param>
 /// <param name="Build">An authorized, well-formed call aimed at the given clients.</param>
+/// <param name="Prepare">What must exist before the call (done as an admin of every client), if anything.</param>
 public sealed record SecuredEndpoint(
-    string Method, string Pattern, string MinimumRole, ClientScope Scope, int Authorized, Func<Targets, HttpRequestMessage> Build)
+    string Method, string Pattern, string MinimumRole, ClientScope Scope, int Authorized, Func<Targets, HttpRequestMessage> Build,
+    Func<HttpClient, Targets, Task>? Prepare = null)
 {
     public string Name => $"{Method} {Pattern}";
 
@@ -69,6 +75,14 @@ public static class SecuredEndpoints
         Get("/clients/{clientId}/kpis/{kpiCode}", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/kpis/POF?granularity=hour&recent=5"),
         // An invalid setting: authorization is decided before the handler refuses it, and no feed starts.
         new("POST", "/demo/feed", Roles.Admin, ClientScope.AllClients, 400, _ => Json(HttpMethod.Post, "/demo/feed", new { clients = 0, ordersPerSecond = 0 })),
+        new("POST", "/formulas/check", Roles.Analyst, ClientScope.None, 200, _ => Json(HttpMethod.Post, "/formulas/check", new { formula = "count(orders)" })),
+        Get("/clients/{clientId}/custom-kpis", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/custom-kpis"),
+        new("POST", "/clients/{clientId}/custom-kpis", Roles.Analyst, ClientScope.Client, 201,
+            t => Json(HttpMethod.Post, $"/clients/{t.Client}/custom-kpis", CustomKpi(t.KpiCode))),
+        new("PUT", "/clients/{clientId}/custom-kpis/{kpiCode}", Roles.Analyst, ClientScope.Client, 200,
+            t => Json(HttpMethod.Put, $"/clients/{t.Client}/custom-kpis/{t.KpiCode}", CustomKpi(t.KpiCode)), CreateCustomKpiAsync),
+        new("DELETE", "/clients/{clientId}/custom-kpis/{kpiCode}", Roles.Analyst, ClientScope.Client, 204,
+            t => new HttpRequestMessage(HttpMethod.Delete, $"/clients/{t.Client}/custom-kpis/{t.KpiCode}"), CreateCustomKpiAsync),
         new("DELETE", "/demo/feed", Roles.Admin, ClientScope.AllClients, 200, _ => new HttpRequestMessage(HttpMethod.Delete, "/demo/feed")),
         Get("/demo/feed", Roles.Admin, ClientScope.AllClients, _ => "/demo/feed"),
         new("POST", "/demo/generate", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/demo/generate", new
@@ -91,6 +105,14 @@ public static class SecuredEndpoints
         }
 
         return names;
+    }
+
+    private static object CustomKpi(string code) => new { code, name = "Orders " + code, formula = "count(orders)", unit = "orders" };
+
+    private static async Task CreateCustomKpiAsync(HttpClient admin, Targets targets)
+    {
+        using var response = await admin.PostAsJsonAsync($"/clients/{targets.Client}/custom-kpis", CustomKpi(targets.KpiCode));
+        response.EnsureSuccessStatusCode();
     }
 
     private static SecuredEndpoint Get(string pattern, string role, ClientScope scope, Func<Targets, string> url) =>

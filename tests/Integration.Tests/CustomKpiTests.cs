@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AnalyticsEngine.Kpi;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace AnalyticsEngine.Integration.Tests;
+
+/// <summary>An analyst writes a custom KPI over HTTP, sees precise errors for a wrong one, and watches the right one live.</summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class CustomKpiTests(AnalyticsFixture fixture)
+{
+    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };
+
+    [Fact]
+    public async Task A_formula_with_problems_is_refused_with_every_problem_and_its_position()
+    {
+        var clientId = TestClients.NewId("ck");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+
+        using var response = await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new
+        {
+            code = "BROKEN",
+            name = "Broken",
+            formula = "count(orders) filter (where orders.colour = 'red') / sum(orders.carrier)",
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var problems = problem.GetProperty("problems").EnumerateArray().ToList();
+        Assert.True(problems.Count >= 2, problem.GetRawText());
+        var unknownField = problems.Single(p => p.GetProperty("message").GetString()!.Contains("colour", StringComparison.Ordinal));
+        Assert.Equal(1, unknownField.GetProperty("line").GetInt32());
+        Assert.Equal(36, unknownField.GetProperty("column").GetInt32()); // the "colour" in orders.colour
+        Assert.Contains("^", unknownField.GetProperty("excerpt").GetString());
+        var config = await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}");
+        Assert.Empty(config.GetProperty("customKpis").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_new_custom_kpi_is_computed_from_events_stored_before_it_existed_and_then_live()
+    {
+        var clientId = TestClients.NewId("ck");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var minute = DateTimeOffset.UtcNow.AddMinutes(-5);
+        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var before = TestOrder.Random(20, minute, seed: 21);
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", before)).EnsureSuccessStatusCode();
+
+        using (var created = await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new
+        {
+            code = "BIG_ORDER_SHARE",
+            name = "Share of big orders",
+            formula = "100 * count(orders) filter (where orders.order_value > 500) / count(orders)",
+            unit = "%",
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await using var hub = await fixture.ConnectHubAsync();
+        var after = TestOrder.Random(10, minute, seed: 22).Select((o, i) => o with { order_id = $"late-{i}" }).ToList();
+        var all = before.Concat(after).ToList();
+        var pushed = new TaskCompletionSource<KpiValue>(TaskCreationOptions.RunContinuationsAsynchronously);
+        hub.On<KpiValue[]>("kpiChanged", values =>
+        {
+            foreach (var v in values.Where(v => v.BucketStart == minute && v.EventCount == all.Count))
+            {
+                pushed.TrySetResult(v);
+            }
+        });
+        var snapshot = await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "BIG_ORDER_SHARE", "minute");
+        var existing = snapshot.Recent.Single(v => v.BucketStart == minute);
+        Assert.Equal(before.Count, existing.EventCount);
+        Assert.Equal(100.0 * before.Count(o => o.order_value > 500) / before.Count, existing.Value!.Value, precision: 9);
+
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", after)).EnsureSuccessStatusCode();
+
+        var live = await pushed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(100.0 * all.Count(o => o.order_value > 500) / all.Count, live.Value!.Value, precision: 9);
+    }
+
+    [Fact]
+    public async Task Formula_check_reports_the_objects_a_valid_formula_reads()
+    {
+        using var response = await fixture.Http.PostAsJsonAsync("/formulas/check", new { formula = "sum(time_logs.hours * time_logs.rate) / count(invoices)" });
+        var check = await response.Content.ReadFromJsonAsync<JsonElement>(Web);
+
+        Assert.True(check.GetProperty("isValid").GetBoolean());
+        Assert.Equal(["invoices", "time_logs"], check.GetProperty("objectModels").EnumerateArray().Select(e => e.GetString()!).Order());
+    }
+}
