@@ -9,6 +9,12 @@ public interface IClientScoped
     string? ClientId { get; }
 }
 
+/// <summary>A request body that names several clients, e.g. a batch of queries (checked by <see cref="ClientAccessFilter"/>).</summary>
+public interface IClientsScoped
+{
+    IEnumerable<string?> ClientIds { get; }
+}
+
 /// <summary>The clients a caller may see, read from its token's <c>clients</c> claim.</summary>
 public sealed class ClientGrant
 {
@@ -85,7 +91,7 @@ public static partial class ClientAccess
 
 /// <summary>
 /// Client isolation for HTTP: every client id a request names (route value <c>clientId</c>, query
-/// <c>clientId</c>, or a body that is <see cref="IClientScoped"/>) must be well formed (else 400) and
+/// <c>clientId</c>, or a body that is <see cref="IClientScoped"/> or <see cref="IClientsScoped"/>) must be well formed (else 400) and
 /// granted by the caller's token (else 403). Applied to the whole API group, so new endpoints get it too.
 /// </summary>
 public sealed class ClientAccessFilter : IEndpointFilter
@@ -138,6 +144,16 @@ public sealed class ClientAccessFilter : IEndpointFilter
             {
                 case IClientScoped { ClientId: { } fromBody }:
                     yield return fromBody;
+                    break;
+                case IClientsScoped { ClientIds: { } ids }:
+                    foreach (var id in ids)
+                    {
+                        if (id is not null)
+                        {
+                            yield return id;
+                        }
+                    }
+
                     break;
                 case IEnumerable<IClientScoped> many:
                     foreach (var item in many)
