@@ -92,7 +92,11 @@ public class EngineProperties
             newest = batch.Select(r => r.EventTime).Append(newest).Max();
 
             var now = Instant.Min(lastNow, Instant.FromDateTimeOffset(newest.AddMinutes(1)));
-            engine.AdvanceTime(now);
+            if (random.Chance(0.5))
+            {
+                engine.AdvanceTime(now);
+            }
+
             var changes = new List<KpiValue>();
             engine.DrainChanges(_ => true, changes, now);
             foreach (var change in changes)

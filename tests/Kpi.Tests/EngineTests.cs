@@ -191,6 +191,20 @@ public class EngineTests
     }
 
     [Fact]
+    public void A_late_snapshot_row_is_seen_by_the_next_read_of_any_later_bucket()
+    {
+        var engine = Engine(("USED", "sum(licenses.seats_used)"));
+        engine.Apply("licenses", [TestModels.License(1, T0, "L1", 10, 1)]);
+        Assert.Equal(1, Minute(engine, "USED", T0.AddMinutes(10)).Value);
+        Assert.Equal(1, Minute(engine, "USED", T0.AddMinutes(8)).Value);
+
+        engine.Apply("licenses", [TestModels.License(2, T0.AddMinutes(5), "L2", 10, 4)]);
+        Assert.Equal(5, Minute(engine, "USED", T0.AddMinutes(8)).Value);
+        Assert.Equal(5, Minute(engine, "USED", T0.AddMinutes(10)).Value);
+        Assert.Equal(1, Minute(engine, "USED", T0.AddMinutes(4)).Value);
+    }
+
+    [Fact]
     public void A_late_snapshot_row_republishes_every_later_bucket()
     {
         var engine = Engine(("USED", "sum(licenses.seats_used)"));

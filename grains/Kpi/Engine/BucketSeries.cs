@@ -18,7 +18,7 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
 
     public List<Bucket> Dirty { get; } = [];
 
-    /// <summary>Start of the bucket that held "now" at the last clock advance.</summary>
+    /// <summary>Start of the bucket that held "now" at the last drain.</summary>
     public long CurrentStart { get; set; } = long.MinValue;
 
     /// <summary>Buckets starting before this are evicted and not created again.</summary>

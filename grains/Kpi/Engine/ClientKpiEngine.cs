@@ -30,6 +30,7 @@ public sealed class ClientKpiEngine
     private readonly BucketSeries[] _series;
     private readonly List<KpiCompileError> _errors = [];
     private readonly TermAccumulator _scratch = new();
+    private readonly AsOfRows?[] _asOfCache;
     private Truth[] _filterResults = [];
     private long _applyCount;
 
@@ -62,6 +63,7 @@ public sealed class ClientKpiEngine
         }
 
         _series = Granularities.Select(g => new BucketSeries(new BucketCalendar(zone, g), _objects.Count)).ToArray();
+        _asOfCache = new AsOfRows?[_objects.Count];
     }
 
     /// <summary>KPIs that did not compile, with their formula errors.</summary>
@@ -133,7 +135,8 @@ public sealed class ClientKpiEngine
 
     /// <summary>
     /// Appends the value of every (KPI, granularity, bucket) changed since the last drain — by new rows, by a
-    /// snapshot change carried into later buckets, or by becoming final — for the KPIs <paramref name="includeKpi"/>
+    /// snapshot change carried into later buckets, by becoming final, or (KPIs reading snapshot objects) by the
+    /// clock entering the bucket — for the KPIs <paramref name="includeKpi"/>
     /// accepts, then clears all change marks (changes of KPIs nobody watches are not computed).
     /// </summary>
     /// <returns>How many values were appended.</returns>
@@ -148,6 +151,7 @@ public sealed class ClientKpiEngine
         foreach (var series in _series)
         {
             emitted.Clear();
+            PublishNewCurrentBucket(series, nowTicks);
             foreach (var bucket in series.Dirty)
             {
                 for (var k = 0; k < _kpis.Count; k++)
@@ -227,7 +231,6 @@ public sealed class ClientKpiEngine
             series.RetentionStart = Math.Max(series.RetentionStart, retentionStart);
             series.Evict();
             snapshotCutoff = Math.Min(snapshotCutoff, series.RetentionStart);
-            PublishNewCurrentBucket(series, nowTicks);
             foreach (var bucket in series.Buckets)
             {
                 if (bucket.Range.End + _latenessTicks > nowTicks)
@@ -245,13 +248,16 @@ public sealed class ClientKpiEngine
 
         foreach (var runtime in _objects)
         {
-            runtime.Snapshots?.Compact(snapshotCutoff);
+            if (runtime.Snapshots?.Compact(snapshotCutoff) == true)
+            {
+                _asOfCache[runtime.Index] = null;
+            }
         }
     }
 
     /// <summary>
-    /// A snapshot KPI has a value in every bucket (the state carries forward), so when the clock enters new buckets
-    /// they are published once, even without rows; event KPIs' empty buckets are not pushed.
+    /// A snapshot KPI has a value in every bucket (the state carries forward), so the buckets the clock entered since
+    /// the last drain are published once, even without rows; event KPIs' empty buckets are not pushed.
     /// </summary>
     private void PublishNewCurrentBucket(BucketSeries series, long nowTicks)
     {
@@ -470,6 +476,7 @@ public sealed class ClientKpiEngine
     {
         var ticks = TimeTicks.Of(row.EventTime);
         runtime.Snapshots!.Insert(row);
+        _asOfCache[runtime.Index] = null;
         for (var g = 0; g < _series.Length; g++)
         {
             var series = _series[g];
@@ -614,7 +621,6 @@ public sealed class ClientKpiEngine
             stop++;
         }
 
-        SnapshotView? asOf = null;
         Span<double> aggregates = kpi.Terms.Length <= 32 ? stackalloc double[kpi.Terms.Length] : new double[kpi.Terms.Length];
         var components = new KpiComponent[kpi.Terms.Length];
         for (var a = 0; a < kpi.Terms.Length; a++)
@@ -634,7 +640,7 @@ public sealed class ClientKpiEngine
             }
             else
             {
-                foreach (var row in AsOf(runtime, end, ref asOf))
+                foreach (var row in AsOf(runtime, end).Rows)
                 {
                     _scratch.Fold(term, row);
                 }
@@ -664,8 +670,7 @@ public sealed class ClientKpiEngine
             if (runtime.Kind == ObjectKind.Snapshot)
             {
                 revision += CarriedRevision(series, runtime, stop);
-                AsOf(runtime, end, ref asOf);
-                newest = Math.Max(newest, asOf!.NewestTicks[runtime.Index]);
+                newest = Math.Max(newest, AsOf(runtime, end).NewestTicks);
             }
         }
 
@@ -685,26 +690,28 @@ public sealed class ClientKpiEngine
             eventCount);
     }
 
-    /// <summary>Each key's latest row of a snapshot object as of <paramref name="end"/>, collected once per composed value.</summary>
-    private List<EventRow> AsOf(ObjectRuntime runtime, long end, ref SnapshotView? view)
+    /// <summary>
+    /// Each key's latest row of a snapshot object before <paramref name="end"/>. The last collection per object is
+    /// kept and reused while no row lies between its instant and the one asked for, so publishing or reading a run of
+    /// buckets scans the keys once per change rather than once per bucket. Applying rows drops it.
+    /// </summary>
+    private AsOfRows AsOf(ObjectRuntime runtime, long end)
     {
-        view ??= new SnapshotView(_objects.Count);
-        if (view.Rows[runtime.Index] is not { } rows)
+        var cached = _asOfCache[runtime.Index];
+        var store = runtime.Snapshots!;
+        if (cached is not null && (cached.End == end || !store.AnyRowBetween(Math.Min(cached.End, end), Math.Max(cached.End, end))))
         {
-            rows = [];
-            view.NewestTicks[runtime.Index] = runtime.Snapshots!.CollectAsOf(end, rows);
-            view.Rows[runtime.Index] = rows;
+            return cached;
         }
 
-        return rows;
+        var rows = new List<EventRow>();
+        var newest = store.CollectAsOf(end, rows);
+        cached = new AsOfRows(end, rows, newest);
+        _asOfCache[runtime.Index] = cached;
+        return cached;
     }
 
-    private sealed class SnapshotView(int objectCount)
-    {
-        public List<EventRow>?[] Rows { get; } = new List<EventRow>?[objectCount];
-
-        public long[] NewestTicks { get; } = new long[objectCount];
-    }
+    private sealed record AsOfRows(long End, List<EventRow> Rows, long NewestTicks);
 
     private CompiledKpi Kpi(string kpiCode) =>
         _kpisByCode.TryGetValue(kpiCode, out var kpi) ? kpi : throw new KeyNotFoundException($"client '{_clientId}' has no compiled KPI '{kpiCode}'");

@@ -33,7 +33,7 @@ public sealed class ClientKpiEngineState
     [Id(6)]
     public List<string> Texts { get; set; } = [];
 
-    /// <summary>Per granularity, start of the bucket that held "now" at the last clock advance (Unix ticks).</summary>
+    /// <summary>Per granularity, start of the bucket that held "now" at the last drain (Unix ticks).</summary>
     [Id(5)]
     public long[] CurrentStarts { get; set; } = [];
 }

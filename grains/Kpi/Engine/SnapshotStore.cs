@@ -11,6 +11,10 @@ internal sealed class SnapshotStore(ObjectModelLayout layout)
 {
     private readonly Dictionary<SnapshotKey, List<EventRow>> _histories = [];
 
+    // Event times of all retained rows, sorted: answers "did any row arrive between two instants?" cheaply, so a
+    // series of buckets without rows in between reuses one "as of" collection instead of scanning every key again.
+    private readonly List<long> _times = [];
+
     public int KeyCount => _histories.Count;
 
     public void Insert(EventRow row)
@@ -30,6 +34,33 @@ internal sealed class SnapshotStore(ObjectModelLayout layout)
         }
 
         history.Insert(index, row);
+        var at = _times.Count;
+        while (at > 0 && _times[at - 1] > ticks)
+        {
+            at--;
+        }
+
+        _times.Insert(at, ticks);
+    }
+
+    /// <summary>True when some retained row has an event time in [<paramref name="from"/>, <paramref name="to"/>).</summary>
+    public bool AnyRowBetween(long from, long to)
+    {
+        int low = 0, high = _times.Count;
+        while (low < high)
+        {
+            var mid = (low + high) >>> 1;
+            if (_times[mid] < from)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low < _times.Count && _times[low] < to;
     }
 
     /// <summary>Each key's latest row with event time before <paramref name="endTicks"/>; returns the newest such event time.</summary>
@@ -53,16 +84,28 @@ internal sealed class SnapshotStore(ObjectModelLayout layout)
     }
 
     /// <summary>Forgets rows no instant at or after <paramref name="cutoffTicks"/> can see: all but the latest row before it.</summary>
-    public void Compact(long cutoffTicks)
+    /// <returns>True when rows were removed.</returns>
+    public bool Compact(long cutoffTicks)
     {
+        var removed = false;
         foreach (var history in _histories.Values)
         {
             var lastBefore = LastBefore(history, cutoffTicks);
             if (lastBefore > 0)
             {
                 history.RemoveRange(0, lastBefore);
+                removed = true;
             }
         }
+
+        if (!removed)
+        {
+            return false;
+        }
+
+        _times.Clear();
+        _times.AddRange(_histories.Values.SelectMany(h => h).Select(r => TimeTicks.Of(r.EventTime)).Order());
+        return true;
     }
 
     public IEnumerable<EventRow> AllRows() => _histories.Values.SelectMany(h => h);

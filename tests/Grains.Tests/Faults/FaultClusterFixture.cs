@@ -1,0 +1,96 @@
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Silo;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+
+namespace AnalyticsEngine.Grains.Tests.Faults;
+
+/// <summary>
+/// A three-silo in-process cluster with the production providers (ADO.NET storage in the real PostgreSQL,
+/// memory streams) and membership tuned to notice a dead silo within a few seconds. The silos connect to
+/// PostgreSQL under their own application name, so a test can terminate exactly their connections.
+/// </summary>
+public sealed class FaultClusterFixture : IAsyncLifetime
+{
+    public const int InitialSilos = 3;
+
+    /// <summary>The application name of every connection the silos open (and only theirs).</summary>
+    public string ApplicationName { get; } = "ae-faults-" + Guid.NewGuid().ToString("N")[..8];
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    /// <summary>The test's own connections, used to verify and to inject faults; never terminated.</summary>
+    public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(
+        new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { ApplicationName = "ae-faults-verifier" }.ConnectionString);
+
+    public IClusterClient Client => Cluster.Client;
+
+    /// <summary>How events reached the client grains (stream or database), from the product's meters.</summary>
+    public RecoveryMetrics Metrics { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await TestDatabase.EnsureMigratedAsync();
+        await EnsureTablesAsync();
+
+        var product = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { ApplicationName = ApplicationName }.ConnectionString;
+        var builder = new InProcessTestClusterBuilder(InitialSilos);
+        builder.ConfigureSiloHost((_, host) => host.Services.AddGrainServices(host.Configuration, product));
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddAnalyticsProviders(product);
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                // A killed silo is declared dead after two missed one-second probes.
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+                o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(10);
+            });
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+        });
+        builder.ConfigureClient(client =>
+        {
+            client.AddMemoryStreams(EventStreams.Provider);
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    /// <summary>
+    /// Creates the object-model tables unless they exist: their DDL (CREATE INDEX IF NOT EXISTS) waits behind
+    /// any long COPY another user of the shared server is running.
+    /// </summary>
+    private async Task EnsureTablesAsync()
+    {
+        await using var command = Database.CreateCommand("SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest($1::text[]) AS name");
+        command.Parameters.AddWithValue(ObjectModelTables.BuiltIn.All.Select(t => t.QualifiedName).ToArray());
+        if (await command.ExecuteScalarAsync() is not true)
+        {
+            await ObjectModelTables.BuiltIn.EnsureCreatedAsync(Database, CancellationToken.None);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+
+        await Database.DisposeAsync();
+        Metrics.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class FaultClusterCollection : ICollectionFixture<FaultClusterFixture>
+{
+    public const string Name = "fault-cluster";
+}
