@@ -2,11 +2,18 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using AnalyticsEngine.Gateway;
 using AnalyticsEngine.Gateway.Api;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Gateway.Streaming;
 using AnalyticsEngine.ServiceDefaults;
+using Microsoft.AspNetCore.SignalR;
 using Orleans.Configuration;
 using Scalar.AspNetCore;
 using StackExchange.Redis;
+
+if (DevTokens.IsInvocation(args))
+{
+    return DevTokens.Run(args, Console.Out, Console.Error);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("analytics-gateway");
@@ -33,35 +40,53 @@ builder.Services.AddHealthChecks()
 
 builder.Services.ConfigureHttpJsonOptions(o => GatewayJson.Configure(o.SerializerOptions));
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
-    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
-builder.Services.AddOpenApi();
+{
+    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+    context.ProblemDetails.Detail ??= StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
+});
+builder.Services.AddOpenApi(o => o.AddBearerSecurityScheme());
 
-builder.Services.AddSignalR(o => o.MaximumReceiveMessageSize = 32 * 1024)
+builder.Services.AddSingleton<HubRateLimitFilter>();
+builder.Services.AddSignalR(o =>
+    {
+        o.MaximumReceiveMessageSize = 32 * 1024;
+        o.AddFilter<HubRateLimitFilter>();
+    })
     .AddJsonProtocol(o => GatewayJson.Configure(o.PayloadSerializerOptions))
     .AddMessagePackProtocol();
 builder.Services.AddSingleton<KpiFanout>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<KpiFanout>());
 builder.Services.AddOptions<GatewayLimits>().Bind(builder.Configuration.GetSection("Gateway")).ValidateDataAnnotations().ValidateOnStart();
+builder.AddGatewaySecurity();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSecurityHeaders();
+// The page, health, metrics and the API reference are public; everything else needs a token (docs/security.md).
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseRouting();
+app.UseGatewaySecurity();
 
-app.MapServiceDefaults();
-app.MapOpenApi();
-app.MapScalarApiReference();
-app.MapCatalogApi();
-app.MapClientsApi();
-app.MapIngestApi();
-app.MapKpiApi();
-app.MapCustomKpisApi();
-app.MapDemoApi();
-app.MapHub<KpiHub>("/hubs/kpi");
+var anonymous = app.MapGroup("").AllowAnonymous();
+anonymous.MapServiceDefaults();
+app.MapOpenApi().AllowAnonymous();
+// Without the default fonts the reference loads nothing from other origins (see the CSP in SecurityHeaders).
+app.MapScalarApiReference(o => o.DisableDefaultFonts()).AllowAnonymous();
+
+var api = app.MapSecuredApi();
+api.MapCatalogApi();
+api.MapClientsApi();
+api.MapIngestApi();
+api.MapKpiApi();
+api.MapCustomKpisApi();
+api.MapDemoApi();
+app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 
 app.Run();
+return 0;
 
 /// <summary>Entry point, visible to the integration tests' WebApplicationFactory.</summary>
 public partial class Program;

@@ -1,4 +1,5 @@
 using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -20,6 +21,7 @@ public static class CatalogApi
 
         var catalog = app.MapGroup("")
             .WithTags("Catalog")
+            .RequireAuthorization(Policies.Read)
             .AddEndpointFilter(CacheSuccessfulResponses);
 
         catalog.MapGet("/kpis", GetKpis).WithName("GetKpis")

@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -9,18 +11,26 @@ public sealed record ClientRequest(
     string? Name,
     string? TimeZone,
     IReadOnlyList<string>? SelectedKpis,
-    IReadOnlyList<FieldMapping>? FieldMappings);
+    IReadOnlyList<FieldMapping>? FieldMappings) : IClientScoped;
 
-/// <summary>Client configuration ("your order"): <c>GET/POST/PUT /clients</c>.</summary>
+/// <summary>
+/// Client configuration ("your order"): <c>GET/POST/PUT /clients</c>. Viewers read the clients their token
+/// grants; only admins create or change them.
+/// </summary>
 public static class ClientsApi
 {
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
     {
         var clients = app.MapGroup("/clients").WithTags("Clients");
 
-        clients.MapGet("/", async (IClusterClient cluster) =>
-            TypedResults.Ok(await cluster.GetGrain<IClientDirectoryGrain>(0).List()))
-            .WithName("ListClients");
+        clients.MapGet("/", async (IClusterClient cluster, ClaimsPrincipal user) =>
+        {
+            var grant = ClientAccess.GrantOf(user);
+            var all = await cluster.GetGrain<IClientDirectoryGrain>(0).List();
+            return TypedResults.Ok(grant.All ? all : [.. all.Where(c => grant.Allows(c.ClientId))]);
+        })
+            .WithName("ListClients")
+            .WithSummary("The clients the caller's token grants.");
 
         clients.MapGet("/{clientId}", async Task<Results<Ok<ClientConfig>, ProblemHttpResult>> (string clientId, IClusterClient cluster) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is { } config
@@ -35,6 +45,11 @@ public static class ClientsApi
                 return Problems.Validation(["clientId: is required"]);
             }
 
+            if (TextProblems(request) is { Count: > 0 } textProblems)
+            {
+                return Problems.Validation(textProblems);
+            }
+
             var grain = cluster.GetGrain<IClientConfigGrain>(request.ClientId);
             if (await grain.Get() is not null)
             {
@@ -46,7 +61,7 @@ public static class ClientsApi
             return problems.Count > 0
                 ? Problems.Validation(problems)
                 : TypedResults.Created($"/clients/{request.ClientId}", (await grain.Get())!);
-        }).WithName("CreateClient");
+        }).WithName("CreateClient").RequireAuthorization(Policies.Administer);
 
         clients.MapPut("/{clientId}", async Task<Results<Ok<ClientConfig>, ValidationProblem, ProblemHttpResult>> (string clientId, ClientRequest request, IClusterClient cluster) =>
         {
@@ -61,11 +76,54 @@ public static class ClientsApi
                 return Problems.Validation([$"clientId: '{request.ClientId}' does not match the path's '{clientId}'"]);
             }
 
+            if (TextProblems(request) is { Count: > 0 } textProblems)
+            {
+                return Problems.Validation(textProblems);
+            }
+
             var problems = await grain.Put(ToConfig(clientId, request, existing));
             return problems.Count > 0 ? Problems.Validation(problems) : TypedResults.Ok((await grain.Get())!);
-        }).WithName("UpdateClient");
+        }).WithName("UpdateClient").RequireAuthorization(Policies.Administer);
 
         return app;
+    }
+
+    /// <summary>
+    /// Null list entries and control characters are refused at the edge: PostgreSQL cannot store NUL in text or
+    /// jsonb, and no name, time zone, KPI code or field name needs a control character.
+    /// </summary>
+    private static List<string> TextProblems(ClientRequest request)
+    {
+        var problems = new List<string>();
+        void Check(string field, string? value, bool required = false)
+        {
+            if (value is null ? required : InputText.HasControlCharacters(value))
+            {
+                problems.Add(value is null ? $"{field}: must not be null" : $"{field}: must not contain control characters");
+            }
+        }
+
+        Check("name", request.Name);
+        Check("timeZone", request.TimeZone);
+        foreach (var code in request.SelectedKpis ?? [])
+        {
+            Check("selectedKpis", code, required: true);
+        }
+
+        foreach (var mapping in request.FieldMappings ?? [])
+        {
+            if (mapping is null)
+            {
+                problems.Add("fieldMappings: must not contain null");
+                continue;
+            }
+
+            Check("fieldMappings", mapping.ObjectModel, required: true);
+            Check("fieldMappings", mapping.SourceField, required: true);
+            Check("fieldMappings", mapping.ModelField, required: true);
+        }
+
+        return problems;
     }
 
     private static ClientConfig ToConfig(string clientId, ClientRequest request, ClientConfig? existing) => new(

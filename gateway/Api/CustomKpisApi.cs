@@ -1,5 +1,6 @@
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -20,6 +21,7 @@ public sealed record FormulaRequest(string? Formula);
 /// <summary>
 /// Client-specific KPIs (<c>/clients/{clientId}/custom-kpis</c>) and formula checking (<c>POST /formulas/check</c>).
 /// A formula with problems is refused with every problem, its line, column and a caret excerpt.
+/// Viewers list a client's custom KPIs; analysts check formulas and create, change and delete custom KPIs.
 /// </summary>
 public static class CustomKpisApi
 {
@@ -28,7 +30,8 @@ public static class CustomKpisApi
         app.MapPost("/formulas/check", async (FormulaRequest request, IClusterClient cluster) =>
             TypedResults.Ok(await cluster.GetGrain<IFormulaGrain>(0).Check(request.Formula ?? "")))
             .WithTags("Custom KPIs")
-            .WithName("CheckFormula");
+            .WithName("CheckFormula")
+            .RequireAuthorization(Policies.Analyze);
 
         var custom = app.MapGroup("/clients/{clientId}/custom-kpis").WithTags("Custom KPIs");
 
@@ -36,23 +39,27 @@ public static class CustomKpisApi
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is { } config
                 ? TypedResults.Ok(config.CustomKpis)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
-            .WithName("ListCustomKpis");
+            .WithName("ListCustomKpis")
+            .RequireAuthorization(Policies.Read);
 
         custom.MapPost("/", (string clientId, CustomKpiRequest request, IClusterClient cluster) =>
             PutAsync(clientId, request.Code, request, cluster, creating: true))
-            .WithName("CreateCustomKpi");
+            .WithName("CreateCustomKpi")
+            .RequireAuthorization(Policies.Analyze);
 
         custom.MapPut("/{kpiCode}", (string clientId, string kpiCode, CustomKpiRequest request, IClusterClient cluster) =>
             request.Code is not null && request.Code != kpiCode
                 ? Task.FromResult<IResult>(Problems.Validation([$"code: '{request.Code}' does not match the path's '{kpiCode}'"]))
                 : PutAsync(clientId, kpiCode, request, cluster, creating: false))
-            .WithName("UpdateCustomKpi");
+            .WithName("UpdateCustomKpi")
+            .RequireAuthorization(Policies.Analyze);
 
         custom.MapDelete("/{kpiCode}", async Task<Results<NoContent, ProblemHttpResult>> (string clientId, string kpiCode, IClusterClient cluster) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).DeleteCustomKpi(kpiCode)
                 ? TypedResults.NoContent()
                 : Problems.NotFound($"Client '{clientId}' has no custom KPI '{kpiCode}'."))
-            .WithName("DeleteCustomKpi");
+            .WithName("DeleteCustomKpi")
+            .RequireAuthorization(Policies.Analyze);
 
         return app;
     }
@@ -88,6 +95,9 @@ public static class CustomKpisApi
             missing.Add("name: is required");
         }
 
+        missing.AddRange(InputText.Problems(
+            ("code", code), ("name", request.Name), ("description", request.Description), ("formula", request.Formula),
+            ("unit", request.Unit), ("module", request.Module)));
         if (missing.Count > 0)
         {
             return Problems.Validation(missing);

@@ -1,10 +1,11 @@
 using AnalyticsEngine.Demo;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
 
 /// <summary>What <c>POST /demo/generate</c> takes: historical orders for one client over a range.</summary>
-public sealed record DemoGenerateBody(string? ClientId, int Orders, DateTimeOffset? From, DateTimeOffset? To, int? Seed);
+public sealed record DemoGenerateBody(string? ClientId, int Orders, DateTimeOffset? From, DateTimeOffset? To, int? Seed) : IClientScoped;
 
 /// <summary>The built-in demo feed (<c>/demo/feed</c>) and demo data generation (<c>POST /demo/generate</c>).</summary>
 public static class DemoApi
@@ -13,13 +14,14 @@ public static class DemoApi
 
     public static IEndpointRouteBuilder MapDemoApi(this IEndpointRouteBuilder app)
     {
-        var demo = app.MapGroup("/demo").WithTags("Demo");
+        // Admins only; the feed creates and writes to several demo clients, so it needs a token for all clients.
+        var demo = app.MapGroup("/demo").WithTags("Demo").RequireAuthorization(Policies.Administer);
         demo.MapPost("/feed", async Task<Results<Ok<DemoFeedStatus>, ProblemHttpResult>> (DemoFeedSettings settings, IClusterClient cluster) =>
             settings.Clients is < 1 or > 100 || settings.OrdersPerSecond is < 1 or > 10_000
                 ? Problems.BadRequest("Invalid demo feed", "clients must be 1-100 and ordersPerSecond 1-10000.")
-                : TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).Start(settings)));
-        demo.MapDelete("/feed", async (IClusterClient cluster) => TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).Stop()));
-        demo.MapGet("/feed", async (IClusterClient cluster) => TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).GetStatus()));
+                : TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).Start(settings))).RequireAllClients();
+        demo.MapDelete("/feed", async (IClusterClient cluster) => TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).Stop())).RequireAllClients();
+        demo.MapGet("/feed", async (IClusterClient cluster) => TypedResults.Ok(await cluster.GetGrain<IDemoFeedGrain>(0).GetStatus())).RequireAllClients();
         demo.MapPost("/generate", async Task<Results<Ok<object>, ProblemHttpResult>> (DemoGenerateBody body, IClusterClient cluster) =>
         {
             var to = body.To ?? DateTimeOffset.UtcNow;

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Ingest;
 using Microsoft.Extensions.Options;
 
@@ -22,7 +23,10 @@ public static class IngestApi
 {
     public static IEndpointRouteBuilder MapIngestApi(this IEndpointRouteBuilder app)
     {
+        var limits = app.ServiceProvider.GetRequiredService<IOptions<GatewayLimits>>().Value;
         app.MapPost("/ingest/{objectModel}", IngestAsync)
+            .RequireAuthorization(Policies.Analyze)
+            .WithBodySizeLimit(limits.MaxIngestBodyBytes)
             .WithTags("Ingest")
             .WithName("Ingest")
             .Accepts<object[]>("application/json", "text/csv")

@@ -1,4 +1,5 @@
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,6 +12,7 @@ public static class KpiApi
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
             .WithTags("KPI values")
+            .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         return app;
     }

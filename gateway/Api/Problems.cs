@@ -18,3 +18,17 @@ internal static class Problems
             .GroupBy(parts => parts.Length == 2 ? parts[0] : "body", parts => parts[^1])
             .ToDictionary(g => g.Key, g => g.ToArray()));
 }
+
+/// <summary>
+/// Text the edge refuses: control characters other than tab and line breaks. PostgreSQL cannot store NUL in text
+/// or jsonb, and no name, code, formula or field name needs the others.
+/// </summary>
+internal static class InputText
+{
+    public static bool HasControlCharacters(string? value) =>
+        value is not null && value.Any(c => char.IsControl(c) && c is not ('\t' or '\r' or '\n'));
+
+    /// <summary>"field: must not contain control characters" for each field that has them.</summary>
+    public static List<string> Problems(params (string Field, string? Value)[] fields) =>
+        [.. fields.Where(f => HasControlCharacters(f.Value)).Select(f => $"{f.Field}: must not contain control characters").Distinct()];
+}

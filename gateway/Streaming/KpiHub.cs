@@ -1,5 +1,7 @@
 using AnalyticsEngine.Gateway.Api;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -8,13 +10,16 @@ namespace AnalyticsEngine.Gateway.Streaming;
 /// <summary>
 /// Live KPI values. <c>Subscribe(clientId, kpiCode, granularity)</c> answers with the current snapshot and
 /// from then on the caller receives <c>kpiChanged(values)</c> for every change; see docs/streaming-api.md.
+/// Connecting needs a viewer token (header or <c>access_token</c>); each call checks the client against the token.
 /// </summary>
+[Authorize(Policy = Policies.Read)]
 public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<GatewayLimits> options) : Hub
 {
     public const string ChangedMethod = "kpiChanged";
 
     public async Task<KpiSnapshot> Subscribe(string clientId, string kpiCode, string granularity)
     {
+        EnsureClientAccess(clientId);
         if (!Granularities.TryParseStreaming(granularity, out var parsed))
         {
             throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
@@ -39,6 +44,7 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
 
     public async Task Unsubscribe(string clientId, string kpiCode, string granularity)
     {
+        EnsureClientAccess(clientId);
         if (!Granularities.TryParseStreaming(granularity, out var parsed))
         {
             throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
@@ -47,6 +53,19 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
         var key = new WatchKey(clientId, kpiCode, parsed);
         await Groups.RemoveFromGroupAsync(Context.ConnectionId, key.GroupName);
         await fanout.RemoveViewerAsync(Context.ConnectionId, key);
+    }
+
+    private void EnsureClientAccess(string clientId)
+    {
+        if (clientId is null || !ClientAccess.IsWellFormed(clientId))
+        {
+            throw new HubException($"clientId must be {ClientAccess.FormatDescription}.");
+        }
+
+        if (Context.User is not { } user || !ClientAccess.CanAccess(user, clientId))
+        {
+            throw new HubException(ClientAccess.DeniedMessage(clientId));
+        }
     }
 
     public override async Task OnDisconnectedAsync(Exception? exception)

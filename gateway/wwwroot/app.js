@@ -51,6 +51,25 @@ function readPeriod() {
   }
 }
 
+/**
+ * A link like http://127.0.0.1:5080/#token=<jwt> (printed by scripts/run.sh) signs this browser in: the token moves
+ * to localStorage and leaves the address bar, so it is not bookmarked, shared or kept in history.
+ * The fragment never reaches the server or its logs.
+ */
+function adoptTokenFromFragment() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const token = params.get("token");
+  if (!token) return;
+  try {
+    localStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // storage disabled: the token cannot outlive this page, and the sign-in panel explains what to do
+  }
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", window.location.pathname + window.location.search + (rest ? `#${rest}` : ""));
+}
+
 function readToken() {
   try {
     return localStorage.getItem(TOKEN_KEY) || undefined;
@@ -727,6 +746,7 @@ function initPeriodSelector() {
 }
 
 function init() {
+  adoptTokenFromFragment();
   initPeriodSelector();
   if (!window.signalR) {
     // Built with SkipWebNpm, or the script failed to load: the page still lists clients, just not live.

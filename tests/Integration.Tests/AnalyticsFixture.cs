@@ -1,10 +1,13 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace AnalyticsEngine.Integration.Tests;
@@ -13,6 +16,8 @@ namespace AnalyticsEngine.Integration.Tests;
 /// The whole product in one test process: a real silo (PostgreSQL storage, Redis membership) and the real
 /// gateway as its Orleans client, against the PostgreSQL and Redis that the test command started.
 /// Each run uses its own cluster id, so it never joins a cluster left over from another run.
+/// The gateway runs in Development, so it validates tokens signed with appsettings.Development.json's key;
+/// <see cref="Http"/> and <see cref="ConnectHubAsync"/> carry an admin token for every client.
 /// </summary>
 public sealed class AnalyticsFixture : IAsyncLifetime
 {
@@ -28,7 +33,11 @@ public sealed class AnalyticsFixture : IAsyncLifetime
 
     public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(Postgres);
 
+    /// <summary>An admin with access to every client.</summary>
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>The gateway's token settings (issuer, audience, development signing key).</summary>
+    public AuthOptions Auth => Gateway.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
 
     public async Task InitializeAsync()
     {
@@ -48,22 +57,63 @@ public sealed class AnalyticsFixture : IAsyncLifetime
             .UseSetting("ConnectionStrings:Postgres", Postgres)
             .UseSetting("ConnectionStrings:Redis", Redis)
             .UseSetting("Orleans:ClusterId", _clusterId)
-            .UseSetting("Orleans:ServiceId", _clusterId));
-        Http = Gateway.CreateClient();
+            .UseSetting("Orleans:ServiceId", _clusterId)
+            // The matrix and hostile-input tests send many requests per client; RateLimitTests checks the limiter.
+            .UseSetting("RateLimits:PermitsPerSecond", "100000")
+            .UseSetting("RateLimits:Burst", "100000"));
+        Http = CreateClient(Token(Roles.Admin, ClientAccess.AllClients));
     }
 
-    /// <summary>A SignalR connection to the gateway's KPI hub, over the test server's WebSocket.</summary>
-    public async Task<HubConnection> ConnectHubAsync()
+    /// <summary>A token signed with the gateway's development key; a negative lifetime makes an expired one.</summary>
+    public string Token(string role, string clients, TimeSpan? lifetime = null, string subject = "tests") =>
+        Token(Auth, role, clients, lifetime, subject);
+
+    public static string Token(AuthOptions auth, string role, string clients, TimeSpan? lifetime = null, string subject = "tests")
     {
-        var server = Gateway.Server;
+        var valid = lifetime ?? TimeSpan.FromMinutes(30);
+        // An expired token was issued in the past and lapsed before now (beyond the allowed clock skew).
+        var issuedAt = valid > TimeSpan.Zero ? DateTimeOffset.UtcNow : DateTimeOffset.UtcNow + valid - TimeSpan.FromMinutes(5);
+        return DevTokens.Create(auth, new DevTokenRequest(subject, [role], clients, valid > TimeSpan.Zero ? valid : TimeSpan.FromMinutes(5)), issuedAt);
+    }
+
+    /// <summary>An HTTP client of the gateway that sends this bearer token (none when null).</summary>
+    public HttpClient CreateClient(string? token) => CreateClient(Gateway, token);
+
+    public static HttpClient CreateClient(WebApplicationFactory<Program> gateway, string? token)
+    {
+        var http = gateway.CreateClient();
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
+    /// <summary>A SignalR connection to the gateway's KPI hub, over the test server's WebSocket, as an admin of every client.</summary>
+    public Task<HubConnection> ConnectHubAsync() => ConnectHubAsync(Token(Roles.Admin, ClientAccess.AllClients));
+
+    /// <summary>
+    /// A SignalR connection with this token (none when null): a header on negotiate, and on the WebSocket the
+    /// <c>access_token</c> query value, as browsers send it.
+    /// </summary>
+    public Task<HubConnection> ConnectHubAsync(string? token) => ConnectHubAsync(Gateway, token);
+
+    public static async Task<HubConnection> ConnectHubAsync(WebApplicationFactory<Program> gateway, string? token)
+    {
+        var server = gateway.Server;
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(server.BaseAddress, "hubs/kpi"), options =>
             {
                 options.HttpMessageHandlerFactory = _ => server.CreateHandler();
+                options.AccessTokenProvider = () => Task.FromResult(token);
                 options.WebSocketFactory = async (context, ct) =>
                 {
                     var client = server.CreateWebSocketClient();
-                    return await client.ConnectAsync(context.Uri, ct);
+                    var uri = token is null
+                        ? context.Uri
+                        : new UriBuilder(context.Uri) { Query = context.Uri.Query.TrimStart('?') + "&access_token=" + Uri.EscapeDataString(token) }.Uri;
+                    return await client.ConnectAsync(uri, ct);
                 };
             })
             .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(

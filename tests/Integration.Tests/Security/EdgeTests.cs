@@ -1,0 +1,162 @@
+using System.Net;
+using AnalyticsEngine.Gateway.Security;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace AnalyticsEngine.Integration.Tests.Security;
+
+/// <summary>Per-client rate limits, security headers and CORS, as a browser or an abusive caller meets them.</summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class EdgeTests(AnalyticsFixture fixture)
+{
+    [Fact]
+    public async Task Past_its_burst_a_client_gets_429_with_retry_after_while_other_clients_go_on()
+    {
+        await using var gateway = fixture.Gateway.WithWebHostBuilder(web => web.ConfigureAppConfiguration((_, config) =>
+            config.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["RateLimits:PermitsPerSecond"] = "1",
+                ["RateLimits:Burst"] = "3",
+            })));
+        using var http = AnalyticsFixture.CreateClient(gateway, fixture.Token(Roles.Admin, ClientAccess.AllClients));
+        var busy = TestClients.NewId("busy");
+
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 20 && limited is null; i++)
+        {
+            var response = await http.GetAsync($"/clients/{busy}");
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited = response;
+            }
+            else
+            {
+                Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+                response.Dispose();
+            }
+        }
+
+        Assert.NotNull(limited);
+        using (limited)
+        {
+            Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {limited.Headers.RetryAfter}");
+            Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("retry after", await limited.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        }
+
+        // Another client's bucket is its own.
+        using var other = await http.GetAsync($"/clients/{TestClients.NewId("calm")}");
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_caller_cannot_spend_the_permits_of_a_client_its_token_does_not_grant()
+    {
+        await using var gateway = fixture.Gateway.WithWebHostBuilder(web => web.ConfigureAppConfiguration((_, config) =>
+            config.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["RateLimits:PermitsPerSecond"] = "1",
+                ["RateLimits:Burst"] = "3",
+            })));
+        var victim = TestClients.NewId("victim");
+        using var attacker = AnalyticsFixture.CreateClient(gateway, fixture.Token(Roles.Viewer, "someone-else", subject: "attacker"));
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await attacker.GetAsync($"/clients/{victim}");
+            statuses.Add(response.StatusCode);
+        }
+
+        // The attacker runs into its own limit...
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.DoesNotContain(HttpStatusCode.OK, statuses);
+
+        // ...while the victim's own callers still have their whole burst.
+        using var owner = AnalyticsFixture.CreateClient(gateway, fixture.Token(Roles.Viewer, victim, subject: "owner"));
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await owner.GetAsync($"/clients/{victim}");
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/app.js")]
+    [InlineData("/kpis")]
+    [InlineData("/health/live")]
+    public async Task Responses_carry_the_security_headers(string path)
+    {
+        using var response = await fixture.Http.GetAsync(path);
+
+        Assert.Equal("nosniff", Single(response, "X-Content-Type-Options"));
+        Assert.Equal("DENY", Single(response, "X-Frame-Options"));
+        Assert.Equal("no-referrer", Single(response, "Referrer-Policy"));
+        var csp = Single(response, "Content-Security-Policy");
+        Assert.Contains("default-src 'self'", csp);
+        Assert.Contains("script-src 'self';", csp);
+        Assert.Contains("connect-src 'self' ws: wss:", csp);
+        Assert.Contains("frame-ancestors 'none'", csp);
+    }
+
+    [Fact]
+    public async Task The_page_loads_only_what_its_content_security_policy_allows()
+    {
+        // Inline scripts, inline style attributes and other origins would be blocked by the CSP.
+        var html = await fixture.Http.GetStringAsync("/");
+        Assert.DoesNotMatch("<script(?![^>]*\\bsrc=)[^>]*>", html);
+        Assert.DoesNotContain(" style=", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotMatch("(src|href)=\"(https?:)?//", html);
+        var script = await fixture.Http.GetStringAsync("/app.js");
+        Assert.DoesNotContain("eval(", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("new Function", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_declares_the_bearer_scheme()
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        var document = await anonymous.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("\"bearerFormat\": \"JWT\"", document);
+    }
+
+    [Fact]
+    public async Task Cross_origin_requests_are_refused_unless_the_origin_is_configured()
+    {
+        using (var request = Preflight("https://dashboards.example.com"))
+        using (var response = await fixture.Http.SendAsync(request))
+        {
+            Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
+        await using var gateway = fixture.Gateway.WithWebHostBuilder(web => web.ConfigureAppConfiguration((_, config) =>
+            config.AddInMemoryCollection(new Dictionary<string, string?> { ["Cors:Origins:0"] = "https://dashboards.example.com" })));
+        using var http = AnalyticsFixture.CreateClient(gateway, null);
+        using (var request = Preflight("https://dashboards.example.com"))
+        using (var response = await http.SendAsync(request))
+        {
+            Assert.Equal("https://dashboards.example.com", Single(response, "Access-Control-Allow-Origin"));
+        }
+
+        using (var request = Preflight("https://evil.example"))
+        using (var response = await http.SendAsync(request))
+        {
+            Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+    }
+
+    private static HttpRequestMessage Preflight(string origin)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Options, "/clients");
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "GET");
+        request.Headers.Add("Access-Control-Request-Headers", "authorization");
+        return request;
+    }
+
+    private static string Single(HttpResponseMessage response, string header) =>
+        response.Headers.TryGetValues(header, out var values) || response.Content.Headers.TryGetValues(header, out values)
+            ? Assert.Single(values)
+            : throw new Xunit.Sdk.XunitException($"{header} is missing");
+}

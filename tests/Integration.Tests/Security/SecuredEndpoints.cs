@@ -1,0 +1,123 @@
+using System.Net.Http.Json;
+using AnalyticsEngine.Gateway.Security;
+
+namespace AnalyticsEngine.Integration.Tests.Security;
+
+/// <summary>Which client ids an endpoint's authorization depends on.</summary>
+public enum ClientScope
+{
+    /// <summary>Not about one client (the catalog, the caller's own client list).</summary>
+    None,
+
+    /// <summary>Names one client in its route, query or body; the token must grant it.</summary>
+    Client,
+
+    /// <summary>Affects several clients; the token must grant all (<c>*</c>).</summary>
+    AllClients,
+}
+
+/// <summary>The clients a request is aimed at: an existing one, a new id for endpoints that create one, and a custom KPI code.</summary>
+public sealed record Targets(string Client, string NewClient)
+{
+    /// <summary>A custom KPI code of this request alone.</summary>
+    public string KpiCode { get; } = "SEC_" + Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
+}
+
+/// <summary>One HTTP endpoint of the gateway as the authorization matrix exercises it.</summary>
+/// <param name="Method">HTTP method.</param>
+/// <param name="Pattern">Its route pattern, as the gateway maps it.</param>
+/// <param name="MinimumRole">The weakest role that may call it.</param>
+/// <param name="Scope">Which client ids it is about.</param>
+/// <param name="Authorized">The status an authorized, well-formed call answers.</param>
+/// <param name="Build">An authorized, well-formed call aimed at the given clients.</param>
+/// <param name="Prepare">What must exist before the call (done as an admin of every client), if anything.</param>
+public sealed record SecuredEndpoint(
+    string Method, string Pattern, string MinimumRole, ClientScope Scope, int Authorized, Func<Targets, HttpRequestMessage> Build,
+    Func<HttpClient, Targets, Task>? Prepare = null)
+{
+    public string Name => $"{Method} {Pattern}";
+
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// Every authenticated HTTP endpoint of the gateway. <see cref="AuthorizationMatrixTests"/> checks that this list and
+/// the gateway's routes agree, so an endpoint added without a line here fails the tests until its policy is stated.
+/// </summary>
+public static class SecuredEndpoints
+{
+    public static readonly IReadOnlyList<SecuredEndpoint> All =
+    [
+        Get("/kpis", Roles.Viewer, ClientScope.None, _ => "/kpis"),
+        Get("/kpis/{code}", Roles.Viewer, ClientScope.None, _ => "/kpis/POF"),
+        Get("/kpis/module/{code}", Roles.Viewer, ClientScope.None, _ => "/kpis/module/SCOR_DELIVER"),
+        Get("/object-models", Roles.Viewer, ClientScope.None, _ => "/object-models"),
+        Get("/object-models/{code}", Roles.Viewer, ClientScope.None, _ => "/object-models/orders"),
+        Get("/modules", Roles.Viewer, ClientScope.None, _ => "/modules"),
+        Get("/value-chains", Roles.Viewer, ClientScope.None, _ => "/value-chains"),
+        Get("/clients", Roles.Viewer, ClientScope.None, _ => "/clients"),
+        Get("/clients/{clientId}", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}"),
+        new("POST", "/clients", Roles.Admin, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/clients", new
+        {
+            clientId = t.NewClient,
+            name = "Created " + t.NewClient,
+            timeZone = "Europe/Berlin",
+            selectedKpis = new[] { "POF", "OTD" },
+        })),
+        new("PUT", "/clients/{clientId}", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Put, $"/clients/{t.Client}", new
+        {
+            name = "Test " + t.Client,
+            timeZone = "Europe/Berlin",
+            selectedKpis = new[] { "POF", "OTD" },
+        })),
+        new("POST", "/ingest/{objectModel}", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post,
+            $"/ingest/orders?clientId={t.Client}", TestOrder.Random(3, DateTimeOffset.UtcNow.AddMinutes(-30), Random.Shared.Next()))),
+        Get("/clients/{clientId}/kpis/{kpiCode}", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/kpis/POF?granularity=hour&recent=5"),
+        // An invalid setting: authorization is decided before the handler refuses it, and no feed starts.
+        new("POST", "/demo/feed", Roles.Admin, ClientScope.AllClients, 400, _ => Json(HttpMethod.Post, "/demo/feed", new { clients = 0, ordersPerSecond = 0 })),
+        new("POST", "/formulas/check", Roles.Analyst, ClientScope.None, 200, _ => Json(HttpMethod.Post, "/formulas/check", new { formula = "count(orders)" })),
+        Get("/clients/{clientId}/custom-kpis", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/custom-kpis"),
+        new("POST", "/clients/{clientId}/custom-kpis", Roles.Analyst, ClientScope.Client, 201,
+            t => Json(HttpMethod.Post, $"/clients/{t.Client}/custom-kpis", CustomKpi(t.KpiCode))),
+        new("PUT", "/clients/{clientId}/custom-kpis/{kpiCode}", Roles.Analyst, ClientScope.Client, 200,
+            t => Json(HttpMethod.Put, $"/clients/{t.Client}/custom-kpis/{t.KpiCode}", CustomKpi(t.KpiCode)), CreateCustomKpiAsync),
+        new("DELETE", "/clients/{clientId}/custom-kpis/{kpiCode}", Roles.Analyst, ClientScope.Client, 204,
+            t => new HttpRequestMessage(HttpMethod.Delete, $"/clients/{t.Client}/custom-kpis/{t.KpiCode}"), CreateCustomKpiAsync),
+        new("DELETE", "/demo/feed", Roles.Admin, ClientScope.AllClients, 200, _ => new HttpRequestMessage(HttpMethod.Delete, "/demo/feed")),
+        Get("/demo/feed", Roles.Admin, ClientScope.AllClients, _ => "/demo/feed"),
+        new("POST", "/demo/generate", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/demo/generate", new
+        {
+            clientId = t.Client,
+            orders = 5,
+            from = DateTimeOffset.UtcNow.AddHours(-2),
+            to = DateTimeOffset.UtcNow.AddHours(-1),
+        })),
+    ];
+
+    public static SecuredEndpoint Find(string name) => All.Single(e => e.Name == name);
+
+    public static TheoryData<string> Names()
+    {
+        var names = new TheoryData<string>();
+        foreach (var endpoint in All)
+        {
+            names.Add(endpoint.Name);
+        }
+
+        return names;
+    }
+
+    private static object CustomKpi(string code) => new { code, name = "Orders " + code, formula = "count(orders)", unit = "orders" };
+
+    private static async Task CreateCustomKpiAsync(HttpClient admin, Targets targets)
+    {
+        using var response = await admin.PostAsJsonAsync($"/clients/{targets.Client}/custom-kpis", CustomKpi(targets.KpiCode));
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static SecuredEndpoint Get(string pattern, string role, ClientScope scope, Func<Targets, string> url) =>
+        new("GET", pattern, role, scope, 200, t => new HttpRequestMessage(HttpMethod.Get, url(t)));
+
+    private static HttpRequestMessage Json<T>(HttpMethod method, string url, T body) =>
+        new(method, url) { Content = JsonContent.Create(body) };
+}
