@@ -30,6 +30,9 @@ builder.UseOrleansClient(client =>
     });
     client.UseRedisClustering(redis);
     client.AddActivityPropagation();
+    // A call to a silo that just died would otherwise hang for the default 30 s; ingest retries are
+    // safe (idempotency keys), so fail fast and let the caller retry.
+    client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(orleans.GetValue("ResponseTimeoutSeconds", 10)));
 });
 
 builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
@@ -82,6 +85,7 @@ api.MapClientsApi();
 api.MapIngestApi();
 api.MapKpiApi();
 api.MapCustomKpisApi();
+api.MapCalculateApi();
 api.MapDemoApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 

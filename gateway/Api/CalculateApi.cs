@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Query;
+using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -15,13 +16,16 @@ public sealed record CalculateRequest(
     DateTimeOffset? From,
     DateTimeOffset? To,
     string? Granularity,
-    string? Dimension);
+    string? Dimension) : IClientScoped;
 
 /// <summary>Many KPI queries at once: <c>POST /calculate/batch</c>.</summary>
-public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Queries);
+public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Queries) : IClientsScoped
+{
+    public IEnumerable<string?> ClientIds => Queries?.Select(q => q?.ClientId) ?? [];
+}
 
 /// <summary>Every KPI a client has selected over one range: <c>POST /calculate/dashboard</c>.</summary>
-public sealed record CalculateDashboardRequest(string? ClientId, DateTimeOffset? From, DateTimeOffset? To, string? Granularity);
+public sealed record CalculateDashboardRequest(string? ClientId, DateTimeOffset? From, DateTimeOffset? To, string? Granularity) : IClientScoped;
 
 /// <summary>
 /// One-time KPI queries (mode 2): the same formulas and buckets as the stream, answered from the stored rows.
@@ -36,7 +40,7 @@ public static class CalculateApi
 
     public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
     {
-        var calculate = app.MapGroup("/calculate").WithTags("One-time queries");
+        var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RequireAuthorization(Policies.Analyze);
         calculate.MapPost("/", CalculateAsync).WithName("Calculate");
         calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch");
         calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard");

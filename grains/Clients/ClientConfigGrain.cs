@@ -83,6 +83,16 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             problems.Add("clientId: must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit");
         }
 
+        // PostgreSQL cannot store NUL in text or jsonb: refuse it here, whoever calls.
+        var texts = new[] { config.Name, config.TimeZone }
+            .Concat(config.SelectedKpis ?? [])
+            .Concat((config.CustomKpis ?? []).SelectMany(k => new[] { k.Code, k.Name, k.Description, k.Formula, k.Unit, k.Module, k.ValueChain }))
+            .Concat((config.FieldMappings ?? []).SelectMany(m => new[] { m.ObjectModel, m.SourceField, m.ModelField }));
+        if (texts.Any(t => t?.Contains('\0', StringComparison.Ordinal) == true))
+        {
+            problems.Add("body: text values must not contain NUL characters");
+        }
+
         if (string.IsNullOrWhiteSpace(config.Name) || config.Name.Length > 200)
         {
             problems.Add("name: is required and at most 200 characters");

@@ -85,6 +85,18 @@ public static class SecuredEndpoints
             t => new HttpRequestMessage(HttpMethod.Delete, $"/clients/{t.Client}/custom-kpis/{t.KpiCode}"), CreateCustomKpiAsync),
         new("DELETE", "/demo/feed", Roles.Admin, ClientScope.AllClients, 200, _ => new HttpRequestMessage(HttpMethod.Delete, "/demo/feed")),
         Get("/demo/feed", Roles.Admin, ClientScope.AllClients, _ => "/demo/feed"),
+        new("POST", "/calculate", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate", new
+        {
+            clientId = t.Client, kpiCode = "POF", from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "hour",
+        })),
+        new("POST", "/calculate/batch", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate/batch", new
+        {
+            queries = new[] { new { clientId = t.Client, kpiCode = "OTD", from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "day" } },
+        })),
+        new("POST", "/calculate/dashboard", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate/dashboard", new
+        {
+            clientId = t.Client, from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "day",
+        })),
         new("POST", "/demo/generate", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/demo/generate", new
         {
             clientId = t.Client,
