@@ -40,6 +40,9 @@ port_in_use "$GATEWAY_PORT" && { echo "port $GATEWAY_PORT is already in use; set
 bash scripts/services.sh start
 dotnet build -c Release silo/AnalyticsEngine.Silo.csproj
 dotnet build -c Release gateway/AnalyticsEngine.Gateway.csproj
+
+# A local admin token, signed with the development key (docs/security.md); never used in production.
+TOKEN="$(ASPNETCORE_ENVIRONMENT=Development dotnet run -c Release --no-build --project gateway -- mint-token --role admin --clients '*' --minutes 480)"
 mkdir -p "$LOGS"
 
 # Each process runs in its own session so that stopping it also stops the app `dotnet run` started.
@@ -101,15 +104,16 @@ for ((i = 0; i < SILOS; i++)); do
 done
 
 start gateway "$LOGS/gateway.log" \
-  dotnet run -c Release --no-build --project gateway -- --urls "http://127.0.0.1:$GATEWAY_PORT"
+  env ASPNETCORE_ENVIRONMENT=Development dotnet run -c Release --no-build --project gateway -- --urls "http://127.0.0.1:$GATEWAY_PORT"
 wait_ready gateway "http://127.0.0.1:$GATEWAY_PORT/health/ready" "${pids[-1]}" "$LOGS/gateway.log"
 
-if ! curl -fsS -X POST "http://127.0.0.1:$GATEWAY_PORT/demo/feed" -H 'content-type: application/json' \
+if ! curl -fsS -X POST "http://127.0.0.1:$GATEWAY_PORT/demo/feed" -H 'content-type: application/json' -H "Authorization: Bearer $TOKEN" \
   -d "{\"clients\":$DEMO_CLIENTS,\"ordersPerSecond\":$DEMO_RATE}" >/dev/null; then
   echo "warning: starting the demo feed failed; the page works but nothing will move" >&2
 fi
 
-echo "Open http://127.0.0.1:$GATEWAY_PORT/"
+echo "Open http://127.0.0.1:$GATEWAY_PORT/#token=$TOKEN"
+echo "(API: curl -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:$GATEWAY_PORT/clients with TOKEN=$TOKEN; load driver: AE_TOKEN=\$TOKEN)"
 echo "(Ctrl-C stops the silos and the gateway; logs in ${LOGS#"$REPO"/})"
 
 # Returns as soon as any process ends: a silo or gateway dying is worth stopping for.

@@ -40,7 +40,12 @@ public static class SiloHosting
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(services.GetRequiredService<Orleans.Serialization.Serializer>());
         }
 
-        silo.AddAdoNetGrainStorage(KpiStore, (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
+        silo.AddAdoNetGrainStorage(KpiStore, (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>((options, services) =>
+        {
+            AdoNet(options, services);
+            options.GrainStorageSerializer = new DiscardUnreadableStateSerializer(
+                options.GrainStorageSerializer, services.GetRequiredService<ILoggerFactory>().CreateLogger<DiscardUnreadableStateSerializer>());
+        }));
         silo.AddAdoNetGrainStorage("PubSubStore", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
 
         silo.AddMemoryStreams(EventStreams.Provider, streams =>

@@ -11,11 +11,15 @@ using Orleans.Streams;
 
 namespace AnalyticsEngine.Kpi;
 
-/// <summary>The checkpoint of a client's computation: engine state (with its positions) and the configuration it was built for.</summary>
+/// <summary>
+/// The checkpoint of a client's computation: engine state (with its positions) and the configuration it
+/// was built for. The engine state is kept as opaque bytes so that a checkpoint the current code cannot
+/// read (an older format, a damaged row) is simply discarded and rebuilt from the database, the log.
+/// </summary>
 [GenerateSerializer, Alias("ae.ClientKpiCheckpoint")]
 public sealed class ClientKpiCheckpoint
 {
-    [Id(0)] public ClientKpiEngineState? Engine { get; set; }
+    [Id(0)] public byte[]? EngineState { get; set; }
 
     [Id(1)] public long ConfigVersion { get; set; }
 }
@@ -41,7 +45,8 @@ public sealed class ClientKpiOptions
 /// </summary>
 [ImplicitStreamSubscription(EventStreams.Namespace)]
 public sealed class ClientKpiGrain(
-    [PersistentState("engine", "kpi-store")] IPersistentState<ClientKpiCheckpoint> checkpoint,
+    [PersistentState("checkpoint", "kpi-store")] IPersistentState<ClientKpiCheckpoint> checkpoint,
+    Orleans.Serialization.Serializer serializer,
     NpgsqlDataSource dataSource,
     ObjectModelTables tables,
     IOptions<KpiEngineOptions> engineOptions,
@@ -218,18 +223,32 @@ public sealed class ClientKpiGrain(
         _configVersion = config?.Version ?? 0;
 
         var models = BuiltInCatalog.ObjectModelsByCode;
-        if (allowRestore && checkpoint.State.Engine is { } saved && checkpoint.State.ConfigVersion == _configVersion)
-        {
-            _engine = ClientKpiEngine.Restore(saved, ClientId, zone, kpis, models, engineOptions.Value);
-        }
-        else
-        {
-            _engine = new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
-        }
+        _engine = (allowRestore && checkpoint.State.ConfigVersion == _configVersion ? TryRestore(zone, kpis) : null)
+            ?? new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
 
         foreach (var error in _engine.Errors)
         {
             logger.LogWarning("KPI {Kpi} of client {Client} does not compile: {Error}", error.KpiCode, ClientId, error);
+        }
+    }
+
+    private ClientKpiEngine? TryRestore(DateTimeZone zone, List<KpiDefinition> kpis)
+    {
+        if (checkpoint.State.EngineState is not { Length: > 0 } bytes)
+        {
+            return null;
+        }
+
+        try
+        {
+            var state = serializer.Deserialize<ClientKpiEngineState>(bytes) ?? throw new InvalidDataException("empty engine state");
+            return ClientKpiEngine.Restore(state, ClientId, zone, kpis, BuiltInCatalog.ObjectModelsByCode, engineOptions.Value);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Losing a checkpoint costs a replay, never correctness: the positions go with the state.
+            logger.LogWarning(ex, "Checkpoint of client {Client} is unreadable; rebuilding from the stored events", ClientId);
+            return null;
         }
     }
 
@@ -283,7 +302,7 @@ public sealed class ClientKpiGrain(
 
     private async Task CheckpointAsync()
     {
-        checkpoint.State.Engine = _engine.Export();
+        checkpoint.State.EngineState = serializer.SerializeToArray(_engine.Export());
         checkpoint.State.ConfigVersion = _configVersion;
         await checkpoint.WriteStateAsync();
         _eventsSinceCheckpoint = 0;

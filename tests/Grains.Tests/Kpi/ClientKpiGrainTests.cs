@@ -100,6 +100,29 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
         Assert.Equal([new SourcePosition("orders", 8)], positions);
     }
 
+    [Fact]
+    public async Task An_unreadable_checkpoint_is_discarded_and_the_state_rebuilt_from_the_database()
+    {
+        var clientId = await CreateClientAsync();
+        var minute = Minute(-7);
+        await IngestAsync(clientId, Orders(minute, onTime: [true, false, false, false]));
+        await WaitForBucketAsync(clientId, "OTD", minute, events: 4);
+        await fixture.Cluster.DeactivateAsync(fixture.Client.GetGrain<IClientKpiGrain>(clientId));
+
+        // Damage the stored checkpoint, as an older format or a torn write would.
+        await using (var damage = fixture.Database.CreateCommand(
+            "UPDATE orleans.grain_state SET payload = '\\x0102030405'::bytea WHERE grain_id_extension LIKE '%' || $1 || '%'"))
+        {
+            damage.Parameters.AddWithValue(clientId);
+            Assert.True(await damage.ExecuteNonQueryAsync() >= 1);
+        }
+
+        await IngestAsync(clientId, Orders(minute, onTime: [true]));
+
+        var bucket = await WaitForBucketAsync(clientId, "OTD", minute, events: 5);
+        Assert.Equal(40, bucket.Value);
+    }
+
     private async Task<string> CreateClientAsync()
     {
         var clientId = "g-" + Guid.NewGuid().ToString("N")[..10];
