@@ -23,6 +23,10 @@ public sealed class PipelineDriver : IAsyncDisposable
     private readonly ConcurrentDictionary<long, long> _pushedAtBySequence = new();
     private long _highestPushed;
     private int _orderNumber;
+    private int _throttled;
+
+    /// <summary>How many posts the gateway's rate limit asked to retry.</summary>
+    public int Throttled => _throttled;
 
     private PipelineDriver(HttpClient http, HubConnection hub, string clientId)
     {
@@ -147,7 +151,19 @@ public sealed class PipelineDriver : IAsyncDisposable
         }
 
         body.Append(']');
-        using var response = await _http.PostAsync($"ingest/orders?clientId={_clientId}", new StringContent(body.ToString(), Encoding.UTF8, "application/json"));
+        var payload = body.ToString();
+        HttpResponseMessage response;
+        // A well-behaved client: when the gateway's per-client rate limit answers 429, wait as told and retry.
+        while ((response = await _http.PostAsync($"ingest/orders?clientId={_clientId}", new StringContent(payload, Encoding.UTF8, "application/json")))
+            .StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+        {
+            var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            response.Dispose();
+            Interlocked.Increment(ref _throttled);
+            await Task.Delay(wait);
+        }
+
+        using var _ = response;
         response.EnsureSuccessStatusCode();
         using var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return result.RootElement.GetProperty("toSequence").GetInt64();

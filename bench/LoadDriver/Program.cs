@@ -17,6 +17,7 @@ var (events, elapsed) = await driver.MeasureThroughputAsync(options.Batches, opt
 Console.WriteLine();
 Console.WriteLine($"One client posting {options.Batches} batches of {options.BatchSize}: {events} events committed and reflected in the pushed KPI in {elapsed.TotalSeconds:F2} s");
 Console.WriteLine($"  {events / elapsed.TotalSeconds:F0} events/s through the whole pipeline");
+Console.WriteLine($"({driver.Throttled} posts were asked by the gateway's rate limit to retry; raise RateLimits__PermitsPerSecond to measure without it)");
 
 static double Percentile(List<double> samples, double p)
 {
