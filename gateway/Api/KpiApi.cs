@@ -14,8 +14,54 @@ public static class KpiApi
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
+        app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
+            .WithTags("KPI values")
+            .RequireAuthorization(Policies.Read)
+            .WithName("GetKpiWindow");
         return app;
     }
+
+    /// <summary>
+    /// <c>GET /clients/{clientId}/kpis/{kpiCode}/window?kind=lastHours&amp;count=24</c>: a rolling window
+    /// (lastMinutes, lastHours, lastDays with a count) or period to date (dayToDate, weekToDate, monthToDate,
+    /// quarterToDate, yearToDate), merged from the live buckets.
+    /// </summary>
+    private static async Task<Results<Ok<KpiValue>, ProblemHttpResult>> GetWindowAsync(
+        string clientId, string kpiCode, string? kind, int? count, IClusterClient cluster)
+    {
+        if (!WindowKinds.TryGetValue(kind ?? "", out var windowKind))
+        {
+            return Problems.BadRequest("Unknown window", $"kind '{kind}' is not one of {string.Join(", ", WindowKinds.Keys.Select(k => $"'{k}'"))}.");
+        }
+
+        var rolling = windowKind is KpiWindowKind.LastMinutes or KpiWindowKind.LastHours or KpiWindowKind.LastDays;
+        if (rolling && count is not (>= 1 and <= 1440))
+        {
+            return Problems.BadRequest("Invalid count", $"a {kind} window needs count between 1 and 1440.");
+        }
+
+        if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
+        {
+            return Problems.NotFound(problem);
+        }
+
+        var window = new KpiWindow(windowKind, rolling ? count!.Value : 1);
+        return await cluster.GetGrain<IClientKpiGrain>(clientId).GetWindow(kpiCode, window) is { } value
+            ? TypedResults.Ok(value)
+            : Problems.NotFound($"Client '{clientId}' does not compute KPI '{kpiCode}'.");
+    }
+
+    private static readonly Dictionary<string, KpiWindowKind> WindowKinds = new(StringComparer.Ordinal)
+    {
+        ["lastMinutes"] = KpiWindowKind.LastMinutes,
+        ["lastHours"] = KpiWindowKind.LastHours,
+        ["lastDays"] = KpiWindowKind.LastDays,
+        ["dayToDate"] = KpiWindowKind.DayToDate,
+        ["weekToDate"] = KpiWindowKind.WeekToDate,
+        ["monthToDate"] = KpiWindowKind.MonthToDate,
+        ["quarterToDate"] = KpiWindowKind.QuarterToDate,
+        ["yearToDate"] = KpiWindowKind.YearToDate,
+    };
 
     private static async Task<Results<Ok<KpiSnapshot>, ProblemHttpResult>> GetAsync(
         string clientId, string kpiCode, string? granularity, int? recent, IClusterClient cluster)

@@ -13,6 +13,13 @@ public interface IClientKpiGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets);
 
+    /// <summary>
+    /// One KPI over a rolling window (last N minutes, hours or days) or period to date (day, week, month,
+    /// quarter, year), merged from its buckets; null when the client does not compute that KPI.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window);
+
     /// <summary>Starts or stops forwarding changes of one KPI to its <see cref="IKpiGrain"/> ("smart publishing").</summary>
     [AlwaysInterleave]
     Task SetPublishing(string kpiCode, bool publishing);

@@ -94,6 +94,9 @@ public sealed class ClientKpiGrain(
         return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), Now()));
     }
 
+    public Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window) =>
+        Task.FromResult(_engine.KpiCodes.Contains(kpiCode) ? _engine.Window(kpiCode, window, Now()) : null);
+
     public Task SetPublishing(string kpiCode, bool publishing)
     {
         if (publishing)

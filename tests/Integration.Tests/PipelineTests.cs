@@ -67,6 +67,29 @@ public sealed class PipelineTests(AnalyticsFixture fixture)
         Assert.Equal(hourStart.AddHours(1), pof.BucketEnd);
     }
 
+    [Fact]
+    public async Task Rolling_windows_merge_buckets_into_the_value_of_all_their_events()
+    {
+        var clientId = TestClients.NewId("win");
+        await TestClients.CreateAsync(fixture.Http, clientId, "Asia/Kolkata");
+        var early = TestOrder.Random(15, TruncateToMinute(DateTimeOffset.UtcNow.AddMinutes(-40)), seed: 31);
+        var late = TestOrder.Random(15, TruncateToMinute(DateTimeOffset.UtcNow.AddMinutes(-5)), seed: 32).Select((o, i) => o with { order_id = $"w-{i}" }).ToList();
+        await PostAsync(clientId, early);
+        await PostAsync(clientId, late);
+        var all = early.Concat(late).ToList();
+
+        await WaitForBucketAsync(clientId, "POF", "minute", late[0].ordered_at.AddSeconds(-late[0].ordered_at.Second), late.Count);
+        var hour = await fixture.Http.GetFromJsonAsync<KpiValue>($"/clients/{clientId}/kpis/POF/window?kind=lastMinutes&count=60", Web);
+        var tenMinutes = await fixture.Http.GetFromJsonAsync<KpiValue>($"/clients/{clientId}/kpis/POF/window?kind=lastMinutes&count=10", Web);
+        using var invalid = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF/window?kind=fortnight");
+
+        Assert.Equal(all.Count, hour!.EventCount);
+        Assert.Equal(TestOrder.PerfectOrderPercent(all), hour.Value!.Value, precision: 9);
+        Assert.Equal(late.Count, tenMinutes!.EventCount);
+        Assert.Equal(TestOrder.PerfectOrderPercent(late), tenMinutes.Value!.Value, precision: 9);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, invalid.StatusCode);
+    }
+
     private async Task PostAsync(string clientId, IEnumerable<TestOrder> orders)
     {
         var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);

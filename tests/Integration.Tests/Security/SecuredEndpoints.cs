@@ -73,6 +73,7 @@ public static class SecuredEndpoints
         new("POST", "/ingest/{objectModel}", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post,
             $"/ingest/orders?clientId={t.Client}", TestOrder.Random(3, DateTimeOffset.UtcNow.AddMinutes(-30), Random.Shared.Next()))),
         Get("/clients/{clientId}/kpis/{kpiCode}", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/kpis/POF?granularity=hour&recent=5"),
+        Get("/clients/{clientId}/kpis/{kpiCode}/window", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/kpis/OTD/window?kind=lastHours&count=24"),
         // An invalid setting: authorization is decided before the handler refuses it, and no feed starts.
         new("POST", "/demo/feed", Roles.Admin, ClientScope.AllClients, 400, _ => Json(HttpMethod.Post, "/demo/feed", new { clients = 0, ordersPerSecond = 0 })),
         new("POST", "/formulas/check", Roles.Analyst, ClientScope.None, 200, _ => Json(HttpMethod.Post, "/formulas/check", new { formula = "count(orders)" })),

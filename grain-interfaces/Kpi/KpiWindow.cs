@@ -1,4 +1,4 @@
-namespace AnalyticsEngine.Kpi.Engine;
+namespace AnalyticsEngine.Kpi;
 
 /// <summary>The kinds of window <see cref="ClientKpiEngine.Window"/> composes from buckets.</summary>
 public enum KpiWindowKind
