@@ -48,6 +48,9 @@ public interface IClientConfigGrain : IGrainWithStringKey
 public interface IFormulaGrain : IGrainWithIntegerKey
 {
     Task<FormulaCheck> Check(string formula);
+
+    /// <summary>The object models and fields the given KPIs read (catalog KPIs, and the client's custom ones when given).</summary>
+    Task<RequiredObjects> AnalyzeRequiredObjects(IReadOnlyList<string> kpiCodes, string? clientId);
 }
 
 /// <summary>Lists the clients that exist (stateless; reads the configuration store).</summary>
@@ -73,3 +76,17 @@ public sealed record FormulaCheck(
 {
     public bool IsValid => Problems.Count == 0;
 }
+
+/// <summary>One object model a set of KPIs needs, the fields they read of it, and which KPIs need it.</summary>
+[GenerateSerializer, Immutable, Alias("ae.RequiredObject")]
+public sealed record RequiredObject(
+    [property: Id(0)] string ObjectModel,
+    [property: Id(1)] string Domain,
+    [property: Id(2)] IReadOnlyList<string> Fields,
+    [property: Id(3)] IReadOnlyList<string> Kpis);
+
+/// <summary>What a set of KPIs needs from a client's data; <see cref="UnknownKpis"/> lists codes that name no KPI.</summary>
+[GenerateSerializer, Immutable, Alias("ae.RequiredObjects")]
+public sealed record RequiredObjects(
+    [property: Id(0)] IReadOnlyList<RequiredObject> Objects,
+    [property: Id(1)] IReadOnlyList<string> UnknownKpis);

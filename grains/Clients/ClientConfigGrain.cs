@@ -156,6 +156,34 @@ public static class FormulaChecker
 public sealed class FormulaGrain : Grain, IFormulaGrain
 {
     public Task<FormulaCheck> Check(string formula) => Task.FromResult(FormulaChecker.Check(formula));
+
+    public async Task<RequiredObjects> AnalyzeRequiredObjects(IReadOnlyList<string> kpiCodes, string? clientId)
+    {
+        var custom = clientId is null ? null : await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get();
+        var fields = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        var kpisByObject = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        var unknown = new List<string>();
+        foreach (var code in kpiCodes.Distinct(StringComparer.Ordinal))
+        {
+            var kpi = custom?.CustomKpis.FirstOrDefault(k => k.Code == code) ?? BuiltInCatalog.FindKpi(code);
+            var compiled = kpi is null ? null : Kpi.Formula.KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode).Formula;
+            if (compiled is null)
+            {
+                unknown.Add(code);
+                continue;
+            }
+
+            foreach (var (objectModel, used) in Kpi.Formula.FieldUsage.Of(compiled.Syntax))
+            {
+                (fields.TryGetValue(objectModel, out var set) ? set : fields[objectModel] = new(StringComparer.Ordinal)).UnionWith(used);
+                (kpisByObject.TryGetValue(objectModel, out var kpis) ? kpis : kpisByObject[objectModel] = new(StringComparer.Ordinal)).Add(code);
+            }
+        }
+
+        return new RequiredObjects(
+            [.. fields.Select(f => new RequiredObject(f.Key, BuiltInCatalog.ObjectModelsByCode[f.Key].Domain, [.. f.Value], [.. kpisByObject[f.Key]]))],
+            unknown);
+    }
 }
 
 /// <summary>Lists clients straight from the store; any silo can answer.</summary>

@@ -81,6 +81,30 @@ public sealed class CustomKpiTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task Required_objects_list_the_fields_each_object_must_deliver_for_catalog_and_custom_kpis()
+    {
+        var clientId = TestClients.NewId("req");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new
+        {
+            code = "BILLABLE_HOURS", name = "Billable hours", formula = "sum(time_logs.hours) filter (where time_logs.billable)",
+        })).EnsureSuccessStatusCode();
+
+        using var response = await fixture.Http.PostAsJsonAsync("/analysis/required-objects", new { clientId, kpiCodes = new[] { "OTD", "BILLABLE_HOURS" } });
+        var result = await response.Content.ReadFromJsonAsync<JsonElement>(Web);
+        using var unknown = await fixture.Http.PostAsJsonAsync("/analysis/required-objects", new { kpiCodes = new[] { "OTD", "NOPE" } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var objects = result.GetProperty("objects").EnumerateArray().ToDictionary(
+            o => o.GetProperty("objectModel").GetString()!,
+            o => o.GetProperty("fields").EnumerateArray().Select(f => f.GetString()!).ToList());
+        Assert.Equal(["on_time"], objects["orders"]);
+        Assert.Equal(["billable", "hours"], objects["time_logs"]);
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("NOPE", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Formula_check_reports_the_objects_a_valid_formula_reads()
     {
         using var response = await fixture.Http.PostAsJsonAsync("/formulas/check", new { formula = "sum(time_logs.hours * time_logs.rate) / count(invoices)" });

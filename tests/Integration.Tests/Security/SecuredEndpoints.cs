@@ -76,6 +76,10 @@ public static class SecuredEndpoints
         Get("/clients/{clientId}/kpis/{kpiCode}/window", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/kpis/OTD/window?kind=lastHours&count=24"),
         // An invalid setting: authorization is decided before the handler refuses it, and no feed starts.
         new("POST", "/demo/feed", Roles.Admin, ClientScope.AllClients, 400, _ => Json(HttpMethod.Post, "/demo/feed", new { clients = 0, ordersPerSecond = 0 })),
+        new("POST", "/analysis/required-objects", Roles.Viewer, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/analysis/required-objects", new
+        {
+            clientId = t.Client, kpiCodes = new[] { "POF", "MSP_PROFIT_MARGIN" },
+        })),
         new("POST", "/formulas/check", Roles.Analyst, ClientScope.None, 200, _ => Json(HttpMethod.Post, "/formulas/check", new { formula = "count(orders)" })),
         Get("/clients/{clientId}/custom-kpis", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/custom-kpis"),
         new("POST", "/clients/{clientId}/custom-kpis", Roles.Analyst, ClientScope.Client, 201,
