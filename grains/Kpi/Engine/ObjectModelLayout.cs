@@ -29,12 +29,15 @@ public sealed class ObjectModelLayout
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
-        foreach (var field in model.Fields)
+        // The row layout itself is defined once, by the contract's EventRowLayout (ingest writes rows with it).
+        var rows = new EventRowLayout(model);
+        foreach (var slot in rows.Slots)
         {
-            _slots[field.Name] = field.Type == FieldType.Text
-                ? new FieldSlot(FieldSlotKind.Text, TextCount++, field.Type)
-                : new FieldSlot(FieldSlotKind.Number, NumberCount++, field.Type);
+            _slots[slot.Field.Name] = new FieldSlot(slot.IsText ? FieldSlotKind.Text : FieldSlotKind.Number, slot.Index, slot.Field.Type);
         }
+
+        NumberCount = rows.NumberCount;
+        TextCount = rows.TextCount;
 
         KeySlots = model.KeyFields.Select(Slot).ToArray();
     }
