@@ -87,40 +87,28 @@ public static class JsonRowParser
             return; // Absent and null are the same; required fields are checked when the row completes.
         }
 
+        // One pass per value: check the JSON kind against the field's type and store it.
         var field = slot.Field;
-        var ok = field.Type switch
-        {
-            FieldType.Text => value.ValueKind == JsonValueKind.String,
-            FieldType.Number => value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var d) && double.IsFinite(d),
-            FieldType.Integer => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var i) && Math.Abs(i) <= (1L << 53),
-            FieldType.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
-            FieldType.Timestamp => value.ValueKind == JsonValueKind.String && RowBuilder.TryParseTimestamp(value.GetString()!, out _),
-            _ => false,
-        };
-        if (!ok)
-        {
-            builder.Fail(field.Name, $"must be {RowBuilder.Describe(field.Type)}, not {Describe(value.ValueKind)}");
-            return;
-        }
-
         switch (field.Type)
         {
-            case FieldType.Text:
+            case FieldType.Text when value.ValueKind == JsonValueKind.String:
                 builder.SetText(slot, value.GetString()!);
-                break;
-            case FieldType.Boolean:
+                return;
+            case FieldType.Number when value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number):
+                builder.SetNumber(slot, number);
+                return;
+            case FieldType.Integer when value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var integer) && Math.Abs(integer) <= (1L << 53):
+                builder.SetNumber(slot, integer);
+                return;
+            case FieldType.Boolean when value.ValueKind is JsonValueKind.True or JsonValueKind.False:
                 builder.SetNumber(slot, value.GetBoolean() ? 1 : 0);
-                break;
-            case FieldType.Timestamp:
-                RowBuilder.TryParseTimestamp(value.GetString()!, out var instant);
+                return;
+            case FieldType.Timestamp when value.ValueKind == JsonValueKind.String && RowBuilder.TryParseTimestamp(value.GetString()!, out var instant):
                 builder.SetNumber(slot, instant.ToUnixTimeMilliseconds());
-                break;
-            case FieldType.Integer:
-                builder.SetNumber(slot, value.GetInt64());
-                break;
+                return;
             default:
-                builder.SetNumber(slot, value.GetDouble());
-                break;
+                builder.Fail(field.Name, $"must be {RowBuilder.Describe(field.Type)}, not {Describe(value.ValueKind)}");
+                return;
         }
     }
 
