@@ -120,10 +120,9 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             }
         }
 
-        var custom = (config.CustomKpis ?? []).Select(k => k.Code).ToHashSet(StringComparer.Ordinal);
         foreach (var code in config.SelectedKpis ?? [])
         {
-            if (BuiltInCatalog.FindKpi(code) is null && !custom.Contains(code))
+            if (ClientKpis.Find(config, code) is null)
             {
                 problems.Add($"selectedKpis: '{code}' is neither a catalog KPI nor one of the client's custom KPIs");
             }
@@ -165,7 +164,7 @@ public sealed class FormulaGrain : Grain, IFormulaGrain
         var unknown = new List<string>();
         foreach (var code in kpiCodes.Distinct(StringComparer.Ordinal))
         {
-            var kpi = custom?.CustomKpis.FirstOrDefault(k => k.Code == code) ?? BuiltInCatalog.FindKpi(code);
+            var kpi = ClientKpis.Find(custom, code);
             var compiled = kpi is null ? null : Kpi.Formula.KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode).Formula;
             if (compiled is null)
             {

@@ -257,17 +257,7 @@ public sealed class ClientKpiGrain(
 
     private static List<KpiDefinition> ResolveKpis(ClientConfig config)
     {
-        var custom = config.CustomKpis.ToDictionary(k => k.Code, StringComparer.Ordinal);
-        var kpis = new List<KpiDefinition>();
-        foreach (var code in config.SelectedKpis)
-        {
-            if (custom.TryGetValue(code, out var definition) || (definition = BuiltInCatalog.FindKpi(code)) is not null)
-            {
-                kpis.Add(definition);
-            }
-        }
-
-        return kpis;
+        return [.. config.SelectedKpis.Select(code => ClientKpis.Find(config, code)).OfType<KpiDefinition>()];
     }
 
     private async Task CatchUpAllAsync(CancellationToken ct)

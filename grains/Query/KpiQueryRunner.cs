@@ -83,8 +83,7 @@ public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions 
             return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range covers {(query.To - query.From).TotalDays:0.#} days; at most {options.MaxRange.TotalDays:0} are allowed.");
         }
 
-        var definition = config.CustomKpis.FirstOrDefault(k => string.Equals(k.Code, query.KpiCode, StringComparison.Ordinal))
-            ?? BuiltInCatalog.FindKpi(query.KpiCode);
+        var definition = ClientKpis.Find(config, query.KpiCode);
         if (definition is null)
         {
             return PreparedQuery.Failed(QueryErrorKind.UnknownKpi, $"KPI '{query.KpiCode}' is neither a custom KPI of client '{config.ClientId}' nor in the catalog.");
