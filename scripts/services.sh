@@ -7,6 +7,9 @@
 #   scripts/services.sh start      same
 #   scripts/services.sh stop       stop the instances this repository started (never anyone else's)
 #   scripts/services.sh status     say what answers on the two ports
+#   scripts/services.sh restart-postgres
+#                                  fast restart of this checkout's PostgreSQL (every connection is cut;
+#                                  the fault tests use it to restart the database during ingest)
 #
 # Connection strings for the product and the tests:
 #   ConnectionStrings__Postgres="Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics"
@@ -218,6 +221,17 @@ stop_pg() {
   fi
 }
 
+restart_pg() {
+  pg_ours_running || die "the PostgreSQL on port $PG_PORT was not started by this checkout; restart it yourself"
+  # The data directory's server must be the one on the requested port, never a neighbour's.
+  [[ "$(sed -n 4p "$PG_DIR/data/postmaster.pid")" == "$PG_PORT" ]] \
+    || die "this checkout's PostgreSQL listens on port $(sed -n 4p "$PG_DIR/data/postmaster.pid"), not $PG_PORT"
+  log "restarting PostgreSQL"
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -m fast -w -t 60 restart >/dev/null 2>&1 9>&- \
+    || { tail -n 30 "$LOGS/postgres.log" >&2; die "PostgreSQL failed to restart (log: $LOGS/postgres.log)"; }
+  wait_for_pg || die "PostgreSQL did not accept connections within 60 s of its restart"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Redis
 # ---------------------------------------------------------------------------------------------
@@ -290,11 +304,14 @@ main() {
       stop_redis
       [[ -x "$PG_BIN/pg_ctl" ]] && stop_pg
       ;;
+    restart-postgres)
+      restart_pg
+      ;;
     status)
       if pg_ready; then echo "postgres: up on 127.0.0.1:$PG_PORT$(pg_ours_running && echo ' (this checkout)')"; else echo "postgres: down"; fi
       if redis_ready; then echo "redis: up on 127.0.0.1:$REDIS_PORT$(redis_ours_pid >/dev/null && echo ' (this checkout)')"; else echo "redis: down"; fi
       ;;
-    *) die "usage: $0 [start|stop|status]" ;;
+    *) die "usage: $0 [start|stop|status|restart-postgres]" ;;
   esac
 }
 

@@ -28,6 +28,8 @@ dotnet build -c Release AnalyticsEngine.sln
 RESULTS="$REPO/.run/test-results"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+# The fault scenarios log here as they go (tests/Grains.Tests/Faults/FaultLog.cs), so a stalled one leaves a trace.
+export AE_FAULT_LOG="$RESULTS/faults.log"
 
 mapfile -t projects < <(find tests -name '*.csproj' | sort)
 ((${#projects[@]} > 0)) || { echo "no test projects under tests/" >&2; exit 1; }
@@ -41,6 +43,10 @@ for project in "${projects[@]}"; do
     --logger "trx;LogFileName=$name.trx" --results-directory "$RESULTS" \
     --blame-hang-timeout 5m --blame-hang-dump-type none; then
     broken+=("$name")
+    if [[ -s "$AE_FAULT_LOG" ]]; then
+      echo "--- last lines of $AE_FAULT_LOG"
+      tail -n 60 "$AE_FAULT_LOG"
+    fi
   fi
   [[ -f "$RESULTS/$name.trx" ]] || broken+=("$name (no results)")
 done

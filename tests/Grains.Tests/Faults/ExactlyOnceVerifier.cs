@@ -76,6 +76,7 @@ public static class ExactlyOnceVerifier
     {
         var grain = workload.Client.GetGrain<IClientKpiGrain>(clientId);
         var started = Stopwatch.StartNew();
+        var nextHeartbeat = TimeSpan.FromSeconds(10);
         while (true)
         {
             var call = Stopwatch.StartNew();
@@ -93,6 +94,12 @@ public static class ExactlyOnceVerifier
             }
 
             Assert.True(started.Elapsed < CatchUpPatience, $"{clientId}: position {position} never reached last_sequence {last}");
+            if (started.Elapsed > nextHeartbeat)
+            {
+                workload.Log($"{clientId}: still at position {position} of {last} after {started.Elapsed.TotalSeconds:F0}s");
+                nextHeartbeat += TimeSpan.FromSeconds(10);
+            }
+
             await Task.Delay(50);
         }
     }

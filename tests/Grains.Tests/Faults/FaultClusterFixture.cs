@@ -89,7 +89,11 @@ public sealed class FaultClusterFixture : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// The fault scenarios run alone, after every other collection: they restart the shared database server and
+/// terminate connections, which would break tests running beside them (and make their own timings noisy).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class FaultClusterCollection : ICollectionFixture<FaultClusterFixture>
 {
     public const string Name = "fault-cluster";

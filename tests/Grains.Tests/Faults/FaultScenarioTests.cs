@@ -10,8 +10,10 @@ namespace AnalyticsEngine.Grains.Tests.Faults;
 /// then proves that every committed event was counted once — no more, no less.
 /// </summary>
 [Collection(FaultClusterCollection.Name)]
-public sealed class FaultScenarioTests(FaultClusterFixture fixture, ITestOutputHelper output)
+public sealed class FaultScenarioTests(FaultClusterFixture fixture, ITestOutputHelper testOutput)
 {
+    private readonly FaultLog output = new(testOutput, nameof(FaultScenarioTests));
+
     private static readonly TimeSpan Progress = TimeSpan.FromSeconds(90);
 
     [Fact]
@@ -105,13 +107,37 @@ public sealed class FaultScenarioTests(FaultClusterFixture fixture, ITestOutputH
         for (var i = 0; i < 15; i++)
         {
             var committed = run.Total;
-            terminated += await workload.TerminateProductConnectionsAsync();
+            var round = Stopwatch.StartNew();
+            var now = await workload.TerminateProductConnectionsAsync();
+            terminated += now;
             await run.WaitUntilAsync(_ => run.Total >= committed + 2, Progress);
+            output.WriteLine($"round {i}: terminated {now} connections; two more batches committed after {round.Elapsed.TotalSeconds:F1}s");
         }
 
         await run.StopAsync();
         output.WriteLine($"15 rounds terminated {terminated} silo connections to PostgreSQL");
         Assert.True(terminated > 0, "no silo connection was open to terminate");
+        await ExactlyOnceVerifier.VerifyAsync(fixture, workload, output);
+    }
+
+    [Fact]
+    public async Task Restarting_PostgreSQL_during_ingest_loses_and_doubles_nothing()
+    {
+        var workload = new FaultWorkload(fixture, output, seed: 7);
+        await workload.CreateClientsAsync(3);
+        var run = workload.StartIngesting(maxRows: 20);
+        await run.WaitUntilAsync(c => c.Count == workload.Clients.Count && c.Values.All(n => n >= 3), Progress);
+        for (var i = 0; i < 2; i++)
+        {
+            // Batches are in flight while the server goes down: each either committed (its retry is a replay) or not.
+            var before = run.Snapshot();
+            var clock = Stopwatch.StartNew();
+            await workload.RestartDatabaseServerAsync();
+            await run.WaitUntilAsync(c => c.All(kv => kv.Value >= before[kv.Key] + 2), Progress);
+            output.WriteLine($"restart {i}: every client committed two more batches {clock.Elapsed.TotalSeconds:F1}s after the restart began");
+        }
+
+        await run.StopAsync();
         await ExactlyOnceVerifier.VerifyAsync(fixture, workload, output);
     }
 

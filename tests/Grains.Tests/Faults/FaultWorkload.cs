@@ -22,6 +22,9 @@ public sealed class FaultWorkload
     /// <summary>How long one call may keep failing while the cluster recovers before the test gives up.</summary>
     private static readonly TimeSpan RetryPatience = TimeSpan.FromSeconds(90);
 
+    /// <summary>A call that needed longer than this to get through is worth a line in the log.</summary>
+    private static readonly TimeSpan SlowRecovery = TimeSpan.FromSeconds(5);
+
     private readonly FaultClusterFixture _fixture;
     private readonly ITestOutputHelper _output;
     private readonly Random _random;
@@ -100,7 +103,7 @@ public sealed class FaultWorkload
     /// <summary>Ingests small batches into every client, concurrently, until the returned run is stopped.</summary>
     public IngestRun StartIngesting(int maxRows = 5)
     {
-        var run = new IngestRun();
+        var run = new IngestRun(_output);
         foreach (var clientId in Clients)
         {
             var random = new Random(_random.Next());
@@ -177,6 +180,43 @@ public sealed class FaultWorkload
         return (int)(long)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>
+    /// Restarts the PostgreSQL server (a fast shutdown cuts every connection, then it starts again) through
+    /// scripts/services.sh, which only ever restarts the instance this checkout started.
+    /// </summary>
+    public async Task RestartDatabaseServerAsync()
+    {
+        var script = Path.Combine(RepositoryRoot(), "scripts", "services.sh");
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script);
+        start.ArgumentList.Add("restart-postgres");
+        start.Environment["AE_PG_PORT"] = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"restarting PostgreSQL failed ({process.ExitCode}): {await stderr}{await stdout}");
+
+        // The test's own pooled connections died with the server too.
+        _fixture.Database.Clear();
+        _output.WriteLine($"restarted PostgreSQL in {clock.Elapsed.TotalSeconds:F1}s");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "scripts", "services.sh")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no scripts/services.sh above {AppContext.BaseDirectory}");
+    }
+
     /// <summary>Publishes committed rows of <paramref name="clientId"/> again on its stream, as a retried publish would.</summary>
     public async Task RedeliverAsync(string clientId, Random random)
     {
@@ -214,18 +254,25 @@ public sealed class FaultWorkload
     public async Task<T> RetryAsync<T>(string what, Func<Task<T>> call)
     {
         var started = Stopwatch.StartNew();
+        var failures = 0;
         while (true)
         {
             try
             {
-                return await call();
+                var result = await call();
+                if (failures > 0 && started.Elapsed > SlowRecovery)
+                {
+                    _output.WriteLine($"{what} succeeded after {failures} failed attempts over {started.Elapsed.TotalSeconds:F1}s");
+                }
+
+                return result;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && started.Elapsed < RetryPatience)
             {
                 Interlocked.Increment(ref _failedAttempts);
-                if (_failedAttempts % 20 == 1)
+                if (failures++ % 20 == 0)
                 {
-                    _output.WriteLine($"{what} failed, retrying: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+                    _output.WriteLine($"{what} failed after {started.Elapsed.TotalSeconds:F1}s, retrying: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
                 }
 
                 // Back off briefly before the retry; the retry itself is what waits for recovery.
@@ -260,8 +307,11 @@ public sealed class FaultWorkload
 }
 
 /// <summary>Concurrent ingest loops, one per client.</summary>
-public sealed class IngestRun
+public sealed class IngestRun(ITestOutputHelper output)
 {
+    /// <summary>While a wait lasts longer than this, it logs where the counts stand each time this passes again.</summary>
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10);
+
     private readonly List<Task> _loops = [];
     private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
     private volatile bool _stopping;
@@ -301,11 +351,19 @@ public sealed class IngestRun
     public async Task WaitUntilAsync(Func<IReadOnlyDictionary<string, int>, bool> condition, TimeSpan timeout)
     {
         var started = Stopwatch.StartNew();
+        var nextHeartbeat = Heartbeat;
         while (!condition(Snapshot()))
         {
             if (_loops.FirstOrDefault(l => l.IsFaulted) is { } failed)
             {
                 await failed;
+            }
+
+            if (started.Elapsed > nextHeartbeat)
+            {
+                output.WriteLine($"still waiting after {started.Elapsed.TotalSeconds:F0}s; committed batches per client: " +
+                    string.Join(", ", Snapshot().Select(kv => $"{kv.Key} {kv.Value}")));
+                nextHeartbeat += Heartbeat;
             }
 
             Assert.True(started.Elapsed < timeout, "ingest did not make the expected progress");
