@@ -39,6 +39,7 @@ public static class SiloApp
                 orleans.GetValue("GatewayPort", 30000),
                 listenOnAnyHostAddress: true);
             silo.UseRedisClustering(redis);
+            silo.UseFastFailureDetection(orleans.GetSection("Membership"));
             silo.AddAnalyticsProviders(postgres);
         });
 

@@ -9,7 +9,7 @@ namespace AnalyticsEngine.Grains.Tests.Faults;
 
 /// <summary>
 /// A three-silo in-process cluster with the production providers (ADO.NET storage in the real PostgreSQL,
-/// memory streams) and membership tuned to notice a dead silo within a few seconds. The silos connect to
+/// memory streams) and the product's failure detection (a dead silo is noticed within seconds). The silos connect to
 /// PostgreSQL under their own application name, so a test can terminate exactly their connections.
 /// </summary>
 public sealed class FaultClusterFixture : IAsyncLifetime
@@ -41,16 +41,8 @@ public sealed class FaultClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddAnalyticsProviders(product);
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                // A killed silo is declared dead after two missed one-second probes.
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
-                o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(10);
-            });
+            // The product's failure detection, so the recovery figure is the product's.
+            silo.UseFastFailureDetection();
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
         });
         builder.ConfigureClient(client =>
