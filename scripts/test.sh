@@ -30,6 +30,8 @@ rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 # The fault scenarios log here as they go (tests/Grains.Tests/Faults/FaultLog.cs), so a stalled one leaves a trace.
 export AE_FAULT_LOG="$RESULTS/faults.log"
+# The server services.sh started is this run's own, so one fault scenario may restart it.
+export AE_RESTART_DATABASE=1
 
 mapfile -t projects < <(find tests -name '*.csproj' | sort)
 ((${#projects[@]} > 0)) || { echo "no test projects under tests/" >&2; exit 1; }
