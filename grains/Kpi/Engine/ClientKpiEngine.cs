@@ -161,6 +161,13 @@ public sealed class ClientKpiEngine
                         into.Add(Compose(_kpis[k], series, bucket.Range.Start, bucket.Range.End, nowTicks));
                     }
                 }
+
+                // Values of a bucket already past its lateness went out final: announcing finality again later would
+                // push the same value twice. Only when every object with rows here was drained, so no KPI misses it.
+                if (!bucket.FinalAnnounced && bucket.Range.End + _latenessTicks <= nowTicks && (ObjectsPresent(bucket) & ~bucket.DirtyObjects) == 0)
+                {
+                    bucket.FinalAnnounced = true;
+                }
             }
 
             DrainCarried(series, included, emitted, into, nowTicks);
