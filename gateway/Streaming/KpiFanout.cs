@@ -28,8 +28,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Dictionary<WatchKey, HashSet<string>> _viewersByKey = [];
     private readonly Dictionary<string, HashSet<WatchKey>> _keysByConnection = [];
     private readonly Dictionary<string, ConnectionOutbox> _outboxes = [];
-    // The newest value forwarded per series, so the renewal round re-sends the current bucket only when it changed.
-    private readonly Dictionary<WatchKey, KpiValue> _newestForwarded = [];
+    // Per series, the newest bucket version viewers were sent (pushed, or in a snapshot or resume answer), so the
+    // renewal round re-sends the current bucket only when it changed.
+    private readonly Dictionary<WatchKey, KpiBucketVersion> _newestSent = [];
     private readonly Meter _meter = new(Telemetry.MeterName);
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _conflated;
@@ -82,9 +83,15 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     public async Task<KpiSnapshot> AddViewerAsync(string connectionId, WatchKey key, int recentBuckets)
     {
         // Every viewer gets a fresh snapshot; only the first one registers upstream.
-        return AddViewer(connectionId, key)
+        var snapshot = AddViewer(connectionId, key)
             ? await KpiGrainOf(key).Watch(Reference, key.Granularity, recentBuckets)
             : await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, recentBuckets);
+        if (snapshot.Current is { } current)
+        {
+            RememberSent(key, KpiBucketVersion.Of(current));
+        }
+
+        return snapshot;
     }
 
     /// <summary>Makes the connection a viewer of the series, then answers what differs from the buckets it <paramref name="held"/>.</summary>
@@ -95,7 +102,17 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
         }
 
-        return await ClientGrainOf(key).Resume(key.KpiCode, key.Granularity, recentBuckets, held);
+        var resume = await ClientGrainOf(key).Resume(key.KpiCode, key.Granularity, recentBuckets, held);
+        // The client now has the server's current bucket: answered if it differed, else it held that very version.
+        var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
+            ? KpiBucketVersion.Of(changed)
+            : held.FirstOrDefault(h => h.BucketStart == resume.Current);
+        if (current is not null)
+        {
+            RememberSent(key, current);
+        }
+
+        return resume;
     }
 
     /// <returns>True when the connection is the series' first viewer on this gateway.</returns>
@@ -187,13 +204,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 }
 
                 outboxes = [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
-                var newest = values.MaxBy(v => v.BucketStart)!;
-                if (!_newestForwarded.TryGetValue(series.Key, out var forwarded)
-                    || newest.BucketStart > forwarded.BucketStart
-                    || (newest.BucketStart == forwarded.BucketStart && KpiVersions.IsNewer(newest, forwarded)))
-                {
-                    _newestForwarded[series.Key] = newest;
-                }
+                RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
             }
 
             foreach (var outbox in outboxes)
@@ -251,19 +262,40 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
 
         _viewersByKey.Remove(key);
-        _newestForwarded.Remove(key);
+        _newestSent.Remove(key);
         return true;
     }
 
+    private void RememberSent(WatchKey key, KpiBucketVersion version)
+    {
+        lock (_gate)
+        {
+            RememberSentLocked(key, version);
+        }
+    }
+
+    private void RememberSentLocked(WatchKey key, KpiBucketVersion version)
+    {
+        if (_viewersByKey.ContainsKey(key) && (!_newestSent.TryGetValue(key, out var sent)
+            || version.BucketStart > sent.BucketStart
+            || (version.BucketStart == sent.BucketStart && IsNewer(version.Revision, version.IsFinal, sent))))
+        {
+            _newestSent[key] = version;
+        }
+    }
+
+    /// <summary>An untouched bucket has nothing to tell; a bucket viewers were sent, only if it moved on since.</summary>
     private bool IsNews(WatchKey key, KpiValue current)
     {
         lock (_gate)
         {
-            // An untouched bucket has nothing to tell; a bucket already forwarded only if it moved on since.
             return current.Revision > 0
-                && !(_newestForwarded.TryGetValue(key, out var forwarded) && forwarded.BucketStart == current.BucketStart && !KpiVersions.IsNewer(current, forwarded));
+                && !(_newestSent.TryGetValue(key, out var sent) && sent.BucketStart == current.BucketStart && !IsNewer(current.Revision, current.IsFinal, sent));
         }
     }
+
+    private static bool IsNewer(long revision, bool isFinal, KpiBucketVersion than) =>
+        revision > than.Revision || (revision == than.Revision && isFinal && !than.IsFinal);
 
     private IClientKpiGrain ClientGrainOf(WatchKey key) => _cluster.GetGrain<IClientKpiGrain>(key.ClientId);
 

@@ -163,6 +163,39 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         Assert.True(fanout.IsViewing(hub.ConnectionId!, new WatchKey(clientId, "OTD", Granularity.Minute)));
     }
 
+    [Fact]
+    public async Task Resume_works_over_MessagePack_too()
+    {
+        var clientId = TestClients.NewId("rmsgp");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var recent = Minute(DateTimeOffset.UtcNow).AddMinutes(-2);
+        var server = fixture.Gateway.Server;
+        var token = fixture.Token(AnalyticsEngine.Gateway.Security.Roles.Viewer, clientId);
+        await using var hub = new HubConnectionBuilder()
+            .WithUrl(new Uri(server.BaseAddress, "hubs/kpi"), options =>
+            {
+                options.HttpMessageHandlerFactory = _ => server.CreateHandler();
+                options.AccessTokenProvider = () => Task.FromResult<string?>(token);
+                options.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+            })
+            .AddMessagePackProtocol()
+            .Build();
+        await hub.StartAsync();
+        var copy = new SeriesCopy();
+        hub.On<KpiValue[]>("kpiChanged", copy.ApplyPush);
+        copy.ApplySnapshot(await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "OTD", "minute"));
+        await PostAsync(clientId, TestOrder.Random(6, recent, seed: 301));
+        await WaitForCountAsync(copy, recent, 6);
+
+        var held = copy.Held();
+        var resume = await hub.InvokeAsync<KpiResume>("Resume", clientId, "OTD", "minute", held);
+
+        Assert.Equal(clientId, resume.ClientId);
+        Assert.DoesNotContain(resume.Changed, v => held.Any(h => h.Matches(v)));
+        copy.ApplyResume(resume);
+        await AssertEqualsServerAsync(copy, clientId);
+    }
+
     private async Task PostAsync(string clientId, IEnumerable<TestOrder> orders)
     {
         var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
