@@ -16,4 +16,11 @@ public sealed class GatewayLimits
     /// <summary>How many recent buckets a snapshot carries by default.</summary>
     [Range(1, 1440)]
     public int RecentBuckets { get; set; } = 60;
+
+    /// <summary>
+    /// How many buckets a resume may list. A JSON entry takes about 80 bytes and a hub message at most 32 KiB,
+    /// so the default leaves room; a dashboard holds a window of <see cref="RecentBuckets"/>.
+    /// </summary>
+    [Range(1, 1440)]
+    public int MaxResumeBuckets { get; set; } = 300;
 }

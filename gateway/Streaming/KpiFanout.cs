@@ -8,12 +8,13 @@ namespace AnalyticsEngine.Gateway.Streaming;
 /// <summary>One watched series: a KPI of a client at one granularity.</summary>
 public readonly record struct WatchKey(string ClientId, string KpiCode, Granularity Granularity)
 {
-    public string GroupName => $"kpi:{ClientId}/{KpiCode}/{Granularity}";
+    public override string ToString() => $"{ClientId}/{KpiCode}/{Granularity}";
 }
 
 /// <summary>
 /// Compute once, fan out: however many connections of this gateway watch a series, the gateway holds one
-/// upstream watch on the KPI grain (through a single observer) and SignalR groups fan each change out.
+/// upstream watch on the KPI grain (through a single observer) and hands each change to every viewing
+/// connection's <see cref="ConnectionOutbox"/>, which conflates what a slow connection cannot take yet.
 /// The last viewer leaving ends the upstream watch. Watches are leases, renewed here periodically.
 /// </summary>
 public sealed class KpiFanout : BackgroundService, IKpiObserver
@@ -26,8 +27,13 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Lock _gate = new();
     private readonly Dictionary<WatchKey, HashSet<string>> _viewersByKey = [];
     private readonly Dictionary<string, HashSet<WatchKey>> _keysByConnection = [];
+    private readonly Dictionary<string, ConnectionOutbox> _outboxes = [];
+    // Per series, the newest bucket version viewers were sent (pushed, or in a snapshot or resume answer), so the
+    // renewal round re-sends the current bucket only when it changed.
+    private readonly Dictionary<WatchKey, KpiBucketVersion> _newestSent = [];
     private readonly Meter _meter = new(Telemetry.MeterName);
     private readonly Counter<long> _pushes;
+    private readonly Counter<long> _conflated;
     private IKpiObserver? _reference;
 
     public KpiFanout(IClusterClient cluster, IHubContext<KpiHub> hub, ILogger<KpiFanout> logger)
@@ -35,7 +41,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         _cluster = cluster;
         _hub = hub;
         _logger = logger;
-        _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to SignalR groups");
+        _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to connections");
+        _conflated = _meter.CreateCounter<long>("ae.gateway.conflated_values", "{value}",
+            "Pending values a newer value of the same bucket replaced before a slow connection could take them");
+        _meter.CreateObservableGauge("ae.gateway.pending_values", () => { lock (_gate) { return _outboxes.Values.Sum(o => o.PendingCount); } },
+            "{value}", "Values waiting, conflated, for connections that have not taken the previous push yet");
         _meter.CreateObservableGauge("ae.gateway.watched_series", () => { lock (_gate) { return _viewersByKey.Count; } },
             "{series}", "Series with at least one viewer on this gateway");
         _meter.CreateObservableGauge("ae.gateway.viewers", () => { lock (_gate) { return _viewersByKey.Values.Sum(v => v.Count); } },
@@ -52,9 +62,62 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
     }
 
+    public bool IsViewing(string connectionId, WatchKey key)
+    {
+        lock (_gate)
+        {
+            return _keysByConnection.TryGetValue(connectionId, out var keys) && keys.Contains(key);
+        }
+    }
+
+    /// <summary>Values waiting for one connection: at most one per (series, bucket) it watches.</summary>
+    public int PendingValues(string connectionId)
+    {
+        lock (_gate)
+        {
+            return _outboxes.TryGetValue(connectionId, out var outbox) ? outbox.PendingCount : 0;
+        }
+    }
+
+    /// <summary>Makes the connection a viewer of the series, then answers the snapshot (so no change falls between).</summary>
     public async Task<KpiSnapshot> AddViewerAsync(string connectionId, WatchKey key, int recentBuckets)
     {
-        bool first;
+        // Every viewer gets a fresh snapshot; only the first one registers upstream.
+        var snapshot = AddViewer(connectionId, key)
+            ? await KpiGrainOf(key).Watch(Reference, key.Granularity, recentBuckets)
+            : await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, recentBuckets);
+        if (snapshot.Current is { } current)
+        {
+            RememberSent(key, KpiBucketVersion.Of(current));
+        }
+
+        return snapshot;
+    }
+
+    /// <summary>Makes the connection a viewer of the series, then answers what differs from the buckets it <paramref name="held"/>.</summary>
+    public async Task<KpiResume> ResumeViewerAsync(string connectionId, WatchKey key, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
+    {
+        if (AddViewer(connectionId, key))
+        {
+            await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
+        }
+
+        var resume = await ClientGrainOf(key).Resume(key.KpiCode, key.Granularity, recentBuckets, held);
+        // The client now has the server's current bucket: answered if it differed, else it held that very version.
+        var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
+            ? KpiBucketVersion.Of(changed)
+            : held.FirstOrDefault(h => h.BucketStart == resume.Current);
+        if (current is not null)
+        {
+            RememberSent(key, current);
+        }
+
+        return resume;
+    }
+
+    /// <returns>True when the connection is the series' first viewer on this gateway.</returns>
+    private bool AddViewer(string connectionId, WatchKey key)
+    {
         lock (_gate)
         {
             if (!_viewersByKey.TryGetValue(key, out var viewers))
@@ -62,21 +125,27 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 _viewersByKey[key] = viewers = [];
             }
 
-            first = viewers.Count == 0;
+            var first = viewers.Count == 0;
             viewers.Add(connectionId);
             if (!_keysByConnection.TryGetValue(connectionId, out var keys))
             {
                 _keysByConnection[connectionId] = keys = [];
+                _outboxes[connectionId] = NewOutbox(connectionId);
             }
 
             keys.Add(key);
+            return first;
         }
-
-        // Every viewer gets a fresh snapshot; only the first one registers upstream.
-        return first
-            ? await KpiGrainOf(key).Watch(Reference, key.Granularity, recentBuckets)
-            : await _cluster.GetGrain<IClientKpiGrain>(key.ClientId).GetSnapshot(key.KpiCode, key.Granularity, recentBuckets);
     }
+
+    private ConnectionOutbox NewOutbox(string connectionId) => new(
+        async (_, values) =>
+        {
+            await _hub.Clients.Client(connectionId).SendAsync(KpiHub.ChangedMethod, values);
+            _pushes.Add(1);
+        },
+        count => _conflated.Add(count),
+        ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
 
     public async Task RemoveViewerAsync(string connectionId, WatchKey key)
     {
@@ -88,6 +157,8 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             {
                 keys.Remove(key);
             }
+
+            _outboxes.GetValueOrDefault(connectionId)?.Discard(key);
         }
 
         if (last)
@@ -105,6 +176,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             {
                 emptied.AddRange(keys.Where(key => RemoveLocked(connectionId, key)));
             }
+
+            if (_outboxes.Remove(connectionId, out var outbox))
+            {
+                outbox.Close();
+            }
         }
 
         foreach (var key in emptied)
@@ -113,13 +189,28 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
     }
 
-    /// <summary>Called by KPI grains; sends each granularity's values to its SignalR group.</summary>
+    /// <summary>Called by KPI grains; hands each series' values to the outbox of every connection viewing it.</summary>
     public Task OnKpiChanged(KpiValue[] changes)
     {
-        foreach (var group in changes.GroupBy(c => new WatchKey(c.ClientId, c.KpiCode, c.Granularity)))
+        foreach (var series in changes.GroupBy(c => new WatchKey(c.ClientId, c.KpiCode, c.Granularity)))
         {
-            _pushes.Add(1);
-            _ = _hub.Clients.Group(group.Key.GroupName).SendAsync(KpiHub.ChangedMethod, group.ToArray());
+            var values = series.ToArray();
+            List<ConnectionOutbox> outboxes;
+            lock (_gate)
+            {
+                if (!_viewersByKey.TryGetValue(series.Key, out var viewers))
+                {
+                    continue;
+                }
+
+                outboxes = [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
+                RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
+            }
+
+            foreach (var outbox in outboxes)
+            {
+                outbox.Offer(series.Key, values);
+            }
         }
 
         return Task.CompletedTask;
@@ -142,15 +233,16 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 try
                 {
                     var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
-                    // Whatever changed while a grain was being re-created reaches viewers now.
-                    if (snapshot.Current is { } current)
+                    // Whatever changed in the current bucket while a grain was being re-created reaches viewers now;
+                    // a value viewers already have is not sent again.
+                    if (snapshot.Current is { } current && IsNews(key, current))
                     {
                         await OnKpiChanged([current]);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    _logger.LogWarning(ex, "Renewing the watch of {Series} failed; retrying next round", key.GroupName);
+                    _logger.LogWarning(ex, "Renewing the watch of {Series} failed; retrying next round", key);
                 }
             }
         }
@@ -170,8 +262,42 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
 
         _viewersByKey.Remove(key);
+        _newestSent.Remove(key);
         return true;
     }
+
+    private void RememberSent(WatchKey key, KpiBucketVersion version)
+    {
+        lock (_gate)
+        {
+            RememberSentLocked(key, version);
+        }
+    }
+
+    private void RememberSentLocked(WatchKey key, KpiBucketVersion version)
+    {
+        if (_viewersByKey.ContainsKey(key) && (!_newestSent.TryGetValue(key, out var sent)
+            || version.BucketStart > sent.BucketStart
+            || (version.BucketStart == sent.BucketStart && IsNewer(version.Revision, version.IsFinal, sent))))
+        {
+            _newestSent[key] = version;
+        }
+    }
+
+    /// <summary>An untouched bucket has nothing to tell; a bucket viewers were sent, only if it moved on since.</summary>
+    private bool IsNews(WatchKey key, KpiValue current)
+    {
+        lock (_gate)
+        {
+            return current.Revision > 0
+                && !(_newestSent.TryGetValue(key, out var sent) && sent.BucketStart == current.BucketStart && !IsNewer(current.Revision, current.IsFinal, sent));
+        }
+    }
+
+    private static bool IsNewer(long revision, bool isFinal, KpiBucketVersion than) =>
+        revision > than.Revision || (revision == than.Revision && isFinal && !than.IsFinal);
+
+    private IClientKpiGrain ClientGrainOf(WatchKey key) => _cluster.GetGrain<IClientKpiGrain>(key.ClientId);
 
     private IKpiGrain KpiGrainOf(WatchKey key) => _cluster.GetGrain<IKpiGrain>(KpiGrainKeys.For(key.ClientId, key.KpiCode));
 }

@@ -9,7 +9,8 @@ namespace AnalyticsEngine.Gateway.Streaming;
 
 /// <summary>
 /// Live KPI values. <c>Subscribe(clientId, kpiCode, granularity)</c> answers with the current snapshot and
-/// from then on the caller receives <c>kpiChanged(values)</c> for every change; see docs/streaming-api.md.
+/// from then on the caller receives <c>kpiChanged(values)</c> for every change; after a reconnect,
+/// <c>Resume(..., held)</c> answers only what the client missed. See docs/streaming-api.md.
 /// Connecting needs a viewer token (header or <c>access_token</c>); each call checks the client against the token.
 /// </summary>
 [Authorize(Policy = Policies.Read)]
@@ -19,12 +20,47 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
 
     public async Task<KpiSnapshot> Subscribe(string clientId, string kpiCode, string granularity)
     {
-        EnsureClientAccess(clientId);
-        if (!Granularities.TryParseStreaming(granularity, out var parsed))
-        {
-            throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
-        }
+        var key = await CheckSubscriptionAsync(clientId, kpiCode, granularity);
+        // The connection becomes a viewer before the snapshot is read, so no change can fall between the two;
+        // the client drops any pushed value whose revision it already has.
+        return await fanout.AddViewerAsync(Context.ConnectionId, key, options.Value.RecentBuckets);
+    }
 
+    /// <summary>
+    /// Subscribes like <see cref="Subscribe"/> after a reconnect, but answers only what differs from the buckets the
+    /// client <paramref name="held"/> (an empty list resumes from nothing): see docs/streaming-api.md, "Resume".
+    /// </summary>
+    public async Task<KpiResume> Resume(string clientId, string kpiCode, string granularity, KpiBucketVersion[] held)
+    {
+        var key = await CheckSubscriptionAsync(clientId, kpiCode, granularity);
+        CheckHeld(held, options.Value.MaxResumeBuckets);
+        var wasViewing = fanout.IsViewing(Context.ConnectionId, key);
+        try
+        {
+            return await fanout.ResumeViewerAsync(Context.ConnectionId, key, options.Value.RecentBuckets, held);
+        }
+        catch (FormatException misaligned)
+        {
+            // Only the grain knows the client's time zone, so a bucket start that is no bucket's start shows up there.
+            if (!wasViewing)
+            {
+                await fanout.RemoveViewerAsync(Context.ConnectionId, key);
+            }
+
+            throw new HubException(misaligned.Message);
+        }
+    }
+
+    public async Task Unsubscribe(string clientId, string kpiCode, string granularity)
+    {
+        EnsureClientAccess(clientId);
+        await fanout.RemoveViewerAsync(Context.ConnectionId, new WatchKey(clientId, kpiCode, ParseGranularity(granularity)));
+    }
+
+    private async Task<WatchKey> CheckSubscriptionAsync(string clientId, string kpiCode, string granularity)
+    {
+        EnsureClientAccess(clientId);
+        var parsed = ParseGranularity(granularity);
         if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
         {
             throw new HubException(problem);
@@ -36,23 +72,44 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
             throw new HubException($"A connection may hold at most {options.Value.MaxSubscriptionsPerConnection} subscriptions.");
         }
 
-        // Join the group before reading the snapshot, so no change can fall between the two;
-        // the client drops any value whose revision it already has.
-        await Groups.AddToGroupAsync(Context.ConnectionId, key.GroupName);
-        return await fanout.AddViewerAsync(Context.ConnectionId, key, options.Value.RecentBuckets);
+        return key;
     }
 
-    public async Task Unsubscribe(string clientId, string kpiCode, string granularity)
+    private static Granularity ParseGranularity(string granularity) =>
+        Granularities.TryParseStreaming(granularity, out var parsed)
+            ? parsed
+            : throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
+
+    private static void CheckHeld(KpiBucketVersion[]? held, int limit)
     {
-        EnsureClientAccess(clientId);
-        if (!Granularities.TryParseStreaming(granularity, out var parsed))
+        if (held is null)
         {
-            throw new HubException($"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
+            throw new HubException("held must list the buckets the client holds (an empty list resumes from nothing).");
         }
 
-        var key = new WatchKey(clientId, kpiCode, parsed);
-        await Groups.RemoveFromGroupAsync(Context.ConnectionId, key.GroupName);
-        await fanout.RemoveViewerAsync(Context.ConnectionId, key);
+        if (held.Length > limit)
+        {
+            throw new HubException($"held lists {held.Length} buckets; a resume may list at most {limit}.");
+        }
+
+        var seen = new HashSet<DateTimeOffset>();
+        foreach (var version in held)
+        {
+            if (version is null)
+            {
+                throw new HubException("held must not contain null.");
+            }
+
+            if (version.Revision < 0)
+            {
+                throw new HubException($"held lists bucket {version.BucketStart:O} with revision {version.Revision}; revisions are never negative.");
+            }
+
+            if (!seen.Add(version.BucketStart))
+            {
+                throw new HubException($"held lists bucket {version.BucketStart:O} twice.");
+            }
+        }
     }
 
     private void EnsureClientAccess(string clientId)

@@ -12,6 +12,8 @@ const FEATURED_KPIS = ["POF", "OTD"];
 const MAX_TILES_PER_CLIENT = 6;
 // Enough history for a readable sparkline without holding a day of minute buckets per tile.
 const MAX_POINTS = 60;
+/** The hub accepts at most this many held buckets in a Resume (Gateway:MaxResumeBuckets). */
+const MAX_RESUME_BUCKETS = 300;
 const FETCH_TIMEOUT_MS = 10_000;
 const FLASH_MIN_INTERVAL_MS = 3_000;
 
@@ -325,8 +327,17 @@ function bucketKey(value) {
   return Date.parse(value.bucketStart);
 }
 
-/** Applies values by revision: a higher revision replaces its bucket, an unseen bucket is added. Returns what changed. */
-function mergeValues(tile, values) {
+/** True when `candidate` supersedes `held`: a higher revision, or the same one now final (finality keeps the revision). */
+function isNewer(candidate, held) {
+  const a = Number(candidate.revision), b = Number(held.revision);
+  return a > b || (a === b && Boolean(candidate.isFinal) && !held.isFinal);
+}
+
+/**
+ * Applies values to a tile's series: a newer value replaces its bucket, an unseen bucket is added, repeats and
+ * overtaken values are dropped. A resume answer is the server's state and replaces unconditionally. Returns what changed.
+ */
+function mergeValues(tile, values, { replace = false } = {}) {
   let changedCurrent = false;
   let changedAny = false;
   const currentBefore = latestBucketKey(tile);
@@ -335,7 +346,7 @@ function mergeValues(tile, values) {
     const k = bucketKey(v);
     if (Number.isNaN(k)) continue;
     const existing = tile.series.get(k);
-    if (existing && Number(existing.revision) >= Number(v.revision)) continue;
+    if (existing && !replace && !isNewer(v, existing)) continue;
     tile.series.set(k, v);
     changedAny = true;
     if (currentBefore === null || k >= currentBefore) changedCurrent = true;
@@ -559,11 +570,22 @@ async function subscribeTile(tile) {
   tile.error = null;
   renderTile(tile);
   try {
-    const snapshot = await state.connection.invoke("Subscribe", tile.client.clientId, tile.info.code, granularity);
-    if (generation !== tile.generation) return;
-    const values = [...(snapshot?.recent ?? [])];
-    if (snapshot?.current) values.push(snapshot.current);
-    const { changedAny } = mergeValues(tile, values);
+    let changedAny;
+    if (tile.series.size > 0) {
+      // Back after a drop: send what the tile holds and get only what it missed (docs/streaming-api.md, "Resume").
+      const held = sortedSeries(tile).slice(-MAX_RESUME_BUCKETS)
+        .map((v) => ({ bucketStart: v.bucketStart, revision: Number(v.revision), isFinal: Boolean(v.isFinal) }));
+      const resume = await state.connection.invoke("Resume", tile.client.clientId, tile.info.code, granularity, held);
+      if (generation !== tile.generation) return;
+      for (const start of resume?.expired ?? []) tile.series.delete(Date.parse(start));
+      ({ changedAny } = mergeValues(tile, resume?.changed ?? [], { replace: true }));
+    } else {
+      const snapshot = await state.connection.invoke("Subscribe", tile.client.clientId, tile.info.code, granularity);
+      if (generation !== tile.generation) return;
+      const values = [...(snapshot?.recent ?? [])];
+      if (snapshot?.current) values.push(snapshot.current);
+      ({ changedAny } = mergeValues(tile, values));
+    }
     if (changedAny) tile.receivedAt = new Date();
     tile.loading = false;
     renderTile(tile);
@@ -662,7 +684,7 @@ function createConnection() {
   });
   connection.onreconnected(() => {
     setConnectionState("connected", "Live");
-    // A new connection has no subscriptions; each snapshot also fills whatever was missed meanwhile.
+    // A new connection has no subscriptions; each tile resumes with what it holds and gets only what it missed.
     resubscribeAll();
   });
   connection.onclose((error) => {

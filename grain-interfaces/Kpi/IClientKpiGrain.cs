@@ -14,6 +14,14 @@ public interface IClientKpiGrain : IGrainWithStringKey
     Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets);
 
     /// <summary>
+    /// What a reconnecting viewer of one KPI missed: of the latest <paramref name="recentBuckets"/> buckets and the
+    /// buckets it <paramref name="held"/>, the values that differ from its copy; held buckets past retention as expired.
+    /// Throws <see cref="FormatException"/> when a held bucket start is not a bucket boundary in the client's time zone.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<KpiResume> Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held);
+
+    /// <summary>
     /// One KPI over a rolling window (last N minutes, hours or days) or period to date (day, week, month,
     /// quarter, year), merged from its buckets; null when the client does not compute that KPI.
     /// </summary>

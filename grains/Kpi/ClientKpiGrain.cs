@@ -94,6 +94,16 @@ public sealed class ClientKpiGrain(
         return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), Now()));
     }
 
+    public Task<KpiResume> Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
+    {
+        if (!_engine.KpiCodes.Contains(kpiCode))
+        {
+            return Task.FromResult(new KpiResume(ClientId, kpiCode, granularity, default, [], []));
+        }
+
+        return Task.FromResult(_engine.Resume(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), held, Now()));
+    }
+
     public Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window) =>
         Task.FromResult(_engine.KpiCodes.Contains(kpiCode) ? _engine.Window(kpiCode, window, Now()) : null);
 

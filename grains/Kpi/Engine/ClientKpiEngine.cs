@@ -161,6 +161,13 @@ public sealed class ClientKpiEngine
                         into.Add(Compose(_kpis[k], series, bucket.Range.Start, bucket.Range.End, nowTicks));
                     }
                 }
+
+                // Values of a bucket already past its lateness went out final: announcing finality again later would
+                // push the same value twice. Only when every object with rows here was drained, so no KPI misses it.
+                if (!bucket.FinalAnnounced && bucket.Range.End + _latenessTicks <= nowTicks && (ObjectsPresent(bucket) & ~bucket.DirtyObjects) == 0)
+                {
+                    bucket.FinalAnnounced = true;
+                }
             }
 
             DrainCarried(series, included, emitted, into, nowTicks);
@@ -190,6 +197,77 @@ public sealed class ClientKpiEngine
         }
 
         return new KpiSnapshot(_clientId, kpiCode, granularity, current, recent);
+    }
+
+    /// <summary>
+    /// Brings a reconnecting client's copy of one series up to date: of the latest <paramref name="recentBuckets"/>
+    /// buckets (as <see cref="Snapshot"/> covers them) and of every bucket the client <paramref name="held"/>, only
+    /// the values whose revision or finality differ from the client's, or that it lacks. Held buckets older than
+    /// the granularity's retention are answered as expired, since their state is gone.
+    /// </summary>
+    /// <exception cref="FormatException">A held bucket start is not the start of a bucket in the client's time zone.</exception>
+    public KpiResume Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held, Instant now)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(recentBuckets);
+        ArgumentNullException.ThrowIfNull(held);
+        var kpi = Kpi(kpiCode);
+        var series = SeriesFor(granularity);
+        var calendar = series.Calendar;
+        var nowTicks = now.ToUnixTimeTicks();
+        var heldByStart = new Dictionary<long, KpiBucketVersion>(held.Count);
+        foreach (var version in held)
+        {
+            var start = TimeTicks.Of(version.BucketStart);
+            if (calendar.Resolve(start).Start != start)
+            {
+                throw new FormatException(
+                    $"bucketStart {version.BucketStart:O} is not the start of any {granularity.ToString().ToLowerInvariant()} bucket in the client's time zone ({Zone.Id})");
+            }
+
+            heldByStart[start] = version;
+        }
+
+        var changed = new List<KpiValue>();
+        var current = calendar.Resolve(nowTicks);
+        var range = current;
+        var windowStart = current.Start;
+        for (var i = 0; i < recentBuckets; i++)
+        {
+            AddIfDiffers(range);
+            windowStart = range.Start;
+            range = calendar.Previous(range);
+        }
+
+        var retentionStart = Math.Max(series.RetentionStart, calendar.StartOfLast(nowTicks, Math.Max(1, _options.Kept(granularity))));
+        var expired = new List<DateTimeOffset>();
+        foreach (var start in heldByStart.Keys.Order())
+        {
+            if (start >= windowStart && start <= current.Start)
+            {
+                continue; // answered with the window
+            }
+
+            if (start < retentionStart)
+            {
+                expired.Add(TimeTicks.ToDateTimeOffset(start));
+            }
+            else
+            {
+                AddIfDiffers(calendar.Resolve(start));
+            }
+        }
+
+        changed.Sort((a, b) => a.BucketStart.CompareTo(b.BucketStart));
+        return new KpiResume(_clientId, kpiCode, granularity, TimeTicks.ToDateTimeOffset(current.Start), changed, expired);
+
+        void AddIfDiffers(BucketRange bucket)
+        {
+            var value = Compose(kpi, series, bucket.Start, bucket.End, nowTicks);
+            if (!heldByStart.TryGetValue(bucket.Start, out var version) || !version.Matches(value))
+            {
+                changed.Add(value);
+            }
+        }
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public sealed class HubAuthorizationTests(AnalyticsFixture fixture)
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public async Task Subscribe_answers_a_snapshot_for_a_granted_client_and_an_error_for_another(string role, string grant)
+    public async Task Subscribe_and_Resume_answer_for_a_granted_client_and_an_error_for_another(string role, string grant)
     {
         var clients = await MatrixClients.GetAsync(fixture);
         var granted = grant == AuthorizationMatrixTests.AllClients ? ClientAccess.AllClients : clients.Own;
@@ -41,13 +41,30 @@ public sealed class HubAuthorizationTests(AnalyticsFixture fixture)
             Assert.Contains($"does not grant access to client '{target}'", error.Message);
             error = await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync("Unsubscribe", target, "POF", "minute"));
             Assert.Contains("does not grant", error.Message);
+            error = await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<KpiResume>("Resume", target, "POF", "minute", Array.Empty<KpiBucketVersion>()));
+            Assert.Contains("does not grant", error.Message);
         }
         else
         {
             var snapshot = await hub.InvokeAsync<KpiSnapshot>("Subscribe", target, "POF", "minute");
             Assert.Equal("POF", snapshot.KpiCode);
             await hub.InvokeAsync("Unsubscribe", target, "POF", "minute");
+            var resumed = await hub.InvokeAsync<KpiResume>("Resume", target, "POF", "minute", snapshot.Recent.Select(KpiBucketVersion.Of).ToArray());
+            Assert.Equal(target, resumed.ClientId);
+            await hub.InvokeAsync("Unsubscribe", target, "POF", "minute");
         }
+    }
+
+    /// <summary>The hub methods the matrix above calls; a new hub method fails this until the matrix covers it.</summary>
+    [Fact]
+    public void Every_hub_method_is_in_the_matrix()
+    {
+        var methods = typeof(AnalyticsEngine.Gateway.Streaming.KpiHub)
+            .GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly)
+            .Where(m => !m.IsVirtual && !m.IsSpecialName)
+            .Select(m => m.Name)
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(["Resume", "Subscribe", "Unsubscribe"], methods);
     }
 
     [Fact]

@@ -1,0 +1,135 @@
+using AnalyticsEngine.Kpi;
+
+namespace AnalyticsEngine.Gateway.Streaming;
+
+/// <summary>
+/// The values waiting to be pushed to one connection. At most one send is in flight; whatever arrives meanwhile
+/// waits here, conflated: per (series, bucket) only the newest value is kept, so a connection that cannot keep up
+/// costs at most one pending value per bucket it watches instead of a queue that grows with every change.
+/// Each connection has its own outbox and sender, so a slow one never delays another.
+/// </summary>
+/// <param name="send">
+/// Delivers one series' values and completes when the transport has taken them (SignalR's send waits while the
+/// connection's buffer is full), which is what lets values pile up, conflated, here rather than in the transport.
+/// </param>
+/// <param name="onConflated">Told how many pending values a newer one made redundant.</param>
+/// <param name="onSendFailed">Told when a send throws; the outbox goes on with the next values.</param>
+public sealed class ConnectionOutbox(
+    Func<WatchKey, KpiValue[], Task> send,
+    Action<int> onConflated,
+    Action<Exception> onSendFailed)
+{
+    private readonly Lock _gate = new();
+    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> _pending = [];
+    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> _spare = [];
+    private bool _sending;
+    private bool _closed;
+
+    /// <summary>Values waiting for the connection (not counting the send in flight).</summary>
+    public int PendingCount
+    {
+        get { lock (_gate) { return _pending.Count; } }
+    }
+
+    /// <summary>
+    /// Queues values of one series; a value replaces a pending one of the same bucket only if it is newer
+    /// (<see cref="KpiVersions.IsNewer"/>), since changes can arrive out of order. Starts sending if idle.
+    /// </summary>
+    public void Offer(WatchKey series, IReadOnlyList<KpiValue> values)
+    {
+        var conflated = 0;
+        bool start;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            foreach (var value in values)
+            {
+                var key = (series, value.BucketStart);
+                if (_pending.TryGetValue(key, out var held))
+                {
+                    conflated++;
+                    if (!KpiVersions.IsNewer(value, held))
+                    {
+                        continue;
+                    }
+                }
+
+                _pending[key] = value;
+            }
+
+            start = !_sending && _pending.Count > 0;
+            _sending |= start;
+        }
+
+        if (conflated > 0)
+        {
+            onConflated(conflated);
+        }
+
+        if (start)
+        {
+            _ = SendPendingAsync();
+        }
+    }
+
+    /// <summary>Forgets pending values of a series the connection no longer watches.</summary>
+    public void Discard(WatchKey series)
+    {
+        lock (_gate)
+        {
+            foreach (var key in _pending.Keys.Where(k => k.Series == series).ToList())
+            {
+                _pending.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>The connection is gone: drop what is pending and accept nothing more.</summary>
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            _pending.Clear();
+        }
+    }
+
+    private async Task SendPendingAsync()
+    {
+        while (true)
+        {
+            Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> batch;
+            lock (_gate)
+            {
+                if (_closed || _pending.Count == 0)
+                {
+                    _sending = false;
+                    return;
+                }
+
+                // Swap in the (empty) spare so new values collect while this batch is on its way.
+                batch = _pending;
+                _pending = _spare;
+                _spare = batch;
+            }
+
+            foreach (var series in batch.GroupBy(e => e.Key.Series, e => e.Value))
+            {
+                try
+                {
+                    await send(series.Key, [.. series.OrderBy(v => v.BucketStart)]);
+                }
+                catch (Exception ex)
+                {
+                    onSendFailed(ex);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+}
