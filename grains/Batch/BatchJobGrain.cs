@@ -23,6 +23,10 @@ public sealed partial class BatchJobGrain(
 
     private IGrainTimer? _run;
 
+    // A run's timer interleaves with calls (so a user or the reminder is never stuck behind a long run); its state
+    // writes and those of the calls take turns here, so no two writes of this grain's state are ever in flight.
+    private readonly SemaphoreSlim _saving = new(1, 1);
+
     private string JobId => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -33,8 +37,7 @@ public sealed partial class BatchJobGrain(
             var failed = interrupted with { Status = BatchRunStatus.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = "The run was interrupted (its silo stopped); the next run is unaffected." };
             await store.FinishRunAsync(failed, [], cancellationToken);
             state.State.LastRun = failed;
-            await state.WriteStateAsync(cancellationToken);
-            await store.UpsertJobAsync(Info(), cancellationToken);
+            await SaveAsync();
         }
     }
 
@@ -115,8 +118,7 @@ public sealed partial class BatchJobGrain(
 
         state.State.Status = BatchJobStatus.Unscheduled;
         state.State.NextRunAt = null;
-        await state.WriteStateAsync();
-        await store.UpsertJobAsync(Info());
+        await SaveAsync();
         return true;
     }
 
@@ -166,8 +168,7 @@ public sealed partial class BatchJobGrain(
         if (_run is not null)
         {
             LogSkipped(logger, JobId, due.ToDateTimeOffset());
-            await state.WriteStateAsync();
-            await store.UpsertJobAsync(Info());
+            await SaveAsync();
             return;
         }
 
@@ -188,10 +189,10 @@ public sealed partial class BatchJobGrain(
         await store.InsertRunAsync(definition.ClientId, run);
         state.State.LastRunId = run.RunId;
         state.State.LastRun = run;
-        await state.WriteStateAsync();
-        await store.UpsertJobAsync(Info());
+        await SaveAsync();
 
-        _run = this.RegisterGrainTimer(ct => ExecuteAsync(run, config, ct), new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        _run = this.RegisterGrainTimer(ct => ExecuteAsync(run, config, ct),
+            new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
         return run;
     }
 
@@ -237,8 +238,7 @@ public sealed partial class BatchJobGrain(
                 state.State.LastRun = finished;
             }
 
-            await state.WriteStateAsync(CancellationToken.None);
-            await store.UpsertJobAsync(Info(), CancellationToken.None);
+            await SaveAsync();
         }
         finally
         {
@@ -311,6 +311,20 @@ public sealed partial class BatchJobGrain(
         var due = Instant.FromDateTimeOffset(state.State.NextRunAt!.Value) - now;
         await this.RegisterOrUpdateReminder(ReminderName, due < Duration.Zero ? TimeSpan.Zero : due.ToTimeSpan(),
             BatchCalendar.NominalPeriod(state.State.Definition!.Schedule.Frequency));
+    }
+
+    private async Task SaveAsync()
+    {
+        await _saving.WaitAsync();
+        try
+        {
+            await state.WriteStateAsync();
+            await store.UpsertJobAsync(Info());
+        }
+        finally
+        {
+            _saving.Release();
+        }
     }
 
     private BatchJobInfo Info() => new(JobId, state.State.Definition!, state.State.Status, state.State.CreatedAt, state.State.NextRunAt, state.State.LastRun);
