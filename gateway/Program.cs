@@ -86,6 +86,7 @@ api.MapIngestApi();
 api.MapKpiApi();
 api.MapCustomKpisApi();
 api.MapCalculateApi();
+api.MapBatchApi();
 api.MapAnalysisApi();
 api.MapDemoApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Batch;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
@@ -17,15 +18,23 @@ public static class SiloHosting
     /// <summary>Grain storage holding KPI checkpoints (and stream pub-sub state).</summary>
     public const string KpiStore = "kpi-store";
 
+    /// <summary>Grain storage holding scheduled batch jobs (definition and status); never discards unreadable state.</summary>
+    public const string BatchStore = BatchJobState.StorageName;
+
     /// <summary>Registers the plain services grains depend on.</summary>
     public static IServiceCollection AddGrainServices(this IServiceCollection services, IConfiguration configuration, string postgres)
     {
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres) { Name = "analytics" }.Build());
         services.AddSingleton(ObjectModelTables.BuiltIn);
         services.AddSingleton<ClientConfigStore>();
+        services.AddSingleton<BatchStore>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
         services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();
+        services.AddOptions<BatchOptions>().Bind(configuration.GetSection("Batch"))
+            .Validate(o => o.TestTickPeriod is null || o.TestTickPeriod > TimeSpan.Zero, "Batch:TestTickPeriod must be positive when set.")
+            .Validate(o => o.MaxListed > 0, "Batch:MaxListed must be positive.")
+            .ValidateOnStart();
         return services;
     }
 
@@ -47,6 +56,14 @@ public static class SiloHosting
                 options.GrainStorageSerializer, services.GetRequiredService<ILoggerFactory>().CreateLogger<DiscardUnreadableStateSerializer>());
         }));
         silo.AddAdoNetGrainStorage("PubSubStore", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
+        silo.AddAdoNetGrainStorage(BatchStore, (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) => o.Configure<IServiceProvider>(AdoNet));
+
+        // Scheduled batch jobs tick on reminders, kept in orleans.reminders (sql/0002) so they survive restarts.
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = postgres;
+        });
 
         silo.AddMemoryStreams(EventStreams.Provider, streams =>
         {

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Query;
 using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -57,10 +54,10 @@ public static class CalculateApi
         var result = await cluster.GetGrain<IKpiQueryGrain>(0).Calculate(query!, http.RequestAborted);
         if (result.Error is { } error)
         {
-            return Problem(error);
+            return KpiResults.Problem(error);
         }
 
-        return WantsCsv(http) ? Csv([result]) : TypedResults.Ok(result);
+        return KpiResults.Answer(http, result, [result]);
     }
 
     private static async Task<IResult> CalculateBatchAsync(CalculateBatchRequest request, HttpContext http, IClusterClient cluster)
@@ -87,7 +84,7 @@ public static class CalculateApi
         }
 
         var results = await cluster.GetGrain<IKpiQueryGrain>(0).CalculateBatch(queries, http.RequestAborted);
-        return WantsCsv(http) ? Csv(results) : TypedResults.Ok(results);
+        return KpiResults.Answer(http, results, results);
     }
 
     private static async Task<IResult> CalculateDashboardAsync(CalculateDashboardRequest request, HttpContext http, IClusterClient cluster)
@@ -101,14 +98,14 @@ public static class CalculateApi
         var results = await cluster.GetGrain<IKpiQueryGrain>(0).CalculateDashboard(query!.ClientId, query.From, query.To, query.Granularity, http.RequestAborted);
         if (results is [{ Error: { Kind: QueryErrorKind.UnknownClient } error }])
         {
-            return Problem(error);
+            return KpiResults.Problem(error);
         }
 
-        return WantsCsv(http) ? Csv(results) : TypedResults.Ok(results);
+        return KpiResults.Answer(http, results, results);
     }
 
     /// <summary>Checks what the gateway can check alone; the grain checks the rest (KPI, limits, dimension).</summary>
-    private static IResult? Validate(CalculateRequest request, out KpiQuery? query)
+    internal static IResult? Validate(CalculateRequest request, out KpiQuery? query)
     {
         query = null;
         var missing = new List<string>();
@@ -164,86 +161,5 @@ public static class CalculateApi
             case "range": granularity = QueryGranularity.Range; return true;
             default: granularity = default; return false;
         }
-    }
-
-    private static ProblemHttpResult Problem(QueryError error) => error.Kind switch
-    {
-        QueryErrorKind.UnknownClient or QueryErrorKind.UnknownKpi => Problems.NotFound(error.Message),
-        QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
-        QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
-        QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
-        QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message),
-        QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message),
-        QueryErrorKind.TooManyQueries => Problems.BadRequest("Too many queries", error.Message),
-        _ => Problems.BadRequest("Invalid KPI", error.Message),
-    };
-
-    private static bool WantsCsv(HttpContext http) =>
-        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
-        || http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>
-    /// One line per value: the bucket, the value (or why there is none), freshness, and the components as
-    /// <c>name=value</c> pairs separated by <c>"; "</c>. Failed items of a batch appear as one line with the error.
-    /// </summary>
-    private static IResult Csv(IReadOnlyList<KpiQueryResult> results)
-    {
-        var csv = new StringBuilder();
-        csv.AppendLine("client_id,kpi_code,granularity,dimension,bucket_start,bucket_end,value,no_value_reason,event_count,newest_event_time,is_final,components,error");
-        foreach (var result in results)
-        {
-            var granularity = result.Granularity.ToString().ToLowerInvariant();
-            if (result.Error is { } error)
-            {
-                Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", $"{error.Kind}: {error.Message}"]);
-                continue;
-            }
-
-            foreach (var series in result.Series)
-            {
-                foreach (var value in series.Values)
-                {
-                    Line(csv,
-                    [
-                        result.ClientId, result.KpiCode, granularity, series.DimensionValue ?? "",
-                        value.BucketStart.ToString("O", CultureInfo.InvariantCulture), value.BucketEnd.ToString("O", CultureInfo.InvariantCulture),
-                        value.Value?.ToString("R", CultureInfo.InvariantCulture) ?? "", value.NoValueReason ?? "",
-                        value.EventCount.ToString(CultureInfo.InvariantCulture),
-                        value.NewestEventTime?.ToString("O", CultureInfo.InvariantCulture) ?? "",
-                        value.IsFinal ? "true" : "false",
-                        string.Join("; ", value.Components.Select(Component)),
-                        "",
-                    ]);
-                }
-            }
-        }
-
-        return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8", Encoding.UTF8);
-    }
-
-    private static string Component(KpiComponent component) =>
-        $"{component.Name}={component.Value?.ToString("R", CultureInfo.InvariantCulture) ?? ""}";
-
-    private static void Line(StringBuilder csv, string[] fields)
-    {
-        for (var i = 0; i < fields.Length; i++)
-        {
-            if (i > 0)
-            {
-                csv.Append(',');
-            }
-
-            var field = fields[i];
-            if (field.AsSpan().IndexOfAny(",\"\r\n") >= 0)
-            {
-                csv.Append('"').Append(field.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
-            }
-            else
-            {
-                csv.Append(field);
-            }
-        }
-
-        csv.Append("\r\n");
     }
 }

@@ -18,7 +18,28 @@ public static class KpiApi
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
+        app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
+            .WithTags("KPI values")
+            .RequireAuthorization(Policies.Read)
+            .WithName("GetKpiHistory");
         return app;
+    }
+
+    /// <summary>
+    /// <c>GET /clients/{clientId}/kpis/{kpiCode}/history?from=&amp;to=&amp;granularity=&amp;dimension=</c>: the KPI's values
+    /// over a range, computed by the query path (the one definition) with the guards of <c>POST /calculate</c>; JSON or CSV.
+    /// </summary>
+    private static async Task<IResult> GetHistoryAsync(
+        string clientId, string kpiCode, DateTimeOffset? from, DateTimeOffset? to, string? granularity, string? dimension,
+        HttpContext http, IClusterClient cluster)
+    {
+        if (CalculateApi.Validate(new CalculateRequest(clientId, kpiCode, from, to, granularity, dimension), out var query) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var result = await cluster.GetGrain<AnalyticsEngine.Query.IKpiQueryGrain>(0).Calculate(query!, http.RequestAborted);
+        return result.Error is { } error ? KpiResults.Problem(error) : KpiResults.Answer(http, result, [result]);
     }
 
     /// <summary>

@@ -21,6 +21,9 @@ public sealed record Targets(string Client, string NewClient)
 {
     /// <summary>A custom KPI code of this request alone.</summary>
     public string KpiCode { get; } = "SEC_" + Guid.NewGuid().ToString("N")[..12].ToUpperInvariant();
+
+    /// <summary>The batch job a <see cref="SecuredEndpoint.Prepare"/> scheduled for this request, if any.</summary>
+    public string? JobId { get; set; }
 }
 
 /// <summary>One HTTP endpoint of the gateway as the authorization matrix exercises it.</summary>
@@ -102,6 +105,17 @@ public static class SecuredEndpoints
         {
             clientId = t.Client, from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "day",
         })),
+        new("POST", "/batch/schedule", Roles.Analyst, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/batch/schedule", BatchJob(t.Client))),
+        Get("/batch/jobs", Roles.Viewer, ClientScope.None, _ => "/batch/jobs"),
+        Get("/batch/jobs/{jobId}", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}", ScheduleJobAsync),
+        new("DELETE", "/batch/jobs/{jobId}", Roles.Analyst, ClientScope.Client, 204,
+            t => new HttpRequestMessage(HttpMethod.Delete, $"/batch/jobs/{t.JobId}"), ScheduleJobAsync),
+        new("POST", "/batch/jobs/{jobId}/run", Roles.Analyst, ClientScope.Client, 202,
+            t => new HttpRequestMessage(HttpMethod.Post, $"/batch/jobs/{t.JobId}/run"), ScheduleJobAsync),
+        Get("/batch/jobs/{jobId}/runs", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}/runs", ScheduleJobAsync),
+        Get("/batch/jobs/{jobId}/runs/{runId}", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}/runs/1", ScheduleAndRunJobAsync),
+        Get("/clients/{clientId}/kpis/{kpiCode}/history", Roles.Viewer, ClientScope.Client, t =>
+            $"/clients/{t.Client}/kpis/POF/history?from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddDays(-1).ToString("O"))}&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"))}&granularity=hour"),
         new("POST", "/demo/generate", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/demo/generate", new
         {
             clientId = t.Client,
@@ -132,8 +146,27 @@ public static class SecuredEndpoints
         response.EnsureSuccessStatusCode();
     }
 
-    private static SecuredEndpoint Get(string pattern, string role, ClientScope scope, Func<Targets, string> url) =>
-        new("GET", pattern, role, scope, 200, t => new HttpRequestMessage(HttpMethod.Get, url(t)));
+    private static object BatchJob(string clientId) => new
+    {
+        clientId, kpiCodes = new[] { "POF" }, schedule = new { frequency = "daily", time = "02:00" },
+    };
+
+    private static async Task ScheduleJobAsync(HttpClient admin, Targets targets)
+    {
+        using var response = await admin.PostAsJsonAsync("/batch/schedule", BatchJob(targets.Client));
+        response.EnsureSuccessStatusCode();
+        targets.JobId = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("jobId").GetString();
+    }
+
+    private static async Task ScheduleAndRunJobAsync(HttpClient admin, Targets targets)
+    {
+        await ScheduleJobAsync(admin, targets);
+        using var response = await admin.PostAsync($"/batch/jobs/{targets.JobId}/run", null);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static SecuredEndpoint Get(string pattern, string role, ClientScope scope, Func<Targets, string> url, Func<HttpClient, Targets, Task>? prepare = null) =>
+        new("GET", pattern, role, scope, 200, t => new HttpRequestMessage(HttpMethod.Get, url(t)), prepare);
 
     private static HttpRequestMessage Json<T>(HttpMethod method, string url, T body) =>
         new(method, url) { Content = JsonContent.Create(body) };

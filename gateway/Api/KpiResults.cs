@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Query;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AnalyticsEngine.Gateway.Api;
+
+/// <summary>
+/// How every query result leaves the gateway: JSON, or CSV when the caller asks (<c>?format=csv</c> or
+/// <c>Accept: text/csv</c>), and the status each query error maps to. Used by one-time queries, history and batch runs.
+/// </summary>
+public static class KpiResults
+{
+    /// <summary>The header line of every KPI result in CSV.</summary>
+    public const string CsvHeader =
+        "client_id,kpi_code,granularity,dimension,bucket_start,bucket_end,value,no_value_reason,event_count,newest_event_time,is_final,as_of,components,error";
+
+    public static bool WantsCsv(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        return string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
+            || http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The results as JSON, or as CSV when the caller asks for it.</summary>
+    public static IResult Answer<T>(HttpContext http, T json, IReadOnlyList<KpiQueryResult> results) =>
+        WantsCsv(http) ? Csv(results) : TypedResults.Ok(json);
+
+    public static IResult Csv(IReadOnlyList<KpiQueryResult> results) =>
+        TypedResults.Text(ToCsv(results), "text/csv; charset=utf-8", Encoding.UTF8);
+
+    /// <summary>
+    /// One line per value — per (KPI, bucket, dimension value) — with the value (or why there is none), the event
+    /// count, freshness, <c>as_of</c> as <c>object_model:sequence</c> pairs separated by spaces, and the components as
+    /// a JSON object (names are formula text and may hold any character). A failed item of a batch is one line with
+    /// only its error.
+    /// </summary>
+    public static string ToCsv(IReadOnlyList<KpiQueryResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        var csv = new StringBuilder();
+        csv.Append(CsvHeader).Append("\r\n");
+        foreach (var result in results)
+        {
+            var granularity = result.Granularity.ToString().ToLowerInvariant();
+            if (result.Error is { } error)
+            {
+                CsvText.Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", "", $"{error.Kind}: {error.Message}"]);
+                continue;
+            }
+
+            foreach (var series in result.Series)
+            {
+                foreach (var value in series.Values)
+                {
+                    CsvText.Line(csv,
+                    [
+                        result.ClientId, result.KpiCode, granularity, series.DimensionValue ?? "",
+                        Instant(value.BucketStart), Instant(value.BucketEnd),
+                        Number(value.Value), value.NoValueReason ?? "",
+                        value.EventCount.ToString(CultureInfo.InvariantCulture),
+                        value.NewestEventTime is { } newest ? Instant(newest) : "",
+                        value.IsFinal ? "true" : "false",
+                        string.Join(' ', value.AsOf.Select(p => $"{p.ObjectModel}:{p.Sequence.ToString(CultureInfo.InvariantCulture)}")),
+                        Components(value.Components),
+                        "",
+                    ]);
+                }
+            }
+        }
+
+        return csv.ToString();
+    }
+
+    /// <summary>The ProblemDetails of a query error, by its kind.</summary>
+    public static ProblemHttpResult Problem(QueryError error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error.Kind switch
+        {
+            QueryErrorKind.UnknownClient or QueryErrorKind.UnknownKpi => Problems.NotFound(error.Message),
+            QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
+            QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
+            QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
+            QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message),
+            QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message),
+            QueryErrorKind.TooManyQueries => Problems.BadRequest("Too many queries", error.Message),
+            _ => Problems.BadRequest("Invalid KPI", error.Message),
+        };
+    }
+
+    private static string Instant(DateTimeOffset value) => value.ToString("O", CultureInfo.InvariantCulture);
+
+    private static string Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+
+    private static string Components(IReadOnlyList<KpiComponent> components)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var component in components)
+            {
+                if (component.Value is { } number && double.IsFinite(number))
+                {
+                    json.WriteNumber(component.Name, number);
+                }
+                else
+                {
+                    json.WriteNull(component.Name);
+                }
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}
+
+/// <summary>RFC 4180 fields, safe to open in a spreadsheet.</summary>
+public static class CsvText
+{
+    /// <summary>
+    /// A field as written: quoted (inner quotes doubled) when it holds a comma, quote, CR or LF, or starts or ends with
+    /// a space; a text that starts with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or CR gets a leading <c>'</c> first,
+    /// so a spreadsheet shows it instead of evaluating it (OWASP "CSV injection"). Numbers are written by the caller
+    /// through <see cref="Line"/>'s numeric positions and are never prefixed.
+    /// </summary>
+    public static string Field(string? value, bool isText = true)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+
+        if (isText && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        {
+            value = "'" + value;
+        }
+
+        var needsQuotes = value.AsSpan().IndexOfAny(",\"\r\n") >= 0 || value[0] == ' ' || value[^1] == ' ';
+        return needsQuotes ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+
+    /// <summary>Appends one CRLF-terminated line; fields that are numbers or instants (parsed as such) are not treated as text.</summary>
+    public static void Line(StringBuilder csv, IReadOnlyList<string> fields)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        ArgumentNullException.ThrowIfNull(fields);
+        for (var i = 0; i < fields.Count; i++)
+        {
+            if (i > 0)
+            {
+                csv.Append(',');
+            }
+
+            var field = fields[i];
+            csv.Append(Field(field, isText: !IsNumber(field)));
+        }
+
+        csv.Append("\r\n");
+    }
+
+    private static bool IsNumber(string field) =>
+        field.Length > 0 && double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+}

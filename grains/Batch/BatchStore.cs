@@ -1,0 +1,147 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AnalyticsEngine.Query;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AnalyticsEngine.Batch;
+
+/// <summary>
+/// The tables of scheduled batches (sql/0006): <c>batch.jobs</c>, a listing of every job written by its grain on
+/// each change (the grain's storage stays the authority), and <c>batch.runs</c>, one row per run with its results.
+/// </summary>
+public sealed class BatchStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>How jobs and results are stored as jsonb: camelCase, enums by name (the gateway's JSON shape).</summary>
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public async Task UpsertJobAsync(BatchJobInfo job, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO batch.jobs (job_id, client_id, status, info, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, now())
+            ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, info = excluded.info, updated_at = now()
+            """);
+        command.Parameters.AddWithValue(job.JobId);
+        command.Parameters.AddWithValue(job.Definition.ClientId);
+        command.Parameters.AddWithValue(Name(job.Status));
+        command.Parameters.AddWithValue(NpgsqlDbType.Jsonb, JsonSerializer.Serialize(job, Json));
+        command.Parameters.AddWithValue(job.CreatedAt);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<BatchJobInfo>> ListJobsAsync(IReadOnlyList<string>? clientIds, int limit, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT info FROM batch.jobs
+             WHERE status = 'scheduled' AND ($1::text[] IS NULL OR client_id = ANY($1))
+             ORDER BY created_at DESC, job_id
+             LIMIT $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)clientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.AddWithValue(limit);
+        var jobs = new List<BatchJobInfo>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            jobs.Add(JsonSerializer.Deserialize<BatchJobInfo>(reader.GetString(0), Json)!);
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Records a run as started (again, harmlessly, if it already is).</summary>
+    public async Task InsertRunAsync(string clientId, BatchRunSummary run, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO batch.runs (job_id, run_id, client_id, trigger, status, scheduled_for, range_from, range_to, started_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (job_id, run_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue(run.JobId);
+        command.Parameters.AddWithValue(run.RunId);
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(Name(run.Trigger));
+        command.Parameters.AddWithValue(Name(run.Status));
+        command.Parameters.AddWithValue(run.ScheduledFor);
+        command.Parameters.AddWithValue(run.From);
+        command.Parameters.AddWithValue(run.To);
+        command.Parameters.AddWithValue(run.StartedAt);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Stores how a run ended and its results, in one statement.</summary>
+    public async Task FinishRunAsync(BatchRunSummary run, IReadOnlyList<KpiQueryResult> results, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        await using var command = dataSource.CreateCommand(
+            """
+            UPDATE batch.runs SET status = $3, finished_at = $4, error = $5, results = $6
+             WHERE job_id = $1 AND run_id = $2
+            """);
+        command.Parameters.AddWithValue(run.JobId);
+        command.Parameters.AddWithValue(run.RunId);
+        command.Parameters.AddWithValue(Name(run.Status));
+        command.Parameters.AddWithValue((object?)run.FinishedAt ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)run.Error ?? DBNull.Value);
+        command.Parameters.AddWithValue(NpgsqlDbType.Jsonb, JsonSerializer.Serialize(results, Json));
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<BatchRunSummary>> ListRunsAsync(string jobId, int limit, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT {SummaryColumns} FROM batch.runs WHERE job_id = $1 ORDER BY run_id DESC LIMIT $2");
+        command.Parameters.AddWithValue(jobId);
+        command.Parameters.AddWithValue(limit);
+        var runs = new List<BatchRunSummary>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            runs.Add(ReadSummary(reader));
+        }
+
+        return runs;
+    }
+
+    public async Task<BatchRun?> GetRunAsync(string jobId, long runId, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT {SummaryColumns}, client_id, results FROM batch.runs WHERE job_id = $1 AND run_id = $2");
+        command.Parameters.AddWithValue(jobId);
+        command.Parameters.AddWithValue(runId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        var results = reader.IsDBNull(11) ? [] : JsonSerializer.Deserialize<List<KpiQueryResult>>(reader.GetString(11), Json)!;
+        return new BatchRun(reader.GetString(10), ReadSummary(reader), results);
+    }
+
+    private const string SummaryColumns = "job_id, run_id, trigger, scheduled_for, range_from, range_to, status, started_at, finished_at, error";
+
+    private static BatchRunSummary ReadSummary(NpgsqlDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetInt64(1),
+        Enum.Parse<BatchRunTrigger>(reader.GetString(2), ignoreCase: true),
+        reader.GetFieldValue<DateTimeOffset>(3),
+        reader.GetFieldValue<DateTimeOffset>(4),
+        reader.GetFieldValue<DateTimeOffset>(5),
+        Enum.Parse<BatchRunStatus>(reader.GetString(6), ignoreCase: true),
+        reader.GetFieldValue<DateTimeOffset>(7),
+        reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+        reader.IsDBNull(9) ? null : reader.GetString(9));
+
+    private static string Name<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+}

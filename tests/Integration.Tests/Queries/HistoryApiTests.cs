@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace AnalyticsEngine.Integration.Tests.Queries;
+
+/// <summary><c>GET /clients/{id}/kpis/{code}/history</c>: the query path's answer over HTTP GET, with its guards.</summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class HistoryApiTests(AnalyticsFixture fixture)
+{
+    private static string Iso(DateTimeOffset value) => Uri.EscapeDataString(value.ToString("O"));
+
+    private async Task<(string ClientId, DateTimeOffset From, DateTimeOffset To)> ClientWithOrdersAsync()
+    {
+        var clientId = TestClients.NewId("history");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var now = DateTimeOffset.UtcNow;
+        var day = new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero).AddDays(-3);
+        var orders = Enumerable.Range(0, 12).SelectMany(i => TestOrder.Random(4, day.AddHours(2 * i).AddMinutes(7), 500 + i)).ToList();
+        using var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (clientId, day, day.AddDays(1));
+    }
+
+    [Fact]
+    public async Task History_answers_what_calculate_answers_in_json_and_csv()
+    {
+        var (clientId, from, to) = await ClientWithOrdersAsync();
+        var url = $"/clients/{clientId}/kpis/POF/history?from={Iso(from)}&to={Iso(to)}&granularity=hour";
+
+        var history = await fixture.Http.GetStringAsync(url);
+        using var calculated = await fixture.Http.PostAsJsonAsync("/calculate", new { clientId, kpiCode = "POF", from, to, granularity = "hour" });
+        Assert.Equal(await calculated.Content.ReadAsStringAsync(), history);
+
+        var values = JsonDocument.Parse(history).RootElement.GetProperty("series")[0].GetProperty("values");
+        Assert.Equal(48, values.EnumerateArray().Sum(v => v.GetProperty("eventCount").GetInt64()));
+        Assert.All(values.EnumerateArray(), v => Assert.Equal("hour", v.GetProperty("granularity").GetString()));
+
+        using var csvRequest = new HttpRequestMessage(HttpMethod.Get, url);
+        csvRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        using var csv = await fixture.Http.SendAsync(csvRequest);
+        using var calculatedCsv = await fixture.Http.PostAsJsonAsync("/calculate?format=csv", new { clientId, kpiCode = "POF", from, to, granularity = "hour" });
+        var text = await csv.Content.ReadAsStringAsync();
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(await calculatedCsv.Content.ReadAsStringAsync(), text);
+        Assert.Equal(25, Csv.Parse(text).Count); // header and 24 hours (the range is a UTC day; Berlin hours are whole UTC hours)
+        Assert.Equal(text, await fixture.Http.GetStringAsync(url + "&format=csv"));
+    }
+
+    [Theory]
+    [InlineData("from={to}&to={from}&granularity=hour", 400, "Invalid range")]
+    [InlineData("to={to}&granularity=hour", 400, "from")]
+    [InlineData("from={from}&granularity=hour", 400, "to")]
+    [InlineData("from={from}&to={to}&granularity=fortnight", 400, "Unsupported granularity")]
+    [InlineData("from={from}&to={far}&granularity=minute", 400, "Too many points")]
+    [InlineData("from={from}&to={to}&dimension=no_such_field", 400, "Invalid dimension")]
+    [InlineData("from=yesterday&to={to}", 400, "from")]
+    public async Task History_refuses_bad_ranges_and_granularities_with_a_clear_400(string query, int status, string expected)
+    {
+        var (clientId, from, to) = await ClientWithOrdersAsync();
+        var url = $"/clients/{clientId}/kpis/OTD/history?" + query
+            .Replace("{from}", Iso(from), StringComparison.Ordinal)
+            .Replace("{to}", Iso(to), StringComparison.Ordinal)
+            .Replace("{far}", Iso(from.AddDays(30)), StringComparison.Ordinal);
+
+        using var response = await fixture.Http.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == (int)response.StatusCode, text);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task History_of_an_unknown_kpi_is_404()
+    {
+        var (clientId, from, to) = await ClientWithOrdersAsync();
+        using var response = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/NO_SUCH_KPI/history?from={Iso(from)}&to={Iso(to)}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("NO_SUCH_KPI", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
