@@ -33,7 +33,7 @@ public sealed class ConnectionOutbox(
 
     /// <summary>
     /// Queues values of one series; a value replaces a pending one of the same bucket only if it is newer
-    /// (<see cref="KpiVersions.IsNewer"/>), since changes can arrive out of order. Starts sending if idle.
+    /// (<see cref="KpiVersions.IsNewer(KpiValue, KpiValue)"/>), since changes can arrive out of order. Starts sending if idle.
     /// </summary>
     public void Offer(WatchKey series, IReadOnlyList<KpiValue> values)
     {

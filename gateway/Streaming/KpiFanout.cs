@@ -278,7 +278,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     {
         if (_viewersByKey.ContainsKey(key) && (!_newestSent.TryGetValue(key, out var sent)
             || version.BucketStart > sent.BucketStart
-            || (version.BucketStart == sent.BucketStart && IsNewer(version.Revision, version.IsFinal, sent))))
+            || (version.BucketStart == sent.BucketStart && KpiVersions.IsNewer(version.Revision, version.IsFinal, sent.Revision, sent.IsFinal))))
         {
             _newestSent[key] = version;
         }
@@ -290,12 +290,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         lock (_gate)
         {
             return current.Revision > 0
-                && !(_newestSent.TryGetValue(key, out var sent) && sent.BucketStart == current.BucketStart && !IsNewer(current.Revision, current.IsFinal, sent));
+                && !(_newestSent.TryGetValue(key, out var sent) && sent.BucketStart == current.BucketStart && !KpiVersions.IsNewer(current.Revision, current.IsFinal, sent.Revision, sent.IsFinal));
         }
     }
-
-    private static bool IsNewer(long revision, bool isFinal, KpiBucketVersion than) =>
-        revision > than.Revision || (revision == than.Revision && isFinal && !than.IsFinal);
 
     private IClientKpiGrain ClientGrainOf(WatchKey key) => _cluster.GetGrain<IClientKpiGrain>(key.ClientId);
 

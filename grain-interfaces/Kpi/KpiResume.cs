@@ -44,5 +44,9 @@ public static class KpiVersions
     /// revision now final (finality is announced without a new revision).
     /// </summary>
     public static bool IsNewer(KpiValue candidate, KpiValue held) =>
-        candidate.Revision > held.Revision || (candidate.Revision == held.Revision && candidate.IsFinal && !held.IsFinal);
+        IsNewer(candidate.Revision, candidate.IsFinal, held.Revision, held.IsFinal);
+
+    /// <summary>The same rule on bare versions.</summary>
+    public static bool IsNewer(long revision, bool isFinal, long heldRevision, bool heldIsFinal) =>
+        revision > heldRevision || (revision == heldRevision && isFinal && !heldIsFinal);
 }

@@ -22,6 +22,7 @@ public sealed class LongPollingHubClient : IAsyncDisposable
     private readonly string _token;
     private readonly Dictionary<string, JsonElement> _completions = [];
     private int _lastInvocation;
+    private bool _handshaken;
 
     private LongPollingHubClient(HttpClient http, string connectionId, string token)
     {
@@ -56,8 +57,6 @@ public sealed class LongPollingHubClient : IAsyncDisposable
 
         return client;
     }
-
-    private bool _handshaken;
 
     /// <summary>Invokes a hub method and polls until its completion arrives; pushes read meanwhile go to <see cref="OnChanged"/>.</summary>
     public async Task<JsonElement> InvokeAsync(string target, params object?[] arguments)
