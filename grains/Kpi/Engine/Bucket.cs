@@ -18,9 +18,6 @@ internal sealed class BucketPart(int numberSlots, int setSlots)
 
     public long NewestTicks { get; set; } = long.MinValue;
 
-    /// <summary>The Apply call that last bumped <see cref="Revision"/>: one bump per call, not per row.</summary>
-    public long LastApply { get; set; }
-
     private static double[] NewNumbers(int count) => count == 0 ? [] : new double[count];
 }
 

@@ -32,7 +32,6 @@ public sealed class ClientKpiEngine
     private readonly TermAccumulator _scratch = new();
     private readonly AsOfRows?[] _asOfCache;
     private Truth[] _filterResults = [];
-    private long _applyCount;
 
     /// <summary>Compiles all KPIs; those that fail are listed in <see cref="Errors"/> and left out.</summary>
     public ClientKpiEngine(
@@ -105,7 +104,6 @@ public sealed class ClientKpiEngine
             return;
         }
 
-        _applyCount++;
         if (runtime is not null)
         {
             for (var i = 0; i < rows.Count; i++)
@@ -586,9 +584,8 @@ public sealed class ClientKpiEngine
             for (var i = later; i < buckets.Count; i++)
             {
                 var laterBucket = buckets[i];
-                if (laterBucket.Parts[runtime.Index] is { } part && part.LastApply != _applyCount)
+                if (laterBucket.Parts[runtime.Index] is { } part)
                 {
-                    part.LastApply = _applyCount;
                     part.Revision++;
                 }
 
@@ -616,11 +613,9 @@ public sealed class ClientKpiEngine
             part.NewestTicks = ticks;
         }
 
-        if (part.LastApply != _applyCount)
-        {
-            part.LastApply = _applyCount;
-            part.Revision++;
-        }
+        // One step per row, not per batch: replaying the same rows in other batches (after a crash, from the
+        // database) then gives the same revisions, so a client never sees a bucket's revision go back.
+        part.Revision++;
 
         series.MarkDirty(bucket, runtime.Bit);
         return part;
