@@ -44,7 +44,18 @@ public sealed record BenchOptions
         ? configured
         : "127.0.0.1:56379";
 
-    public string ConnectionString => new NpgsqlConnectionStringBuilder(Postgres) { Database = Database }.ConnectionString;
+    /// <summary>
+    /// Connections per pool (the silo has two: its data source and the grain storage). The server is shared:
+    /// the default of 100 each, under a starved CPU, once took the connections other users needed.
+    /// </summary>
+    public int MaxPoolSize { get; init; } = 48;
+
+    public string ConnectionString => new NpgsqlConnectionStringBuilder(Postgres)
+    {
+        Database = Database,
+        MaxPoolSize = MaxPoolSize,
+        ApplicationName = "pipeline-bench",
+    }.ConnectionString;
 
     public static BenchOptions Parse(string[] args)
     {
@@ -64,6 +75,7 @@ public sealed record BenchOptions
                 "--format" => options with { Format = Next() },
                 "--watch" => options with { Watch = Int() },
                 "--keep" => options with { Fresh = false },
+                "--max-pool-size" => options with { MaxPoolSize = Int() },
                 "--silo-port" => options with { SiloPort = Int() },
                 "--gateway-port" => options with { GatewayPort = Int() },
                 "--http-port" => options with { HttpPort = Int() },
@@ -74,6 +86,11 @@ public sealed record BenchOptions
         if (options.Clients < 1 || options.BatchSize < 1 || options.Concurrency < 1 || options.Seconds < 1)
         {
             throw new ArgumentException("--clients, --batch-size, --concurrency and --seconds must be positive");
+        }
+
+        if (options.MaxPoolSize < options.Concurrency + 8)
+        {
+            throw new ArgumentException("--max-pool-size must leave room beyond --concurrency for the client grains' reads (at least --concurrency + 8)");
         }
 
         if (options.Kpis < 1 || options.Kpis > Workload.KpiCount)

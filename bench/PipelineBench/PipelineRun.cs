@@ -234,10 +234,10 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
             while (clock.Elapsed < duration)
             {
                 var batch = next + 1;
-                var due = TimeSpan.FromSeconds(batch * interval);
-                if (clock.Elapsed < due)
+                var wait = TimeSpan.FromSeconds(batch * interval) - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
                 {
-                    await Task.Delay(due - clock.Elapsed);
+                    await Task.Delay(wait);
                     continue;
                 }
 
