@@ -29,6 +29,9 @@ public sealed record BenchOptions
     /// <summary>Empty the benchmark database's event tables and grain state first, so every run starts alike.</summary>
     public bool Fresh { get; init; } = true;
 
+    /// <summary>Extra silo configuration, <c>Section:Key=value</c>, e.g. <c>ClientKpi:GapCheckInterval=00:01:00</c>.</summary>
+    public IReadOnlyList<string> SiloSettings { get; init; } = [];
+
     public int SiloPort { get; init; } = 11300;
 
     public int GatewayPort { get; init; } = 30300;
@@ -76,6 +79,7 @@ public sealed record BenchOptions
                 "--watch" => options with { Watch = Int() },
                 "--keep" => options with { Fresh = false },
                 "--max-pool-size" => options with { MaxPoolSize = Int() },
+                "--silo-setting" => options with { SiloSettings = [.. options.SiloSettings, Next()] },
                 "--silo-port" => options with { SiloPort = Int() },
                 "--gateway-port" => options with { GatewayPort = Int() },
                 "--http-port" => options with { HttpPort = Int() },

@@ -11,6 +11,7 @@ public sealed class PipelineProbe : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly List<double> _latencies = [];
+    private readonly List<double> _commits = [];
     private long _applied;
     private long _caughtUp;
     private long _lastAppliedTicks;
@@ -21,7 +22,7 @@ public sealed class PipelineProbe : IDisposable
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == "AnalyticsEngine"
-                && instrument.Name is "ae.kpi.events_applied" or "ae.kpi.events_caught_up" or "ae.kpi.commit_to_applied")
+                && instrument.Name is "ae.kpi.events_applied" or "ae.kpi.events_caught_up" or "ae.kpi.commit_to_applied" or "ae.ingest.commit.duration")
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -31,13 +32,14 @@ public sealed class PipelineProbe : IDisposable
             Interlocked.Add(ref instrument.Name == "ae.kpi.events_applied" ? ref _applied : ref _caughtUp, value);
             Volatile.Write(ref _lastAppliedTicks, DateTimeOffset.UtcNow.UtcTicks);
         });
-        _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
         {
             if (_recordLatency)
             {
-                lock (_latencies)
+                var samples = instrument.Name == "ae.kpi.commit_to_applied" ? _latencies : _commits;
+                lock (samples)
                 {
-                    _latencies.Add(value);
+                    samples.Add(value);
                 }
             }
         });
@@ -54,7 +56,7 @@ public sealed class PipelineProbe : IDisposable
     /// <summary>When a client grain last applied events (wall clock of this process, which hosts the silo).</summary>
     public DateTimeOffset LastAppliedAt => new(Volatile.Read(ref _lastAppliedTicks), TimeSpan.Zero);
 
-    /// <summary>Starts collecting commit-to-applied samples, dropping earlier ones.</summary>
+    /// <summary>Starts collecting commit-to-applied and commit-duration samples, dropping earlier ones.</summary>
     public void StartLatency()
     {
         lock (_latencies)
@@ -62,15 +64,30 @@ public sealed class PipelineProbe : IDisposable
             _latencies.Clear();
         }
 
+        lock (_commits)
+        {
+            _commits.Clear();
+        }
+
         _recordLatency = true;
     }
 
+    /// <summary>Commit-to-applied samples (ms) since <see cref="StartLatency"/>.</summary>
     public List<double> StopLatency()
     {
         _recordLatency = false;
         lock (_latencies)
         {
             return [.. _latencies];
+        }
+    }
+
+    /// <summary>The ingest grain's commit transaction durations (ms, <c>ae.ingest.commit.duration</c>) since <see cref="StartLatency"/>.</summary>
+    public List<double> CommitDurations()
+    {
+        lock (_commits)
+        {
+            return [.. _commits];
         }
     }
 

@@ -23,6 +23,9 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
     private NpgsqlDataSource _dataSource = null!;
     private readonly long[] _rawSequences = new long[options.Clients];
 
+    /// <summary>The highest sequence any ingest result reported per client, over the whole run.</summary>
+    private readonly long[] _reportedSequences = new long[options.Clients];
+
     public async Task RunAsync()
     {
         var started = DateTimeOffset.UtcNow;
@@ -76,6 +79,7 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         "--Logging:LogLevel:Default=Warning",
         // On a starved machine every slow turn is logged; the report's figures say the same more usefully.
         "--Logging:LogLevel:Orleans.Runtime.Scheduler=Error",
+        .. options.SiloSettings.Select(setting => "--" + setting),
     ];
 
     private async Task CreateClientsAsync()
@@ -124,6 +128,7 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         var table = ObjectModelTables.BuiltIn.Get(Workload.ObjectModel);
         var sequences = _rawSequences;
         long next = -1, rows = 0;
+        var durations = new List<double>();
         var before = await BenchDatabase.CountersAsync(_dataSource);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -142,17 +147,26 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
                     events[i] = parsed[i].WithSequence(from + i);
                 }
 
-                await using var connection = await _dataSource.OpenConnectionAsync();
-                await using var transaction = await connection.BeginTransactionAsync();
-                await table.CopyAsync(connection, _workload.RawClients[client], events, CancellationToken.None);
-                await transaction.CommitAsync();
+                var started = Stopwatch.GetTimestamp();
+                await using (var connection = await _dataSource.OpenConnectionAsync())
+                {
+                    await using var transaction = await connection.BeginTransactionAsync();
+                    await table.CopyAsync(connection, _workload.RawClients[client], events, CancellationToken.None);
+                    await transaction.CommitAsync();
+                }
+
                 Interlocked.Add(ref rows, events.Length);
+                lock (durations)
+                {
+                    durations.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
             }
         })));
         var elapsed = clock.Elapsed;
         var rate = rows / elapsed.TotalSeconds;
         Line($"   {rows:N0} events in {next + 1:N0} batches in {elapsed.TotalSeconds:F1} s: {rate:N0} events/s ({(next + 1) / elapsed.TotalSeconds:N0} batches/s)");
-        await CostAsync(before, cpu, elapsed);
+        Line($"   one batch (connection from the pool, COPY, commit): {Summary(durations)}");
+        await CostAsync(before, cpu, elapsed, rows);
         return rate;
     }
 
@@ -165,7 +179,10 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
     {
         Line("");
         Line("2. sustained pipeline: ingest grain commit → client grain has applied the event to all its KPIs");
+        var fromDatabase = _probe.FromDatabase;
+        _probe.StartLatency();
         var outcome = await IngestAsync(paced: null);
+        var commits = _probe.CommitDurations();
         if (!await _probe.WaitForAppliedAsync(outcome.AppliedTarget, DrainPatience))
         {
             throw new TimeoutException($"client grains applied {_probe.Applied - outcome.AppliedBaseline:N0} of {outcome.Events:N0} events within {DrainPatience}");
@@ -178,8 +195,12 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         Line($"   {outcome.Events:N0} events in {outcome.Batches:N0} batches committed over {commitWindow:F1} s ({outcome.Events / commitWindow:N0} events/s committed)");
         Line($"   last event applied {(lastApplied - outcome.LastCommit).TotalMilliseconds:N0} ms after the last commit; first commit → all applied {elapsed.TotalSeconds:F1} s");
         Line($"   sustained: {rate:N0} events/s");
+        Line($"   one IIngestGrain.Ingest call as the driver saw it: {Summary(outcome.CallDurations())}; its commit transaction " +
+             $"(ae.ingest.commit.duration: partition lock, COPY, sequence update, commit): {Summary(commits)}");
+        Line($"   commit → applied at full load (ae.kpi.commit_to_applied, batches that came by the stream): {Summary(_probe.StopLatency())}; " +
+             $"{_probe.FromDatabase - fromDatabase:N0} events were read back from the database instead");
         await VerifyAsync(outcome);
-        await CostAsync(outcome.Before, outcome.Cpu, elapsed);
+        await CostAsync(outcome.Before, outcome.Cpu, elapsed, outcome.Events);
         return rate;
     }
 
@@ -207,12 +228,12 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         var received = pushes.Where(double.IsFinite).ToList();
         Line($"   commit → pushed to the watcher through the KPI grain ({received.Count:N0} of {pushes.Count:N0} watched batches seen): {Summary(received)}");
         await VerifyAsync(outcome);
-        await CostAsync(outcome.Before, outcome.Cpu, TimeSpan.FromSeconds(commitWindow));
+        await CostAsync(outcome.Before, outcome.Cpu, TimeSpan.FromSeconds(commitWindow), outcome.Events);
     }
 
     private async Task<IngestOutcome> IngestAsync(double? paced)
     {
-        var outcome = new IngestOutcome(options.Clients, _probe.Applied, await BenchDatabase.CountersAsync(_dataSource), Process.GetCurrentProcess().TotalProcessorTime);
+        var outcome = new IngestOutcome(_reportedSequences, _probe.Applied, await BenchDatabase.CountersAsync(_dataSource), Process.GetCurrentProcess().TotalProcessorTime);
         var watched = new HashSet<string>(_workload.Clients.Take(options.Watch), StringComparer.Ordinal);
         long next = -1;
         var clock = Stopwatch.StartNew();
@@ -223,8 +244,9 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
             var client = (int)(batch % options.Clients);
             var clientId = _workload.Clients[client];
             var request = new IngestRequest(_workload.Format, _workload.Bodies[batch % _workload.Bodies.Length], IngestPolicy.RejectBatch, null);
+            var started = Stopwatch.GetTimestamp();
             var result = await _grains.GetGrain<IIngestGrain>(IngestKeys.For(clientId, Workload.ObjectModel)).Ingest(request);
-            outcome.Record(client, result, watched.Contains(clientId) ? clientId : null);
+            outcome.Record(client, result, watched.Contains(clientId) ? clientId : null, Stopwatch.GetElapsedTime(started));
         }
 
         if (paced is { } rate)
@@ -321,12 +343,12 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         }
     }
 
-    private async Task CostAsync(DbCounters before, TimeSpan cpuBefore, TimeSpan elapsed)
+    private async Task CostAsync(DbCounters before, TimeSpan cpuBefore, TimeSpan elapsed, long events)
     {
         await Task.Delay(1_000);
         var cost = await BenchDatabase.CountersAsync(_dataSource) - before;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-        Line($"   cost: benchmark process (silo + driver) CPU {cpu:F1} s = {cpu / elapsed.TotalSeconds:F2} cores; PostgreSQL ≈ {cost.Commits:N0} commits, " +
+        Line($"   cost: benchmark process (silo + driver) CPU {cpu:F1} s = {cpu / elapsed.TotalSeconds:F2} cores, {cpu * 1e6 / Math.Max(1, events):N0} µs per event; PostgreSQL ≈ {cost.Commits:N0} commits, " +
              $"{cost.OrderRows:N0} order rows, {cost.StateWrites:N0} grain-state writes (checkpoints), {cost.PartitionReads:N0} reads of ingest.partitions");
     }
 
@@ -369,9 +391,9 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
     }
 
     /// <summary>What one ingest phase committed, per client, and when.</summary>
-    private sealed class IngestOutcome(int clients, long appliedBaseline, DbCounters before, TimeSpan cpu)
+    private sealed class IngestOutcome(long[] lastSequence, long appliedBaseline, DbCounters before, TimeSpan cpu)
     {
-        private readonly long[] _lastSequence = new long[clients];
+        private readonly long[] _lastSequence = lastSequence;
         private readonly object _gate = new();
         private long _events;
         private long _batches;
@@ -401,7 +423,17 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
 
         public long LastSequence(int client) => Interlocked.Read(ref _lastSequence[client]);
 
-        public void Record(int client, IngestResult result, string? watchedClient)
+        private readonly List<double> _callDurations = [];
+
+        public List<double> CallDurations()
+        {
+            lock (_gate)
+            {
+                return [.. _callDurations];
+            }
+        }
+
+        public void Record(int client, IngestResult result, string? watchedClient, TimeSpan duration)
         {
             if (result.Status != IngestStatus.Committed)
             {
@@ -418,6 +450,7 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
             Interlocked.Increment(ref _batches);
             lock (_gate)
             {
+                _callDurations.Add(duration.TotalMilliseconds);
                 _lastSequence[client] = Math.Max(_lastSequence[client], result.ToSequence);
                 FirstCommit = result.CommittedAt < FirstCommit ? result.CommittedAt : FirstCommit;
                 LastCommit = result.CommittedAt > LastCommit ? result.CommittedAt : LastCommit;
