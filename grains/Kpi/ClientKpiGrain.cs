@@ -34,6 +34,13 @@ public sealed class ClientKpiOptions
     /// <summary>How often to compare positions with the committed log, to catch a lost last batch.</summary>
     public TimeSpan GapCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a partition found behind the committed log may stay behind before the grain reads the missing
+    /// rows itself. Rows are committed before they are published, so a check often finds rows the stream is
+    /// still delivering; reading those too does the work twice. Zero reads them at once.
+    /// </summary>
+    public TimeSpan LostBatchGrace { get; set; } = TimeSpan.FromSeconds(5);
+
     public int CatchUpPageSize { get; set; } = 10_000;
 }
 
@@ -55,6 +62,9 @@ public sealed class ClientKpiGrain(
 {
     private readonly HashSet<string> _published = new(StringComparer.Ordinal);
     private readonly List<KpiValue> _changes = [];
+
+    /// <summary>Partitions a gap check found behind: the committed end it saw, and when.</summary>
+    private readonly Dictionary<string, (long Last, long SeenAt)> _behind = new(StringComparer.Ordinal);
     private ClientKpiEngine _engine = null!;
     private long _configVersion;
     private int _eventsSinceCheckpoint;
@@ -167,6 +177,11 @@ public sealed class ClientKpiGrain(
 
     private async Task OnTickAsync(CancellationToken cancellationToken)
     {
+        if (_behind.Count > 0)
+        {
+            await CatchUpStillBehindAsync(cancellationToken);
+        }
+
         _engine.AdvanceTime(Now());
         PublishChanges();
         if (_eventsSinceCheckpoint > 0 && Stopwatch.GetElapsedTime(_checkpointedAt) >= options.Value.CheckpointInterval)
@@ -187,25 +202,43 @@ public sealed class ClientKpiGrain(
             "SELECT object_model, last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = ANY($2)");
         command.Parameters.AddWithValue(ClientId);
         command.Parameters.AddWithValue(_engine.ObjectModels.ToArray());
-        var behind = new List<(string Model, long Last)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
                 var (model, last) = (reader.GetString(0), reader.GetInt64(1));
-                if (last > _engine.Position(model))
+                if (last > _engine.Position(model) && !_behind.ContainsKey(model))
                 {
-                    behind.Add((model, last));
+                    _behind[model] = (last, Stopwatch.GetTimestamp());
                 }
             }
         }
 
-        foreach (var (model, last) in behind)
+        if (options.Value.LostBatchGrace <= TimeSpan.Zero)
         {
-            await CatchUpAsync(model, last, cancellationToken);
+            await CatchUpStillBehindAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Reads the rows of partitions that stayed behind for the grace period: their batches were lost, not late.</summary>
+    private async Task CatchUpStillBehindAsync(CancellationToken cancellationToken)
+    {
+        var caughtUp = false;
+        foreach (var (model, (last, seenAt)) in _behind.ToList())
+        {
+            if (_engine.Position(model) >= last)
+            {
+                _behind.Remove(model); // The stream delivered them.
+            }
+            else if (Stopwatch.GetElapsedTime(seenAt) >= options.Value.LostBatchGrace)
+            {
+                _behind.Remove(model);
+                await CatchUpAsync(model, last, cancellationToken);
+                caughtUp = true;
+            }
         }
 
-        if (behind.Count > 0)
+        if (caughtUp)
         {
             PublishChanges();
         }
