@@ -5,7 +5,7 @@
 #   scripts/run.sh                 one silo
 #   SILOS=3 scripts/run.sh         three silos (silo i: silo port 11111+i, gateway port 30000+i, health 5090+i)
 #   GATEWAY_PORT=5080              HTTP port of the gateway (default 5080)
-#   DEMO_CLIENTS=3 DEMO_RATE=20    demo feed: number of clients and orders per second
+#   DEMO_CLIENTS=3 DEMO_RATE=20    demo feed: number of clients and orders per second (DEMO_CLIENTS=0: no feed)
 #
 # The silos apply the schema migrations themselves when they start. Logs go to .run/logs/.
 # Prints "Open http://127.0.0.1:5080/" when everything answers, then runs until Ctrl-C, which stops the
@@ -23,6 +23,7 @@ LOGS="$REPO/.run/logs"
 READY_TIMEOUT_S="${READY_TIMEOUT_S:-180}"
 
 [[ "$SILOS" =~ ^[1-9][0-9]*$ ]] || { echo "SILOS must be a positive integer" >&2; exit 2; }
+[[ "$DEMO_CLIENTS" =~ ^[0-9]+$ ]] || { echo "DEMO_CLIENTS must be a whole number" >&2; exit 2; }
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=${AE_PG_PORT:-55432};Username=analytics;Password=analytics;Database=analytics"
@@ -107,7 +108,9 @@ start gateway "$LOGS/gateway.log" \
   env ASPNETCORE_ENVIRONMENT=Development dotnet run -c Release --no-build --project gateway -- --urls "http://127.0.0.1:$GATEWAY_PORT"
 wait_ready gateway "http://127.0.0.1:$GATEWAY_PORT/health/ready" "${pids[-1]}" "$LOGS/gateway.log"
 
-if ! curl -fsS -X POST "http://127.0.0.1:$GATEWAY_PORT/demo/feed" -H 'content-type: application/json' -H "Authorization: Bearer $TOKEN" \
+if ((DEMO_CLIENTS == 0)); then
+  echo "no demo feed (DEMO_CLIENTS=0)"
+elif ! curl -fsS -X POST "http://127.0.0.1:$GATEWAY_PORT/demo/feed" -H 'content-type: application/json' -H "Authorization: Bearer $TOKEN" \
   -d "{\"clients\":$DEMO_CLIENTS,\"ordersPerSecond\":$DEMO_RATE}" >/dev/null; then
   echo "warning: starting the demo feed failed; the page works but nothing will move" >&2
 fi
