@@ -16,7 +16,11 @@ public sealed record StateSnapshot(
     [property: Id(0)] int Count,
     [property: Id(1)] string? Note,
     [property: Id(2)] string? ETag,
-    [property: Id(3)] bool RecordExists);
+    [property: Id(3)] bool RecordExists)
+{
+    public static StateSnapshot Of(IPersistentState<CounterState> state) =>
+        new(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+}
 
 /// <summary>Drives <see cref="IPersistentState{TState}"/> operations one by one so that tests can check each.</summary>
 [Alias("ae.tests.IStorageTestGrain")]
@@ -92,13 +96,13 @@ public sealed class GuidStorageTestGrain(
     {
         state.State.Count = count;
         await state.WriteStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 
     public async Task<StateSnapshot> Read()
     {
         await state.ReadStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 }
 
@@ -110,13 +114,13 @@ public sealed class IntegerStorageTestGrain(
     {
         state.State.Count = count;
         await state.WriteStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 
     public async Task<StateSnapshot> Read()
     {
         await state.ReadStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 }
 
@@ -135,13 +139,13 @@ public sealed class DeletingStorageTestGrain(
     {
         state.State.Count = count;
         await state.WriteStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 
     public async Task<StateSnapshot> Clear()
     {
         await state.ClearStateAsync();
-        return new StateSnapshot(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+        return StateSnapshot.Of(state);
     }
 }
 
