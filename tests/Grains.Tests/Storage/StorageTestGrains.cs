@@ -62,24 +62,22 @@ public sealed class StorageTestGrain(
         state.State.Count = count;
         state.State.Note = note;
         await state.WriteStateAsync();
-        return Snapshot();
+        return StateSnapshot.Of(state);
     }
 
     public async Task<StateSnapshot> Read()
     {
         await state.ReadStateAsync();
-        return Snapshot();
+        return StateSnapshot.Of(state);
     }
 
     public async Task<StateSnapshot> Clear()
     {
         await state.ClearStateAsync();
-        return Snapshot();
+        return StateSnapshot.Of(state);
     }
 
-    public Task<StateSnapshot> Current() => Task.FromResult(Snapshot());
-
-    private StateSnapshot Snapshot() => new(state.State.Count, state.State.Note, state.Etag, state.RecordExists);
+    public Task<StateSnapshot> Current() => Task.FromResult(StateSnapshot.Of(state));
 
     public Task Deactivate()
     {
