@@ -6,6 +6,8 @@ namespace AnalyticsEngine.Ingest;
 /// <summary>The storage table of every catalog object model, created at silo start.</summary>
 public sealed class ObjectModelTables
 {
+    private const long CreationLockKey = 0x4145_5F4F_424A_4D44; // "AE_OBJMD"
+
     private readonly Dictionary<string, ObjectModelTable> _tables;
 
     public ObjectModelTables(IEnumerable<ObjectModelDefinition> models)
@@ -22,15 +24,30 @@ public sealed class ObjectModelTables
     public ObjectModelTable Get(string objectModel) =>
         Find(objectModel) ?? throw new ArgumentException($"'{objectModel}' is not an object model", nameof(objectModel));
 
-    /// <summary>Creates every table that does not exist yet; hypertables when TimescaleDB is installed.</summary>
+    /// <summary>
+    /// Creates every table that does not exist yet; hypertables when TimescaleDB is installed. Silos (and test
+    /// fixtures) that start together serialise on a transaction-level advisory lock, because
+    /// <c>CREATE TABLE IF NOT EXISTS</c> is not safe against a concurrent creation of the same table: the
+    /// loser fails on the catalog's unique index instead of finding the table.
+    /// </summary>
     public async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, CancellationToken ct)
     {
-        await using var probe = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')");
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
+        {
+            lockCommand.Parameters.AddWithValue(CreationLockKey);
+            await lockCommand.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var probe = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')", connection, transaction);
         var withTimescale = (bool)(await probe.ExecuteScalarAsync(ct))!;
         foreach (var table in _tables.Values)
         {
-            await using var command = dataSource.CreateCommand(table.CreateTableSql(withTimescale));
+            await using var command = new NpgsqlCommand(table.CreateTableSql(withTimescale), connection, transaction);
             await command.ExecuteNonQueryAsync(ct);
         }
+
+        await transaction.CommitAsync(ct);
     }
 }
