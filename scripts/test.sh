@@ -12,15 +12,16 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-# Tests get their own database, so what they leave behind never shows up in a product run.
+# Tests get their own database, so what they leave behind never shows up in a product run. It is made
+# anew each run, so every run starts from an empty schema as CI's first one does.
 TEST_DB=analytics_test
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=${AE_PG_PORT:-55432};Username=analytics;Password=analytics;Database=$TEST_DB"
 export ConnectionStrings__Redis="127.0.0.1:${AE_REDIS_PORT:-56379}"
 
 bash scripts/services.sh start
 PGPASSWORD=analytics psql -X -q -h 127.0.0.1 -p "${AE_PG_PORT:-55432}" -U analytics -d analytics -v ON_ERROR_STOP=1 <<SQL
-SELECT 'CREATE DATABASE $TEST_DB' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$TEST_DB')
-\gexec
+DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE);
+CREATE DATABASE $TEST_DB;
 SQL
 
 dotnet build -c Release AnalyticsEngine.sln
