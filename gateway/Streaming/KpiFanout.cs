@@ -34,6 +34,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Meter _meter = new(Telemetry.MeterName);
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _conflated;
+    private readonly Histogram<double> _commitToPush;
     private IKpiObserver? _reference;
 
     public KpiFanout(IClusterClient cluster, IHubContext<KpiHub> hub, ILogger<KpiFanout> logger)
@@ -44,6 +45,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to connections");
         _conflated = _meter.CreateCounter<long>("ae.gateway.conflated_values", "{value}",
             "Pending values a newer value of the same bucket replaced before a slow connection could take them");
+        _commitToPush = _meter.CreateHistogram<double>("ae.gateway.commit_to_push", "ms",
+            "From the commit of the batch that changed a value to a connection's transport taking the push, per value and connection",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000] });
         _meter.CreateObservableGauge("ae.gateway.pending_values", () => { lock (_gate) { return _outboxes.Values.Sum(o => o.PendingCount); } },
             "{value}", "Values waiting, conflated, for connections that have not taken the previous push yet");
         _meter.CreateObservableGauge("ae.gateway.watched_series", () => { lock (_gate) { return _viewersByKey.Count; } },
@@ -143,9 +147,22 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         {
             await _hub.Clients.Client(connectionId).SendAsync(KpiHub.ChangedMethod, values);
             _pushes.Add(1);
+            RecordCommitToPush(values);
         },
         count => _conflated.Add(count),
         ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
+
+    private void RecordCommitToPush(KpiValue[] values)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var value in values)
+        {
+            if (value.CommittedAt is { } committedAt)
+            {
+                _commitToPush.Record((now - committedAt).TotalMilliseconds);
+            }
+        }
+    }
 
     public async Task RemoveViewerAsync(string connectionId, WatchKey key)
     {
