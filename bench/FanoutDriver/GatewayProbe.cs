@@ -1,4 +1,6 @@
+using System.Diagnostics.Tracing;
 using System.Globalization;
+using Microsoft.Diagnostics.NETCore.Client;
 
 namespace AnalyticsEngine.FanoutDriver;
 
@@ -31,6 +33,36 @@ public sealed record GatewayReading(DateTimeOffset At, double CpuSeconds, long R
 public sealed class GatewayProbe(HttpClient http, int? pid)
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
+
+    /// <summary>
+    /// A reading after a full, blocking collection in the gateway (when its pid is known), so the heap size counts
+    /// only what is alive: the runtime collects when a diagnostics session enables the GCHeapCollect keyword.
+    /// </summary>
+    public async Task<GatewayReading> ReadAfterCollectionAsync()
+    {
+        if (pid is { } id)
+        {
+            var collections = (await ScrapeAsync()).Where(m => m.Key.StartsWith("dotnet_gc_collections_total", StringComparison.Ordinal)).Sum(m => m.Value);
+            const long GcHeapCollectKeyword = 0x800000;
+            using (var session = new DiagnosticsClient(id).StartEventPipeSession(
+                new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, GcHeapCollectKeyword), requestRundown: false))
+            {
+                // The events are not needed; drain them so the session never blocks the runtime.
+                var draining = session.EventStream.CopyToAsync(Stream.Null);
+                var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+                while ((await ScrapeAsync()).Where(m => m.Key.StartsWith("dotnet_gc_collections_total", StringComparison.Ordinal)).Sum(m => m.Value) <= collections
+                    && DateTimeOffset.UtcNow < deadline)
+                {
+                    await Task.Delay(200);
+                }
+
+                await session.StopAsync(CancellationToken.None);
+                await draining;
+            }
+        }
+
+        return await ReadAsync();
+    }
 
     public async Task<GatewayReading> ReadAsync()
     {

@@ -23,13 +23,13 @@ await feed.CreateClientsAsync();
 var watched = feed.Clients.SelectMany(c => feed.Kpis.Select(k => new Series(c, k, "minute"))).ToList();
 await using var viewers = new Viewers(options);
 
-var idle = await probe.ReadAsync();
+var idle = await probe.ReadAfterCollectionAsync();
 var connecting = Stopwatch.GetTimestamp();
 var subscribeTimes = await viewers.ConnectAsync([.. Enumerable.Range(0, options.Connections).Select(i => watched[i % watched.Count])]);
-var connected = await probe.ReadAsync();
+var connected = await probe.ReadAfterCollectionAsync();
 Print($"connected and subscribed {viewers.Count} in {Stopwatch.GetElapsedTime(connecting).TotalSeconds:F1} s; subscribe p50 {Percentile(subscribeTimes, 0.5):F1} ms, p99 {Percentile(subscribeTimes, 0.99):F1} ms");
 Print($"gateway memory: RSS {Mb(idle.RssBytes)} -> {Mb(connected.RssBytes)} MB ({Kb(connected.RssBytes - idle.RssBytes, options.Connections)} KB per connection); " +
-      $"GC heap after last collection {Mb(idle.GcHeapBytes)} -> {Mb(connected.GcHeapBytes)} MB ({Kb(connected.GcHeapBytes - idle.GcHeapBytes, options.Connections)} KB per connection)");
+      $"GC heap after a full collection {Mb(idle.GcHeapBytes)} -> {Mb(connected.GcHeapBytes)} MB ({Kb(connected.GcHeapBytes - idle.GcHeapBytes, options.Connections)} KB per connection)");
 
 using var stopFeed = new CancellationTokenSource();
 var feeding = feed.RunAsync(maxInFlight: 256, stopFeed.Token);
@@ -75,9 +75,9 @@ return 0;
 
 async Task Marginal(string what, List<Series> series)
 {
-    var start = await probe.ReadAsync();
+    var start = await probe.ReadAfterCollectionAsync();
     var durations = await viewers.ConnectAsync(series);
-    var end = await probe.ReadAsync();
+    var end = await probe.ReadAfterCollectionAsync();
     Print($"{series.Count} more viewers {what}: subscribe p50 {Percentile(durations, 0.5):F1} ms, p90 {Percentile(durations, 0.9):F1} ms; " +
           $"RSS {Kb(end.RssBytes - start.RssBytes, series.Count)} KB and GC heap {Kb(end.GcHeapBytes - start.GcHeapBytes, series.Count)} KB per viewer; " +
           $"upstream watches (ae.gateway.watched_series) {start.Sum("ae_gateway_watched_series"):F0} -> {end.Sum("ae_gateway_watched_series"):F0}");
