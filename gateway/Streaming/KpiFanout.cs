@@ -22,7 +22,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private static readonly TimeSpan RenewEvery = KpiGrainLease.Renewal;
 
     private readonly IClusterClient _cluster;
-    private readonly IHubContext<KpiHub> _hub;
+    private readonly KpiHubConnections _connections;
     private readonly ILogger<KpiFanout> _logger;
     private readonly Lock _gate = new();
     private readonly Dictionary<WatchKey, HashSet<string>> _viewersByKey = [];
@@ -37,10 +37,10 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Histogram<double> _commitToPush;
     private IKpiObserver? _reference;
 
-    public KpiFanout(IClusterClient cluster, IHubContext<KpiHub> hub, ILogger<KpiFanout> logger)
+    public KpiFanout(IClusterClient cluster, KpiHubConnections connections, ILogger<KpiFanout> logger)
     {
         _cluster = cluster;
-        _hub = hub;
+        _connections = connections;
         _logger = logger;
         _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to connections");
         _conflated = _meter.CreateCounter<long>("ae.gateway.conflated_values", "{value}",
@@ -142,17 +142,28 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
     }
 
-    private ConnectionOutbox NewOutbox(string connectionId) => new(
-        async (_, values) =>
-        {
-            await _hub.Clients.Client(connectionId).SendAsync(KpiHub.ChangedMethod, values);
-            _pushes.Add(1);
-            RecordCommitToPush(values);
-        },
-        count => _conflated.Add(count),
-        ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
+    private ConnectionOutbox NewOutbox(string connectionId)
+    {
+        // A viewer is added from a call on its connection, so the connection is there unless it is closing right now.
+        var connection = _connections.Find(connectionId);
+        return new ConnectionOutbox(
+            async change =>
+            {
+                if (connection is null)
+                {
+                    return;
+                }
 
-    private void RecordCommitToPush(KpiValue[] values)
+                // The message is serialized once per protocol for all viewers of the change (see SeriesChange).
+                await connection.WriteAsync(change.Message);
+                _pushes.Add(1);
+                RecordCommitToPush(change.Values);
+            },
+            count => _conflated.Add(count),
+            ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
+    }
+
+    private void RecordCommitToPush(IReadOnlyList<KpiValue> values)
     {
         var now = DateTimeOffset.UtcNow;
         foreach (var value in values)
@@ -211,7 +222,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     {
         foreach (var series in changes.GroupBy(c => new WatchKey(c.ClientId, c.KpiCode, c.Granularity)))
         {
-            var values = series.ToArray();
+            var values = series.OrderBy(v => v.BucketStart).ToArray();
             List<ConnectionOutbox> outboxes;
             lock (_gate)
             {
@@ -224,9 +235,10 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
             }
 
+            var change = new SeriesChange(series.Key, values);
             foreach (var outbox in outboxes)
             {
-                outbox.Offer(series.Key, values);
+                outbox.Offer(change);
             }
         }
 
