@@ -54,6 +54,28 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             "{series}", "Series with at least one viewer on this gateway");
         _meter.CreateObservableGauge("ae.gateway.viewers", () => { lock (_gate) { return _viewersByKey.Values.Sum(v => v.Count); } },
             "{subscription}", "Subscriptions held by connections of this gateway");
+        // Viewers per series as a distribution: a gauge per client and KPI would make a time series per watched
+        // series (thousands, coming and going); a handful of fixed ranges and the maximum say how wide fan-out is.
+        _meter.CreateObservableGauge("ae.gateway.series_by_viewers", SeriesByViewers,
+            "{series}", "Watched series by how many connections of this gateway view them (tag viewers: 1, 2-10, 11-100, 101-1000, >1000)");
+        _meter.CreateObservableGauge("ae.gateway.max_viewers_per_series", () => { lock (_gate) { return _viewersByKey.Values.Select(v => v.Count).DefaultIfEmpty().Max(); } },
+            "{connection}", "Viewers of the most watched series on this gateway");
+    }
+
+    private static readonly (long UpTo, string Tag)[] ViewerRanges = [(1, "1"), (10, "2-10"), (100, "11-100"), (1_000, "101-1000"), (long.MaxValue, ">1000")];
+
+    private IEnumerable<Measurement<long>> SeriesByViewers()
+    {
+        var counts = new long[ViewerRanges.Length];
+        lock (_gate)
+        {
+            foreach (var viewers in _viewersByKey.Values)
+            {
+                counts[Array.FindIndex(ViewerRanges, r => viewers.Count <= r.UpTo)]++;
+            }
+        }
+
+        return ViewerRanges.Select((range, i) => new Measurement<long>(counts[i], new KeyValuePair<string, object?>("viewers", range.Tag)));
     }
 
     private IKpiObserver Reference => _reference ??= _cluster.CreateObjectReference<IKpiObserver>(this);
