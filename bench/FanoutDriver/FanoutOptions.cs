@@ -5,6 +5,7 @@ namespace AnalyticsEngine.FanoutDriver;
 /// <summary>Command-line settings of the fan-out driver.</summary>
 public sealed record FanoutOptions(
     Uri Gateway,
+    Uri? Silo,
     string? Token,
     int? GatewayPid,
     int Clients,
@@ -39,6 +40,7 @@ public sealed record FanoutOptions(
 
         var options = new FanoutOptions(
             new Uri(Value("--gateway") ?? "http://127.0.0.1:5080/"),
+            Value("--silo") is { } silo ? new Uri(silo) : null,
             Value("--token") ?? Environment.GetEnvironmentVariable("AE_TOKEN"),
             Value("--gateway-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
             Int("--clients", 100),

@@ -30,6 +30,7 @@ public sealed record GatewayReading(DateTimeOffset At, double CpuSeconds, long R
 }
 
 /// <summary>Reads the gateway's CPU time and memory from /proc and its metrics from the Prometheus endpoint.</summary>
+/// <param name="http">A client of the gateway, or of a silo (whose /metrics is read the same way; no pid, no /proc).</param>
 public sealed class GatewayProbe(HttpClient http, int? pid)
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
@@ -105,6 +106,24 @@ public sealed class GatewayProbe(HttpClient http, int? pid)
         var rssLine = File.ReadLines($"/proc/{id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         var rssKb = long.Parse(rssLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
         return (ticks / TicksPerSecond, rssKb * 1024);
+    }
+
+    /// <summary>
+    /// The upper bound of the histogram bucket holding the p-quantile of what <paramref name="histogram"/> recorded
+    /// between two readings ("n/a" when it recorded nothing).
+    /// </summary>
+    public static string Quantile(GatewayReading before, GatewayReading after, string histogram, double p)
+    {
+        var start = before.Buckets(histogram);
+        var end = after.Buckets(histogram);
+        var total = end.GetValueOrDefault(double.PositiveInfinity) - start.GetValueOrDefault(double.PositiveInfinity);
+        if (total <= 0)
+        {
+            return "n/a";
+        }
+
+        var bound = end.First(b => b.Value - start.GetValueOrDefault(b.Key) >= p * total).Key;
+        return double.IsPositiveInfinity(bound) ? "inf" : bound.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>The machine's 1-minute load average.</summary>

@@ -5,13 +5,15 @@ using AnalyticsEngine.FanoutDriver;
 
 // Many SignalR viewers on one gateway, spread over many series that change about once a second: commit-to-client
 // latency, the gateway's memory per connection and CPU, and the cost of one more viewer. See docs/benchmarks.md, "Fan-out".
-// Usage: dotnet run -c Release --project bench/FanoutDriver -- --gateway URL --gateway-pid PID
+// Usage: dotnet run -c Release --project bench/FanoutDriver -- --gateway URL --gateway-pid PID [--silo URL (its /metrics)]
 //        [--clients 100] [--kpis 10] [--connections 1000] [--warmup 20] [--seconds 60] [--marginal 100]
 var options = FanoutOptions.Parse(args);
 var runId = "fan" + Guid.NewGuid().ToString("N")[..6];
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromMinutes(2) };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
 var probe = new GatewayProbe(http, options.GatewayPid);
+using var siloHttp = new HttpClient { BaseAddress = options.Silo ?? options.Gateway };
+GatewayProbe? silo = options.Silo is null ? null : new GatewayProbe(siloHttp, pid: null);
 var feed = new OrderFeed(http, options, runId);
 
 Print($"gateway {options.Gateway} (pid {options.GatewayPid?.ToString(CultureInfo.InvariantCulture) ?? "unknown: no CPU or RSS figures"}); " +
@@ -36,12 +38,14 @@ var feeding = feed.RunAsync(maxInFlight: 256, stopFeed.Token);
 await Task.Delay(options.Warmup);
 
 var before = await probe.ReadAsync();
+var siloBefore = silo is null ? null : await silo.ReadAsync();
 var (receivedBefore, postedBefore, skippedBefore) = (viewers.Received, feed.Posted, feed.Skipped);
 var driverCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 viewers.StartRecording();
 await Task.Delay(options.Window);
 var latencies = viewers.StopRecording();
 var after = await probe.ReadAsync();
+var siloAfter = silo is null ? null : await silo.ReadAsync();
 var seconds = (after.At - before.At).TotalSeconds;
 var delivered = viewers.Received - receivedBefore;
 var gatewayCpu = after.CpuSeconds - before.CpuSeconds;
@@ -56,7 +60,12 @@ if (latencies.Length > 0)
           $"p99 {Percentile(latencies, 0.99):F1} ms, max {latencies[^1]:F1} ms; p99 <= 500 ms: {(Percentile(latencies, 0.99) <= 500 ? "yes" : "NO")}");
 }
 
-Print($"  commit -> push (gateway histogram ae.gateway.commit_to_push): p50 <= {Bound(before, after, 0.50)} ms, p90 <= {Bound(before, after, 0.90)} ms, p99 <= {Bound(before, after, 0.99)} ms");
+if (siloBefore is not null && siloAfter is not null)
+{
+    Print($"  commit -> applied by the client grain (silo histogram ae.kpi.commit_to_applied): {Quantiles(siloBefore, siloAfter, "ae_kpi_commit_to_applied_milliseconds")}");
+}
+
+Print($"  commit -> push (gateway histogram ae.gateway.commit_to_push): {Quantiles(before, after, "ae_gateway_commit_to_push_milliseconds")}");
 Print($"  gateway CPU {gatewayCpu / seconds:F2} cores ({gatewayCpu * 1e6 / Math.Max(1, delivered):F1} us per value delivered); " +
       $"driver CPU {(Process.GetCurrentProcess().TotalProcessorTime - driverCpuBefore).TotalSeconds / seconds:F2} cores; gateway RSS {Mb(after.RssBytes)} MB, GC heap {Mb(after.GcHeapBytes)} MB");
 
@@ -94,20 +103,9 @@ static double Percentile(double[] samples, double p)
     return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
-// The upper bound of the histogram bucket holding the p-quantile of what was recorded between two readings.
-static string Bound(GatewayReading before, GatewayReading after, double p)
-{
-    var start = before.Buckets("ae_gateway_commit_to_push_milliseconds");
-    var end = after.Buckets("ae_gateway_commit_to_push_milliseconds");
-    var total = end.GetValueOrDefault(double.PositiveInfinity) - start.GetValueOrDefault(double.PositiveInfinity);
-    if (total <= 0)
-    {
-        return "n/a";
-    }
-
-    var bound = end.First(b => b.Value - start.GetValueOrDefault(b.Key) >= p * total).Key;
-    return double.IsPositiveInfinity(bound) ? "inf" : bound.ToString(CultureInfo.InvariantCulture);
-}
+static string Quantiles(GatewayReading before, GatewayReading after, string histogram) =>
+    $"p50 <= {GatewayProbe.Quantile(before, after, histogram, 0.50)} ms, p90 <= {GatewayProbe.Quantile(before, after, histogram, 0.90)} ms, " +
+    $"p99 <= {GatewayProbe.Quantile(before, after, histogram, 0.99)} ms";
 
 static string Mb(double bytes) => (bytes / (1024 * 1024)).ToString("F1", CultureInfo.InvariantCulture);
 
