@@ -12,8 +12,8 @@ namespace AnalyticsEngine.Integration.Tests;
 /// </summary>
 /// <remarks>
 /// Read in-process with a <see cref="MeterListener"/>: in a test process that also starts and disposes other gateways
-/// (the rate-limit tests), the shared gateway's Prometheus endpoint stops listing instruments, which a product
-/// process, one gateway per process, never does.
+/// (the rate-limit tests), the shared gateway's Prometheus endpoint was seen to stop listing its instruments; a
+/// product process runs a single gateway.
 /// </remarks>
 [Collection(AnalyticsCollection.Name)]
 public sealed class GatewayMetricsTests(AnalyticsFixture fixture)
