@@ -57,6 +57,9 @@ builder.Services.AddSignalR(o =>
     })
     .AddJsonProtocol(o => GatewayJson.Configure(o.PayloadSerializerOptions))
     .AddMessagePackProtocol();
+// The hub's lifetime manager also hands the fan-out each connection, to write a change serialized once to all its viewers.
+builder.Services.AddSingleton<KpiHubConnections>();
+builder.Services.AddSingleton<HubLifetimeManager<KpiHub>>(sp => sp.GetRequiredService<KpiHubConnections>());
 builder.Services.AddSingleton<KpiFanout>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<KpiFanout>());
 builder.Services.AddOptions<GatewayLimits>().Bind(builder.Configuration.GetSection("Gateway")).ValidateDataAnnotations().ValidateOnStart();

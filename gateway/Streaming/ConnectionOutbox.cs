@@ -11,17 +11,19 @@ namespace AnalyticsEngine.Gateway.Streaming;
 /// <param name="send">
 /// Delivers one series' values and completes when the transport has taken them (SignalR's send waits while the
 /// connection's buffer is full), which is what lets values pile up, conflated, here rather than in the transport.
+/// When what is pending for a series is exactly one offered change, that very change is sent, so its message,
+/// serialized once, is shared with every other connection it was offered to; a mix that conflation made is a new one.
 /// </param>
 /// <param name="onConflated">Told how many pending values a newer one made redundant.</param>
 /// <param name="onSendFailed">Told when a send throws; the outbox goes on with the next values.</param>
 public sealed class ConnectionOutbox(
-    Func<WatchKey, KpiValue[], Task> send,
+    Func<SeriesChange, Task> send,
     Action<int> onConflated,
     Action<Exception> onSendFailed)
 {
     private readonly Lock _gate = new();
-    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> _pending = [];
-    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> _spare = [];
+    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> _pending = [];
+    private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> _spare = [];
     private bool _sending;
     private bool _closed;
 
@@ -32,10 +34,10 @@ public sealed class ConnectionOutbox(
     }
 
     /// <summary>
-    /// Queues values of one series; a value replaces a pending one of the same bucket only if it is newer
+    /// Queues the values of one change; a value replaces a pending one of the same bucket only if it is newer
     /// (<see cref="KpiVersions.IsNewer(KpiValue, KpiValue)"/>), since changes can arrive out of order. Starts sending if idle.
     /// </summary>
-    public void Offer(WatchKey series, IReadOnlyList<KpiValue> values)
+    public void Offer(SeriesChange change)
     {
         var conflated = 0;
         bool start;
@@ -46,19 +48,19 @@ public sealed class ConnectionOutbox(
                 return;
             }
 
-            foreach (var value in values)
+            foreach (var value in change.Values)
             {
-                var key = (series, value.BucketStart);
+                var key = (change.Series, value.BucketStart);
                 if (_pending.TryGetValue(key, out var held))
                 {
                     conflated++;
-                    if (!KpiVersions.IsNewer(value, held))
+                    if (!KpiVersions.IsNewer(value, held.Value))
                     {
                         continue;
                     }
                 }
 
-                _pending[key] = value;
+                _pending[key] = new Pending(value, change);
             }
 
             start = !_sending && _pending.Count > 0;
@@ -102,7 +104,7 @@ public sealed class ConnectionOutbox(
     {
         while (true)
         {
-            Dictionary<(WatchKey Series, DateTimeOffset BucketStart), KpiValue> batch;
+            Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> batch;
             lock (_gate)
             {
                 if (_closed || _pending.Count == 0)
@@ -121,7 +123,7 @@ public sealed class ConnectionOutbox(
             {
                 try
                 {
-                    await send(series.Key, [.. series.OrderBy(v => v.BucketStart)]);
+                    await send(Unmixed(series) ?? new SeriesChange(series.Key, [.. series.Select(p => p.Value).OrderBy(v => v.BucketStart)]));
                 }
                 catch (Exception ex)
                 {
@@ -132,4 +134,25 @@ public sealed class ConnectionOutbox(
             batch.Clear();
         }
     }
+
+    /// <summary>The offered change itself when the series' pending values are exactly its values, untouched by conflation.</summary>
+    private static SeriesChange? Unmixed(IGrouping<WatchKey, Pending> series)
+    {
+        var change = series.First().From;
+        var count = 0;
+        foreach (var pending in series)
+        {
+            if (!ReferenceEquals(pending.From, change))
+            {
+                return null;
+            }
+
+            count++;
+        }
+
+        return count == change.Values.Count ? change : null;
+    }
+
+    /// <summary>A value waiting to be sent, and the change that brought it.</summary>
+    private readonly record struct Pending(KpiValue Value, SeriesChange From);
 }

@@ -22,7 +22,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private static readonly TimeSpan RenewEvery = KpiGrainLease.Renewal;
 
     private readonly IClusterClient _cluster;
-    private readonly IHubContext<KpiHub> _hub;
+    private readonly KpiHubConnections _connections;
     private readonly ILogger<KpiFanout> _logger;
     private readonly Lock _gate = new();
     private readonly Dictionary<WatchKey, HashSet<string>> _viewersByKey = [];
@@ -34,22 +34,48 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Meter _meter = new(Telemetry.MeterName);
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _conflated;
+    private readonly Histogram<double> _commitToPush;
     private IKpiObserver? _reference;
 
-    public KpiFanout(IClusterClient cluster, IHubContext<KpiHub> hub, ILogger<KpiFanout> logger)
+    public KpiFanout(IClusterClient cluster, KpiHubConnections connections, ILogger<KpiFanout> logger)
     {
         _cluster = cluster;
-        _hub = hub;
+        _connections = connections;
         _logger = logger;
         _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to connections");
         _conflated = _meter.CreateCounter<long>("ae.gateway.conflated_values", "{value}",
             "Pending values a newer value of the same bucket replaced before a slow connection could take them");
+        _commitToPush = _meter.CreateHistogram<double>("ae.gateway.commit_to_push", "ms",
+            "From the commit of the batch that changed a value to a connection's transport taking the push, per value and connection",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000] });
         _meter.CreateObservableGauge("ae.gateway.pending_values", () => { lock (_gate) { return _outboxes.Values.Sum(o => o.PendingCount); } },
             "{value}", "Values waiting, conflated, for connections that have not taken the previous push yet");
         _meter.CreateObservableGauge("ae.gateway.watched_series", () => { lock (_gate) { return _viewersByKey.Count; } },
             "{series}", "Series with at least one viewer on this gateway");
         _meter.CreateObservableGauge("ae.gateway.viewers", () => { lock (_gate) { return _viewersByKey.Values.Sum(v => v.Count); } },
             "{subscription}", "Subscriptions held by connections of this gateway");
+        // Viewers per series as a distribution: a gauge per client and KPI would make a time series per watched
+        // series (thousands, coming and going); a handful of fixed ranges and the maximum say how wide fan-out is.
+        _meter.CreateObservableGauge("ae.gateway.series_by_viewers", SeriesByViewers,
+            "{series}", "Watched series by how many connections of this gateway view them (tag viewers: 1, 2-10, 11-100, 101-1000, >1000)");
+        _meter.CreateObservableGauge("ae.gateway.max_viewers_per_series", () => { lock (_gate) { return _viewersByKey.Values.Select(v => v.Count).DefaultIfEmpty().Max(); } },
+            "{connection}", "Viewers of the most watched series on this gateway");
+    }
+
+    private static readonly (long UpTo, string Tag)[] ViewerRanges = [(1, "1"), (10, "2-10"), (100, "11-100"), (1_000, "101-1000"), (long.MaxValue, ">1000")];
+
+    private IEnumerable<Measurement<long>> SeriesByViewers()
+    {
+        var counts = new long[ViewerRanges.Length];
+        lock (_gate)
+        {
+            foreach (var viewers in _viewersByKey.Values)
+            {
+                counts[Array.FindIndex(ViewerRanges, r => viewers.Count <= r.UpTo)]++;
+            }
+        }
+
+        return ViewerRanges.Select((range, i) => new Measurement<long>(counts[i], new KeyValuePair<string, object?>("viewers", range.Tag)));
     }
 
     private IKpiObserver Reference => _reference ??= _cluster.CreateObjectReference<IKpiObserver>(this);
@@ -138,14 +164,38 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
     }
 
-    private ConnectionOutbox NewOutbox(string connectionId) => new(
-        async (_, values) =>
+    private ConnectionOutbox NewOutbox(string connectionId)
+    {
+        // A viewer is added from a call on its connection, so the connection is there unless it is closing right now.
+        var connection = _connections.Find(connectionId);
+        return new ConnectionOutbox(
+            async change =>
+            {
+                if (connection is null)
+                {
+                    return;
+                }
+
+                // The message is serialized once per protocol for all viewers of the change (see SeriesChange).
+                await connection.WriteAsync(change.Message);
+                _pushes.Add(1);
+                RecordCommitToPush(change.Values);
+            },
+            count => _conflated.Add(count),
+            ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
+    }
+
+    private void RecordCommitToPush(IReadOnlyList<KpiValue> values)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var value in values)
         {
-            await _hub.Clients.Client(connectionId).SendAsync(KpiHub.ChangedMethod, values);
-            _pushes.Add(1);
-        },
-        count => _conflated.Add(count),
-        ex => _logger.LogDebug(ex, "Pushing to connection {Connection} failed", connectionId));
+            if (value.CommittedAt is { } committedAt)
+            {
+                _commitToPush.Record((now - committedAt).TotalMilliseconds);
+            }
+        }
+    }
 
     public async Task RemoveViewerAsync(string connectionId, WatchKey key)
     {
@@ -194,7 +244,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     {
         foreach (var series in changes.GroupBy(c => new WatchKey(c.ClientId, c.KpiCode, c.Granularity)))
         {
-            var values = series.ToArray();
+            var values = series.OrderBy(v => v.BucketStart).ToArray();
             List<ConnectionOutbox> outboxes;
             lock (_gate)
             {
@@ -207,9 +257,10 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
             }
 
+            var change = new SeriesChange(series.Key, values);
             foreach (var outbox in outboxes)
             {
-                outbox.Offer(series.Key, values);
+                outbox.Offer(change);
             }
         }
 

@@ -46,7 +46,16 @@ public sealed record KpiValue(
     [property: Id(9)] bool IsFinal,
     [property: Id(10)] DateTimeOffset? NewestEventTime,
     [property: Id(11)] IReadOnlyList<SourcePosition> AsOf,
-    [property: Id(12)] long EventCount);
+    [property: Id(12)] long EventCount)
+{
+    /// <summary>
+    /// On a pushed change made by a committed batch: when that batch was committed (<c>EventBatch.CommittedAt</c>),
+    /// so a receiver can tell how long the change took to reach it. Null in snapshots, answers and queries, and on
+    /// changes that time alone made (a bucket turning final).
+    /// </summary>
+    [Id(13)]
+    public DateTimeOffset? CommittedAt { get; init; }
+}
 
 /// <summary>What a new watcher of a KPI receives at once: the current bucket and the recent series.</summary>
 [GenerateSerializer, Immutable, Alias("ae.KpiSnapshot")]

@@ -168,7 +168,7 @@ public sealed class ClientKpiGrain(
         KpiTelemetry.EventsApplied.Add(batch.Rows.Length);
         KpiTelemetry.CommitToApplied.Record((DateTimeOffset.UtcNow - batch.CommittedAt).TotalMilliseconds);
 
-        PublishChanges();
+        PublishChanges(batch.CommittedAt);
         if (_eventsSinceCheckpoint >= options.Value.CheckpointEveryEvents)
         {
             await CheckpointAsync();
@@ -244,12 +244,21 @@ public sealed class ClientKpiGrain(
         }
     }
 
-    private void PublishChanges()
+    /// <param name="committedAt">When the batch that made these changes was committed; stamped on them so the gateway can time the way to a viewer.</param>
+    private void PublishChanges(DateTimeOffset? committedAt = null)
     {
         _changes.Clear();
         if (_engine.DrainChanges(_published.Contains, _changes, Now()) == 0)
         {
             return;
+        }
+
+        if (committedAt is not null)
+        {
+            for (var i = 0; i < _changes.Count; i++)
+            {
+                _changes[i] = _changes[i] with { CommittedAt = committedAt };
+            }
         }
 
         foreach (var group in _changes.GroupBy(c => c.KpiCode, StringComparer.Ordinal))

@@ -95,12 +95,12 @@ public sealed class SlowConsumerTests(AnalyticsFixture fixture, ITestOutputHelpe
         var sent = new List<KpiValue>();
         var conflated = 0;
         var outbox = new ConnectionOutbox(
-            async (_, values) =>
+            async change =>
             {
                 await release.Task;
                 lock (sent)
                 {
-                    sent.AddRange(values);
+                    sent.AddRange(change.Values);
                 }
             },
             count => Interlocked.Add(ref conflated, count),
@@ -108,10 +108,10 @@ public sealed class SlowConsumerTests(AnalyticsFixture fixture, ITestOutputHelpe
         var series = new WatchKey("c", "OTD", Granularity.Minute);
         var start = new DateTimeOffset(2020, 3, 1, 8, 0, 0, TimeSpan.Zero);
 
-        outbox.Offer(series, [Value("c", start, 1)]); // in flight, stuck until released
-        outbox.Offer(series, [Value("c", start, 3), Value("c", start.AddMinutes(1), 1)]);
-        outbox.Offer(series, [Value("c", start, 2)]); // late and older: must not replace revision 3
-        outbox.Offer(series, [Value("c", start, 3) with { IsFinal = true }]); // same revision, now final: newer
+        outbox.Offer(new SeriesChange(series, [Value("c", start, 1)])); // in flight, stuck until released
+        outbox.Offer(new SeriesChange(series, [Value("c", start, 3), Value("c", start.AddMinutes(1), 1)]));
+        outbox.Offer(new SeriesChange(series, [Value("c", start, 2)])); // late and older: must not replace revision 3
+        outbox.Offer(new SeriesChange(series, [Value("c", start, 3) with { IsFinal = true }])); // same revision, now final: newer
         Assert.Equal(2, outbox.PendingCount);
         Assert.Equal(2, conflated);
 
@@ -120,6 +120,58 @@ public sealed class SlowConsumerTests(AnalyticsFixture fixture, ITestOutputHelpe
         lock (sent)
         {
             Assert.Equal([(start, 1L, false), (start, 3L, true), (start.AddMinutes(1), 1L, false)], sent.Select(v => (v.BucketStart, v.Revision, v.IsFinal)));
+        }
+    }
+
+    [Fact]
+    public async Task Viewers_that_keep_up_are_sent_the_one_serialized_change_and_a_conflated_viewer_a_merged_one()
+    {
+        var series = new WatchKey("c", "OTD", Granularity.Minute);
+        var start = new DateTimeOffset(2020, 3, 1, 8, 0, 0, TimeSpan.Zero);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        List<SeriesChange> toReader = [], toStalled = [];
+        var reader = new ConnectionOutbox(change => { lock (toReader) { toReader.Add(change); } return Task.CompletedTask; }, _ => { }, ex => Assert.Fail(ex.ToString()));
+        var stalled = new ConnectionOutbox(
+            async change =>
+            {
+                lock (toStalled)
+                {
+                    toStalled.Add(change);
+                }
+
+                await release.Task;
+            },
+            _ => { },
+            ex => Assert.Fail(ex.ToString()));
+
+        var changes = new[]
+        {
+            new SeriesChange(series, [Value("c", start, 1)]),
+            new SeriesChange(series, [Value("c", start, 2), Value("c", start.AddMinutes(1), 1)]),
+            new SeriesChange(series, [Value("c", start.AddMinutes(1), 2)]),
+        };
+        foreach (var change in changes)
+        {
+            reader.Offer(change);
+            stalled.Offer(change);
+        }
+
+        release.SetResult();
+        await Eventually.HoldsAsync(() => { lock (toStalled) { return toStalled.Count == 2; } }, Patience, () => $"{toStalled.Count} messages to the stalled outbox");
+        await Eventually.HoldsAsync(() => { lock (toReader) { return toReader.Count == 3; } }, Patience, () => $"{toReader.Count} messages to the reading outbox");
+
+        // The outbox that kept up sent the very changes it was offered: one message object, serialized once, for all viewers.
+        lock (toReader)
+        {
+            Assert.Equal(changes, toReader);
+        }
+
+        lock (toStalled)
+        {
+            Assert.Same(changes[0], toStalled[0]);
+            // Its second message merges the newest values of two changes, so it is a message of its own.
+            Assert.DoesNotContain(toStalled[1], changes);
+            Assert.Equal([(start, 2L), (start.AddMinutes(1), 2L)], toStalled[1].Values.Select(v => (v.BucketStart, v.Revision)));
         }
     }
 

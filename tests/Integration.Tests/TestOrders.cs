@@ -16,6 +16,13 @@ public sealed record TestOrder(
     string status,
     string? carrier)
 {
+    /// <summary>The start (UTC) of the minute that began <paramref name="minutesAgo"/> minutes before now.</summary>
+    public static DateTimeOffset MinuteStart(int minutesAgo)
+    {
+        var at = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo);
+        return new DateTimeOffset(at.Year, at.Month, at.Day, at.Hour, at.Minute, 0, TimeSpan.Zero);
+    }
+
     public static List<TestOrder> Random(int count, DateTimeOffset minute, int seed)
     {
         var random = new Random(seed);
