@@ -84,7 +84,7 @@ public sealed class PartitionSequenceTests : IAsyncLifetime
 
         // The second writer's claim needs the row the first one holds until it commits.
         var waiting = CommitAsync(second, 1);
-        await WaitUntilBlockedByAsync(connection.ProcessID);
+        await TestDatabase.WaitUntilBlockedByAsync(connection.ProcessID, "INSERT INTO ingest.partitions");
         Assert.False(waiting.IsCompleted);
 
         await transaction.CommitAsync();
@@ -135,24 +135,5 @@ public sealed class PartitionSequenceTests : IAsyncLifetime
             "SELECT last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'");
         command.Parameters.AddWithValue(_clientId);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>Waits until another backend waits for a lock that the backend <paramref name="holder"/> holds.</summary>
-    private static async Task WaitUntilBlockedByAsync(int holder)
-    {
-        await using var command = TestDatabase.DataSource.CreateCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))");
-        command.Parameters.AddWithValue(holder);
-        for (var attempt = 0; attempt < 600; attempt++)
-        {
-            if ((long)(await command.ExecuteScalarAsync())! > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException("the second writer never waited for the partition's row");
     }
 }
