@@ -26,6 +26,7 @@ public static class SiloHosting
     {
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres) { Name = "analytics" }.Build());
         services.AddSingleton(ObjectModelTables.BuiltIn);
+        services.AddSingleton<CommittedEnds>();
         services.AddSingleton<ClientConfigStore>();
         services.AddSingleton<BatchStore>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();

@@ -196,7 +196,7 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
         Line($"   last event applied {(lastApplied - outcome.LastCommit).TotalMilliseconds:N0} ms after the last commit; first commit → all applied {elapsed.TotalSeconds:F1} s");
         Line($"   sustained: {rate:N0} events/s");
         Line($"   one IIngestGrain.Ingest call as the driver saw it: {Summary(outcome.CallDurations())}; its commit transaction " +
-             $"(ae.ingest.commit.duration: partition lock, COPY, sequence update, commit): {Summary(commits)}");
+             $"(ae.ingest.commit.duration: connection, sequence claim, COPY, commit): {Summary(commits)}");
         Line($"   commit → applied at full load (ae.kpi.commit_to_applied, batches that came by the stream): {Summary(_probe.StopLatency())}; " +
              $"{_probe.FromDatabase - fromDatabase:N0} events were read back from the database instead");
         await VerifyAsync(outcome);

@@ -32,6 +32,7 @@ public sealed class IngestGrain(
     private string _clientId = "";
     private ObjectModelTable? _table;
     private IAsyncStream<EventBatch>? _stream;
+    private PartitionSequence? _sequence;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -39,6 +40,7 @@ public sealed class IngestGrain(
         var slash = key.IndexOf('/', StringComparison.Ordinal);
         _clientId = key[..slash];
         _table = tables.Find(key[(slash + 1)..]);
+        _sequence = _table is null ? null : new PartitionSequence(_clientId, _table.Model.Code);
         _stream = this.GetStreamProvider(EventStreams.Provider).GetStream<EventBatch>(StreamId.Create(EventStreams.Namespace, _clientId));
         return Task.CompletedTask;
     }
@@ -102,6 +104,21 @@ public sealed class IngestGrain(
 
     private async Task<(IngestResult Result, EventBatch? Batch)> CommitAsync(string? idempotencyKey, ParseOutcome parsed)
     {
+        try
+        {
+            return await CommitOnceAsync(idempotencyKey, parsed);
+        }
+        catch (Exception ex) when (PartitionSequence.IsMoved(ex))
+        {
+            // Another writer committed to this partition since this activation's last commit (a duplicate activation
+            // during a failover): nothing of this attempt was stored, and the next one numbers from the locked row.
+            logger.LogInformation("Partition {Client}/{Model} moved under this activation; committing again", _clientId, _table!.Model.Code);
+            return await CommitOnceAsync(idempotencyKey, parsed);
+        }
+    }
+
+    private async Task<(IngestResult Result, EventBatch? Batch)> CommitOnceAsync(string? idempotencyKey, ParseOutcome parsed)
+    {
         using var activity = IngestTelemetry.Source.StartActivity("ingest.commit");
         activity?.SetTag("ae.client", _clientId);
         activity?.SetTag("ae.object_model", _table!.Model.Code);
@@ -110,9 +127,9 @@ public sealed class IngestGrain(
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
 
-        // Lock the partition row first (the no-op update takes the row lock): a second activation of
-        // this grain during a failover waits here instead of interleaving sequence numbers.
-        var lastSequence = await LockPartitionAsync(connection);
+        // Number the batch. When this activation does not know where the partition ends, this locks and advances the
+        // partition's row: a second activation during a failover waits here instead of interleaving sequence numbers.
+        var claim = await _sequence!.ClaimAsync(connection, parsed.Rows.Count, CancellationToken.None);
         if (idempotencyKey is not null && await FindReplayAsync(connection, idempotencyKey) is { } replay)
         {
             return (replay with { Status = IngestStatus.Replayed }, null);
@@ -121,32 +138,33 @@ public sealed class IngestGrain(
         var rows = new EventRow[parsed.Rows.Count];
         for (var i = 0; i < rows.Length; i++)
         {
-            rows[i] = parsed.Rows[i].WithSequence(lastSequence + 1 + i);
+            rows[i] = parsed.Rows[i].WithSequence(claim.First + i);
         }
 
-        var from = lastSequence + 1;
-        var to = lastSequence + rows.Length;
         await _table!.CopyAsync(connection, _clientId, rows, CancellationToken.None);
-        await using (var advance = new NpgsqlCommand(
-            "UPDATE ingest.partitions SET last_sequence = $3 WHERE client_id = $1 AND object_model = $2", connection))
-        {
-            advance.Parameters.AddWithValue(_clientId);
-            advance.Parameters.AddWithValue(_table.Model.Code);
-            advance.Parameters.AddWithValue(to);
-            await advance.ExecuteNonQueryAsync();
-        }
 
         var committedAt = DateTimeOffset.UtcNow;
-        var result = new IngestResult(IngestStatus.Committed, parsed.Received, rows.Length, from, to, parsed.Errors, committedAt);
-        if (idempotencyKey is not null)
+        var result = new IngestResult(IngestStatus.Committed, parsed.Received, rows.Length, claim.First, claim.Last, parsed.Errors, committedAt);
+
+        // What must hold for the batch to count goes in one round trip with COMMIT: a statement that fails (the
+        // partition moved, the key was taken) skips the COMMIT, and the transaction rolls back.
+        await using var commit = new NpgsqlBatch(connection, transaction);
+        if (_sequence.Confirmation(claim) is { } confirmation)
         {
-            await RememberAsync(connection, idempotencyKey, result);
+            commit.BatchCommands.Add(confirmation);
         }
 
-        await transaction.CommitAsync();
+        if (idempotencyKey is not null)
+        {
+            commit.BatchCommands.Add(Remember(idempotencyKey, result));
+        }
+
+        commit.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await commit.ExecuteNonQueryAsync();
+        _sequence.Committed(claim);
         IngestTelemetry.RowsCommitted.Add(rows.Length);
         IngestTelemetry.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return (result, new EventBatch(_clientId, _table.Model.Code, from, to, committedAt, rows));
+        return (result, new EventBatch(_clientId, _table.Model.Code, claim.First, claim.Last, committedAt, rows));
     }
 
     private async Task PublishAsync(EventBatch batch)
@@ -169,19 +187,6 @@ public sealed class IngestGrain(
         }
     }
 
-    private async Task<long> LockPartitionAsync(NpgsqlConnection connection)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-            ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence
-            RETURNING last_sequence
-            """, connection);
-        command.Parameters.AddWithValue(_clientId);
-        command.Parameters.AddWithValue(_table!.Model.Code);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
     private async Task<IngestResult?> FindReplayAsync(NpgsqlConnection connection, string idempotencyKey)
     {
         await using var command = new NpgsqlCommand(
@@ -193,19 +198,19 @@ public sealed class IngestGrain(
         return json is null ? null : JsonSerializer.Deserialize<IngestResult>(json, Json);
     }
 
-    private async Task RememberAsync(NpgsqlConnection connection, string idempotencyKey, IngestResult result)
+    private NpgsqlBatchCommand Remember(string idempotencyKey, IngestResult result)
     {
-        await using var command = new NpgsqlCommand(
+        var command = new NpgsqlBatchCommand(
             """
             INSERT INTO ingest.idempotency_keys (client_id, object_model, idempotency_key, from_sequence, to_sequence, result)
             VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-            """, connection);
+            """);
         command.Parameters.AddWithValue(_clientId);
         command.Parameters.AddWithValue(_table!.Model.Code);
         command.Parameters.AddWithValue(idempotencyKey);
         command.Parameters.AddWithValue(result.FromSequence);
         command.Parameters.AddWithValue(result.ToSequence);
         command.Parameters.AddWithValue(JsonSerializer.Serialize(result, Json));
-        await command.ExecuteNonQueryAsync();
+        return command;
     }
 }

@@ -33,4 +33,27 @@ public static class TestDatabase
 
     /// <summary>Applies the schema migrations; only the first call does any work.</summary>
     public static Task EnsureMigratedAsync() => Migration.Value;
+
+    /// <summary>
+    /// Waits until a backend running a statement that contains <paramref name="statement"/> waits for a lock held by
+    /// the backend <paramref name="holder"/>.
+    /// </summary>
+    public static async Task WaitUntilBlockedByAsync(int holder, string statement)
+    {
+        await using var command = DataSource.CreateCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND strpos(query, $2) > 0");
+        command.Parameters.AddWithValue(holder);
+        command.Parameters.AddWithValue(statement);
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"no statement containing '{statement}' waited for backend {holder}'s lock");
+    }
 }
