@@ -127,6 +127,7 @@ public sealed class IngestGrain(
         var from = lastSequence + 1;
         var to = lastSequence + rows.Length;
         await _table!.CopyAsync(connection, _clientId, rows, CancellationToken.None);
+        await Query.TermRollups.WriteAsync(connection, _clientId, _table.Model.Code, from, to);
         await using (var advance = new NpgsqlCommand(
             "UPDATE ingest.partitions SET last_sequence = $3 WHERE client_id = $1 AND object_model = $2", connection))
         {
