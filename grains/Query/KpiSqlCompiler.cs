@@ -250,7 +250,7 @@ internal static class KpiSqlCompiler
                 "min" => $"min(r.min) FILTER (WHERE r.term = {id})",
                 _ => $"max(r.max) FILTER (WHERE r.term = {id})",
             };
-            rollupColumns.Append($",\n                   {aggregate}");
+            rollupColumns.Append($",\n                   {aggregate} AS {state.Name}");
             outerColumns.Append($", {(state.Part == "count" ? "sum" : state.Part)}(u.{state.Name}) AS {state.Name}");
         }
 

@@ -100,9 +100,10 @@ internal sealed class TermRollups
     }
 
     /// <summary>Adds the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition to the rollups.</summary>
-    public async Task WriteAsync(NpgsqlConnection connection, string clientId, long fromSequence, long toSequence, CancellationToken cancellationToken)
+    public async Task WriteAsync(
+        NpgsqlConnection connection, string clientId, long fromSequence, long toSequence, CancellationToken cancellationToken, int commandTimeoutSeconds = 30)
     {
-        await using var command = new NpgsqlCommand(_upsert, connection);
+        await using var command = new NpgsqlCommand(_upsert, connection) { CommandTimeout = commandTimeoutSeconds };
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fromSequence });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSequence });
@@ -124,20 +125,30 @@ internal sealed class TermRollups
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var reset = new NpgsqlCommand(
-            """
-            INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-            ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence;
-            DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2;
-            DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2;
-            """, connection, transaction))
+        await using (var reset = new NpgsqlBatch(connection, transaction))
         {
-            reset.Parameters.AddWithValue(clientId);
-            reset.Parameters.AddWithValue(Model.Code);
+            foreach (var sql in new[]
+                     {
+                         // The ingest grain's lock: no batch of this partition commits until the rebuild does.
+                         """
+                         INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
+                         ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence
+                         """,
+                         "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
+                         "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
+                     })
+            {
+                var command = new NpgsqlBatchCommand(sql);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+                reset.BatchCommands.Add(command);
+            }
+
+            reset.Timeout = 0;
             await reset.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await WriteAsync(connection, clientId, 1, long.MaxValue, cancellationToken);
+        await WriteAsync(connection, clientId, 1, long.MaxValue, cancellationToken, commandTimeoutSeconds: 0);
         await transaction.CommitAsync(cancellationToken);
     }
 
