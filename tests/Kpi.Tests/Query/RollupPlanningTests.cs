@@ -17,7 +17,7 @@ public sealed class RollupPlanningTests
     private static long Ticks(string instant) => TimeTicks.Of(DateTimeOffset.Parse(instant, CultureInfo.InvariantCulture));
 
     private static long[] Boundaries(string zone, QueryGranularity granularity, string from, string to) =>
-        QueryBuckets.Compute(DateTimeZoneProviders.Tzdb[zone], granularity, Ticks(from), Ticks(to), 10_000)!;
+        QueryBuckets.Compute(DateTimeZoneProviders.Tzdb[zone], granularity, Ticks(from), Ticks(to), 100_000)!;
 
     [Fact]
     public void Whole_hours_of_a_zone_on_the_hour_are_one_run_of_hour_slots()
