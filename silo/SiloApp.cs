@@ -22,6 +22,8 @@ public static class SiloApp
 
         builder.Services.AddGrainServices(builder.Configuration, postgres);
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
+        // The second level of the query result cache (HybridCache finds it): results computed on one silo serve all.
+        builder.Services.AddStackExchangeRedisCache(o => o.Configuration = redis);
         builder.Services.AddHealthChecks()
             .AddDependencyChecks()
             .AddCheck<SiloActiveHealthCheck>("silo", tags: [ServiceDefaultsExtensions.ReadyTag]);

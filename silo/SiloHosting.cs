@@ -3,6 +3,7 @@ using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
+using AnalyticsEngine.Query;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Storage;
@@ -32,6 +33,12 @@ public static class SiloHosting
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
         services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();
+        services.AddOptions<KpiQueryOptions>().Bind(configuration.GetSection("Query"))
+            .Validate(o => o.CacheDuration >= TimeSpan.Zero, "Query:CacheDuration must not be negative.")
+            .ValidateOnStart();
+        // Results up to a few hundred kB (a year of days with components) fit; bigger ones are simply not cached.
+        services.AddHybridCache(o => o.MaximumPayloadBytes = 4 * 1024 * 1024);
+        services.AddSingleton<KpiQueryCache>();
         services.AddOptions<BatchOptions>().Bind(configuration.GetSection("Batch"))
             .Validate(o => o.TestTickPeriod is null || o.TestTickPeriod > TimeSpan.Zero, "Batch:TestTickPeriod must be positive when set.")
             .Validate(o => o.MaxListed > 0, "Batch:MaxListed must be positive.")

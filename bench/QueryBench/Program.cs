@@ -1,19 +1,25 @@
 using System.Diagnostics;
 using System.Globalization;
+using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Formula;
 using AnalyticsEngine.Query;
+using AnalyticsEngine.Silo.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
 // One-time query benchmark: a KPI series over N order rows of one client (10 million by default), for 1-day,
-// 30-day and 365-day ranges, through the query compiler and through a hand-written SQL query over the same table.
+// 30-day and 365-day ranges, side by side in one run: the query path on raw rows, the query path on rollups, and
+// hand-written SQL over the same raw rows and over the same rollup table.
 //
 //   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep]
 //
-// The rows belong to a dedicated client id; they are loaded with binary COPY when missing and deleted at the end
-// unless --keep is given (then a second run skips the load).
+// The rows belong to a dedicated client id; they are loaded with binary COPY when missing (around the ingest path,
+// so their rollups are then rebuilt from them, as for rows stored before rollups existed) and deleted with their
+// rollups at the end unless --keep is given (then a second run skips the load).
 var rows = Option("--rows", 10_000_000);
 var runs = Option("--runs", 20);
 var keep = args.Contains("--keep");
@@ -23,7 +29,9 @@ const string ClientId = "bench-query-orders";
 const string Zone = "Europe/Berlin";
 
 await using var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "query-bench" }.Build();
+await SchemaMigrator.ApplyAsync(connectionString, NullLogger.Instance, CancellationToken.None);
 await ObjectModelTables.BuiltIn.EnsureCreatedAsync(dataSource, CancellationToken.None);
+var orders = TermRollups.ForCatalog["orders"];
 
 // The data ends at the start of the current hour, so every range below is full.
 var end = DateTimeOffset.UtcNow;
@@ -32,6 +40,7 @@ var existing = await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WH
 if (existing != rows)
 {
     await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
+    await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1", ClientId);
     var load = Stopwatch.StartNew();
     await LoadAsync(rows, end);
     Console.WriteLine($"loaded {rows:N0} rows with binary COPY in {load.Elapsed.TotalSeconds:0.0} s ({rows / load.Elapsed.TotalSeconds:N0} rows/s)");
@@ -44,8 +53,25 @@ else
     Console.WriteLine($"reusing {existing:N0} rows of client {ClientId}");
 }
 
+if (await ScalarAsync<long>("SELECT count(*) FROM query.rollup_terms WHERE client_id = $1 AND from_sequence = 1", ClientId) == 0)
+{
+    var rebuild = Stopwatch.StartNew();
+    await orders.RebuildAsync(dataSource, ClientId, CancellationToken.None);
+    await ExecuteAsync("VACUUM ANALYZE query.term_rollups");
+    Console.WriteLine($"rolled up {rows:N0} rows in {rebuild.Elapsed.TotalSeconds:0.0} s");
+}
+
+var rollupRows = await ScalarAsync<long>("SELECT count(*) FROM query.term_rollups WHERE client_id = $1", ClientId);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"rollup rows of the client: {rollupRows:N0} ({orders.Terms.Count} terms of orders + events, 15- and 60-minute slots)"));
+
 var config = new ClientConfig(ClientId, "Query benchmark", Zone, ["POF"], [], [], 1);
-var runner = new KpiQueryRunner(dataSource, new KpiQueryOptions(), TimeSpan.FromMinutes(5), NullLogger.Instance);
+// No result cache: every run is computed. A long statement timeout: a year of raw rows on a busy machine takes a while.
+var raw = new KpiQueryRunner(dataSource, new KpiQueryOptions { UseRollups = false, StatementTimeout = TimeSpan.FromMinutes(10) }, TimeSpan.FromMinutes(5), NullLogger.Instance);
+var rolled = new KpiQueryRunner(dataSource, new KpiQueryOptions { StatementTimeout = TimeSpan.FromMinutes(10) }, TimeSpan.FromMinutes(5), NullLogger.Instance);
+var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
+var perfectTerm = orders.TermIds[pof.Aggregates[0].StateKey];
+var allTerm = orders.TermIds[pof.Aggregates[1].StateKey];
 var cases = new (string Name, TimeSpan Length, QueryGranularity Granularity, string Unit)[]
 {
     ("1 day, hourly", TimeSpan.FromDays(1), QueryGranularity.Hour, "hour"),
@@ -53,50 +79,85 @@ var cases = new (string Name, TimeSpan Length, QueryGranularity Granularity, str
     ("365 days, daily", TimeSpan.FromDays(365), QueryGranularity.Day, "day"),
 };
 
-Console.WriteLine();
-Console.WriteLine($"KPI POF (perfect order fulfillment), client time zone {Zone}, {runs} runs each after 2 warm-ups, {Environment.ProcessorCount} cores");
-Console.WriteLine();
-Console.WriteLine("| range            | buckets | rows read  | compiler p50 | compiler p99 | hand SQL p50 | hand SQL p99 | p50 ratio | same values |");
-Console.WriteLine("|------------------|--------:|-----------:|-------------:|-------------:|-------------:|-------------:|----------:|:-----------:|");
-foreach (var (name, length, granularity, unit) in cases)
+if (args.Contains("--explain"))
 {
-    var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
-    var compiled = new List<double>();
-    var hand = new List<double>();
-    KpiQueryResult? result = null;
-    List<(DateTimeOffset Start, double? Value)>? handValues = null;
-    for (var i = 0; i < runs + 2; i++)
+    // The plans PostgreSQL chooses for the rollup statements, to see where their time goes.
+    var covered = orders.TermIds.Values.Append(TermRollups.EventsTerm).Select(t => ("orders", t)).ToHashSet();
+    foreach (var (name, length, granularity, _) in cases)
     {
-        var watch = Stopwatch.StartNew();
-        result = await runner.RunAsync(query, config);
-        var compiledMs = watch.Elapsed.TotalMilliseconds;
-        if (result.Error is { } error)
+        var prepared = KpiQueryRunner.Prepare(new KpiQuery(ClientId, "POF", end - length, end, granularity), config, new KpiQueryOptions());
+        var plan = KpiSqlCompiler.Compile(prepared.Plan!.Formula, BuiltInCatalog.ObjectModelsByCode, null,
+            new RollupSource(RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes), covered));
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!);
+        explain.CommandText = "EXPLAIN (ANALYZE, BUFFERS) " + explain.CommandText;
+        Console.WriteLine($"--- {name}\n{plan.Sql}");
+        await using var reader = await explain.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            throw new InvalidOperationException(error.Message);
-        }
-
-        var values = result.Series[0].Values;
-        watch.Restart();
-        handValues = await HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
-        var handMs = watch.Elapsed.TotalMilliseconds;
-        if (i >= 2)
-        {
-            compiled.Add(compiledMs);
-            hand.Add(handMs);
+            Console.WriteLine(reader.GetString(0));
         }
     }
 
-    var series = result!.Series[0].Values;
+    return;
+}
+
+Console.WriteLine();
+Console.WriteLine($"KPI POF (perfect order fulfillment), client time zone {Zone}, {runs} runs of each after 2 warm-ups, in turn, {Environment.ProcessorCount} cores");
+Console.WriteLine("times in ms, p50 / p99; 'hand' = hand-written SQL over the same table (raw rows, or the rollup table)");
+Console.WriteLine();
+Console.WriteLine("| range            | buckets | rows       | raw             | hand raw         | raw ÷ hand | rollups       | hand rollups  | rollups ÷ hand | same values |");
+Console.WriteLine("|------------------|--------:|-----------:|----------------:|-----------------:|-----------:|--------------:|--------------:|---------------:|:-----------:|");
+foreach (var (name, length, granularity, unit) in cases)
+{
+    var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
+    var times = new Dictionary<string, List<double>> { ["raw"] = [], ["hand"] = [], ["rollups"] = [], ["hand rollups"] = [] };
+    KpiQueryResult? rawResult = null;
+    KpiQueryResult? rolledResult = null;
+    List<(DateTimeOffset Start, double? Value)>? handValues = null;
+    List<(DateTimeOffset Start, double? Value)>? handRolledValues = null;
+    for (var i = 0; i < runs + 2; i++)
+    {
+        var watch = Stopwatch.StartNew();
+        rawResult = await raw.RunAsync(query, config);
+        var rawMs = watch.Elapsed.TotalMilliseconds;
+        Check(rawResult, raw, expectRollups: false);
+        var values = rawResult.Series[0].Values;
+        watch.Restart();
+        handValues = await HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
+        var handMs = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        rolledResult = await rolled.RunAsync(query, config);
+        var rolledMs = watch.Elapsed.TotalMilliseconds;
+        Check(rolledResult, rolled, expectRollups: true);
+        watch.Restart();
+        handRolledValues = await HandWrittenOverRollupsAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
+        var handRolledMs = watch.Elapsed.TotalMilliseconds;
+        if (i >= 2)
+        {
+            times["raw"].Add(rawMs);
+            times["hand"].Add(handMs);
+            times["rollups"].Add(rolledMs);
+            times["hand rollups"].Add(handRolledMs);
+        }
+    }
+
+    var series = rawResult!.Series[0].Values;
     var byStart = handValues!.ToDictionary(v => v.Start, v => v.Value);
-    var same = series.All(v => Equals(byStart.GetValueOrDefault(v.BucketStart), v.Value));
+    var byStartRolled = handRolledValues!.ToDictionary(v => v.Start, v => v.Value);
+    var same = series.All(v => Equals(byStart.GetValueOrDefault(v.BucketStart), v.Value) && Equals(byStartRolled.GetValueOrDefault(v.BucketStart), v.Value))
+        && series.SequenceEqual(rolledResult!.Series[0].Values, ValueComparer.Instance);
     var read = series.Sum(v => v.EventCount);
+    string Pair(string mode) => string.Create(CultureInfo.InvariantCulture, $"{P(times[mode], 50),6:0.0} / {P(times[mode], 99),6:0.0}");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {name,-16} | {series.Count,7} | {read,10:N0} | {P(compiled, 50),9:0.0} ms | {P(compiled, 99),9:0.0} ms | {P(hand, 50),9:0.0} ms | {P(hand, 99),9:0.0} ms | {P(compiled, 50) / P(hand, 50),8:0.00}x | {(same ? "yes" : "NO"),-11} |"));
+        $"| {name,-16} | {series.Count,7} | {read,10:N0} | {Pair("raw"),15} | {Pair("hand"),16} | {P(times["raw"], 50) / P(times["hand"], 50),9:0.00}x | {Pair("rollups"),13} | {Pair("hand rollups"),13} | {P(times["rollups"], 50) / P(times["hand rollups"], 50),13:0.00}x | {(same ? "yes" : "NO"),-11} |"));
 }
 
 if (!keep)
 {
     await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
+    await ExecuteAsync("DELETE FROM query.term_rollups WHERE client_id = $1", ClientId);
+    await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1", ClientId);
     await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
     Console.WriteLine($"\ndeleted the rows of {ClientId} (use --keep to keep them for the next run)");
 }
@@ -117,6 +178,7 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string 
         GROUP BY 1
         ORDER BY 1
         """);
+    command.CommandTimeout = 0;
     command.Parameters.AddWithValue(ClientId);
     command.Parameters.AddWithValue(from.UtcDateTime);
     command.Parameters.AddWithValue(to.UtcDateTime);
@@ -130,6 +192,53 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string 
     }
 
     return values;
+}
+
+// The same series from the rollup table by hand: the hour slots of the two terms of POF, grouped by local hour or day
+// (Europe/Berlin's hours and days are whole UTC hours, so hour slots cover every bucket).
+async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAsync(string unit, DateTimeOffset from, DateTimeOffset to)
+{
+    await using var command = dataSource.CreateCommand(
+        """
+        SELECT date_trunc($4, slot_start AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin',
+               sum(count) FILTER (WHERE term = $5),
+               sum(count) FILTER (WHERE term = $6)
+        FROM query.term_rollups
+        WHERE client_id = $1 AND object_model = 'orders' AND term IN ($5, $6) AND slot_minutes = 60
+          AND slot_start >= $2 AND slot_start < $3
+        GROUP BY 1
+        ORDER BY 1
+        """);
+    command.CommandTimeout = 0;
+    command.Parameters.AddWithValue(ClientId);
+    command.Parameters.AddWithValue(from.UtcDateTime);
+    command.Parameters.AddWithValue(to.UtcDateTime);
+    command.Parameters.AddWithValue(unit);
+    command.Parameters.AddWithValue(perfectTerm);
+    command.Parameters.AddWithValue(allTerm);
+    var values = new List<(DateTimeOffset, double?)>();
+    await using var reader = await command.ExecuteReaderAsync();
+    while (await reader.ReadAsync())
+    {
+        var total = reader.IsDBNull(2) ? 0 : reader.GetDecimal(2);
+        var perfect = reader.IsDBNull(1) ? 0 : reader.GetDecimal(1);
+        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), total == 0 ? null : 100.0 * (double)perfect / (double)total));
+    }
+
+    return values;
+}
+
+static void Check(KpiQueryResult result, KpiQueryRunner runner, bool expectRollups)
+{
+    if (result.Error is { } error)
+    {
+        throw new InvalidOperationException(error.Message);
+    }
+
+    if (runner.LastRunUsedRollups != expectRollups)
+    {
+        throw new InvalidOperationException(expectRollups ? "the query did not read rollups" : "the raw query read rollups");
+    }
 }
 
 async Task LoadAsync(int count, DateTimeOffset until)
@@ -207,4 +316,17 @@ int Option(string name, int fallback)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>Two query answers agree bucket for bucket: value, components, events, newest event, as-of.</summary>
+internal sealed class ValueComparer : IEqualityComparer<KpiValue>
+{
+    public static readonly ValueComparer Instance = new();
+
+    public bool Equals(KpiValue? x, KpiValue? y) =>
+        x is not null && y is not null && x.BucketStart == y.BucketStart && x.BucketEnd == y.BucketEnd && x.Value == y.Value
+        && x.EventCount == y.EventCount && x.NewestEventTime == y.NewestEventTime
+        && x.Components.SequenceEqual(y.Components) && x.AsOf.SequenceEqual(y.AsOf);
+
+    public int GetHashCode(KpiValue obj) => obj.BucketStart.GetHashCode();
 }

@@ -146,12 +146,17 @@ public sealed class IngestGrain(
         var committedAt = DateTimeOffset.UtcNow;
         var result = new IngestResult(IngestStatus.Committed, parsed.Received, rows.Length, claim.First, claim.Last, parsed.Errors, committedAt);
 
-        // What must hold for the batch to count goes in one round trip with COMMIT: a statement that fails (the
-        // partition moved, the key was taken) skips the COMMIT, and the transaction rolls back.
+        // The rollups, and what must hold for the batch to count, go in one round trip with COMMIT: a statement that
+        // fails (the partition moved, the key was taken) skips the COMMIT, and the transaction rolls back.
         await using var commit = new NpgsqlBatch(connection, transaction);
         if (_sequence.Confirmation(claim) is { } confirmation)
         {
             commit.BatchCommands.Add(confirmation);
+        }
+
+        if (Query.TermRollups.WriteCommand(_clientId, _table.Model.Code, claim.First, claim.Last) is { } rollup)
+        {
+            commit.BatchCommands.Add(rollup);
         }
 
         if (idempotencyKey is not null)

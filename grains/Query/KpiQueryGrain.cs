@@ -16,6 +16,7 @@ public sealed class KpiQueryGrain(
     NpgsqlDataSource dataSource,
     IOptions<KpiEngineOptions> engineOptions,
     IOptions<KpiQueryOptions> queryOptions,
+    KpiQueryCache cache,
     ILogger<KpiQueryGrain> logger) : Grain, IKpiQueryGrain
 {
     public async Task<KpiQueryResult> Calculate(KpiQuery query, CancellationToken cancellationToken = default)
@@ -76,5 +77,5 @@ public sealed class KpiQueryGrain(
     }
 
     private Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken) =>
-        new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger).RunAsync(query, config, cancellationToken);
+        new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache).RunAsync(query, config, cancellationToken);
 }

@@ -14,4 +14,10 @@ public sealed class KpiQueryOptions
 
     /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
     public int MaxBatch { get; set; } = 200;
+
+    /// <summary>How long a result stays cached; zero turns the cache off. A new event in what it read replaces it sooner.</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Read whole slots from the rollup tables where every term is rolled up (off: raw rows only, e.g. to compare).</summary>
+    public bool UseRollups { get; set; } = true;
 }

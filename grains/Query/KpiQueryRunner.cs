@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,13 @@ namespace AnalyticsEngine.Query;
 /// stream does), cuts the range into the stream's buckets, compiles the formula to one SQL statement and runs it in a
 /// read-only transaction under a statement timeout. The query grain and the benchmark both use it.
 /// </summary>
-public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions options, TimeSpan allowedLateness, ILogger logger)
+/// <remarks>
+/// Event object models whose terms are all rolled up for every row are read from <c>query.term_rollups</c> for the
+/// whole slots of each bucket and from raw rows at the edges; a <see cref="KpiQueryCache"/>, when given, answers a
+/// repeated query whose sources have not moved.
+/// </remarks>
+public sealed class KpiQueryRunner(
+    NpgsqlDataSource dataSource, KpiQueryOptions options, TimeSpan allowedLateness, ILogger logger, KpiQueryCache? cache = null)
 {
     private static readonly ActivitySource Source = new("AnalyticsEngine.Query");
 
@@ -34,6 +41,7 @@ public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions 
         }
 
         var (plan, boundaries) = (prepared.Plan!, prepared.Boundaries!);
+        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone)?.Id ?? "UTC";
         var context = new QueryAnswerContext(
             query.ClientId,
             prepared.KpiCode!,
@@ -44,7 +52,7 @@ public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions 
             options.MaxPoints);
         try
         {
-            var series = await ExecuteAsync(plan, context, cancellationToken);
+            var series = await ExecuteAsync(query, prepared, zone, context, cancellationToken);
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
         }
         catch (TooManyPointsException ex)
@@ -113,8 +121,13 @@ public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions 
         return new PreparedQuery(definition.Code, KpiSqlCompiler.Compile(formula, models, query.Dimension), boundaries, null);
     }
 
-    private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(KpiSqlPlan plan, QueryAnswerContext context, CancellationToken cancellationToken)
+    /// <summary>Whether the last statement this runner ran read rollups (for tests and the benchmark).</summary>
+    internal bool LastRunUsedRollups { get; private set; }
+
+    private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(
+        KpiQuery query, PreparedQuery prepared, string zone, QueryAnswerContext context, CancellationToken cancellationToken)
     {
+        var plan = prepared.Plan!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
@@ -124,14 +137,81 @@ public sealed class KpiQueryRunner(NpgsqlDataSource dataSource, KpiQueryOptions 
             await limit.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var command = plan.CreateCommand(connection, context.ClientId, context.Boundaries);
-        command.Transaction = transaction;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var series = await plan.ReadAsync(reader, context, cancellationToken);
-        await reader.DisposeAsync();
+        var models = plan.Formula.ObjectModels;
+        var (positions, covered) = models.Count == 0
+            ? ([], new HashSet<(string, long)>())
+            : await ReadSourcesAsync(connection, transaction, context.ClientId, models, cancellationToken);
+        if (options.UseRollups && covered.Count > 0)
+        {
+            var ranges = RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes);
+            plan = KpiSqlCompiler.Compile(plan.Formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, new RollupSource(ranges, covered));
+        }
+
+        async ValueTask<KpiSeries[]> Run(CancellationToken ct)
+        {
+            await using var command = plan.CreateCommand(connection, context.ClientId, context.Boundaries);
+            command.Transaction = transaction;
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var series = await plan.ReadAsync(reader, context, ct);
+            LastRunUsedRollups = plan.UsesRollups;
+            return series.ToArray();
+        }
+
+        IReadOnlyList<KpiSeries> answer;
+        if (cache is null || options.CacheDuration <= TimeSpan.Zero)
+        {
+            answer = await Run(cancellationToken);
+        }
+        else
+        {
+            var key = KpiQueryCache.Key(
+                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, plan.Formula.Source, zone, query, positions);
+            answer = Final(await cache.GetOrRunAsync(key, Run, cancellationToken), context);
+        }
+
         await transaction.CommitAsync(cancellationToken);
-        return series;
+        return answer;
     }
+
+    /// <summary>
+    /// In the query's snapshot: the committed position of each object model, and which of their terms are rolled up
+    /// for every row (coverage from sequence 1).
+    /// </summary>
+    private static async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered)> ReadSourcesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT m.object_model, coalesce(p.last_sequence, 0),
+                   coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
+                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1), '{}')
+            FROM unnest($2::text[]) AS m(object_model)
+            LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
+        var positions = new List<SourcePosition>();
+        var covered = new HashSet<(string, long)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var model = reader.GetString(0);
+            positions.Add(new SourcePosition(model, reader.GetInt64(1)));
+            foreach (var term in reader.GetFieldValue<long[]>(2))
+            {
+                covered.Add((model, term));
+            }
+        }
+
+        return (positions.ToArray(), covered);
+    }
+
+    /// <summary>A cached answer's finality as of now: a bucket may have become final since it was cached.</summary>
+    private static KpiSeries[] Final(KpiSeries[] series, QueryAnswerContext context) =>
+        series.Select(s => s with
+        {
+            Values = s.Values.Select(v => v.IsFinal || TimeTicks.Of(v.BucketEnd) + context.LatenessTicks > context.NowTicks ? v : v with { IsFinal = true }).ToArray(),
+        }).ToArray();
 }
 
 /// <summary>A query ready to run, or the reason it cannot.</summary>

@@ -20,10 +20,18 @@ namespace AnalyticsEngine.Query;
 /// </remarks>
 internal static class KpiSqlCompiler
 {
+    /// <summary>A term's partial state as SQL aggregates; null where the state has no such part.</summary>
+    internal readonly record struct TermStateSql(string? Sum, string? Count, string? Min, string? Max);
+
     public const int FixedParameters = 4;
 
     /// <summary>Compiles <paramref name="formula"/>; <paramref name="dimension"/> must already be validated with <see cref="DimensionProblem"/>.</summary>
-    public static KpiSqlPlan Compile(CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension)
+    /// <param name="rollups">
+    /// Where rollups may answer: an event object model whose terms are all covered reads whole slots from
+    /// <c>query.term_rollups</c> and only the edges from its table. Drill-downs read raw rows.
+    /// </param>
+    public static KpiSqlPlan Compile(
+        CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension, RollupSource? rollups = null)
     {
         ArgumentNullException.ThrowIfNull(formula);
         ArgumentNullException.ThrowIfNull(models);
@@ -49,6 +57,7 @@ internal static class KpiSqlCompiler
 
         var ctes = new List<string>();
         var joined = new List<string>();
+        var usesRollups = false;
         var eventColumns = new int[objects.Length];
         var newestColumns = new int[objects.Length];
         for (var k = 0; k < objects.Length; k++)
@@ -61,6 +70,7 @@ internal static class KpiSqlCompiler
 
             // The aggregates of this object, one SQL expression per state column.
             var aggregates = new List<string>();
+            var states = new List<StateColumn>();
             var byStateKey = new Dictionary<string, KpiSqlPlan.TermColumns>(StringComparer.Ordinal);
             for (var a = 0; a < formula.Aggregates.Count; a++)
             {
@@ -72,7 +82,7 @@ internal static class KpiSqlCompiler
 
                 if (!byStateKey.TryGetValue(term.StateKey, out var columns))
                 {
-                    columns = AddState(term, rows, k, aggregates, selectColumns);
+                    columns = AddState(term, rows, k, aggregates, selectColumns, states);
                     byStateKey.Add(term.StateKey, columns);
                 }
 
@@ -84,7 +94,13 @@ internal static class KpiSqlCompiler
             selectColumns.Add($"d.\"#events{k}\"");
             newestColumns[k] = selectColumns.Count;
             selectColumns.Add($"d.\"#newest{k}\"");
-            if (model.Kind == ObjectKind.Event)
+            if (!grouped && rollups is not null && rollups.Covers(formula, model))
+            {
+                ctes.Add(RollupCte(k, model, time, table, aggregateList, states, rollups, parameters));
+                joined.Add($"o{k}");
+                usesRollups = true;
+            }
+            else if (model.Kind == ObjectKind.Event)
             {
                 ctes.Add(
                     $"""
@@ -149,7 +165,7 @@ internal static class KpiSqlCompiler
         sql.Append("SELECT ").AppendJoin(", ", selectColumns).Append('\n');
         sql.Append("FROM (SELECT ").AppendJoin(", ", positions).Append(") AS p\n");
         sql.Append("LEFT JOIN ").Append(data).Append(" AS d ON true");
-        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns);
+        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups);
     }
 
     /// <summary>Null when <paramref name="dimension"/> can group every object model of the formula, else why not.</summary>
@@ -172,77 +188,153 @@ internal static class KpiSqlCompiler
         return null;
     }
 
-    private static KpiSqlPlan.TermColumns AddState(AggregateTerm term, RowSql rows, int k, List<string> aggregates, List<string> selectColumns)
+    private static KpiSqlPlan.TermColumns AddState(
+        AggregateTerm term, RowSql rows, int k, List<string> aggregates, List<string> selectColumns, List<StateColumn> states)
     {
-        var syntax = term.Syntax;
-        var filter = syntax.Filter is null ? string.Empty : $" FILTER (WHERE {rows.Predicate(syntax.Filter)})";
-        string Column(string aggregate, string cast = "")
+        string Column(string aggregate, string part)
         {
-            // FILTER belongs to the aggregate call itself, so any cast goes around both.
             var name = $"#s{k}_{aggregates.Count}";
-            aggregates.Add(cast.Length == 0 ? $"{aggregate}{filter} AS {Quote(name)}" : $"({aggregate}{filter}){cast} AS {Quote(name)}");
+            aggregates.Add($"{aggregate} AS {Quote(name)}");
             selectColumns.Add($"d.{Quote(name)}");
+            states.Add(new StateColumn(Quote(name), part, term.StateKey));
             return name;
         }
 
+        var state = StateSql(term, rows);
+        var value = -1;
+        if ((state.Sum ?? state.Min ?? state.Max) is { } folded)
+        {
+            value = selectColumns.Count;
+            Column(folded, state.Sum is not null ? "sum" : state.Min is not null ? "min" : "max");
+        }
+
+        var count = -1;
+        if (state.Count is { } counted)
+        {
+            count = selectColumns.Count;
+            Column($"({counted})::float8", "count");
+        }
+
+        return new KpiSqlPlan.TermColumns(value, count);
+    }
+
+    /// <summary>One state column of an object's CTE: its quoted name, which part of the state it is, and whose.</summary>
+    private sealed record StateColumn(string Name, string Part, string StateKey);
+
+    /// <summary>
+    /// An event object's CTE from rollups: whole slots from <c>query.term_rollups</c>, the edges from raw rows, the
+    /// same columns as the raw CTE. A slot lies inside one bucket, so its start names the bucket.
+    /// </summary>
+    private static string RollupCte(
+        int k, ObjectModelDefinition model, string time, string table, string aggregateList, List<StateColumn> states,
+        RollupSource rollups, List<object> parameters)
+    {
+        string Parameter(object value)
+        {
+            parameters.Add(value);
+            return $"${parameters.Count + FixedParameters}";
+        }
+
+        static DateTime[] Instants(IEnumerable<long> ticks) => ticks.Select(t => DateTime.UnixEpoch.AddTicks(t)).ToArray();
+
+        var ids = states.Select(s => TermRollups.IdOf(s.StateKey)).Prepend(TermRollups.EventsTerm).Distinct().ToArray();
+        var rollupColumns = new StringBuilder();
+        var outerColumns = new StringBuilder();
+        foreach (var state in states)
+        {
+            var id = TermRollups.IdOf(state.StateKey);
+            var aggregate = state.Part switch
+            {
+                "count" => $"coalesce(sum(r.count) FILTER (WHERE r.term = {id}), 0)::float8",
+                "sum" => $"sum(r.sum) FILTER (WHERE r.term = {id})",
+                "min" => $"min(r.min) FILTER (WHERE r.term = {id})",
+                _ => $"max(r.max) FILTER (WHERE r.term = {id})",
+            };
+            rollupColumns.Append($",\n                   {aggregate} AS {state.Name}");
+            outerColumns.Append($", {(state.Part == "count" ? "sum" : state.Part)}(u.{state.Name}) AS {state.Name}");
+        }
+
+        var parts = new List<string>();
+        var ranges = rollups.Ranges;
+        if (ranges.Raw.Count > 0)
+        {
+            var from = Parameter(Instants(ranges.Raw.Select(r => r.From)));
+            var to = Parameter(Instants(ranges.Raw.Select(r => r.To)));
+            parts.Add(
+                $"""
+                SELECT width_bucket({time}, $2) AS "#bucket",
+                       count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+                FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
+                JOIN {table} AS t ON t.client_id = $1 AND {time} >= e.lo AND {time} < e.hi
+                GROUP BY 1
+                """);
+        }
+
+        var code = Parameter(model.Code);
+        var terms = Parameter(ids);
+        var minutes = Parameter(ranges.Slots.Select(s => s.Minutes).ToArray());
+        var slotFrom = Parameter(Instants(ranges.Slots.Select(s => s.From)));
+        var slotTo = Parameter(Instants(ranges.Slots.Select(s => s.To)));
+        parts.Add(
+            $"""
+            SELECT width_bucket(r.slot_start, $2) AS "#bucket",
+                   coalesce(sum(r.count) FILTER (WHERE r.term = {TermRollups.EventsTerm}), 0)::float8 AS "#events{k}",
+                   to_timestamp(max(r.max) FILTER (WHERE r.term = {TermRollups.EventsTerm}) / 1000000) AS "#newest{k}"{rollupColumns}
+            FROM unnest({minutes}::int[], {slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS p(minutes, lo, hi)
+            JOIN query.term_rollups AS r ON r.client_id = $1 AND r.object_model = {code}
+                AND r.term = ANY({terms}::bigint[]) AND r.slot_minutes = p.minutes AND r.slot_start >= p.lo AND r.slot_start < p.hi
+            GROUP BY 1
+            """);
+        return $"""
+            o{k} AS (
+                SELECT u."#bucket", sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{outerColumns}
+                FROM ({string.Join("\n    UNION ALL\n", parts)}) AS u
+                GROUP BY 1)
+            """;
+    }
+
+    /// <summary>
+    /// The SQL aggregates (each with the term's <c>FILTER</c>) that compute one term's partial state over the rows
+    /// <c>t</c>: sum and count, min, max, or a distinct count (as <see cref="TermStateSql.Count"/>).
+    /// </summary>
+    internal static TermStateSql StateSql(AggregateTerm term, RowSql rows)
+    {
+        var syntax = term.Syntax;
+        // FILTER belongs to the aggregate call itself, so any cast goes around both.
+        var filter = syntax.Filter is null ? string.Empty : $" FILTER (WHERE {rows.Predicate(syntax.Filter)})";
         switch (term.StateKind)
         {
             case TermStateKind.SumCount when syntax.Argument is ObjectReference:
-            {
-                var count = selectColumns.Count;
-                Column("count(*)", "::float8");
-                return new KpiSqlPlan.TermColumns(count, count);
-            }
-
+                return new TermStateSql(null, $"count(*){filter}", null, null);
             case TermStateKind.SumCount:
             {
                 // count(text) counts present texts; any other argument is a number (booleans and conditions as 1/0).
                 var isText = rows.TypeOf(syntax.Argument) == FormulaType.Text;
                 var value = isText ? rows.Text(syntax.Argument) : rows.Number(syntax.Argument);
-                var sum = -1;
-                if (!isText)
-                {
-                    sum = selectColumns.Count;
-                    Column($"sum({value})");
-                }
-
-                var count = selectColumns.Count;
-                Column($"count({value})", "::float8");
-                return new KpiSqlPlan.TermColumns(sum, count);
+                return new TermStateSql(isText ? null : $"sum({value}){filter}", $"count({value}){filter}", null, null);
             }
 
-            case TermStateKind.Min or TermStateKind.Max:
-            {
-                var column = selectColumns.Count;
-                Column($"{(term.StateKind == TermStateKind.Min ? "min" : "max")}({rows.Number(syntax.Argument)})");
-                return new KpiSqlPlan.TermColumns(column, -1);
-            }
-
+            case TermStateKind.Min:
+                return new TermStateSql(null, null, $"min({rows.Number(syntax.Argument)}){filter}", null);
+            case TermStateKind.Max:
+                return new TermStateSql(null, null, null, $"max({rows.Number(syntax.Argument)}){filter}");
             case TermStateKind.DistinctTexts:
-            {
-                var column = selectColumns.Count;
-                Column($"count(DISTINCT {rows.Text(syntax.Argument)})", "::float8");
-                return new KpiSqlPlan.TermColumns(-1, column);
-            }
-
+                return new TermStateSql(null, $"count(DISTINCT {rows.Text(syntax.Argument)}){filter}", null, null);
             default:
-            {
-                var column = selectColumns.Count;
-                Column($"count(DISTINCT {rows.Number(syntax.Argument)})", "::float8");
-                return new KpiSqlPlan.TermColumns(-1, column);
-            }
+                return new TermStateSql(null, $"count(DISTINCT {rows.Number(syntax.Argument)}){filter}", null, null);
         }
     }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>SQL for the expressions inside one aggregate, over the row alias <c>t</c> of one object model's table.</summary>
-    private sealed class RowSql(ObjectModelDefinition model, List<object> parameters)
+    /// <param name="fixedParameters">How many parameters the statement numbers before the formula's literals.</param>
+    internal sealed class RowSql(ObjectModelDefinition model, List<object> parameters, int fixedParameters = FixedParameters)
     {
         private string Parameter(object value)
         {
             parameters.Add(value);
-            return $"${parameters.Count + FixedParameters}";
+            return $"${parameters.Count + fixedParameters}";
         }
 
         private FieldDefinition Field(FieldReference field) =>
@@ -430,4 +522,17 @@ internal static class KpiSqlCompiler
         private static InvalidOperationException Unexpected(FormulaNode node) =>
             new($"the SQL compiler cannot translate a {node.GetType().Name} here; the binder should have refused it");
     }
+}
+
+/// <summary>What rollups a query may read: the split of its buckets into slots and edges, and the terms rolled up for every row.</summary>
+/// <param name="Covered">(object model, term id) pairs whose rollups hold every row of the client's partition.</param>
+internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered)
+{
+    /// <summary>Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups.</summary>
+    public bool Covers(CompiledFormula formula, ObjectModelDefinition model) =>
+        Ranges.Slots.Count > 0
+        && Covered.Contains((model.Code, TermRollups.EventsTerm))
+        && formula.Aggregates
+            .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
+            .All(t => TermRollups.IsRollable(t, model) && Covered.Contains((model.Code, TermRollups.IdOf(t.StateKey))));
 }

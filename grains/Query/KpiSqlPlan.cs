@@ -18,8 +18,12 @@ internal sealed class KpiSqlPlan(
     bool grouped,
     int[] eventColumns,
     int[] newestColumns,
-    int[] positionColumns)
+    int[] positionColumns,
+    bool usesRollups = false)
 {
+    /// <summary>Whether some object model is read from rollups (whole slots) and raw rows only at the edges.</summary>
+    public bool UsesRollups { get; } = usesRollups;
+
     /// <summary>Result ordinals of one aggregate's state: the value (sum, min or max) and the count (-1 when not used).</summary>
     internal readonly record struct TermColumns(int Value, int Count);
 

@@ -1,12 +1,16 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Formula;
 using AnalyticsEngine.Query;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AnalyticsEngine.Grains.Tests.Query;
 
 /// <summary>
 /// One definition, two paths, one answer: for random data (late and out-of-order events, snapshot updates) the
-/// value the stream computed for every bucket of every KPI equals what a one-time query computes from the table,
-/// and for POF and OTD both equal a hand-written SQL query.
+/// value the stream computed for every bucket of every KPI equals what a one-time query computes — from rollups
+/// where the terms are rolled up, from raw rows otherwise — and for POF and OTD both equal a hand-written SQL query.
 /// </summary>
 [Collection(KpiClusterCollection.Name)]
 public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
@@ -118,6 +122,53 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Rollups_and_raw_rows_give_the_same_answer_for_every_kpi_whole_buckets_and_odd_edges()
+    {
+        var scenario = await ScenarioAsync();
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
+        var raw = Runner(useRollups: false);
+        var rolled = Runner(useRollups: true);
+        var now = DateTimeOffset.UtcNow;
+        var queries = new[]
+        {
+            (QueryGranularity.Hour, now.AddHours(-21), now),
+            (QueryGranularity.Day, now.AddDays(-2), now),
+            (QueryGranularity.Week, now.AddDays(-2), now),
+            // Odd minutes and seconds at both ends: raw rows at the edges, 15- and 60-minute slots between.
+            (QueryGranularity.Range, now.AddHours(-19).AddMinutes(-7).AddSeconds(-13), now.AddMinutes(-41).AddSeconds(-5)),
+        };
+        var mismatches = new List<string>();
+        var fromRollups = 0;
+        var compared = 0;
+        foreach (var kpi in scenario.Kpis)
+        {
+            foreach (var (granularity, from, to) in queries)
+            {
+                var query = new KpiQuery(scenario.ClientId, kpi, from, to, granularity);
+                var expected = await raw.RunAsync(query, config);
+                var actual = await rolled.RunAsync(query, config);
+                Assert.True(expected.Error is null && actual.Error is null, $"{kpi}: {expected.Error} {actual.Error}");
+                Assert.False(raw.LastRunUsedRollups);
+                fromRollups += rolled.LastRunUsedRollups ? 1 : 0;
+                var expectedValues = Assert.Single(expected.Series).Values;
+                var actualValues = Assert.Single(actual.Series).Values;
+                Assert.Equal(expectedValues.Count, actualValues.Count);
+                for (var i = 0; i < expectedValues.Count; i++)
+                {
+                    Compare($"{kpi} {granularity}", expectedValues[i], actualValues[i], mismatches);
+                    compared++;
+                }
+            }
+        }
+
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {compared} buckets differ (raw, rollups):\n" + string.Join("\n", mismatches.Take(25)));
+        // A KPI reads rollups when all its terms over some event object are the catalog's rolled-up terms.
+        var expectedFromRollups = queries.Length * scenario.Kpis.Count(kpi => ReadsRollups(config, kpi));
+        Assert.True(expectedFromRollups > queries.Length * 30, $"only {expectedFromRollups} queries can read rollups");
+        Assert.Equal(expectedFromRollups, fromRollups);
+    }
+
+    [Fact]
     public async Task Weeks_months_and_the_whole_range_add_up_the_same_rows_as_days()
     {
         var scenario = await ScenarioAsync();
@@ -181,6 +232,17 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
         Assert.Equal(QueryErrorKind.InvalidDimension, dimension.Error?.Kind);
         Assert.Contains("more than 10000 points", tooMany.Error!.Message, StringComparison.Ordinal);
     }
+
+    private static bool ReadsRollups(ClientConfig config, string kpi)
+    {
+        var formula = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
+        return formula.ObjectModels.Any(model =>
+            TermRollups.ForCatalog.TryGetValue(model, out var rollups)
+            && formula.Aggregates.Where(t => t.ObjectModel == model).All(t => rollups.TermIds.ContainsKey(t.StateKey)));
+    }
+
+    private KpiQueryRunner Runner(bool useRollups) =>
+        new(fixture.Database, new KpiQueryOptions { UseRollups = useRollups }, TimeSpan.FromMinutes(5), NullLogger.Instance);
 
     private static void Compare(string kpi, KpiValue streamed, KpiValue queried, List<string> mismatches)
     {

@@ -1,0 +1,15 @@
+using System.Diagnostics.Metrics;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>One-time query metrics, under the product's shared meter name.</summary>
+internal static class QueryTelemetry
+{
+    private static readonly Meter Meter = new("AnalyticsEngine");
+
+    public static readonly Counter<long> CacheHits =
+        Meter.CreateCounter<long>("ae.query.cache.hits", "{query}", "One-time queries answered from the result cache");
+
+    public static readonly Counter<long> CacheMisses =
+        Meter.CreateCounter<long>("ae.query.cache.misses", "{query}", "One-time queries the result cache did not hold, run in PostgreSQL");
+}

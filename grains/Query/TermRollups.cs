@@ -1,0 +1,198 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Kpi.Formula;
+using Npgsql;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>
+/// The rollups of one event object model (<c>query.term_rollups</c>, sql/0005): for every rollable term of the
+/// catalog's KPIs over it, the term's partial state (sum, count, min, max) per client and UTC slot of 15 and 60
+/// minutes, plus the events term (row count and newest event time). Written in the ingest transaction, from the rows
+/// it has just copied, by the same SQL aggregates the query compiler uses on raw rows, so both give the same state.
+/// </summary>
+/// <remarks>
+/// A term's coverage (<c>query.rollup_terms</c>) records the first sequence it was rolled up from; the query path
+/// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them.
+/// </remarks>
+internal sealed class TermRollups
+{
+    /// <summary>Slot lengths in minutes, longest first: 15 minutes align with every zone offset in use (:30, :45).</summary>
+    public static readonly int[] SlotMinutes = [60, 15];
+
+    /// <summary>The term id of the events term: rows per slot (<c>count</c>) and the newest event time in Unix microseconds (<c>max</c>).</summary>
+    public const long EventsTerm = 0;
+
+    private static readonly Lazy<IReadOnlyDictionary<string, TermRollups>> Catalog = new(() => Build(BuiltInCatalog.Kpis, BuiltInCatalog.ObjectModelsByCode));
+
+    private readonly string _upsert;
+    private readonly IReadOnlyList<object> _literals;
+
+    private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
+    {
+        Model = model;
+        Terms = terms;
+        TermIds = terms.ToDictionary(t => t.StateKey, t => IdOf(t.StateKey), StringComparer.Ordinal);
+        var literals = new List<object>();
+        _upsert = UpsertSql(model, terms, literals);
+        _literals = literals;
+    }
+
+    /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
+    public static IReadOnlyDictionary<string, TermRollups> ForCatalog => Catalog.Value;
+
+    public ObjectModelDefinition Model { get; }
+
+    /// <summary>One term per distinct state, in a fixed order.</summary>
+    public IReadOnlyList<AggregateTerm> Terms { get; }
+
+    /// <summary>Term id by state key.</summary>
+    public IReadOnlyDictionary<string, long> TermIds { get; }
+
+    /// <summary>
+    /// The statement that rolls up the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a
+    /// client's partition, or null when the model has no rollups.
+    /// </summary>
+    /// <remarks>Sent inside the ingest transaction, after the COPY: rows and rollups commit together.</remarks>
+    public static NpgsqlBatchCommand? WriteCommand(string clientId, string objectModel, long fromSequence, long toSequence) =>
+        ForCatalog.TryGetValue(objectModel, out var rollups) ? rollups.WriteCommand(clientId, fromSequence, toSequence) : null;
+
+    /// <summary>Whether a term's partial state can be added up from slots: sums, counts, minima and maxima of event rows.</summary>
+    public static bool IsRollable(AggregateTerm term, ObjectModelDefinition model) =>
+        model.Kind == ObjectKind.Event && term.StateKind is TermStateKind.SumCount or TermStateKind.Min or TermStateKind.Max;
+
+    /// <summary>A stable 63-bit id of a state key (never <see cref="EventsTerm"/>).</summary>
+    public static long IdOf(string stateKey)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(stateKey));
+        var id = BinaryPrimitives.ReadInt64BigEndian(hash) & long.MaxValue;
+        return id == EventsTerm ? 1 : id;
+    }
+
+    /// <summary>The rollable terms of <paramref name="kpis"/> per event object model.</summary>
+    internal static IReadOnlyDictionary<string, TermRollups> Build(IEnumerable<KpiDefinition> kpis, IReadOnlyDictionary<string, ObjectModelDefinition> models)
+    {
+        var byModel = new Dictionary<string, Dictionary<string, AggregateTerm>>(StringComparer.Ordinal);
+        foreach (var kpi in kpis)
+        {
+            if (KpiFormula.Compile(kpi.Formula, models).Formula is not { } formula)
+            {
+                continue;
+            }
+
+            foreach (var term in formula.Aggregates.Where(t => IsRollable(t, models[t.ObjectModel])))
+            {
+                if (!byModel.TryGetValue(term.ObjectModel, out var terms))
+                {
+                    terms = new Dictionary<string, AggregateTerm>(StringComparer.Ordinal);
+                    byModel.Add(term.ObjectModel, terms);
+                }
+
+                terms.TryAdd(term.StateKey, term);
+            }
+        }
+
+        return byModel.ToDictionary(
+            m => m.Key,
+            m => new TermRollups(models[m.Key], m.Value.Values.OrderBy(t => t.StateKey, StringComparer.Ordinal).ToArray()),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>The statement that adds the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition to the rollups.</summary>
+    public NpgsqlBatchCommand WriteCommand(string clientId, long fromSequence, long toSequence)
+    {
+        var command = new NpgsqlBatchCommand(_upsert);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fromSequence });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSequence });
+        foreach (var literal in _literals)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = literal });
+        }
+
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [EventsTerm, .. Terms.Select(t => TermIds[t.StateKey])] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ["events", .. Terms.Select(t => t.StateKey)] });
+        return command;
+    }
+
+    /// <summary>
+    /// Rebuilds a client's rollups of this object model from all its stored rows (rows stored before rollups
+    /// existed, or loaded around the ingest path), under the partition's lock so no batch commits meanwhile.
+    /// </summary>
+    public async Task RebuildAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var reset = new NpgsqlBatch(connection, transaction))
+        {
+            foreach (var sql in new[]
+                     {
+                         // The ingest grain's lock: no batch of this partition commits until the rebuild does.
+                         """
+                         INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
+                         ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence
+                         """,
+                         "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
+                         "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
+                     })
+            {
+                var command = new NpgsqlBatchCommand(sql);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+                reset.BatchCommands.Add(command);
+            }
+
+            reset.BatchCommands.Add(WriteCommand(clientId, 1, long.MaxValue));
+            reset.Timeout = 0;
+            await reset.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, List<object> literals)
+    {
+        const int fixedParameters = 3; // $1 client, $2 first sequence, $3 last sequence
+        var rows = new KpiSqlCompiler.RowSql(model, literals, fixedParameters);
+        var time = $"t.{KpiSqlCompiler.Quote(model.EventTimeField)}";
+        var columns = new StringBuilder();
+        var values = new StringBuilder("(0::bigint, NULL::float8, s.c0, NULL::float8, s.x0)");
+        for (var i = 0; i < terms.Count; i++)
+        {
+            var state = KpiSqlCompiler.StateSql(terms[i], rows);
+            var n = i + 1;
+            columns.Append($",\n           {state.Sum ?? "NULL::float8"} AS s{n}, {state.Count ?? "0::bigint"} AS c{n}, {state.Min ?? "NULL::float8"} AS l{n}, {state.Max ?? "NULL::float8"} AS h{n}");
+            values.Append($", ({IdOf(terms[i].StateKey)}, s.s{n}, s.c{n}, s.l{n}, s.h{n})");
+        }
+
+        var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
+        var names = $"${fixedParameters + literals.Count + 2}::text[]";
+        var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
+        var code = model.Code.Replace("'", "''", StringComparison.Ordinal);
+        var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
+        return $"""
+            WITH s AS (
+                SELECT m.minutes AS slot_minutes,
+                       date_bin(make_interval(mins => m.minutes), {time}, timestamptz '2000-01-01 00:00:00+00') AS slot_start,
+                       count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0{columns}
+                FROM {table} AS t CROSS JOIN unnest({slots}) AS m(minutes)
+                WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
+                GROUP BY 1, 2),
+            covered AS (
+                INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence)
+                SELECT $1, '{code}', k.term, k.state_key, $2 FROM unnest({keys}, {names}) AS k(term, state_key)
+                ON CONFLICT (client_id, object_model, term) DO NOTHING)
+            INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
+            SELECT $1, '{code}', v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
+            FROM s CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)
+            WHERE v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL
+            ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
+                sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
+                count = r.count + excluded.count,
+                min = least(r.min, excluded.min),
+                max = greatest(r.max, excluded.max)
+            """;
+    }
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text.Json;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Formula;
+using AnalyticsEngine.Query;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AnalyticsEngine.Grains.Tests.Query;
+
+/// <summary>
+/// Rollups in zones whose hours and days are not UTC's (Kathmandu +05:45, St. John's −03:30/−02:30) and across DST
+/// changes, against raw rows and a hand-written SQL query; and the result cache: hit, shared through Redis, and
+/// replaced as soon as an event lands in a bucket it covers.
+/// </summary>
+[Collection(KpiClusterCollection.Name)]
+public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
+{
+    private static readonly KpiDefinition[] Custom =
+    [
+        new("R_MIXED", "R_MIXED", "Rolled-up and raw terms together.",
+            "sum(orders.order_value) filter (where orders.on_time) / count(orders) + count_distinct(orders.carrier)", "", KpiDirection.HigherIsBetter, [], "custom", "custom"),
+    ];
+
+    [Theory]
+    [InlineData("Asia/Kathmandu", "2026-06-10T00:00:00Z")]
+    [InlineData("America/St_Johns", "2026-03-07T12:00:00Z")] // spring forward on 8 March
+    [InlineData("America/St_Johns", "2026-10-31T12:00:00Z")] // fall back on 1 November
+    [InlineData("Europe/Berlin", "2026-10-24T00:00:00Z")] // fall back on 25 October
+    public async Task Rollups_equal_raw_rows_and_hand_written_sql_in_odd_zones_and_across_dst(string zone, string start)
+    {
+        var from = DateTimeOffset.Parse(start, CultureInfo.InvariantCulture);
+        var to = from.AddDays(3);
+        var clientId = await CreateClientAsync(zone, seed: zone.Length * 31 + from.Month, from, to, rows: 700);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        var raw = Runner(useRollups: false);
+        var rolled = Runner(useRollups: true);
+
+        foreach (var kpi in new[] { "POF", "OTD", "R_MIXED" }.Concat(BuiltInCatalog.Kpis.Where(k => k.RequiredObjects.SequenceEqual(new[] { "orders" })).Select(k => k.Code)).Distinct())
+        {
+            var formula = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
+            var rollable = formula.Aggregates.All(t => TermRollups.ForCatalog["orders"].TermIds.ContainsKey(t.StateKey));
+            foreach (var granularity in new[] { QueryGranularity.Hour, QueryGranularity.Day, QueryGranularity.Range })
+            {
+                var query = new KpiQuery(clientId, kpi, from.AddMinutes(-3), to.AddMinutes(7), granularity);
+                var expected = Assert.Single((await raw.RunAsync(query, config)).Series).Values;
+                var actual = Assert.Single((await rolled.RunAsync(query, config)).Series).Values;
+                // R_MIXED's terms are not all the catalog's, and count_distinct never rolls up: it reads raw rows.
+                Assert.True(rolled.LastRunUsedRollups == rollable, $"{kpi} {granularity}: rollups {rolled.LastRunUsedRollups}");
+                Assert.Equal(expected.Count, actual.Count);
+                for (var i = 0; i < expected.Count; i++)
+                {
+                    var where = $"{kpi} {granularity} [{expected[i].BucketStart:O}, {expected[i].BucketEnd:O})";
+                    Assert.True(expected[i].Value == actual[i].Value, $"{where}: raw {expected[i].Value}, rollups {actual[i].Value}");
+                    Assert.Equal(expected[i].BucketStart, actual[i].BucketStart);
+                    Assert.Equal(expected[i].EventCount, actual[i].EventCount);
+                    Assert.Equal(expected[i].NewestEventTime, actual[i].NewestEventTime);
+                    Assert.Equal(string.Join(" | ", expected[i].Components), string.Join(" | ", actual[i].Components));
+                    Assert.Equal(expected[i].AsOf, actual[i].AsOf);
+                }
+            }
+        }
+
+        // POF per local day, by hand: date_trunc in the zone gives the 23- and 25-hour days their real midnights.
+        var hand = new Dictionary<DateTimeOffset, double>();
+        await using (var command = fixture.Database.CreateCommand(
+            """
+            SELECT date_trunc('day', ordered_at AT TIME ZONE $2) AT TIME ZONE $2,
+                   100.0 * count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete) / count(*)
+            FROM scor_data.orders WHERE client_id = $1 GROUP BY 1
+            """))
+        {
+            command.Parameters.AddWithValue(clientId);
+            command.Parameters.AddWithValue(zone);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                hand[new DateTimeOffset(reader.GetFieldValue<DateTime>(0), TimeSpan.Zero)] = (double)reader.GetDecimal(1);
+            }
+        }
+
+        var days = Assert.Single((await rolled.RunAsync(new KpiQuery(clientId, "POF", from.AddDays(-1), to.AddDays(1), QueryGranularity.Day), config)).Series).Values;
+        Assert.True(rolled.LastRunUsedRollups);
+        Assert.Equal(hand.Count, days.Count(d => d.Value is not null));
+        foreach (var day in days.Where(d => d.Value is not null))
+        {
+            Assert.Equal(hand[day.BucketStart], day.Value!.Value, 9);
+        }
+    }
+
+    [Fact]
+    public async Task A_cached_result_is_served_again_shared_through_redis_and_replaced_once_an_event_lands_in_a_bucket_it_covers()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clientId = await CreateClientAsync("Asia/Kathmandu", seed: 7, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        var hits = 0L;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "AnalyticsEngine" && instrument.Name == "ae.query.cache.hits")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref hits, value));
+        listener.Start();
+
+        await using var first = CacheServices();
+        await using var second = CacheServices(); // another silo: its own first level, the same Redis
+        var cache = first.GetRequiredService<KpiQueryCache>();
+        var otherCache = second.GetRequiredService<KpiQueryCache>();
+        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
+
+        var computed = await Runner(true, cache).RunAsync(query, config);
+        var again = await Runner(true, cache).RunAsync(query, config);
+        var elsewhere = await Runner(true, otherCache).RunAsync(query, config);
+
+        Assert.Equal((1, 1), (cache.Misses, cache.Hits));
+        Assert.Equal((0, 1), (otherCache.Misses, otherCache.Hits));
+        Assert.True(Interlocked.Read(ref hits) >= 2, "ae.query.cache.hits was not recorded");
+        Assert.Equal(Flatten(computed), Flatten(again));
+        Assert.Equal(Flatten(computed), Flatten(elsewhere));
+
+        // One late event half an hour ago: its bucket is in the cached result, so the next answer must include it.
+        var late = now.AddMinutes(-30);
+        await IngestAsync(clientId, [Order("late-1", late, perfect: true)]);
+        var fresh = await Runner(true, cache).RunAsync(query, config);
+
+        Assert.Equal((2, 1), (cache.Misses, cache.Hits));
+        var before = Assert.Single(computed.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
+        var after = Assert.Single(fresh.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
+        Assert.Equal(before.EventCount + 1, after.EventCount);
+        Assert.Equal(Assert.Single(computed.Series).Values.Sum(v => v.EventCount) + 1, Assert.Single(fresh.Series).Values.Sum(v => v.EventCount));
+    }
+
+    private static ServiceProvider CacheServices()
+    {
+        var services = new ServiceCollection();
+        services.AddHybridCache();
+        services.AddStackExchangeRedisCache(o => o.Configuration = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379");
+        services.AddOptions<KpiQueryOptions>();
+        services.AddSingleton<KpiQueryCache>();
+        return services.BuildServiceProvider();
+    }
+
+    private static string Flatten(KpiQueryResult result) => JsonSerializer.Serialize(result);
+
+    private KpiQueryRunner Runner(bool useRollups, KpiQueryCache? cache = null) =>
+        new(fixture.Database, new KpiQueryOptions { UseRollups = useRollups }, TimeSpan.FromMinutes(5), NullLogger.Instance, cache);
+
+    /// <summary>A client in <paramref name="zone"/> with random orders in [from, to), ingested out of order, the oldest sixth last.</summary>
+    private async Task<string> CreateClientAsync(string zone, int seed, DateTimeOffset from, DateTimeOffset to, int rows)
+    {
+        var clientId = "r-" + Guid.NewGuid().ToString("N")[..10];
+        var problems = await fixture.Client.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Rollups", zone, ["POF", "R_MIXED"], Custom, [], 0));
+        Assert.Empty(problems);
+        var random = new Random(seed);
+        var span = (to - from).Ticks;
+        var orders = Enumerable.Range(0, rows)
+            .Select(i => (Time: from.AddTicks(random.NextInt64(span) / 10_000 * 10_000), Index: i))
+            .Select(o => (o.Time, Row: Order($"o-{o.Index}", o.Time, random.Next(3) > 0, random)))
+            .OrderBy(_ => random.Next())
+            .ToList();
+        var late = orders.OrderBy(o => o.Time).Take(rows / 6).ToHashSet();
+        var ordered = orders.Where(o => !late.Contains(o)).Concat(late).Select(o => o.Row).ToArray();
+        foreach (var batch in ordered.Chunk(70))
+        {
+            await IngestAsync(clientId, batch);
+        }
+
+        return clientId;
+    }
+
+    private async Task IngestAsync(string clientId, Dictionary<string, object?>[] rows)
+    {
+        var result = await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"))
+            .Ingest(new IngestRequest(IngestFormat.Json, JsonSerializer.SerializeToUtf8Bytes(rows), IngestPolicy.RejectBatch, null));
+        Assert.True(result.Status == IngestStatus.Committed, string.Join("; ", result.Errors));
+    }
+
+    private static Dictionary<string, object?> Order(string id, DateTimeOffset at, bool perfect, Random? random = null)
+    {
+        random ??= new Random(1);
+        return new Dictionary<string, object?>
+        {
+            ["order_id"] = id,
+            ["ordered_at"] = at.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+            ["order_value"] = random.Next(0, 400) * 0.25,
+            ["promised_at"] = at.AddDays(2).ToString("O", CultureInfo.InvariantCulture),
+            ["on_time"] = perfect || random.Next(2) == 0,
+            ["in_full"] = perfect || random.Next(4) > 0,
+            ["damage_free"] = true,
+            ["documentation_complete"] = perfect || random.Next(5) > 0,
+            ["status"] = "delivered",
+            ["carrier"] = random.Next(5) == 0 ? null : $"c{random.Next(4)}",
+        };
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Kpi.Engine;
+using AnalyticsEngine.Kpi.Formula;
+using AnalyticsEngine.Query;
+using NodaTime;
+
+namespace AnalyticsEngine.Kpi.Tests.Query;
+
+/// <summary>
+/// Which part of each bucket a query reads from rollup slots and which from raw rows, and which terms have rollups.
+/// </summary>
+public sealed class RollupPlanningTests
+{
+    private static readonly int[] Slots = TermRollups.SlotMinutes;
+
+    private static long Ticks(string instant) => TimeTicks.Of(DateTimeOffset.Parse(instant, CultureInfo.InvariantCulture));
+
+    private static long[] Boundaries(string zone, QueryGranularity granularity, string from, string to) =>
+        QueryBuckets.Compute(DateTimeZoneProviders.Tzdb[zone], granularity, Ticks(from), Ticks(to), 100_000)!;
+
+    [Fact]
+    public void Whole_hours_of_a_zone_on_the_hour_are_one_run_of_hour_slots()
+    {
+        var boundaries = Boundaries("Europe/Berlin", QueryGranularity.Day, "2026-03-27T00:00:00Z", "2026-03-31T00:00:00Z");
+
+        var ranges = RollupRanges.Split(boundaries, Slots);
+
+        Assert.Equal(new[] { new RollupRanges.SlotRun(60, boundaries[0], boundaries[^1]) }, ranges.Slots);
+        Assert.Empty(ranges.Raw);
+    }
+
+    [Fact]
+    public void Kathmandu_days_start_at_a_quarter_past_so_quarter_hour_slots_fill_their_edges()
+    {
+        // Nepal is UTC+05:45: a local midnight is 18:15 UTC.
+        var boundaries = Boundaries("Asia/Kathmandu", QueryGranularity.Day, "2026-06-01T00:00:00+05:45", "2026-06-03T00:00:00+05:45");
+
+        var ranges = RollupRanges.Split(boundaries, Slots);
+
+        Assert.Empty(ranges.Raw);
+        Assert.Equal(
+            new[]
+            {
+                new RollupRanges.SlotRun(15, Ticks("2026-05-31T18:15:00Z"), Ticks("2026-05-31T19:00:00Z")),
+                new RollupRanges.SlotRun(60, Ticks("2026-05-31T19:00:00Z"), Ticks("2026-06-01T18:00:00Z")),
+                new RollupRanges.SlotRun(15, Ticks("2026-06-01T18:00:00Z"), Ticks("2026-06-01T19:00:00Z")),
+            },
+            ranges.Slots.Take(3));
+        AssertExactCover(boundaries, ranges);
+    }
+
+    [Fact]
+    public void A_range_with_odd_ends_reads_raw_rows_only_at_the_edges()
+    {
+        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], Slots);
+
+        Assert.Equal(
+            new[]
+            {
+                new RollupRanges.SlotRun(15, Ticks("2026-06-01T10:15:00Z"), Ticks("2026-06-01T11:00:00Z")),
+                new RollupRanges.SlotRun(60, Ticks("2026-06-01T11:00:00Z"), Ticks("2026-06-01T13:00:00Z")),
+                new RollupRanges.SlotRun(15, Ticks("2026-06-01T13:00:00Z"), Ticks("2026-06-01T13:45:00Z")),
+            },
+            ranges.Slots);
+        Assert.Equal(
+            new[]
+            {
+                new RollupRanges.TickRange(Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T10:15:00Z")),
+                new RollupRanges.TickRange(Ticks("2026-06-01T13:45:00Z"), Ticks("2026-06-01T13:52:30Z")),
+            },
+            ranges.Raw);
+    }
+
+    [Fact]
+    public void Minute_buckets_hold_no_slot_and_are_read_raw_as_one_range()
+    {
+        var boundaries = Boundaries("America/St_Johns", QueryGranularity.Minute, "2026-06-01T10:00:00Z", "2026-06-01T12:00:00Z");
+
+        var ranges = RollupRanges.Split(boundaries, Slots);
+
+        Assert.Empty(ranges.Slots);
+        Assert.Equal(new[] { new RollupRanges.TickRange(boundaries[0], boundaries[^1]) }, ranges.Raw);
+    }
+
+    [Theory]
+    [InlineData("America/St_Johns", "2026-03-07T00:00:00Z", "2026-03-10T00:00:00Z")] // -03:30, spring forward on 8 March
+    [InlineData("America/St_Johns", "2026-10-31T00:00:00Z", "2026-11-03T00:00:00Z")] // fall back on 1 November
+    [InlineData("Europe/Berlin", "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z")]
+    [InlineData("Asia/Kathmandu", "2026-01-01T00:00:00Z", "2026-01-09T00:00:00Z")]
+    [InlineData("Australia/Lord_Howe", "2026-04-03T00:00:00Z", "2026-04-07T00:00:00Z")] // +10:30/+11, a half-hour DST shift
+    [InlineData("Asia/Kolkata", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")]
+    public void Every_bucket_is_covered_exactly_once_and_no_slot_crosses_a_bucket_boundary(string zone, string from, string to)
+    {
+        foreach (var granularity in new[] { QueryGranularity.Minute, QueryGranularity.Hour, QueryGranularity.Day, QueryGranularity.Week, QueryGranularity.Range })
+        {
+            var boundaries = Boundaries(zone, granularity, from, to);
+            AssertExactCover(boundaries, RollupRanges.Split(boundaries, Slots));
+        }
+    }
+
+    [Fact]
+    public void Sums_counts_minima_and_maxima_of_event_rows_are_rolled_up_distinct_counts_and_snapshots_are_not()
+    {
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var formula = KpiFormula.Compile(
+            "sum(orders.order_value) + count_distinct(orders.carrier) + min(orders.order_value) + sum(licenses.seats_used)", models).Formula!;
+
+        var rollable = formula.Aggregates.Select(t => TermRollups.IsRollable(t, models[t.ObjectModel])).ToArray();
+
+        Assert.Equal(new[] { true, false, true, false }, rollable);
+    }
+
+    [Fact]
+    public void The_catalog_rolls_up_the_terms_of_its_kpis_with_stable_distinct_ids()
+    {
+        var orders = TermRollups.ForCatalog["orders"];
+        var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
+
+        Assert.All(pof.Aggregates, t => Assert.Contains(t.StateKey, orders.TermIds.Keys));
+        Assert.Equal(orders.Terms.Count, orders.TermIds.Values.Distinct().Count());
+        Assert.DoesNotContain(TermRollups.EventsTerm, orders.TermIds.Values);
+        Assert.Equal(TermRollups.IdOf("SumCount|orders|1|"), TermRollups.IdOf("SumCount|orders|1|"));
+        Assert.NotEqual(TermRollups.IdOf("SumCount|orders|1|"), TermRollups.IdOf("SumCount|orders|1|orders.on_time"));
+        Assert.DoesNotContain(TermRollups.ForCatalog.Values, r => r.Model.Kind == ObjectKind.Snapshot);
+    }
+
+    [Fact]
+    public void A_covered_event_model_reads_rollups_and_raw_edges_an_uncovered_one_reads_raw_rows()
+    {
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, models).Formula!;
+        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], Slots);
+        var covered = pof.Aggregates.Select(t => ("orders", TermRollups.IdOf(t.StateKey))).Append(("orders", TermRollups.EventsTerm)).ToHashSet();
+
+        var rolled = KpiSqlCompiler.Compile(pof, models, null, new RollupSource(ranges, covered));
+        var partly = KpiSqlCompiler.Compile(pof, models, null, new RollupSource(ranges, covered.Skip(1).ToHashSet()));
+        var drill = KpiSqlCompiler.Compile(pof, models, "carrier", new RollupSource(ranges, covered));
+
+        Assert.True(rolled.UsesRollups);
+        Assert.Contains("query.term_rollups", rolled.Sql, StringComparison.Ordinal);
+        Assert.Contains("UNION ALL", rolled.Sql, StringComparison.Ordinal); // the raw edges
+        Assert.False(partly.UsesRollups);
+        Assert.DoesNotContain("term_rollups", partly.Sql, StringComparison.Ordinal);
+        Assert.False(drill.UsesRollups);
+    }
+
+    /// <summary>Slots and raw ranges tile [first, last boundary) without overlap, and each slot lies inside one bucket.</summary>
+    private static void AssertExactCover(long[] boundaries, RollupRanges ranges)
+    {
+        var pieces = new List<(long From, long To)>();
+        foreach (var run in ranges.Slots)
+        {
+            var length = run.Minutes * TimeSpan.TicksPerMinute;
+            Assert.Equal(0, run.From % length);
+            Assert.Equal(0, (run.To - run.From) % length);
+            for (var slot = run.From; slot < run.To; slot += length)
+            {
+                var bucket = Array.BinarySearch(boundaries, slot);
+                var index = bucket >= 0 ? bucket : ~bucket - 1;
+                Assert.True(index >= 0 && index < boundaries.Length - 1 && slot + length <= boundaries[index + 1],
+                    $"slot {TimeTicks.ToDateTimeOffset(slot):O} of {run.Minutes} min crosses a bucket boundary");
+                pieces.Add((slot, slot + length));
+            }
+        }
+
+        pieces.AddRange(ranges.Raw.Select(r => (r.From, r.To)));
+        pieces.Sort();
+        Assert.Equal(boundaries[0], pieces[0].From);
+        for (var i = 1; i < pieces.Count; i++)
+        {
+            Assert.Equal(pieces[i - 1].To, pieces[i].From);
+        }
+
+        Assert.Equal(boundaries[^1], pieces[^1].To);
+    }
+}
