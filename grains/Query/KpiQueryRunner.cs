@@ -1,4 +1,3 @@
-using System.Data;
 using System.Diagnostics;
 using System.Globalization;
 using AnalyticsEngine.Catalog;
@@ -129,30 +128,25 @@ public sealed class KpiQueryRunner(
     {
         var plan = prepared.Plan!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
-        await using (var limit = new NpgsqlCommand(
-            $"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}", connection, transaction))
-        {
-            await limit.ExecuteNonQueryAsync(cancellationToken);
-        }
 
-        var models = plan.Formula.ObjectModels;
-        var (positions, covered) = models.Count == 0
-            ? ([], new HashSet<(string, long)>())
-            : await ReadSourcesAsync(connection, transaction, context.ClientId, models, cancellationToken);
+        // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
+        // the sources hold in one batch; the query and COMMIT in the other. A connection returned mid-transaction
+        // (an error) is rolled back by the pool.
+        var (positions, covered) = await BeginAsync(connection, context.ClientId, plan.Formula.ObjectModels, cancellationToken);
         if (options.UseRollups && covered.Count > 0)
         {
             var ranges = RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes);
             plan = KpiSqlCompiler.Compile(plan.Formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, new RollupSource(ranges, covered));
         }
 
+        var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {
-            await using var command = plan.CreateCommand(connection, context.ClientId, context.Boundaries);
-            command.Transaction = transaction;
-            await using var reader = await command.ExecuteReaderAsync(ct);
+            await using var batch = new NpgsqlBatch(connection) { BatchCommands = { plan.CreateBatchCommand(context.ClientId, context.Boundaries), new NpgsqlBatchCommand("COMMIT") } };
+            await using var reader = await batch.ExecuteReaderAsync(ct);
             var series = await plan.ReadAsync(reader, context, ct);
+            await reader.DisposeAsync();
+            committed = true;
             LastRunUsedRollups = plan.UsesRollups;
             return series.ToArray();
         }
@@ -169,30 +163,45 @@ public sealed class KpiQueryRunner(
             answer = Final(await cache.GetOrRunAsync(key, Run, cancellationToken), context);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        if (!committed)
+        {
+            await using var commit = new NpgsqlCommand("COMMIT", connection);
+            await commit.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         return answer;
     }
 
     /// <summary>
-    /// In the query's snapshot: the committed position of each object model, and which of their terms are rolled up
-    /// for every row (coverage from sequence 1).
+    /// Starts the query's read-only snapshot and reads in it the committed position of each object model and which
+    /// of their terms are rolled up for every row (coverage from sequence 1).
     /// </summary>
-    private static async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered)> ReadSourcesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
+    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered)> BeginAsync(
+        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
+        var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
+        var sources = new NpgsqlBatchCommand(
             """
             SELECT m.object_model, coalesce(p.last_sequence, 0),
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
                              WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1), '{}')
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
-            """, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
+            """);
+        sources.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        sources.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
+                sources,
+            },
+        };
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);

@@ -40,17 +40,29 @@ internal sealed class KpiSqlPlan(
     public NpgsqlCommand CreateCommand(NpgsqlConnection connection, string clientId, long[] boundaries)
     {
         var command = new NpgsqlCommand(Sql, connection);
+        Bind(command.Parameters, clientId, boundaries);
+        return command;
+    }
+
+    /// <summary>The statement as one command of a batch, so it can share a round trip (e.g. with its transaction's COMMIT).</summary>
+    public NpgsqlBatchCommand CreateBatchCommand(string clientId, long[] boundaries)
+    {
+        var command = new NpgsqlBatchCommand(Sql);
+        Bind(command.Parameters, clientId, boundaries);
+        return command;
+    }
+
+    private void Bind(NpgsqlParameterCollection parameters, string clientId, long[] boundaries)
+    {
         var instants = boundaries.Select(b => TimeTicks.ToDateTimeOffset(b).UtcDateTime).ToArray();
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[0], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[^1], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[0], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[^1], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         foreach (var value in Parameters)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
+            parameters.Add(new NpgsqlParameter { Value = value });
         }
-
-        return command;
     }
 
     /// <summary>Reads the statement's rows and composes one dense series per dimension value.</summary>
