@@ -22,10 +22,28 @@ public static class SiloHosting
     /// <summary>Grain storage holding scheduled batch jobs (definition and status); never discards unreadable state.</summary>
     public const string BatchStore = BatchJobState.StorageName;
 
+    /// <summary>
+    /// The product's PostgreSQL data source. The ingest commit and the query path send the same few statements over
+    /// and over (the rollup upsert alone is some forty aggregates); prepared on a connection once they have been used
+    /// twice, PostgreSQL stops parsing and planning them for every batch. A connection string that sets
+    /// <c>Max Auto Prepare</c> decides for itself.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string postgres)
+    {
+        var builder = new NpgsqlDataSourceBuilder(postgres) { Name = "analytics" };
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
+
+        return builder.Build();
+    }
+
     /// <summary>Registers the plain services grains depend on.</summary>
     public static IServiceCollection AddGrainServices(this IServiceCollection services, IConfiguration configuration, string postgres)
     {
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres) { Name = "analytics" }.Build());
+        services.AddSingleton(_ => CreateDataSource(postgres));
         services.AddSingleton(ObjectModelTables.BuiltIn);
         services.AddSingleton<CommittedEnds>();
         services.AddSingleton<ClientConfigStore>();
