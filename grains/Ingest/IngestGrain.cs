@@ -14,6 +14,13 @@ public sealed class IngestOptions
 
     /// <summary>Committed rows are published in stream messages of at most this many rows.</summary>
     public int RowsPerStreamMessage { get; set; } = 2_000;
+
+    /// <summary>
+    /// How long after a commit the partition's new rows are added to the query rollups, together with whatever else
+    /// committed meanwhile. Queries read the rows not rolled up yet from the table, so this trades ingest throughput
+    /// (one rollup statement for many batches) against the raw rows a query reads at most.
+    /// </summary>
+    public TimeSpan RollupDelay { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -33,6 +40,9 @@ public sealed class IngestGrain(
     private ObjectModelTable? _table;
     private IAsyncStream<EventBatch>? _stream;
     private PartitionSequence? _sequence;
+    private Query.TermRollups? _rollups;
+    private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
+    private bool _rollUpArmed;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -42,7 +52,23 @@ public sealed class IngestGrain(
         _table = tables.Find(key[(slash + 1)..]);
         _sequence = _table is null ? null : new PartitionSequence(_clientId, _table.Model.Code);
         _stream = this.GetStreamProvider(EventStreams.Provider).GetStream<EventBatch>(StreamId.Create(EventStreams.Namespace, _clientId));
+        _rollups = _table is null ? null : Query.TermRollups.ForCatalog.GetValueOrDefault(_table.Model.Code);
+        if (_rollups is not null)
+        {
+            _rollUp = this.RegisterGrainTimer(RollUpAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
+            // Rows an earlier activation committed but did not roll up (it died first) are rolled up soon.
+            ScheduleRollUp();
+        }
+
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_rollUpArmed)
+        {
+            await RollUpAsync(cancellationToken);
+        }
     }
 
     public async Task<IngestResult> Ingest(IngestRequest request)
@@ -96,6 +122,7 @@ public sealed class IngestGrain(
 
         if (batch is not null)
         {
+            ScheduleRollUp();
             await PublishAsync(batch);
         }
 
@@ -146,17 +173,12 @@ public sealed class IngestGrain(
         var committedAt = DateTimeOffset.UtcNow;
         var result = new IngestResult(IngestStatus.Committed, parsed.Received, rows.Length, claim.First, claim.Last, parsed.Errors, committedAt);
 
-        // The rollups, and what must hold for the batch to count, go in one round trip with COMMIT: a statement that
-        // fails (the partition moved, the key was taken) skips the COMMIT, and the transaction rolls back.
+        // What must hold for the batch to count goes in one round trip with COMMIT: a statement that fails (the
+        // partition moved, the key was taken) skips the COMMIT, and the transaction rolls back.
         await using var commit = new NpgsqlBatch(connection, transaction);
         if (_sequence.Confirmation(claim) is { } confirmation)
         {
             commit.BatchCommands.Add(confirmation);
-        }
-
-        if (Query.TermRollups.WriteCommand(_clientId, _table.Model.Code, claim.First, claim.Last) is { } rollup)
-        {
-            commit.BatchCommands.Add(rollup);
         }
 
         if (idempotencyKey is not null)
@@ -170,6 +192,35 @@ public sealed class IngestGrain(
         IngestTelemetry.RowsCommitted.Add(rows.Length);
         IngestTelemetry.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return (result, new EventBatch(_clientId, _table.Model.Code, claim.First, claim.Last, committedAt, rows));
+    }
+
+    /// <summary>Rolls up the partition's new rows <see cref="IngestOptions.RollupDelay"/> from now, unless that is already due.</summary>
+    private void ScheduleRollUp()
+    {
+        if (_rollUp is not null && !_rollUpArmed)
+        {
+            _rollUpArmed = true;
+            _rollUp.Change(options.Value.RollupDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private async Task RollUpAsync(CancellationToken cancellationToken)
+    {
+        _rollUpArmed = false;
+        try
+        {
+            var rows = await _rollups!.RollUpAsync(dataSource, _clientId, cancellationToken);
+            IngestTelemetry.RowsRolledUp.Add(rows);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            // Nothing is lost: queries read the rows after the watermark raw until a later roll-up succeeds.
+            logger.LogWarning(ex, "Rolling up {Client}/{Model} failed; trying again later", _clientId, _table!.Model.Code);
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                ScheduleRollUp();
+            }
+        }
     }
 
     private async Task PublishAsync(EventBatch batch)

@@ -12,6 +12,9 @@ internal static class IngestTelemetry
     public static readonly Counter<long> RowsCommitted =
         Meter.CreateCounter<long>("ae.ingest.rows", "{row}", "Rows committed to PostgreSQL");
 
+    public static readonly Counter<long> RowsRolledUp =
+        Meter.CreateCounter<long>("ae.ingest.rows_rolled_up", "{row}", "Committed rows added to the query rollups");
+
     public static readonly Histogram<double> CommitDuration =
         Meter.CreateHistogram<double>("ae.ingest.commit.duration", "ms", "Time to validate-free commit one batch (COPY + sequence)");
 }

@@ -132,11 +132,11 @@ public sealed class KpiQueryRunner(
         // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
         // the sources hold in one batch; the query and COMMIT in the other. A connection returned mid-transaction
         // (an error) is rolled back by the pool.
-        var (positions, covered) = await BeginAsync(connection, context.ClientId, plan.Formula.ObjectModels, cancellationToken);
+        var (positions, covered, watermarks) = await BeginAsync(connection, context.ClientId, plan.Formula.ObjectModels, cancellationToken);
         if (options.UseRollups && covered.Count > 0)
         {
             var ranges = RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes);
-            plan = KpiSqlCompiler.Compile(plan.Formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, new RollupSource(ranges, covered));
+            plan = KpiSqlCompiler.Compile(plan.Formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, new RollupSource(ranges, covered, watermarks));
         }
 
         var committed = false;
@@ -173,16 +173,17 @@ public sealed class KpiQueryRunner(
     }
 
     /// <summary>
-    /// Starts the query's read-only snapshot and reads in it the committed position of each object model and which
-    /// of their terms are rolled up for every row (coverage from sequence 1).
+    /// Starts the query's read-only snapshot and reads in it the committed position of each object model, which of
+    /// their terms are rolled up for every row (coverage from sequence 1), and the rollups' watermark of each object
+    /// model whose newest rows are not rolled up yet.
     /// </summary>
-    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered)> BeginAsync(
+    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, long> Watermarks)> BeginAsync(
         NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
     {
         var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
         var sources = new NpgsqlBatchCommand(
             """
-            SELECT m.object_model, coalesce(p.last_sequence, 0),
+            SELECT m.object_model, coalesce(p.last_sequence, 0), coalesce(p.rolled_up_through, 0),
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
                              WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1), '{}')
             FROM unnest($2::text[]) AS m(object_model)
@@ -201,18 +202,25 @@ public sealed class KpiQueryRunner(
         };
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
+        var watermarks = new Dictionary<string, long>(StringComparer.Ordinal);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
-            positions.Add(new SourcePosition(model, reader.GetInt64(1)));
-            foreach (var term in reader.GetFieldValue<long[]>(2))
+            var (position, rolledUpThrough) = (reader.GetInt64(1), reader.GetInt64(2));
+            positions.Add(new SourcePosition(model, position));
+            if (rolledUpThrough < position)
+            {
+                watermarks[model] = rolledUpThrough;
+            }
+
+            foreach (var term in reader.GetFieldValue<long[]>(3))
             {
                 covered.Add((model, term));
             }
         }
 
-        return (positions.ToArray(), covered);
+        return (positions.ToArray(), covered, watermarks);
     }
 
     /// <summary>A cached answer's finality as of now: a bucket may have become final since it was cached.</summary>

@@ -275,6 +275,20 @@ internal static class KpiSqlCompiler
         var minutes = Parameter(ranges.Slots.Select(s => s.Minutes).ToArray());
         var slotFrom = Parameter(Instants(ranges.Slots.Select(s => s.From)));
         var slotTo = Parameter(Instants(ranges.Slots.Select(s => s.To)));
+        if (rollups.Watermarks is not null && rollups.Watermarks.TryGetValue(model.Code, out var watermark))
+        {
+            // Rows committed after the watermark are in no slot yet: read them raw (the key's index starts with the
+            // sequence, so this is a short range scan of the newest rows).
+            parts.Add(
+                $"""
+                SELECT width_bucket({time}, $2) AS "#bucket",
+                       count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+                FROM unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi)
+                JOIN {table} AS t ON t.client_id = $1 AND t.sequence > {Parameter(watermark)}::bigint AND {time} >= e.lo AND {time} < e.hi
+                GROUP BY 1
+                """);
+        }
+
         parts.Add(
             $"""
             SELECT width_bucket(r.slot_start, $2) AS "#bucket",
@@ -525,8 +539,13 @@ internal static class KpiSqlCompiler
 }
 
 /// <summary>What rollups a query may read: the split of its buckets into slots and edges, and the terms rolled up for every row.</summary>
-/// <param name="Covered">(object model, term id) pairs whose rollups hold every row of the client's partition.</param>
-internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered)
+/// <param name="Covered">(object model, term id) pairs whose rollups hold every row of the client's partition up to its watermark.</param>
+/// <param name="Watermarks">
+/// The last sequence in the rollups, for each object model whose newest rows are not rolled up yet: the query reads
+/// its rows after that sequence raw, in the slots too. An object model not listed is rolled up to its end.
+/// </param>
+internal sealed record RollupSource(
+    RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered, IReadOnlyDictionary<string, long>? Watermarks = null)
 {
     /// <summary>Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups.</summary>
     public bool Covers(CompiledFormula formula, ObjectModelDefinition model) =>

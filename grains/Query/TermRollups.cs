@@ -10,12 +10,15 @@ namespace AnalyticsEngine.Query;
 /// <summary>
 /// The rollups of one event object model (<c>query.term_rollups</c>, sql/0005): for every rollable term of the
 /// catalog's KPIs over it, the term's partial state (sum, count, min, max) per client and UTC slot of 15 and 60
-/// minutes, plus the events term (row count and newest event time). Written in the ingest transaction, from the rows
-/// it has just copied, by the same SQL aggregates the query compiler uses on raw rows, so both give the same state.
+/// minutes, plus the events term (row count and newest event time). Written by the partition's ingest grain a few
+/// seconds after its rows commit (<see cref="RollUpAsync"/>), many batches at a time, by the same SQL aggregates the
+/// query compiler uses on raw rows, so both give the same state.
 /// </summary>
 /// <remarks>
 /// A term's coverage (<c>query.rollup_terms</c>) records the first sequence it was rolled up from; the query path
-/// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them.
+/// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. The partition's
+/// watermark (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows
+/// after it raw.
 /// </remarks>
 internal sealed class TermRollups
 {
@@ -50,14 +53,6 @@ internal sealed class TermRollups
 
     /// <summary>Term id by state key.</summary>
     public IReadOnlyDictionary<string, long> TermIds { get; }
-
-    /// <summary>
-    /// The statement that rolls up the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a
-    /// client's partition, or null when the model has no rollups.
-    /// </summary>
-    /// <remarks>Sent inside the ingest transaction, after the COPY: rows and rollups commit together.</remarks>
-    public static NpgsqlBatchCommand? WriteCommand(string clientId, string objectModel, long fromSequence, long toSequence) =>
-        ForCatalog.TryGetValue(objectModel, out var rollups) ? rollups.WriteCommand(clientId, fromSequence, toSequence) : null;
 
     /// <summary>Whether a term's partial state can be added up from slots: sums, counts, minima and maxima of event rows.</summary>
     public static bool IsRollable(AggregateTerm term, ObjectModelDefinition model) =>
@@ -101,7 +96,7 @@ internal sealed class TermRollups
     }
 
     /// <summary>The statement that adds the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition to the rollups.</summary>
-    public NpgsqlBatchCommand WriteCommand(string clientId, long fromSequence, long toSequence)
+    private NpgsqlBatchCommand WriteCommand(string clientId, long fromSequence, long toSequence)
     {
         var command = new NpgsqlBatchCommand(_upsert);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
@@ -115,6 +110,19 @@ internal sealed class TermRollups
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [EventsTerm, .. Terms.Select(t => TermIds[t.StateKey])] });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ["events", .. Terms.Select(t => t.StateKey)] });
         return command;
+    }
+
+    /// <summary>
+    /// Rolls up the rows of a client's partition committed after its watermark (<c>ingest.partitions.rolled_up_through</c>)
+    /// and moves the watermark to the partition's end, in one transaction; returns how many rows it rolled up.
+    /// </summary>
+    public async Task<long> RollUpAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var rolled = await RollUpLockedAsync(connection, transaction, clientId, commandTimeoutSeconds: 30, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return rolled;
     }
 
     /// <summary>
@@ -132,7 +140,7 @@ internal sealed class TermRollups
                          // The ingest grain's lock: no batch of this partition commits until the rebuild does.
                          """
                          INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-                         ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence
+                         ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0
                          """,
                          "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
                          "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
@@ -144,12 +152,53 @@ internal sealed class TermRollups
                 reset.BatchCommands.Add(command);
             }
 
-            reset.BatchCommands.Add(WriteCommand(clientId, 1, long.MaxValue));
-            reset.Timeout = 0;
             await reset.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await RollUpLockedAsync(connection, transaction, clientId, commandTimeoutSeconds: 0, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Locks the partition's row, then rolls up the rows between its watermark and its end and moves the watermark.
+    /// </summary>
+    /// <remarks>
+    /// The lock is taken in a statement of its own. Every ingest transaction advances (and so locks) that row until it
+    /// commits; once the lock is granted, every row up to <c>last_sequence</c> has committed, and the next statement,
+    /// with a snapshot of its own under READ COMMITTED, sees them all. A second writer (a duplicate activation during
+    /// a failover, or a rebuild) waits on the lock and then finds the watermark moved, so no row is added twice.
+    /// </remarks>
+    private async Task<long> RollUpLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, int commandTimeoutSeconds, CancellationToken cancellationToken)
+    {
+        long from, through;
+        await using (var lockRow = new NpgsqlCommand(
+            "SELECT rolled_up_through, last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE",
+            connection, transaction))
+        {
+            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+            await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return 0;
+            }
+
+            (from, through) = (reader.GetInt64(0) + 1, reader.GetInt64(1));
+        }
+
+        if (through < from)
+        {
+            return 0;
+        }
+
+        var watermark = new NpgsqlBatchCommand("UPDATE ingest.partitions SET rolled_up_through = $3 WHERE client_id = $1 AND object_model = $2");
+        watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+        watermark.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
+        await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(clientId, from, through), watermark }, Timeout = commandTimeoutSeconds };
+        await write.ExecuteNonQueryAsync(cancellationToken);
+        return through - from + 1;
     }
 
     private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, List<object> literals)

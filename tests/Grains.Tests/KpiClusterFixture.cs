@@ -29,7 +29,13 @@ public sealed class KpiClusterFixture : IAsyncLifetime
         await ObjectModelTables.BuiltIn.EnsureCreatedAsync(Database, CancellationToken.None);
 
         var builder = new InProcessTestClusterBuilder(2);
-        builder.ConfigureSiloHost((_, host) => host.Services.AddGrainServices(host.Configuration, Postgres));
+        builder.ConfigureSiloHost((_, host) =>
+        {
+            host.Services.AddGrainServices(host.Configuration, Postgres);
+            // Ingest grains leave rolling up to the tests (TermRollups.RollUpAsync), so a test knows which rows are in
+            // the rollups and which a query reads raw.
+            host.Services.Configure<IngestOptions>(o => o.RollupDelay = TimeSpan.FromHours(1));
+        });
         builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(Postgres));
         builder.ConfigureClient(client => client.AddMemoryStreams(EventStreams.Provider));
         Cluster = builder.Build();

@@ -50,6 +50,8 @@ public sealed class AnalyticsFixture : IAsyncLifetime
             $"--Orleans:SiloPort={FreePort()}",
             $"--Orleans:GatewayPort={FreePort()}",
             "--urls=http://127.0.0.1:0",
+            // RollupTests watches the ingest grain roll up on its own; a second instead of ten keeps it short.
+            "--Ingest:RollupDelay=00:00:01",
         ]);
         await SiloApp.StartAsync(_silo);
 

@@ -25,7 +25,7 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
         await Gate.WaitAsync();
         try
         {
-            return _scenario ??= await QueryScenario.CreateAsync(fixture.Client, seed: 20261126);
+            return _scenario ??= await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 20261126);
         }
         finally
         {

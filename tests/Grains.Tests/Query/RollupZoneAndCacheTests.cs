@@ -39,28 +39,38 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
         var raw = Runner(useRollups: false);
         var rolled = Runner(useRollups: true);
-
-        foreach (var kpi in new[] { "POF", "OTD", "R_MIXED" }.Concat(BuiltInCatalog.Kpis.Where(k => k.RequiredObjects.SequenceEqual(new[] { "orders" })).Select(k => k.Code)).Distinct())
+        // First with the newest rows after the watermark (read raw), then with every row rolled up.
+        Assert.InRange(await RolledUpThroughAsync(clientId), 1, await LastSequenceAsync(clientId) - 1);
+        foreach (var phase in new[] { "part rolled up", "all rolled up" })
         {
-            var formula = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
-            var rollable = formula.Aggregates.All(t => TermRollups.ForCatalog["orders"].TermIds.ContainsKey(t.StateKey));
-            foreach (var granularity in new[] { QueryGranularity.Hour, QueryGranularity.Day, QueryGranularity.Range })
+            if (phase == "all rolled up")
             {
-                var query = new KpiQuery(clientId, kpi, from.AddMinutes(-3), to.AddMinutes(7), granularity);
-                var expected = Assert.Single((await raw.RunAsync(query, config)).Series).Values;
-                var actual = Assert.Single((await rolled.RunAsync(query, config)).Series).Values;
-                // R_MIXED's terms are not all the catalog's, and count_distinct never rolls up: it reads raw rows.
-                Assert.True(rolled.LastRunUsedRollups == rollable, $"{kpi} {granularity}: rollups {rolled.LastRunUsedRollups}");
-                Assert.Equal(expected.Count, actual.Count);
-                for (var i = 0; i < expected.Count; i++)
+                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, CancellationToken.None);
+                Assert.Equal(await LastSequenceAsync(clientId), await RolledUpThroughAsync(clientId));
+            }
+
+            foreach (var kpi in new[] { "POF", "OTD", "R_MIXED" }.Concat(BuiltInCatalog.Kpis.Where(k => k.RequiredObjects.SequenceEqual(new[] { "orders" })).Select(k => k.Code)).Distinct())
+            {
+                var formula = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
+                var rollable = formula.Aggregates.All(t => TermRollups.ForCatalog["orders"].TermIds.ContainsKey(t.StateKey));
+                foreach (var granularity in new[] { QueryGranularity.Hour, QueryGranularity.Day, QueryGranularity.Range })
                 {
-                    var where = $"{kpi} {granularity} [{expected[i].BucketStart:O}, {expected[i].BucketEnd:O})";
-                    Assert.True(expected[i].Value == actual[i].Value, $"{where}: raw {expected[i].Value}, rollups {actual[i].Value}");
-                    Assert.Equal(expected[i].BucketStart, actual[i].BucketStart);
-                    Assert.Equal(expected[i].EventCount, actual[i].EventCount);
-                    Assert.Equal(expected[i].NewestEventTime, actual[i].NewestEventTime);
-                    Assert.Equal(string.Join(" | ", expected[i].Components), string.Join(" | ", actual[i].Components));
-                    Assert.Equal(expected[i].AsOf, actual[i].AsOf);
+                    var query = new KpiQuery(clientId, kpi, from.AddMinutes(-3), to.AddMinutes(7), granularity);
+                    var expected = Assert.Single((await raw.RunAsync(query, config)).Series).Values;
+                    var actual = Assert.Single((await rolled.RunAsync(query, config)).Series).Values;
+                    // R_MIXED's terms are not all the catalog's, and count_distinct never rolls up: it reads raw rows.
+                    Assert.True(rolled.LastRunUsedRollups == rollable, $"{kpi} {granularity}: rollups {rolled.LastRunUsedRollups}");
+                    Assert.Equal(expected.Count, actual.Count);
+                    for (var i = 0; i < expected.Count; i++)
+                    {
+                        var where = $"{phase}: {kpi} {granularity} [{expected[i].BucketStart:O}, {expected[i].BucketEnd:O})";
+                        Assert.True(expected[i].Value == actual[i].Value, $"{where}: raw {expected[i].Value}, rollups {actual[i].Value}");
+                        Assert.True(expected[i].EventCount == actual[i].EventCount, $"{where}: raw {expected[i].EventCount} events, rollups {actual[i].EventCount}");
+                        Assert.Equal(expected[i].BucketStart, actual[i].BucketStart);
+                        Assert.Equal(expected[i].NewestEventTime, actual[i].NewestEventTime);
+                        Assert.Equal(string.Join(" | ", expected[i].Components), string.Join(" | ", actual[i].Components));
+                        Assert.Equal(expected[i].AsOf, actual[i].AsOf);
+                    }
                 }
             }
         }
@@ -148,6 +158,17 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         return services.BuildServiceProvider();
     }
 
+    private Task<long> RolledUpThroughAsync(string clientId) => PartitionAsync(clientId, "rolled_up_through");
+
+    private Task<long> LastSequenceAsync(string clientId) => PartitionAsync(clientId, "last_sequence");
+
+    private async Task<long> PartitionAsync(string clientId, string column)
+    {
+        await using var command = fixture.Database.CreateCommand($"SELECT {column} FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'");
+        command.Parameters.AddWithValue(clientId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private static string Flatten(KpiQueryResult result) => JsonSerializer.Serialize(result);
 
     private KpiQueryRunner Runner(bool useRollups, KpiQueryCache? cache = null) =>
@@ -169,9 +190,15 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
             .ToList();
         var late = orders.OrderBy(o => o.Time).Take(rows / 6).ToHashSet();
         var ordered = orders.Where(o => !late.Contains(o)).Concat(late).Select(o => o.Row).ToArray();
-        foreach (var batch in ordered.Chunk(70))
+        // Rolled up after two thirds of the batches: the rest, the late rows among them, are read raw after the watermark.
+        var batches = ordered.Chunk(70).ToArray();
+        for (var i = 0; i < batches.Length; i++)
         {
-            await IngestAsync(clientId, batch);
+            await IngestAsync(clientId, batches[i]);
+            if (i == batches.Length * 2 / 3)
+            {
+                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, CancellationToken.None);
+            }
         }
 
         return clientId;

@@ -1,0 +1,40 @@
+using System.Net.Http.Json;
+using Npgsql;
+
+namespace AnalyticsEngine.Integration.Tests;
+
+/// <summary>The ingest grain adds committed rows to the query rollups on its own, shortly after they commit.</summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class RollupTests(AnalyticsFixture fixture)
+{
+    [Fact]
+    public async Task Posted_orders_are_rolled_up_shortly_after_they_commit_several_batches_at_once()
+    {
+        var clientId = TestClients.NewId("roll");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var orders = TestOrder.Random(30, DateTimeOffset.UtcNow.AddMinutes(-20), seed: 3);
+        foreach (var batch in new[] { orders[..10], orders[10..] })
+        {
+            var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", batch);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var database = fixture.Database;
+        long rolledUpThrough = -1;
+        await Eventually.HoldsAsync(
+            async () => (rolledUpThrough = await ScalarAsync(database, "SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", clientId)) == orders.Count,
+            TimeSpan.FromSeconds(30),
+            () => $"rolled up through {rolledUpThrough} of {orders.Count}");
+
+        // Every row once in each slot length's events term.
+        Assert.Equal(2 * orders.Count, await ScalarAsync(database, "SELECT sum(count)::bigint FROM query.term_rollups WHERE client_id = $1 AND term = 0", clientId));
+        Assert.Equal(1, await ScalarAsync(database, "SELECT min(from_sequence) FROM query.rollup_terms WHERE client_id = $1", clientId));
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlDataSource database, string sql, string clientId)
+    {
+        await using var command = database.CreateCommand(sql);
+        command.Parameters.AddWithValue(clientId);
+        return await command.ExecuteScalarAsync() is long value ? value : -1;
+    }
+}
