@@ -128,6 +128,7 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
 
         var computed = await Runner(true, cache).RunAsync(query, config);
         var again = await Runner(true, cache).RunAsync(query, config);
+        await WaitUntilInRedisAsync($"ae:query:{clientId}:POF:*"); // the second level may be written after the answer returns
         var elsewhere = await Runner(true, otherCache).RunAsync(query, config);
 
         Assert.Equal((1, 1), (cache.Misses, cache.Hits));
@@ -148,11 +149,25 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(Assert.Single(computed.Series).Values.Sum(v => v.EventCount) + 1, Assert.Single(fresh.Series).Values.Sum(v => v.EventCount));
     }
 
+    private static async Task WaitUntilInRedisAsync(string pattern)
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(RedisConfiguration);
+        var server = redis.GetServers()[0];
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!server.Keys(pattern: pattern).Any())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no key {pattern} in Redis after 10 s");
+            await Task.Delay(20);
+        }
+    }
+
+    private static string RedisConfiguration => Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379";
+
     private static ServiceProvider CacheServices()
     {
         var services = new ServiceCollection();
         services.AddHybridCache();
-        services.AddStackExchangeRedisCache(o => o.Configuration = Environment.GetEnvironmentVariable("ConnectionStrings__Redis") ?? "127.0.0.1:56379");
+        services.AddStackExchangeRedisCache(o => o.Configuration = RedisConfiguration);
         services.AddOptions<KpiQueryOptions>();
         services.AddSingleton<KpiQueryCache>();
         return services.BuildServiceProvider();
