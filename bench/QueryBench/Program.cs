@@ -191,15 +191,7 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string 
     command.Parameters.AddWithValue(from.UtcDateTime);
     command.Parameters.AddWithValue(to.UtcDateTime);
     command.Parameters.AddWithValue(unit);
-    var values = new List<(DateTimeOffset, double?)>();
-    await using var reader = await command.ExecuteReaderAsync();
-    while (await reader.ReadAsync())
-    {
-        var total = reader.GetInt64(2);
-        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), total == 0 ? null : 100.0 * reader.GetInt64(1) / total));
-    }
-
-    return values;
+    return await PercentagesAsync(command);
 }
 
 // The same series from the rollup table by hand: the hour slots of the two terms of POF, grouped by local hour or day
@@ -224,13 +216,19 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAs
     command.Parameters.AddWithValue(unit);
     command.Parameters.AddWithValue(perfectTerm);
     command.Parameters.AddWithValue(allTerm);
+    return await PercentagesAsync(command);
+}
+
+// The rows of a hand-written POF series, (bucket start, perfect orders, all orders), as percentages per bucket.
+static async Task<List<(DateTimeOffset Start, double? Value)>> PercentagesAsync(NpgsqlCommand command)
+{
     var values = new List<(DateTimeOffset, double?)>();
     await using var reader = await command.ExecuteReaderAsync();
     while (await reader.ReadAsync())
     {
-        var total = reader.IsDBNull(2) ? 0 : reader.GetDecimal(2);
-        var perfect = reader.IsDBNull(1) ? 0 : reader.GetDecimal(1);
-        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), total == 0 ? null : 100.0 * (double)perfect / (double)total));
+        var perfect = reader.IsDBNull(1) ? 0 : Convert.ToDouble(reader.GetValue(1), CultureInfo.InvariantCulture);
+        var total = reader.IsDBNull(2) ? 0 : Convert.ToDouble(reader.GetValue(2), CultureInfo.InvariantCulture);
+        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), total == 0 ? null : 100.0 * perfect / total));
     }
 
     return values;

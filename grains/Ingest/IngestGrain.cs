@@ -16,11 +16,14 @@ public sealed class IngestOptions
     public int RowsPerStreamMessage { get; set; } = 2_000;
 
     /// <summary>
-    /// How long after a commit the partition's new rows are added to the query rollups, together with whatever else
-    /// committed meanwhile. Queries read the rows not rolled up yet from the table, so this trades ingest throughput
+    /// How long, on average, after a commit the partition's new rows are added to the query rollups, together with
+    /// whatever else committed meanwhile. Queries read the rows not rolled up yet from the table, so this trades ingest throughput
     /// (one rollup statement for many batches) against the raw rows a query reads at most.
     /// </summary>
-    public TimeSpan RollupDelay { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RollupDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A partition is rolled up at once when this many of its rows wait, so a busy one never leaves a long raw tail.</summary>
+    public int RollupRows { get; set; } = 50_000;
 }
 
 /// <summary>
@@ -43,6 +46,7 @@ public sealed class IngestGrain(
     private Query.TermRollups? _rollups;
     private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
     private bool _rollUpArmed;
+    private long _rowsToRollUp;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -122,6 +126,7 @@ public sealed class IngestGrain(
 
         if (batch is not null)
         {
+            _rowsToRollUp += batch.Rows.Length;
             ScheduleRollUp();
             await PublishAsync(batch);
         }
@@ -194,19 +199,35 @@ public sealed class IngestGrain(
         return (result, new EventBatch(_clientId, _table.Model.Code, claim.First, claim.Last, committedAt, rows));
     }
 
-    /// <summary>Rolls up the partition's new rows <see cref="IngestOptions.RollupDelay"/> from now, unless that is already due.</summary>
+    /// <summary>
+    /// Rolls up the partition's new rows about <see cref="IngestOptions.RollupDelay"/> from now, unless that is already
+    /// due; at once when <see cref="IngestOptions.RollupRows"/> rows wait.
+    /// </summary>
     private void ScheduleRollUp()
     {
-        if (_rollUp is not null && !_rollUpArmed)
+        if (_rollUp is null)
+        {
+            return;
+        }
+
+        if (_rowsToRollUp >= options.Value.RollupRows)
         {
             _rollUpArmed = true;
-            _rollUp.Change(options.Value.RollupDelay, Timeout.InfiniteTimeSpan);
+            _rollUp.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+        else if (!_rollUpArmed)
+        {
+            // Between half and one and a half delays: partitions that started together (a silo start, a load test)
+            // would otherwise all roll up in the same second, and every ingest grain would wait on that burst at once.
+            _rollUpArmed = true;
+            _rollUp.Change(options.Value.RollupDelay * (0.5 + Random.Shared.NextDouble()), Timeout.InfiniteTimeSpan);
         }
     }
 
     private async Task RollUpAsync(CancellationToken cancellationToken)
     {
         _rollUpArmed = false;
+        _rowsToRollUp = 0;
         try
         {
             var rows = await _rollups!.RollUpAsync(dataSource, _clientId, cancellationToken);
