@@ -60,20 +60,14 @@ public sealed class IngestGrain(
         if (_rollups is not null)
         {
             _rollUp = this.RegisterGrainTimer(RollUpAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
-            // Rows an earlier activation committed but did not roll up (it died first) are rolled up soon.
+            // Rows an earlier activation committed but did not roll up (it was deactivated or died first) are rolled up
+            // soon. Deactivation itself does no database work: until then queries read those rows raw.
             ScheduleRollUp();
         }
 
         return Task.CompletedTask;
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        if (_rollUpArmed)
-        {
-            await RollUpAsync(cancellationToken);
-        }
-    }
 
     public async Task<IngestResult> Ingest(IngestRequest request)
     {

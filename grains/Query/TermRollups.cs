@@ -116,10 +116,19 @@ internal sealed class TermRollups
     /// Rolls up the rows of a client's partition committed after its watermark (<c>ingest.partitions.rolled_up_through</c>)
     /// and moves the watermark to the partition's end, in one transaction; returns how many rows it rolled up.
     /// </summary>
+    /// <remarks>
+    /// Waits at most a few seconds for the partition's lock (held by an ingest transaction, or by a writer that is
+    /// gone until the server ends its session): the caller tries again later, and queries read the rows raw meanwhile.
+    /// </remarks>
     public async Task<long> RollUpAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var patience = new NpgsqlCommand("SET LOCAL lock_timeout = '3s'", connection, transaction))
+        {
+            await patience.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         var rolled = await RollUpLockedAsync(connection, transaction, clientId, commandTimeoutSeconds: 30, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return rolled;
