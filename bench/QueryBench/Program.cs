@@ -176,7 +176,7 @@ return;
 // here: date_trunc on local time merges the repeated fall-back hour, which the hourly 1-day range never meets).
 async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string unit, DateTimeOffset from, DateTimeOffset to)
 {
-    await using var command = dataSource.CreateCommand(
+    return await HandSeriesAsync(
         """
         SELECT date_trunc($4, ordered_at AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin',
                count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete),
@@ -185,20 +185,14 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenAsync(string 
         WHERE client_id = $1 AND ordered_at >= $2 AND ordered_at < $3
         GROUP BY 1
         ORDER BY 1
-        """);
-    command.CommandTimeout = 0;
-    command.Parameters.AddWithValue(ClientId);
-    command.Parameters.AddWithValue(from.UtcDateTime);
-    command.Parameters.AddWithValue(to.UtcDateTime);
-    command.Parameters.AddWithValue(unit);
-    return await PercentagesAsync(command);
+        """, unit, from, to);
 }
 
 // The same series from the rollup table by hand: the hour slots of the two terms of POF, grouped by local hour or day
 // (Europe/Berlin's hours and days are whole UTC hours, so hour slots cover every bucket).
 async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAsync(string unit, DateTimeOffset from, DateTimeOffset to)
 {
-    await using var command = dataSource.CreateCommand(
+    return await HandSeriesAsync(
         """
         SELECT date_trunc($4, slot_start AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin',
                sum(count) FILTER (WHERE term = $5),
@@ -208,14 +202,23 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAs
           AND slot_start >= $2 AND slot_start < $3
         GROUP BY 1
         ORDER BY 1
-        """);
+        """, unit, from, to, perfectTerm, allTerm);
+}
+
+// Runs a hand-written POF series: $1 client, $2..$3 the range, $4 the date_trunc unit, then the extra parameters.
+async Task<List<(DateTimeOffset Start, double? Value)>> HandSeriesAsync(string sql, string unit, DateTimeOffset from, DateTimeOffset to, params long[] extra)
+{
+    await using var command = dataSource.CreateCommand(sql);
     command.CommandTimeout = 0;
     command.Parameters.AddWithValue(ClientId);
     command.Parameters.AddWithValue(from.UtcDateTime);
     command.Parameters.AddWithValue(to.UtcDateTime);
     command.Parameters.AddWithValue(unit);
-    command.Parameters.AddWithValue(perfectTerm);
-    command.Parameters.AddWithValue(allTerm);
+    foreach (var value in extra)
+    {
+        command.Parameters.AddWithValue(value);
+    }
+
     return await PercentagesAsync(command);
 }
 
