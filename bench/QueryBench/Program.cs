@@ -94,7 +94,7 @@ if (args.Contains("--explain"))
     foreach (var (name, length, granularity, _) in cases)
     {
         var prepared = KpiQueryRunner.Prepare(new KpiQuery(ClientId, "POF", end - length, end, granularity), config, new KpiQueryOptions());
-        var plan = KpiSqlCompiler.Compile(prepared.Plan!.Formula, BuiltInCatalog.ObjectModelsByCode, null,
+        var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, null,
             new RollupSource(RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes), covered));
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!);

@@ -86,23 +86,23 @@ public sealed class CommittedEnds(NpgsqlDataSource dataSource)
         }
     }
 
-    private async Task<Dictionary<string, IReadOnlyList<CommittedEnd>>> ReadAsync(string[] clientIds)
+    private async Task<Dictionary<string, List<CommittedEnd>>> ReadAsync(string[] clientIds)
     {
         Interlocked.Increment(ref _queries);
         await using var command = dataSource.CreateCommand(
             "SELECT client_id, object_model, last_sequence FROM ingest.partitions WHERE client_id = ANY($1)");
         command.Parameters.AddWithValue(clientIds);
         await using var reader = await command.ExecuteReaderAsync();
-        var ends = new Dictionary<string, IReadOnlyList<CommittedEnd>>(StringComparer.Ordinal);
+        var ends = new Dictionary<string, List<CommittedEnd>>(StringComparer.Ordinal);
         while (await reader.ReadAsync())
         {
             var clientId = reader.GetString(0);
             if (!ends.TryGetValue(clientId, out var list))
             {
-                ends.Add(clientId, list = new List<CommittedEnd>());
+                ends.Add(clientId, list = []);
             }
 
-            ((List<CommittedEnd>)list).Add(new CommittedEnd(reader.GetString(1), reader.GetInt64(2)));
+            list.Add(new CommittedEnd(reader.GetString(1), reader.GetInt64(2)));
         }
 
         return ends;

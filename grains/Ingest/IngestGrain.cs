@@ -17,8 +17,8 @@ public sealed class IngestOptions
 
     /// <summary>
     /// How long, on average, after a commit the partition's new rows are added to the query rollups, together with
-    /// whatever else committed meanwhile. Queries read the rows not rolled up yet from the table, so this trades ingest throughput
-    /// (one rollup statement for many batches) against the raw rows a query reads at most.
+    /// whatever else committed meanwhile. Queries read the rows not rolled up yet from the table, so this trades
+    /// ingest throughput (one rollup statement for many batches) against the raw rows a query reads at most.
     /// </summary>
     public TimeSpan RollupDelay { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -67,7 +67,6 @@ public sealed class IngestGrain(
 
         return Task.CompletedTask;
     }
-
 
     public async Task<IngestResult> Ingest(IngestRequest request)
     {

@@ -39,8 +39,7 @@ public sealed class KpiQueryRunner(
             return KpiQueryResult.Failed(query, error.Kind, error.Message);
         }
 
-        var (plan, boundaries) = (prepared.Plan!, prepared.Boundaries!);
-        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone)?.Id ?? "UTC";
+        var boundaries = prepared.Boundaries!;
         var context = new QueryAnswerContext(
             query.ClientId,
             prepared.KpiCode!,
@@ -51,7 +50,7 @@ public sealed class KpiQueryRunner(
             options.MaxPoints);
         try
         {
-            var series = await ExecuteAsync(query, prepared, zone, context, cancellationToken);
+            var series = await ExecuteAsync(query, prepared, context, cancellationToken);
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
         }
         catch (TooManyPointsException ex)
@@ -67,12 +66,12 @@ public sealed class KpiQueryRunner(
         catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
         {
             // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.
-            logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, plan.Sql);
+            logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, ex.BatchCommand?.CommandText);
             throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
         }
     }
 
-    /// <summary>Everything before touching the database: the KPI, its SQL plan and the bucket boundaries, or why not.</summary>
+    /// <summary>Everything before touching the database: the KPI, its compiled formula, the zone and the bucket boundaries, or why not.</summary>
     internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
     {
         if (!Enum.IsDefined(query.Granularity))
@@ -117,27 +116,26 @@ public sealed class KpiQueryRunner(
                 $"A {query.Granularity.ToString().ToLowerInvariant()} series over {(query.To - query.From).TotalDays:0.#} days has more than {options.MaxPoints} points; ask for a coarser granularity or a shorter range.");
         }
 
-        return new PreparedQuery(definition.Code, KpiSqlCompiler.Compile(formula, models, query.Dimension), boundaries, null);
+        return new PreparedQuery(definition.Code, formula, zone, boundaries, null);
     }
 
     /// <summary>Whether the last statement this runner ran read rollups (for tests and the benchmark).</summary>
     internal bool LastRunUsedRollups { get; private set; }
 
     private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(
-        KpiQuery query, PreparedQuery prepared, string zone, QueryAnswerContext context, CancellationToken cancellationToken)
+        KpiQuery query, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
-        var plan = prepared.Plan!;
+        var formula = prepared.Formula!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
 
         // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
         // the sources hold in one batch; the query and COMMIT in the other. A connection returned mid-transaction
         // (an error) is rolled back by the pool.
-        var (positions, covered, watermarks) = await BeginAsync(connection, context.ClientId, plan.Formula.ObjectModels, cancellationToken);
-        if (options.UseRollups && covered.Count > 0)
-        {
-            var ranges = RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes);
-            plan = KpiSqlCompiler.Compile(plan.Formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, new RollupSource(ranges, covered, watermarks));
-        }
+        var (positions, covered, watermarks) = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cancellationToken);
+        var rollups = options.UseRollups && covered.Count > 0
+            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), covered, watermarks)
+            : null;
+        var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
 
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
@@ -159,7 +157,7 @@ public sealed class KpiQueryRunner(
         else
         {
             var key = KpiQueryCache.Key(
-                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, plan.Formula.Source, zone, query, positions);
+                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query, positions);
             answer = Final(await cache.GetOrRunAsync(key, Run, cancellationToken), context);
         }
 
@@ -232,7 +230,7 @@ public sealed class KpiQueryRunner(
 }
 
 /// <summary>A query ready to run, or the reason it cannot.</summary>
-internal sealed record PreparedQuery(string? KpiCode, KpiSqlPlan? Plan, long[]? Boundaries, QueryError? Error)
+internal sealed record PreparedQuery(string? KpiCode, CompiledFormula? Formula, DateTimeZone? Zone, long[]? Boundaries, QueryError? Error)
 {
-    public static PreparedQuery Failed(QueryErrorKind kind, string message) => new(null, null, null, new QueryError(kind, message));
+    public static PreparedQuery Failed(QueryErrorKind kind, string message) => new(null, null, null, null, new QueryError(kind, message));
 }

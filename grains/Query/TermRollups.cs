@@ -32,6 +32,8 @@ internal sealed class TermRollups
 
     private readonly string _upsert;
     private readonly IReadOnlyList<object> _literals;
+    private readonly long[] _coveredIds; // the events term, then every term: what the upsert records as rolled up
+    private readonly string[] _coveredKeys;
 
     private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
     {
@@ -41,6 +43,8 @@ internal sealed class TermRollups
         var literals = new List<object>();
         _upsert = UpsertSql(model, terms, literals);
         _literals = literals;
+        _coveredIds = [EventsTerm, .. terms.Select(t => TermIds[t.StateKey])];
+        _coveredKeys = ["events", .. terms.Select(t => t.StateKey)];
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -107,8 +111,8 @@ internal sealed class TermRollups
             command.Parameters.Add(new NpgsqlParameter { Value = literal });
         }
 
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [EventsTerm, .. Terms.Select(t => TermIds[t.StateKey])] });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ["events", .. Terms.Select(t => t.StateKey)] });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _coveredKeys });
         return command;
     }
 
