@@ -254,20 +254,21 @@ internal static class KpiSqlCompiler
             outerColumns.Append($", {(state.Part == "count" ? "sum" : state.Part)}(u.{state.Name}) AS {state.Name}");
         }
 
+        // Raw rows of the object's table whose time falls in one of the ranges from[i]..to[i] and that meet `also`.
+        string RawRows(string from, string to, string also) =>
+            $"""
+            SELECT width_bucket({time}, $2) AS "#bucket",
+                   count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+            FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
+            JOIN {table} AS t ON t.client_id = $1{also} AND {time} >= e.lo AND {time} < e.hi
+            GROUP BY 1
+            """;
+
         var parts = new List<string>();
         var ranges = rollups.Ranges;
         if (ranges.Raw.Count > 0)
         {
-            var from = Parameter(Instants(ranges.Raw.Select(r => r.From)));
-            var to = Parameter(Instants(ranges.Raw.Select(r => r.To)));
-            parts.Add(
-                $"""
-                SELECT width_bucket({time}, $2) AS "#bucket",
-                       count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
-                FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
-                JOIN {table} AS t ON t.client_id = $1 AND {time} >= e.lo AND {time} < e.hi
-                GROUP BY 1
-                """);
+            parts.Add(RawRows(Parameter(Instants(ranges.Raw.Select(r => r.From))), Parameter(Instants(ranges.Raw.Select(r => r.To))), ""));
         }
 
         var code = Parameter(model.Code);
@@ -279,14 +280,7 @@ internal static class KpiSqlCompiler
         {
             // Rows committed after the watermark are in no slot yet: read them raw (the key's index starts with the
             // sequence, so this is a short range scan of the newest rows).
-            parts.Add(
-                $"""
-                SELECT width_bucket({time}, $2) AS "#bucket",
-                       count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
-                FROM unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi)
-                JOIN {table} AS t ON t.client_id = $1 AND t.sequence > {Parameter(watermark)}::bigint AND {time} >= e.lo AND {time} < e.hi
-                GROUP BY 1
-                """);
+            parts.Add(RawRows(slotFrom, slotTo, $" AND t.sequence > {Parameter(watermark)}::bigint"));
         }
 
         parts.Add(
