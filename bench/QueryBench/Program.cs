@@ -15,7 +15,7 @@ using NpgsqlTypes;
 // 30-day and 365-day ranges, side by side in one run: the query path on raw rows, the query path on rollups, and
 // hand-written SQL over the same raw rows and over the same rollup table.
 //
-//   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep]
+//   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep --steady 100]
 //
 // The rows belong to a dedicated client id; they are loaded with binary COPY when missing (around the ingest path,
 // so their rollups are then rebuilt from them, as for rows stored before rollups existed) and deleted with their
@@ -159,6 +159,26 @@ foreach (var (name, length, granularity, unit) in cases)
     string Pair(string mode) => string.Create(CultureInfo.InvariantCulture, $"{P(times[mode], 50),6:0.0} / {P(times[mode], 99),6:0.0}");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"| {name,-16} | {series.Count,7} | {read,10:N0} | {Pair("raw"),15} | {Pair("hand"),16} | {P(times["raw"], 50) / P(times["hand"], 50),9:0.00}x | {Pair("rollups"),13} | {Pair("hand rollups"),13} | {P(times["rollups"], 50) / P(times["hand rollups"], 50),13:0.00}x | {(same ? "yes" : "NO"),-11} |"));
+}
+
+var steady = Option("--steady", 0);
+if (steady > 0)
+{
+    // Rollup queries back to back, without the raw scans between them evicting caches: the query path's fixed cost
+    // per query (snapshot, positions, planning) against the hand-written SQL over the rollup table.
+    Console.WriteLine();
+    Console.WriteLine($"rollups back to back, {steady} runs of each after 5 warm-ups: ms p50 / p99");
+    Console.WriteLine("| range            | rollups       | hand rollups  | rollups ÷ hand |");
+    Console.WriteLine("|------------------|--------------:|--------------:|---------------:|");
+    foreach (var (name, length, granularity, unit) in cases)
+    {
+        var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
+        var path = await TimeAsync(steady, async () => Check(await rolled.RunAsync(query, config), rolled, expectRollups: true));
+        var first = (await rolled.RunAsync(query, config)).Series[0].Values;
+        var hand = await TimeAsync(steady, () => HandWrittenOverRollupsAsync(unit, first[0].BucketStart, first[^1].BucketEnd));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name,-16} | {P(path, 50),5:0.00} / {P(path, 99),5:0.00} | {P(hand, 50),5:0.00} / {P(hand, 99),5:0.00} | {P(path, 50) / P(hand, 50),13:0.00}x |"));
+    }
 }
 
 if (!keep)
@@ -312,6 +332,22 @@ async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     }
 
     return (T)(await command.ExecuteScalarAsync())!;
+}
+
+static async Task<List<double>> TimeAsync(int runs, Func<Task> run)
+{
+    var times = new List<double>(runs);
+    for (var i = 0; i < runs + 5; i++)
+    {
+        var watch = Stopwatch.StartNew();
+        await run();
+        if (i >= 5)
+        {
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    return times;
 }
 
 static double P(List<double> samples, int percentile)
