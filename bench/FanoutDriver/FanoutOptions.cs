@@ -15,7 +15,8 @@ public sealed record FanoutOptions(
     TimeSpan Warmup,
     TimeSpan Window,
     int ConnectConcurrency,
-    int MarginalViewers)
+    int MarginalViewers,
+    bool LeanClient)
 {
     /// <summary>Catalog KPIs that read orders, so one order changes every one of them.</summary>
     public static readonly string[] OrderKpis =
@@ -50,7 +51,13 @@ public sealed record FanoutOptions(
             TimeSpan.FromSeconds(Int("--warmup", 20)),
             TimeSpan.FromSeconds(Int("--seconds", 60)),
             Int("--connect-concurrency", 32),
-            Int("--marginal", 100));
+            Int("--marginal", 100),
+            (Value("--client") ?? "lean") switch
+            {
+                "lean" => true,
+                "signalr" => false,
+                var other => throw new ArgumentException($"--client must be 'lean' or 'signalr', not '{other}'"),
+            });
         if (options.Kpis < 1 || options.Kpis > OrderKpis.Length)
         {
             throw new ArgumentException($"--kpis must be between 1 and {OrderKpis.Length}");

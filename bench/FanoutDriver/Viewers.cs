@@ -18,15 +18,25 @@ public readonly record struct Series(string ClientId, string KpiCode, string Gra
 /// the receive time minus the value's <c>committedAt</c> (the commit of the batch that changed it; driver and
 /// product run on one machine, so one clock).
 /// </summary>
-public sealed class Viewers(FanoutOptions options) : IAsyncDisposable
+public sealed class Viewers : IAsyncDisposable
 {
-    private readonly List<HubConnection> _connections = [];
+    private readonly FanoutOptions options;
+    private readonly List<IAsyncDisposable> _connections = [];
+    private readonly List<LeanHubConnection> _lean = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _pinging;
     private readonly Lock _gate = new();
     private double[] _latencies = new double[1 << 16];
     private int _latencyCount;
     private long _received;
     private long _withoutCommitTime;
     private volatile bool _recording;
+
+    public Viewers(FanoutOptions options)
+    {
+        this.options = options;
+        _pinging = options.LeanClient ? PingAsync(_stopping.Token) : Task.CompletedTask;
+    }
 
     public int Count
     {
@@ -79,7 +89,63 @@ public sealed class Viewers(FanoutOptions options) : IAsyncDisposable
         return durations;
     }
 
-    private async Task<double> ConnectOneAsync(Series series)
+    private Task<double> ConnectOneAsync(Series series) => options.LeanClient ? ConnectLeanAsync(series) : ConnectSignalRAsync(series);
+
+    private async Task<double> ConnectLeanAsync(Series series)
+    {
+        var connection = new LeanHubConnection(OnLeanValues);
+        await connection.StartAsync(new Uri(options.Gateway, "hubs/kpi"), options.Token, CancellationToken.None);
+        lock (_gate)
+        {
+            _connections.Add(connection);
+            _lean.Add(connection);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        await connection.InvokeAsync("Subscribe", [series.ClientId, series.KpiCode, series.Granularity], CancellationToken.None);
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+
+    /// <summary>Pings every lean connection each 10 s (the hub's default client timeout is 30 s; the SignalR client pings by itself).</summary>
+    private async Task PingAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                LeanHubConnection[] connections;
+                lock (_gate)
+                {
+                    connections = [.. _lean];
+                }
+
+                foreach (var connection in connections)
+                {
+                    await connection.PingAsync(cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    private void OnLeanValues(DateTimeOffset received, int values, List<DateTimeOffset> committed)
+    {
+        Interlocked.Add(ref _received, values);
+        Interlocked.Add(ref _withoutCommitTime, values - committed.Count);
+        if (_recording)
+        {
+            foreach (var committedAt in committed)
+            {
+                Record((received - committedAt).TotalMilliseconds);
+            }
+        }
+    }
+
+    private async Task<double> ConnectSignalRAsync(Series series)
     {
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(options.Gateway, "hubs/kpi"), HttpTransportType.WebSockets, o =>
@@ -139,11 +205,14 @@ public sealed class Viewers(FanoutOptions options) : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        List<HubConnection> connections;
+        await _stopping.CancelAsync();
+        await _pinging;
+        List<IAsyncDisposable> connections;
         lock (_gate)
         {
             connections = [.. _connections];
             _connections.Clear();
+            _lean.Clear();
         }
 
         // A few at a time, as they were opened, so closing does not flood the gateway either.
