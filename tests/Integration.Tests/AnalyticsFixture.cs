@@ -55,7 +55,13 @@ public sealed class AnalyticsFixture : IAsyncLifetime
         ]);
         await SiloApp.StartAsync(_silo);
 
-        Gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
+        Gateway = CreateGateway();
+        Http = CreateClient(Token(Roles.Admin, ClientAccess.AllClients));
+    }
+
+    /// <summary>A gateway of this cluster; <see cref="Gateway"/> is one, a test may start more side by side (and dispose them).</summary>
+    public WebApplicationFactory<Program> CreateGateway() =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
             .UseSetting("ConnectionStrings:Postgres", Postgres)
             .UseSetting("ConnectionStrings:Redis", Redis)
             .UseSetting("Orleans:ClusterId", _clusterId)
@@ -63,8 +69,6 @@ public sealed class AnalyticsFixture : IAsyncLifetime
             // The matrix and hostile-input tests send many requests per client; RateLimitTests checks the limiter.
             .UseSetting("RateLimits:PermitsPerSecond", "100000")
             .UseSetting("RateLimits:Burst", "100000"));
-        Http = CreateClient(Token(Roles.Admin, ClientAccess.AllClients));
-    }
 
     /// <summary>A token signed with the gateway's development key; a negative lifetime makes an expired one.</summary>
     public string Token(string role, string clients, TimeSpan? lifetime = null, string subject = "tests") =>

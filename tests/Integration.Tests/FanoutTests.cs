@@ -1,11 +1,12 @@
 using System.Net.Http.Json;
+using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AnalyticsEngine.Integration.Tests;
 
-/// <summary>Compute once, fan out: many viewers of one series on one gateway cost one upstream watch.</summary>
+/// <summary>Compute once, fan out: many viewers of one series on one gateway cost one upstream watch; gateways work side by side.</summary>
 [Collection(AnalyticsCollection.Name)]
 public sealed class FanoutTests(AnalyticsFixture fixture)
 {
@@ -49,6 +50,61 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
             await hub.DisposeAsync();
         }
 
+        Assert.Equal(0, await kpiGrain.GetWatcherCount());
+    }
+
+    [Fact]
+    public async Task Two_gateways_side_by_side_watch_a_series_once_each_and_both_deliver_every_change()
+    {
+        await using var second = fixture.CreateGateway();
+        var token = fixture.Token(Roles.Admin, ClientAccess.AllClients);
+        using var secondHttp = AnalyticsFixture.CreateClient(second, token);
+        var clientId = TestClients.NewId("fan2");
+        await TestClients.CreateAsync(fixture.Http, clientId, "Europe/Berlin", "SCOR_ORDER_COUNT");
+        var minute = DateTimeOffset.UtcNow.AddMinutes(-3);
+        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "SCOR_ORDER_COUNT"));
+
+        // Each viewer reports the order count of the minute whenever a change reaches it.
+        async Task<(HubConnection Hub, Func<double, Task> Sees)> ViewAsync(Task<HubConnection> connecting)
+        {
+            var hub = await connecting;
+            var counts = new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true };
+            var seen = System.Threading.Channels.Channel.CreateUnbounded<double>(counts);
+            hub.On<KpiValue[]>("kpiChanged", values =>
+            {
+                foreach (var v in values.Where(v => v.BucketStart == minute && v.Value is not null))
+                {
+                    seen.Writer.TryWrite(v.Value!.Value);
+                }
+            });
+            await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "SCOR_ORDER_COUNT", "minute");
+            return (hub, async expected =>
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                while (await seen.Reader.ReadAsync(timeout.Token) != expected)
+                {
+                }
+            });
+        }
+
+        var (onFirst, firstSees) = await ViewAsync(fixture.ConnectHubAsync(token));
+        var (onSecond, secondSees) = await ViewAsync(AnalyticsFixture.ConnectHubAsync(second, token));
+        Assert.Equal(2, await kpiGrain.GetWatcherCount()); // one upstream watch per gateway
+
+        // An order posted through either gateway reaches the viewers of both.
+        (await secondHttp.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", TestOrder.Random(5, minute, seed: 7))).EnsureSuccessStatusCode();
+        await Task.WhenAll(firstSees(5), secondSees(5));
+
+        // The first gateway's last viewer leaves: its watch ends, the second gateway's goes on.
+        await onFirst.InvokeAsync("Unsubscribe", clientId, "SCOR_ORDER_COUNT", "minute");
+        await onFirst.DisposeAsync();
+        Assert.Equal(1, await kpiGrain.GetWatcherCount());
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", TestOrder.Random(3, minute, seed: 8))).EnsureSuccessStatusCode();
+        await secondSees(8);
+
+        await onSecond.InvokeAsync("Unsubscribe", clientId, "SCOR_ORDER_COUNT", "minute");
+        await onSecond.DisposeAsync();
         Assert.Equal(0, await kpiGrain.GetWatcherCount());
     }
 }
