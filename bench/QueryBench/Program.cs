@@ -15,7 +15,7 @@ using NpgsqlTypes;
 // 30-day and 365-day ranges, side by side in one run: the query path on raw rows, the query path on rollups, and
 // hand-written SQL over the same raw rows and over the same rollup table.
 //
-//   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep --steady 100]
+//   dotnet run -c Release --project bench/QueryBench [-- --rows 10000000 --runs 20 --keep --steady 100 --other-rows 5000000]
 //
 // The rows belong to a dedicated client id; they are loaded with binary COPY when missing (around the ingest path,
 // so their rollups are then rebuilt from them, as for rows stored before rollups existed) and deleted with their
@@ -23,9 +23,13 @@ using NpgsqlTypes;
 var rows = Option("--rows", 10_000_000);
 var runs = Option("--runs", 20);
 var keep = args.Contains("--keep");
+// Other tenants' rows in the same table, all in the last day: the planner must still read the benchmark client's
+// rows through the (client, time) index rather than scan everyone's.
+var otherRows = Option("--other-rows", 0);
 var connectionString = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
     ?? "Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics";
 const string ClientId = "bench-query-orders";
+const string OtherClientId = "bench-query-other";
 const string Zone = "Europe/Berlin";
 
 // The silo's own data source (statements prepared after two uses), for the query path and the hand-written SQL alike.
@@ -43,7 +47,7 @@ if (existing != rows)
     await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
     await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1", ClientId);
     var load = Stopwatch.StartNew();
-    await LoadAsync(rows, end);
+    await LoadAsync(ClientId, rows, end, TimeSpan.FromDays(365));
     Console.WriteLine($"loaded {rows:N0} rows with binary COPY in {load.Elapsed.TotalSeconds:0.0} s ({rows / load.Elapsed.TotalSeconds:N0} rows/s)");
     await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
 }
@@ -67,6 +71,14 @@ if (await ScalarAsync<long>("SELECT count(*) FROM query.rollup_terms WHERE clien
     await orders.RebuildAsync(dataSource, ClientId, CancellationToken.None);
     await ExecuteAsync("VACUUM ANALYZE query.term_rollups");
     Console.WriteLine($"rolled up {rows:N0} rows in {rebuild.Elapsed.TotalSeconds:0.0} s");
+}
+
+if (await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WHERE client_id = $1", OtherClientId) != otherRows)
+{
+    await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", OtherClientId);
+    await LoadAsync(OtherClientId, otherRows, end, TimeSpan.FromDays(1));
+    await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
+    Console.WriteLine($"other tenant's rows in the same table, all in the last day: {otherRows:N0}");
 }
 
 var rollupRows = await ScalarAsync<long>("SELECT count(*) FROM query.term_rollups WHERE client_id = $1", ClientId);
@@ -184,6 +196,7 @@ if (steady > 0)
 if (!keep)
 {
     await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", ClientId);
+    await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", OtherClientId);
     await ExecuteAsync("DELETE FROM query.term_rollups WHERE client_id = $1", ClientId);
     await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1", ClientId);
     await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
@@ -270,10 +283,10 @@ static void Check(KpiQueryResult result, KpiQueryRunner runner, bool expectRollu
     }
 }
 
-async Task LoadAsync(int count, DateTimeOffset until)
+async Task LoadAsync(string clientId, int count, DateTimeOffset until, TimeSpan span)
 {
     var random = new Random(42);
-    var start = until.AddDays(-365).ToUnixTimeMilliseconds();
+    var start = (until - span).ToUnixTimeMilliseconds();
     var step = (until.ToUnixTimeMilliseconds() - start) / (double)count;
     string[] statuses = ["open", "shipped", "delivered", "cancelled"];
     string[] carriers = ["dhl", "ups", "fedex", "dpd", "gls"];
@@ -285,7 +298,7 @@ async Task LoadAsync(int count, DateTimeOffset until)
     {
         var ordered = DateTime.UnixEpoch.AddMilliseconds(start + (long)(i * step) + random.Next((int)Math.Max(1, step)));
         importer.StartRow();
-        importer.Write(ClientId, NpgsqlDbType.Text);
+        importer.Write(clientId, NpgsqlDbType.Text);
         importer.Write((long)i + 1, NpgsqlDbType.Bigint);
         importer.Write(string.Create(CultureInfo.InvariantCulture, $"b-{i}"), NpgsqlDbType.Text);
         importer.Write(ordered, NpgsqlDbType.TimestampTz);
