@@ -132,18 +132,25 @@ public sealed class KpiQueryRunner(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
 
         // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
-        // the sources hold in one batch; the query and COMMIT in the other. A connection returned mid-transaction
-        // (an error) is rolled back by the pool.
-        var (positions, covered, watermarks, readThroughIndex) =
-            await BeginAsync(connection, context.ClientId, formula.ObjectModels, context.Boundaries, cancellationToken);
+        // the sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of
+        // the range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
+        var (positions, covered, watermarks) = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cancellationToken);
         var rollups = options.UseRollups && covered.Count > 0
             ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), covered, watermarks)
             : null;
         var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
 
+        // A statement that reads rollups for every object model reads raw rows only at the edges and after the
+        // watermark, through the index anyway; one that reads the range's raw rows first asks how many are the
+        // client's (one more round trip, against tens of milliseconds and more for the statement).
+        var allFromRollups = query.Dimension is null && rollups is not null
+            && formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m]));
+
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {
+            var readThroughIndex = !allFromRollups
+                && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, positions, context.Boundaries, ct);
             await using var batch = new NpgsqlBatch(connection);
             if (readThroughIndex)
             {
@@ -187,12 +194,11 @@ public sealed class KpiQueryRunner(
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it the committed position of each object model, which of
-    /// their terms are rolled up for every row (coverage from sequence 1), the rollups' watermark of each object
-    /// model whose newest rows are not rolled up yet, and whether the client's rows in the range are better read
-    /// through the index (<see cref="TenantShare"/>).
+    /// their terms are rolled up for every row (coverage from sequence 1), and the rollups' watermark of each object
+    /// model whose newest rows are not rolled up yet.
     /// </summary>
-    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, long> Watermarks, bool ReadThroughIndex)> BeginAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, long[] boundaries, CancellationToken cancellationToken)
+    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, long> Watermarks)> BeginAsync(
+        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
     {
         var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
         var sources = new NpgsqlBatchCommand(
@@ -205,20 +211,18 @@ public sealed class KpiQueryRunner(
             """);
         sources.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         sources.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
-        var spans = SpansCommand(clientId, models);
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
             {
                 new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
                 new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
-                // The statement is prepared (auto-prepare) and its best plan depends on the range in its parameters:
-                // after five runs PostgreSQL may settle on a generic plan that reads every rollup of the client, or
-                // every raw row (20–40 ms where the range's own plan takes 1–3 ms; a year of raw rows 3.7 s instead of
-                // 1.6 s). Planning every run costs far less.
-                new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"),
                 sources,
-                spans,
+                // For the statement (the sources query keeps its cached plan): it is prepared (auto-prepare) and its best
+                // plan depends on the range in its parameters; after five runs PostgreSQL may settle on a generic plan
+                // that reads every rollup of the client, or every raw row (20–40 ms where the range's own plan takes
+                // 1–3 ms; a year of raw rows 3.7 s instead of 1.6 s). Planning every run costs far less.
+                new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"),
             },
         };
         var positions = new List<SourcePosition>();
@@ -241,9 +245,21 @@ public sealed class KpiQueryRunner(
             }
         }
 
-        // Then, per object model in order, the time the client's rows span and the table's row estimate.
+        return (positions.ToArray(), covered, watermarks);
+    }
+
+    /// <summary>
+    /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>):
+    /// per object model, the event times of the client's first and last rows (two probes of that index) and the
+    /// table's row estimate, read in the query's snapshot.
+    /// </summary>
+    private static async Task<bool> ReadThroughIndexAsync(
+        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { SpansCommand(clientId, models) } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var readThroughIndex = false;
-        await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             if (reader.IsDBNull(1))
@@ -260,12 +276,12 @@ public sealed class KpiQueryRunner(
             readThroughIndex |= TenantShare.ReadThroughIndex(clientRows, first, last, from, boundaries[^1], reader.GetDouble(3));
         }
 
-        return (positions.ToArray(), covered, watermarks, readThroughIndex);
+        return readThroughIndex;
     }
 
     /// <summary>
-    /// One row per object model, in order: the event time of the client's first and last rows (two probes of the
-    /// (client, time) index) and the table's row estimate, for <see cref="TenantShare"/>.
+    /// One row per object model: its index in <paramref name="models"/>, the event time of the client's first and
+    /// last rows (two probes of the (client, time) index) and the table's row estimate.
     /// </summary>
     private static NpgsqlBatchCommand SpansCommand(string clientId, IReadOnlyList<string> models)
     {

@@ -20,6 +20,14 @@ public sealed class TenantShareTests
     }
 
     [Fact]
+    public void A_table_mostly_the_clients_own_is_left_to_the_planner_whose_statistics_describe_the_client()
+    {
+        Assert.False(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now, Now - Day, Now, 10_000_000));
+        Assert.False(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now, Now - 30 * Day, Now, 19_000_000));
+        Assert.True(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now, Now - 30 * Day, Now, 21_000_000));
+    }
+
+    [Fact]
     public void Most_of_the_table_is_left_to_the_planner()
     {
         // The client's whole year in a table of its own, or a third of a shared one.
@@ -32,8 +40,8 @@ public sealed class TenantShareTests
     [Fact]
     public void A_range_outside_the_clients_rows_reads_nothing_and_goes_through_the_index()
     {
-        Assert.True(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now - 30 * Day, Now - Day, Now, 10_000_000));
-        Assert.True(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now, YearAgo - 30 * Day, YearAgo - Day, 10_000_000));
+        Assert.True(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now - 30 * Day, Now - Day, Now, 30_000_000));
+        Assert.True(TenantShare.ReadThroughIndex(10_000_000, YearAgo, Now, YearAgo - 30 * Day, YearAgo - Day, 30_000_000));
     }
 
     [Theory]
@@ -48,7 +56,7 @@ public sealed class TenantShareTests
     [Fact]
     public void A_client_whose_rows_share_one_instant_counts_them_all_when_the_range_holds_it()
     {
-        Assert.False(TenantShare.ReadThroughIndex(500_000, Now - Day, Now - Day, Now - 2 * Day, Now, 1_000_000));
-        Assert.True(TenantShare.ReadThroughIndex(500_000, Now - Day, Now - Day, Now - Day + 1, Now, 1_000_000));
+        Assert.False(TenantShare.ReadThroughIndex(400_000, Now - Day, Now - Day, Now - 2 * Day, Now, 1_000_000));
+        Assert.True(TenantShare.ReadThroughIndex(400_000, Now - Day, Now - Day, Now - Day + 1, Now, 1_000_000));
     }
 }
