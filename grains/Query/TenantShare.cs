@@ -8,8 +8,7 @@ namespace AnalyticsEngine.Query;
 /// instead of 10 ms on the benchmark (docs/benchmarks.md). The engine knows better: the client's row count (its
 /// partition's sequences run from 1 without gaps) and the time its rows span give the client's rows in the range,
 /// assuming them spread evenly over that span. Only a client with less than half of the table is overruled: where
-/// the table is mostly the client's own, the planner's statistics describe the client, and its choice stands (for a
-/// single client's 30 days it is faster than the index).
+/// the table is mostly the client's own, the planner's statistics describe the client, and its choice stands.
 /// </summary>
 public static class TenantShare
 {
