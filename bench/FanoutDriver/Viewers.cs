@@ -22,7 +22,6 @@ public sealed class Viewers : IAsyncDisposable
 {
     private readonly FanoutOptions options;
     private readonly List<IAsyncDisposable> _connections = [];
-    private readonly List<LeanHubConnection> _lean = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _pinging;
     private readonly Lock _gate = new();
@@ -98,7 +97,6 @@ public sealed class Viewers : IAsyncDisposable
         lock (_gate)
         {
             _connections.Add(connection);
-            _lean.Add(connection);
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -117,7 +115,7 @@ public sealed class Viewers : IAsyncDisposable
                 LeanHubConnection[] connections;
                 lock (_gate)
                 {
-                    connections = [.. _lean];
+                    connections = [.. _connections.OfType<LeanHubConnection>()];
                 }
 
                 foreach (var connection in connections)
@@ -212,7 +210,6 @@ public sealed class Viewers : IAsyncDisposable
         {
             connections = [.. _connections];
             _connections.Clear();
-            _lean.Clear();
         }
 
         // A few at a time, as they were opened, so closing does not flood the gateway either.

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
@@ -140,16 +141,13 @@ public sealed class KpiQueryRunner(
             : null;
         var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
 
-        // A statement that reads rollups for every object model reads raw rows only at the edges and after the
-        // watermark, through the index anyway; one that reads the range's raw rows first asks how many are the
-        // client's (one more round trip, against tens of milliseconds and more for the statement).
-        var allFromRollups = query.Dimension is null && rollups is not null
-            && formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m]));
-
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {
-            var readThroughIndex = !allFromRollups
+            // A statement over rollups reads raw rows only at the edges and after the watermark, through the index
+            // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
+            // against tens of milliseconds and more for the statement).
+            var readThroughIndex = plan.ReadsRawRanges
                 && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, positions, context.Boundaries, ct);
             await using var batch = new NpgsqlBatch(connection);
             if (readThroughIndex)
@@ -285,21 +283,17 @@ public sealed class KpiQueryRunner(
     /// </summary>
     private static NpgsqlBatchCommand SpansCommand(string clientId, IReadOnlyList<string> models)
     {
-        var rows = models.Select((code, i) =>
+        var tables = models.Select(ObjectModelTables.BuiltIn.Get).ToArray();
+        var rows = tables.Select((table, i) =>
         {
-            var model = BuiltInCatalog.ObjectModelsByCode[code];
-            var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
-            var time = KpiSqlCompiler.Quote(model.EventTimeField);
+            var (name, time) = (table.QualifiedName, KpiSqlCompiler.Quote(table.Model.EventTimeField));
             return $"SELECT {i.ToString(CultureInfo.InvariantCulture)}, " +
-                   $"(SELECT min({time}) FROM {table} WHERE client_id = $1), (SELECT max({time}) FROM {table} WHERE client_id = $1), " +
+                   $"(SELECT min({time}) FROM {name} WHERE client_id = $1), (SELECT max({time}) FROM {name} WHERE client_id = $1), " +
                    $"coalesce((SELECT t.reltuples FROM pg_class AS t WHERE t.oid = to_regclass(($2::text[])[{(i + 1).ToString(CultureInfo.InvariantCulture)}])), -1)::float8";
         });
         var command = new NpgsqlBatchCommand(string.Join("\nUNION ALL\n", rows));
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<string[]>
-        {
-            TypedValue = models.Select(code => KpiSqlCompiler.Quote(BuiltInCatalog.ObjectModelsByCode[code].Domain) + "." + KpiSqlCompiler.Quote(code)).ToArray(),
-        });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tables.Select(t => t.QualifiedName).ToArray() });
         return command;
     }
 

@@ -58,6 +58,7 @@ internal static class KpiSqlCompiler
         var ctes = new List<string>();
         var joined = new List<string>();
         var usesRollups = false;
+        var readsRawRanges = false;
         var eventColumns = new int[objects.Length];
         var newestColumns = new int[objects.Length];
         for (var k = 0; k < objects.Length; k++)
@@ -102,6 +103,7 @@ internal static class KpiSqlCompiler
             }
             else if (model.Kind == ObjectKind.Event)
             {
+                readsRawRanges = true;
                 ctes.Add(
                     $"""
                     o{k} AS (
@@ -115,6 +117,7 @@ internal static class KpiSqlCompiler
             }
             else
             {
+                readsRawRanges = true;
                 // Snapshot objects: a row is a key's latest as of a bucket's end when it is before that end and the
                 // key's next row (by event time, then sequence) is not; it counts in that run of buckets.
                 var partition = string.Join(", ", model.KeyFields.Select(f => $"t.{Quote(f)}"));
@@ -165,7 +168,7 @@ internal static class KpiSqlCompiler
         sql.Append("SELECT ").AppendJoin(", ", selectColumns).Append('\n');
         sql.Append("FROM (SELECT ").AppendJoin(", ", positions).Append(") AS p\n");
         sql.Append("LEFT JOIN ").Append(data).Append(" AS d ON true");
-        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups);
+        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups, readsRawRanges);
     }
 
     /// <summary>Null when <paramref name="dimension"/> can group every object model of the formula, else why not.</summary>

@@ -19,10 +19,14 @@ internal sealed class KpiSqlPlan(
     int[] eventColumns,
     int[] newestColumns,
     int[] positionColumns,
-    bool usesRollups = false)
+    bool usesRollups = false,
+    bool readsRawRanges = false)
 {
     /// <summary>Whether some object model is read from rollups (whole slots) and raw rows only at the edges.</summary>
     public bool UsesRollups { get; } = usesRollups;
+
+    /// <summary>Whether some object model's rows are read raw over the whole range (not from rollups).</summary>
+    public bool ReadsRawRanges { get; } = readsRawRanges;
 
     /// <summary>Result ordinals of one aggregate's state: the value (sum, min or max) and the count (-1 when not used).</summary>
     internal readonly record struct TermColumns(int Value, int Count);

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Threading.Channels;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -69,8 +70,7 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
         async Task<(HubConnection Hub, Func<double, Task> Sees)> ViewAsync(Task<HubConnection> connecting)
         {
             var hub = await connecting;
-            var counts = new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true };
-            var seen = System.Threading.Channels.Channel.CreateUnbounded<double>(counts);
+            var seen = Channel.CreateUnbounded<double>(new UnboundedChannelOptions { SingleReader = true });
             hub.On<KpiValue[]>("kpiChanged", values =>
             {
                 foreach (var v in values.Where(v => v.BucketStart == minute && v.Value is not null))
