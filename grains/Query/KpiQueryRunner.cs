@@ -135,9 +135,9 @@ public sealed class KpiQueryRunner(
         // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
         // the sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of
         // the range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
-        var (positions, covered, watermarks) = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cancellationToken);
+        var (positions, covered, unrolled) = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cancellationToken);
         var rollups = options.UseRollups && covered.Count > 0
-            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), covered, watermarks)
+            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), covered, unrolled)
             : null;
         var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
 
@@ -158,6 +158,13 @@ public sealed class KpiQueryRunner(
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
             }
 
+            // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
+            // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a generic
+            // plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost more than
+            // running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its range: a
+            // generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
             batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await using var reader = await batch.ExecuteReaderAsync(ct);
@@ -195,7 +202,7 @@ public sealed class KpiQueryRunner(
     /// their terms are rolled up for every row (coverage from sequence 1), and the rollups' watermark of each object
     /// model whose newest rows are not rolled up yet.
     /// </summary>
-    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, long> Watermarks)> BeginAsync(
+    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled)> BeginAsync(
         NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
     {
         var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
@@ -216,16 +223,11 @@ public sealed class KpiQueryRunner(
                 new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
                 new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
                 sources,
-                // For the statement (the sources query keeps its cached plan): it is prepared (auto-prepare) and its best
-                // plan depends on the range in its parameters; after five runs PostgreSQL may settle on a generic plan
-                // that reads every rollup of the client, or every raw row (20–40 ms where the range's own plan takes
-                // 1–3 ms; a year of raw rows 3.7 s instead of 1.6 s). Planning every run costs far less.
-                new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"),
             },
         };
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
-        var watermarks = new Dictionary<string, long>(StringComparer.Ordinal);
+        var unrolled = new Dictionary<string, UnrolledRows>(StringComparer.Ordinal);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -234,7 +236,7 @@ public sealed class KpiQueryRunner(
             positions.Add(new SourcePosition(model, position));
             if (rolledUpThrough < position)
             {
-                watermarks[model] = rolledUpThrough;
+                unrolled[model] = new UnrolledRows(rolledUpThrough, position);
             }
 
             foreach (var term in reader.GetFieldValue<long[]>(3))
@@ -243,7 +245,7 @@ public sealed class KpiQueryRunner(
             }
         }
 
-        return (positions.ToArray(), covered, watermarks);
+        return (positions.ToArray(), covered, unrolled);
     }
 
     /// <summary>

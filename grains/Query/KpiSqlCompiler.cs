@@ -257,21 +257,29 @@ internal static class KpiSqlCompiler
             outerColumns.Append($", {(state.Part == "count" ? "sum" : state.Part)}(u.{state.Name}) AS {state.Name}");
         }
 
-        // Raw rows of the object's table whose time falls in one of the ranges from[i]..to[i] and that meet `also`.
-        string RawRows(string from, string to, string also) =>
+        // The CTE's columns over rows `t` of the object's table read by `source`.
+        string Aggregated(string source) =>
             $"""
             SELECT width_bucket({time}, $2) AS "#bucket",
                    count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
-            FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
-            JOIN {table} AS t ON t.client_id = $1{also} AND {time} >= e.lo AND {time} < e.hi
+            {source}
             GROUP BY 1
             """;
+
+        // Every part reads through an index whatever the values of its parameters, because this statement keeps one
+        // generic plan (KpiQueryRunner): each range is a LATERAL subquery, kept apart by OFFSET 0, so the range's
+        // bounds stay the index condition instead of a join filter over every row of the client.
+        string EdgeRows(string from, string to) => Aggregated(
+            $"""
+            FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
+            CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE t.client_id = $1 AND {time} >= e.lo AND {time} < e.hi OFFSET 0) AS t
+            """);
 
         var parts = new List<string>();
         var ranges = rollups.Ranges;
         if (ranges.Raw.Count > 0)
         {
-            parts.Add(RawRows(Parameter(Instants(ranges.Raw.Select(r => r.From))), Parameter(Instants(ranges.Raw.Select(r => r.To))), ""));
+            parts.Add(EdgeRows(Parameter(Instants(ranges.Raw.Select(r => r.From))), Parameter(Instants(ranges.Raw.Select(r => r.To)))));
         }
 
         var code = Parameter(model.Code);
@@ -279,11 +287,17 @@ internal static class KpiSqlCompiler
         var minutes = Parameter(ranges.Slots.Select(s => s.Minutes).ToArray());
         var slotFrom = Parameter(Instants(ranges.Slots.Select(s => s.From)));
         var slotTo = Parameter(Instants(ranges.Slots.Select(s => s.To)));
-        if (rollups.Watermarks is not null && rollups.Watermarks.TryGetValue(model.Code, out var watermark))
+        if (rollups.Unrolled is not null && rollups.Unrolled.TryGetValue(model.Code, out var unrolled))
         {
-            // Rows committed after the watermark are in no slot yet: read them raw (the key's index starts with the
-            // sequence, so this is a short range scan of the newest rows).
-            parts.Add(RawRows(slotFrom, slotTo, $" AND t.sequence > {Parameter(watermark)}::bigint"));
+            // Rows committed after the watermark are in no slot yet: read them raw. The sequence range is bounded on
+            // both sides so that even a generic plan takes the key's index (it starts with the client and sequence):
+            // a short scan of the newest rows, then those in the slots are kept.
+            parts.Add(Aggregated(
+                $"""
+                FROM (SELECT * FROM {table} AS t WHERE t.client_id = $1
+                      AND t.sequence > {Parameter(unrolled.After)}::bigint AND t.sequence <= {Parameter(unrolled.Through)}::bigint OFFSET 0) AS t
+                JOIN unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi) ON {time} >= e.lo AND {time} < e.hi
+                """));
         }
 
         parts.Add(
@@ -292,8 +306,11 @@ internal static class KpiSqlCompiler
                    coalesce(sum(r.count) FILTER (WHERE r.term = {TermRollups.EventsTerm}), 0)::float8 AS "#events{k}",
                    to_timestamp(max(r.max) FILTER (WHERE r.term = {TermRollups.EventsTerm}) / 1000000) AS "#newest{k}"{rollupColumns}
             FROM unnest({minutes}::int[], {slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS p(minutes, lo, hi)
-            JOIN query.term_rollups AS r ON r.client_id = $1 AND r.object_model = {code}
-                AND r.term = ANY({terms}::bigint[]) AND r.slot_minutes = p.minutes AND r.slot_start >= p.lo AND r.slot_start < p.hi
+            CROSS JOIN LATERAL (
+                SELECT r.term, r.slot_start, r.sum, r.count, r.min, r.max FROM query.term_rollups AS r
+                WHERE r.client_id = $1 AND r.object_model = {code} AND r.term = ANY({terms}::bigint[])
+                  AND r.slot_minutes = p.minutes AND r.slot_start >= p.lo AND r.slot_start < p.hi
+                OFFSET 0) AS r
             GROUP BY 1
             """);
         return $"""
@@ -537,12 +554,12 @@ internal static class KpiSqlCompiler
 
 /// <summary>What rollups a query may read: the split of its buckets into slots and edges, and the terms rolled up for every row.</summary>
 /// <param name="Covered">(object model, term id) pairs whose rollups hold every row of the client's partition up to its watermark.</param>
-/// <param name="Watermarks">
-/// The last sequence in the rollups, for each object model whose newest rows are not rolled up yet: the query reads
-/// its rows after that sequence raw, in the slots too. An object model not listed is rolled up to its end.
+/// <param name="Unrolled">
+/// The rows not rolled up yet, for each object model whose newest rows are not: the query reads them raw, in the
+/// slots too. An object model not listed is rolled up to its end.
 /// </param>
 internal sealed record RollupSource(
-    RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered, IReadOnlyDictionary<string, long>? Watermarks = null)
+    RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered, IReadOnlyDictionary<string, UnrolledRows>? Unrolled = null)
 {
     /// <summary>Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups.</summary>
     public bool Covers(CompiledFormula formula, ObjectModelDefinition model) =>
@@ -552,3 +569,6 @@ internal sealed record RollupSource(
             .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
             .All(t => TermRollups.IsRollable(t, model) && Covered.Contains((model.Code, TermRollups.IdOf(t.StateKey))));
 }
+
+/// <summary>The sequences of a partition's rows that are not in its rollups yet: after the watermark, through the snapshot's last.</summary>
+internal readonly record struct UnrolledRows(long After, long Through);
