@@ -131,79 +131,91 @@ public sealed class KpiQueryRunner(
     {
         var formula = prepared.Formula!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        string? key = null;
+        CachedAnswer? cached = null;
+        if (cache is not null && options.CacheDuration > TimeSpan.Zero)
+        {
+            key = KpiQueryCache.Key(
+                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query);
+            cached = await cache.GetAsync(key, cancellationToken);
+        }
 
-        // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits and what
-        // the sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of
-        // the range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
-        var (positions, covered, unrolled) = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cancellationToken);
-        var rollups = options.UseRollups && covered.Count > 0
-            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), covered, unrolled)
+        // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits, what the
+        // sources hold (and whether rows landed in the range since a cached answer) in one batch; the query and COMMIT
+        // in the other (and for raw rows, the client's share of the range before them). A connection returned
+        // mid-transaction (an error) is rolled back by the pool.
+        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cached?.Positions, context.Boundaries, cancellationToken);
+        if (cached is not null && !begun.ChangedSinceCached)
+        {
+            cache!.Record(hit: true);
+            await using var commit = new NpgsqlCommand("COMMIT", connection);
+            await commit.ExecuteNonQueryAsync(cancellationToken);
+            return Served(cached, begun.Positions, context);
+        }
+
+        var rollups = options.UseRollups && begun.Covered.Count > 0
+            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), begun.Covered, begun.Unrolled)
             : null;
         var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
 
-        var committed = false;
-        async ValueTask<KpiSeries[]> Run(CancellationToken ct)
+        // A statement over rollups reads raw rows only at the edges and after the watermark, through the index anyway;
+        // one that reads the range's raw rows first asks how many are the client's (one more round trip, against tens
+        // of milliseconds and more for the statement).
+        var readThroughIndex = plan.ReadsRawRanges
+            && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        if (readThroughIndex)
         {
-            // A statement over rollups reads raw rows only at the edges and after the watermark, through the index
-            // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
-            // against tens of milliseconds and more for the statement).
-            var readThroughIndex = plan.ReadsRawRanges
-                && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, positions, context.Boundaries, ct);
-            await using var batch = new NpgsqlBatch(connection);
-            if (readThroughIndex)
-            {
-                // See TenantShare. The planner's estimate is just as wrong about the work: JIT compiling the statement
-                // for millions of rows would cost 80–200 ms for a read of thousands.
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
-            }
-
-            // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
-            // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a generic
-            // plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost more than
-            // running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its range: a
-            // generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
-            batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-            await using var reader = await batch.ExecuteReaderAsync(ct);
-            var series = await plan.ReadAsync(reader, context, ct);
-            await reader.DisposeAsync();
-            committed = true;
-            LastRunUsedRollups = plan.UsesRollups;
-            LastRunReadThroughIndex = readThroughIndex;
-            return series.ToArray();
+            // See TenantShare. The planner's estimate is just as wrong about the work: JIT compiling the statement for
+            // millions of rows would cost 80–200 ms for a read of thousands.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
         }
 
-        IReadOnlyList<KpiSeries> answer;
-        if (cache is null || options.CacheDuration <= TimeSpan.Zero)
+        // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
+        // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a generic
+        // plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost more than
+        // running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its range: a
+        // generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
+        batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        KpiSeries[] series;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            answer = await Run(cancellationToken);
-        }
-        else
-        {
-            var key = KpiQueryCache.Key(
-                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query, positions);
-            answer = Final(await cache.GetOrRunAsync(key, Run, cancellationToken), context);
-        }
-
-        if (!committed)
-        {
-            await using var commit = new NpgsqlCommand("COMMIT", connection);
-            await commit.ExecuteNonQueryAsync(cancellationToken);
+            series = (await plan.ReadAsync(reader, context, cancellationToken)).ToArray();
         }
 
-        return answer;
+        LastRunUsedRollups = plan.UsesRollups;
+        LastRunReadThroughIndex = readThroughIndex;
+        if (key is not null)
+        {
+            cache!.Record(hit: false);
+            await cache.SetAsync(key, new CachedAnswer(begun.Positions, series), cancellationToken);
+        }
+
+        return series;
     }
 
+    /// <summary>What the query's snapshot says about its sources.</summary>
+    /// <param name="Positions">The committed position of each object model.</param>
+    /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1).</param>
+    /// <param name="Unrolled">The rows not in the rollups yet, per object model that has such rows.</param>
+    /// <param name="ChangedSinceCached">
+    /// Whether a row committed after a cached answer's positions lands in a bucket of the range (for a snapshot object,
+    /// anywhere before the range's end); also true when the cached answer saw more than this snapshot.
+    /// </param>
+    private sealed record Sources(
+        SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled, bool ChangedSinceCached);
+
     /// <summary>
-    /// Starts the query's read-only snapshot and reads in it the committed position of each object model, which of
-    /// their terms are rolled up for every row (coverage from sequence 1), and the rollups' watermark of each object
-    /// model whose newest rows are not rolled up yet.
+    /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
+    /// round trip; with <paramref name="cachedPositions"/>, also whether rows landed in the range since then.
     /// </summary>
-    private async Task<(SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled)> BeginAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
+    private async Task<Sources> BeginAsync(
+        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
+        CancellationToken cancellationToken)
     {
         var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
         var sources = new NpgsqlBatchCommand(
@@ -225,6 +237,12 @@ public sealed class KpiQueryRunner(
                 sources,
             },
         };
+        var landedCommand = cachedPositions is null || models.Count == 0 ? null : LandedCommand(clientId, models, cachedPositions, boundaries);
+        if (landedCommand is not null)
+        {
+            batch.BatchCommands.Add(landedCommand);
+        }
+
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
         var unrolled = new Dictionary<string, UnrolledRows>(StringComparer.Ordinal);
@@ -245,7 +263,39 @@ public sealed class KpiQueryRunner(
             }
         }
 
-        return (positions.ToArray(), covered, unrolled);
+        var landed = false;
+        if (landedCommand is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+        {
+            landed = reader.GetBoolean(0);
+        }
+
+        var ahead = cachedPositions is not null
+            && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
+        return new Sources(positions.ToArray(), covered, unrolled, landed || ahead);
+    }
+
+    /// <summary>
+    /// One boolean: whether any row committed after <paramref name="cachedPositions"/> lands in the range's buckets
+    /// (an event object's by its event time; a snapshot object's anywhere before the range's end, since it is the
+    /// latest of its key from then on). Each is a short scan of the key's index: the client, then its newest sequences.
+    /// </summary>
+    private static NpgsqlBatchCommand LandedCommand(string clientId, IReadOnlyList<string> models, SourcePosition[] cachedPositions, long[] boundaries)
+    {
+        var command = new NpgsqlBatchCommand();
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = TimeTicks.ToDateTimeOffset(boundaries[0]).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = TimeTicks.ToDateTimeOffset(boundaries[^1]).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        var tests = models.Select(model =>
+        {
+            var table = ObjectModelTables.BuiltIn.Get(model);
+            var time = "t." + KpiSqlCompiler.Quote(table.Model.EventTimeField);
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cachedPositions.FirstOrDefault(p => p.ObjectModel == model)?.Sequence ?? 0 });
+            var since = "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
+            var when = table.Model.Kind == ObjectKind.Event ? $"{time} >= $2 AND {time} < $3" : $"{time} < $3";
+            return $"EXISTS (SELECT 1 FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.sequence > {since} AND {when})";
+        });
+        command.CommandText = "SELECT " + string.Join("\n    OR ", tests);
+        return command;
     }
 
     /// <summary>
@@ -299,11 +349,18 @@ public sealed class KpiQueryRunner(
         return command;
     }
 
-    /// <summary>A cached answer's finality as of now: a bucket may have become final since it was cached.</summary>
-    private static KpiSeries[] Final(KpiSeries[] series, QueryAnswerContext context) =>
-        series.Select(s => s with
+    /// <summary>
+    /// A cached answer as the statement would give it now: as of the snapshot's positions (no row since changed it), and
+    /// final where a bucket has become final since it was cached.
+    /// </summary>
+    private static KpiSeries[] Served(CachedAnswer cached, SourcePosition[] positions, QueryAnswerContext context) =>
+        cached.Series.Select(s => s with
         {
-            Values = s.Values.Select(v => v.IsFinal || TimeTicks.Of(v.BucketEnd) + context.LatenessTicks > context.NowTicks ? v : v with { IsFinal = true }).ToArray(),
+            Values = s.Values.Select(v => v with
+            {
+                AsOf = v.AsOf.Select(p => positions.FirstOrDefault(c => c.ObjectModel == p.ObjectModel) ?? p).ToArray(),
+                IsFinal = v.IsFinal || TimeTicks.Of(v.BucketEnd) + context.LatenessTicks <= context.NowTicks,
+            }).ToArray(),
         }).ToArray();
 }
 

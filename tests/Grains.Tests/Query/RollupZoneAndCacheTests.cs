@@ -103,7 +103,7 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_cached_result_is_served_again_shared_through_redis_and_replaced_once_an_event_lands_in_a_bucket_it_covers()
+    public async Task A_cached_result_is_served_again_shared_through_redis_kept_through_events_elsewhere_and_replaced_once_one_lands_in_a_bucket_it_covers()
     {
         var now = DateTimeOffset.UtcNow;
         var clientId = await CreateClientAsync("Asia/Kathmandu", seed: 7, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
@@ -137,12 +137,22 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(Flatten(computed), Flatten(again));
         Assert.Equal(Flatten(computed), Flatten(elsewhere));
 
+        // An event three days ago lands in no bucket of the result: it is still served, as of the new position, and
+        // equals what the query computes afresh.
+        await IngestAsync(clientId, [Order("old-1", now.AddDays(-3), perfect: false)]);
+        var still = await Runner(true, cache).RunAsync(query, config);
+        var recomputed = await Runner(true).RunAsync(query, config);
+
+        Assert.Equal((1, 2), (cache.Misses, cache.Hits));
+        Assert.Equal(Flatten(recomputed), Flatten(still));
+        Assert.NotEqual(Flatten(computed), Flatten(still)); // AsOf moved on
+
         // One late event half an hour ago: its bucket is in the cached result, so the next answer must include it.
         var late = now.AddMinutes(-30);
         await IngestAsync(clientId, [Order("late-1", late, perfect: true)]);
         var fresh = await Runner(true, cache).RunAsync(query, config);
 
-        Assert.Equal((2, 1), (cache.Misses, cache.Hits));
+        Assert.Equal((2, 2), (cache.Misses, cache.Hits));
         var before = Assert.Single(computed.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
         var after = Assert.Single(fresh.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
         Assert.Equal(before.EventCount + 1, after.EventCount);
