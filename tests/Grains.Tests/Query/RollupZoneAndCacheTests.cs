@@ -159,6 +159,56 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(Assert.Single(computed.Series).Values.Sum(v => v.EventCount) + 1, Assert.Single(fresh.Series).Values.Sum(v => v.EventCount));
     }
 
+    [Fact]
+    public async Task A_cached_result_over_snapshot_rows_is_kept_through_a_row_after_its_range_and_replaced_by_one_before_its_end()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
+        var clientId = "rs-" + Guid.NewGuid().ToString("N")[..10];
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Snapshot cache", "UTC", ["MSP_LICENSE_WASTE"], [], [], 0)));
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        await IngestLicensesAsync(clientId, License("a", hour.AddHours(-5), used: 4), License("b", hour.AddHours(-4), used: 8));
+        await using var services = CacheServices();
+        var cache = services.GetRequiredService<KpiQueryCache>();
+        var query = new KpiQuery(clientId, "MSP_LICENSE_WASTE", hour.AddHours(-6), hour.AddHours(-2), QueryGranularity.Hour);
+        var computed = await Runner(true, cache).RunAsync(query, config);
+        Assert.Equal(new double?[] { 0, 12, 16, 16 }, Values(computed)); // (10 - used) × 2 per active license
+
+        // A row after the range's end replaces "a" from then on only: every bucket of the result stands.
+        await IngestLicensesAsync(clientId, License("a", hour.AddHours(-1), used: 10));
+        var kept = await Runner(true, cache).RunAsync(query, config);
+        Assert.Equal((1, 1), (cache.Misses, cache.Hits));
+        Assert.Equal(Flatten(await Runner(true).RunAsync(query, config)), Flatten(kept));
+
+        // A row long before the range, of a license never seen: it is that license's latest in every bucket.
+        await IngestLicensesAsync(clientId, License("c", hour.AddDays(-3), used: 0));
+        var replaced = await Runner(true, cache).RunAsync(query, config);
+        Assert.Equal((2, 1), (cache.Misses, cache.Hits));
+        Assert.Equal(new double?[] { 20, 32, 36, 36 }, Values(replaced));
+    }
+
+    private static double?[] Values(KpiQueryResult result) => Assert.Single(result.Series).Values.Select(v => v.Value).ToArray();
+
+    private static Dictionary<string, object?> License(string id, DateTimeOffset at, int used) => new()
+    {
+        ["license_id"] = id,
+        ["client_name"] = "Client",
+        ["product_name"] = "Product",
+        ["seats_purchased"] = 10,
+        ["seats_used"] = used,
+        ["cost_per_seat"] = 2.0,
+        ["status"] = "Active",
+        ["updated_at"] = at.ToString("O", CultureInfo.InvariantCulture),
+    };
+
+    private async Task IngestLicensesAsync(string clientId, params Dictionary<string, object?>[] rows)
+    {
+        var result = await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "licenses"))
+            .Ingest(new IngestRequest(IngestFormat.Json, JsonSerializer.SerializeToUtf8Bytes(rows), IngestPolicy.RejectBatch, null));
+        Assert.True(result.Status == IngestStatus.Committed, string.Join("; ", result.Errors));
+    }
+
     private static async Task WaitUntilInRedisAsync(string pattern)
     {
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(RedisConfiguration);
