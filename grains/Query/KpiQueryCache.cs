@@ -9,13 +9,15 @@ namespace AnalyticsEngine.Query;
 /// <summary>
 /// Recent query results in a <see cref="HybridCache"/> (in-process, and Redis as the second level when the host
 /// registers it). A result is keyed by everything it depends on — the database, client, the KPI's formula, the
-/// client's zone, range, granularity, dimension — and kept with the committed position of every object model it read.
+/// client's zone, range, granularity, dimension — and by the committed position of every object model it read; a
+/// second entry, keyed without the positions, says which positions the newest result of the query was computed at.
 /// </summary>
 /// <remarks>
-/// The runner serves a cached result only after checking, in its query's snapshot, that no row committed since those
-/// positions lands in a bucket the result covers (<see cref="KpiQueryRunner"/>): events elsewhere in time leave it
-/// valid, a late event in its range replaces it. So a report over last quarter stays cached while today's events
-/// stream in.
+/// The runner serves that newest result only after checking, in its query's snapshot, that no row committed since its
+/// positions lands in a bucket it covers (<see cref="KpiQueryRunner"/>): events elsewhere in time leave it valid, a
+/// late event in its range makes the query run again. So a report over last quarter stays cached while today's events
+/// stream in. Running is through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under the positions' key, so
+/// concurrent callers at the same positions run the statement once.
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
 {
@@ -33,7 +35,7 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
     /// <summary>Queries this instance had to run.</summary>
     public long Misses => Interlocked.Read(ref _misses);
 
-    /// <summary>The key of a result: a readable prefix and a hash of the rest.</summary>
+    /// <summary>The key of a query's newest positions: a readable prefix and a hash of the rest.</summary>
     internal static string Key(string database, string clientId, string kpiCode, string formula, string zone, KpiQuery query)
     {
         var identity = string.Join('\n',
@@ -41,15 +43,39 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         return $"ae:query:{clientId}:{kpiCode}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))}";
     }
 
-    /// <summary>The result cached under <paramref name="key"/>, if any (nothing is written on a miss).</summary>
-    internal ValueTask<CachedAnswer?> GetAsync(string key, CancellationToken cancellationToken) =>
-        cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<CachedAnswer?>(null), ReadOnly, cancellationToken: cancellationToken);
+    /// <summary>The key of the query's result at <paramref name="positions"/>.</summary>
+    internal static string ResultKey(string key, IEnumerable<SourcePosition> positions) =>
+        key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}"));
 
-    /// <summary>Caches a result just computed (replacing an older one under the same key).</summary>
-    internal ValueTask SetAsync(string key, CachedAnswer answer, CancellationToken cancellationToken)
+    /// <summary>The positions the newest cached result of the query under <paramref name="key"/> was computed at, if any.</summary>
+    internal ValueTask<SourcePosition[]?> NewestAsync(string key, CancellationToken cancellationToken) =>
+        cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<SourcePosition[]?>(null), ReadOnly, cancellationToken: cancellationToken);
+
+    /// <summary>The query's cached result at <paramref name="positions"/>, if it is still there.</summary>
+    internal ValueTask<KpiSeries[]?> ResultAsync(string key, SourcePosition[] positions, CancellationToken cancellationToken) =>
+        cache.GetOrCreateAsync(ResultKey(key, positions), static _ => ValueTask.FromResult<KpiSeries[]?>(null), ReadOnly, cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// The query's result at <paramref name="positions"/>: cached, or <paramref name="run"/>'s (once for concurrent
+    /// callers), which is then cached and recorded as the query's newest.
+    /// </summary>
+    internal async ValueTask<KpiSeries[]> GetOrRunAsync(
+        string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<KpiSeries[]>> run, CancellationToken cancellationToken)
     {
-        var duration = options.Value.CacheDuration;
-        return cache.SetAsync(key, answer, new HybridCacheEntryOptions { Expiration = duration, LocalCacheExpiration = duration }, cancellationToken: cancellationToken);
+        var ran = false;
+        var series = await cache.GetOrCreateAsync(
+            ResultKey(key, positions),
+            run,
+            async (factory, ct) =>
+            {
+                ran = true;
+                return await factory(ct);
+            },
+            Entry,
+            cancellationToken: cancellationToken);
+        await cache.SetAsync(key, positions, Entry, cancellationToken: cancellationToken);
+        Record(hit: !ran);
+        return series;
     }
 
     /// <summary>Counts one query as answered from the cache or run (<c>ae.query.cache.hits</c> / <c>misses</c>).</summary>
@@ -66,7 +92,6 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
             QueryTelemetry.CacheMisses.Add(1);
         }
     }
-}
 
-/// <summary>A cached result and the committed position of each object model it was computed at.</summary>
-internal sealed record CachedAnswer(SourcePosition[] Positions, KpiSeries[] Series);
+    private HybridCacheEntryOptions Entry => new() { Expiration = options.Value.CacheDuration, LocalCacheExpiration = options.Value.CacheDuration };
+}

@@ -132,24 +132,23 @@ public sealed class KpiQueryRunner(
         var formula = prepared.Formula!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string? key = null;
-        CachedAnswer? cached = null;
+        SourcePosition[]? newest = null;
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
             key = KpiQueryCache.Key(
                 connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query);
-            cached = await cache.GetAsync(key, cancellationToken);
+            newest = await cache.NewestAsync(key, cancellationToken);
         }
 
         // Two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits, what the
-        // sources hold (and whether rows landed in the range since a cached answer) in one batch; the query and COMMIT
-        // in the other (and for raw rows, the client's share of the range before them). A connection returned
-        // mid-transaction (an error) is rolled back by the pool.
-        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, cached?.Positions, context.Boundaries, cancellationToken);
-        if (cached is not null && !begun.ChangedSinceCached)
+        // sources hold (and whether rows landed in the range since the newest cached result) in one batch; the query
+        // and COMMIT in the other (and for raw rows, the client's share of the range before them). A connection
+        // returned mid-transaction (an error) is rolled back by the pool.
+        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, newest, context.Boundaries, cancellationToken);
+        if (newest is not null && !begun.ChangedSinceCached && await cache!.ResultAsync(key!, newest, cancellationToken) is { } cached)
         {
-            cache!.Record(hit: true);
-            await using var commit = new NpgsqlCommand("COMMIT", connection);
-            await commit.ExecuteNonQueryAsync(cancellationToken);
+            cache.Record(hit: true);
+            await CommitAsync(connection, cancellationToken);
             return Served(cached, begun.Positions, context);
         }
 
@@ -157,45 +156,57 @@ public sealed class KpiQueryRunner(
             ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), begun.Covered, begun.Unrolled)
             : null;
         var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
-
-        // A statement over rollups reads raw rows only at the edges and after the watermark, through the index anyway;
-        // one that reads the range's raw rows first asks how many are the client's (one more round trip, against tens
-        // of milliseconds and more for the statement).
-        var readThroughIndex = plan.ReadsRawRanges
-            && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        if (readThroughIndex)
+        var committed = false;
+        async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {
-            // See TenantShare. The planner's estimate is just as wrong about the work: JIT compiling the statement for
-            // millions of rows would cost 80–200 ms for a read of thousands.
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
+            // A statement over rollups reads raw rows only at the edges and after the watermark, through the index
+            // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
+            // against tens of milliseconds and more for the statement).
+            var readThroughIndex = plan.ReadsRawRanges
+                && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct);
+            await using var batch = new NpgsqlBatch(connection);
+            if (readThroughIndex)
+            {
+                // See TenantShare. The planner's estimate is just as wrong about the work: JIT compiling the statement
+                // for millions of rows would cost 80–200 ms for a read of thousands.
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
+            }
+
+            // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
+            // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a
+            // generic plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost
+            // more than running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its
+            // range: a generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
+            batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            var series = await plan.ReadAsync(reader, context, ct);
+            await reader.DisposeAsync();
+            committed = true;
+            LastRunUsedRollups = plan.UsesRollups;
+            LastRunReadThroughIndex = readThroughIndex;
+            return series.ToArray();
         }
 
-        // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
-        // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a generic
-        // plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost more than
-        // running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its range: a
-        // generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(
-            plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
-        batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        KpiSeries[] series;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        // Through the cache, concurrent callers at the same positions run the statement once.
+        var answer = key is null
+            ? await Run(cancellationToken)
+            : Served(await cache!.GetOrRunAsync(key, begun.Positions, Run, cancellationToken), begun.Positions, context);
+        if (!committed)
         {
-            series = (await plan.ReadAsync(reader, context, cancellationToken)).ToArray();
+            await CommitAsync(connection, cancellationToken);
         }
 
-        LastRunUsedRollups = plan.UsesRollups;
-        LastRunReadThroughIndex = readThroughIndex;
-        if (key is not null)
-        {
-            cache!.Record(hit: false);
-            await cache.SetAsync(key, new CachedAnswer(begun.Positions, series), cancellationToken);
-        }
+        return answer;
+    }
 
-        return series;
+    private static async Task CommitAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var commit = new NpgsqlCommand("COMMIT", connection);
+        await commit.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>What the query's snapshot says about its sources.</summary>
@@ -203,8 +214,8 @@ public sealed class KpiQueryRunner(
     /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1).</param>
     /// <param name="Unrolled">The rows not in the rollups yet, per object model that has such rows.</param>
     /// <param name="ChangedSinceCached">
-    /// Whether a row committed after a cached answer's positions lands in a bucket of the range (for a snapshot object,
-    /// anywhere before the range's end); also true when the cached answer saw more than this snapshot.
+    /// Whether a row committed after the newest cached result's positions lands in a bucket of the range (for a
+    /// snapshot object, anywhere before the range's end); also true when that result saw more than this snapshot.
     /// </param>
     private sealed record Sources(
         SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled, bool ChangedSinceCached);
@@ -350,11 +361,11 @@ public sealed class KpiQueryRunner(
     }
 
     /// <summary>
-    /// A cached answer as the statement would give it now: as of the snapshot's positions (no row since changed it), and
-    /// final where a bucket has become final since it was cached.
+    /// A cached result as the statement would give it now: as of the snapshot's positions (no row since changed it),
+    /// and final where a bucket has become final since it was cached.
     /// </summary>
-    private static KpiSeries[] Served(CachedAnswer cached, SourcePosition[] positions, QueryAnswerContext context) =>
-        cached.Series.Select(s => s with
+    private static KpiSeries[] Served(KpiSeries[] cached, SourcePosition[] positions, QueryAnswerContext context) =>
+        cached.Select(s => s with
         {
             Values = s.Values.Select(v => v with
             {

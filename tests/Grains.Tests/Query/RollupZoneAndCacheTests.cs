@@ -128,7 +128,8 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
 
         var computed = await Runner(true, cache).RunAsync(query, config);
         var again = await Runner(true, cache).RunAsync(query, config);
-        await WaitUntilInRedisAsync($"ae:query:{clientId}:POF:*"); // the second level may be written after the answer returns
+        // The second level may be written after the answer returns: the result, and which positions are the newest.
+        await WaitUntilInRedisAsync($"ae:query:{clientId}:POF:*", keys: 2);
         var elsewhere = await Runner(true, otherCache).RunAsync(query, config);
 
         Assert.Equal((1, 1), (cache.Misses, cache.Hits));
@@ -157,6 +158,22 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         var after = Assert.Single(fresh.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
         Assert.Equal(before.EventCount + 1, after.EventCount);
         Assert.Equal(Assert.Single(computed.Series).Values.Sum(v => v.EventCount) + 1, Assert.Single(fresh.Series).Values.Sum(v => v.EventCount));
+    }
+
+    [Fact]
+    public async Task Concurrent_callers_of_the_same_query_run_its_statement_once()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clientId = await CreateClientAsync("UTC", seed: 11, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        await using var services = CacheServices();
+        var cache = services.GetRequiredService<KpiQueryCache>();
+        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Runner(true, cache).RunAsync(query, config))));
+
+        Assert.Equal((1, 7), (cache.Misses, cache.Hits));
+        Assert.Single(answers.Select(Flatten).Distinct());
     }
 
     [Fact]
@@ -209,14 +226,14 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.True(result.Status == IngestStatus.Committed, string.Join("; ", result.Errors));
     }
 
-    private static async Task WaitUntilInRedisAsync(string pattern)
+    private static async Task WaitUntilInRedisAsync(string pattern, int keys)
     {
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(RedisConfiguration);
         var server = redis.GetServers()[0];
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!server.Keys(pattern: pattern).Any())
+        while (server.Keys(pattern: pattern).Count() < keys)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"no key {pattern} in Redis after 10 s");
+            Assert.True(DateTime.UtcNow < deadline, $"fewer than {keys} keys {pattern} in Redis after 10 s");
             await Task.Delay(20);
         }
     }
