@@ -302,8 +302,12 @@ public sealed class KpiQueryRunner(
             var time = "t." + KpiSqlCompiler.Quote(table.Model.EventTimeField);
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cachedPositions.FirstOrDefault(p => p.ObjectModel == model)?.Sequence ?? 0 });
             var since = "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
-            var when = table.Model.Kind == ObjectKind.Event ? $"{time} >= $2 AND {time} < $3" : $"{time} < $3";
-            return $"EXISTS (SELECT 1 FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.sequence > {since} AND {when})";
+            var when = table.Model.Kind == ObjectKind.Event ? "n.at >= $2 AND n.at < $3" : "n.at < $3";
+            // The rows after the cached position first (OFFSET 0 keeps the time out of the index choice: through the
+            // (client, time) index this read every row of a long range), bounded above so that a generic plan, which
+            // cannot see how few they are, still takes the key's index.
+            return $"EXISTS (SELECT 1 FROM (SELECT {time} AS at FROM {table.QualifiedName} AS t " +
+                   $"WHERE t.client_id = $1 AND t.sequence > {since} AND t.sequence <= {long.MaxValue.ToString(CultureInfo.InvariantCulture)} OFFSET 0) AS n WHERE {when})";
         });
         command.CommandText = "SELECT " + string.Join("\n    OR ", tests);
         return command;
