@@ -313,7 +313,7 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAs
         """;
     if (unrolled == 0)
     {
-        return await HandSeriesAsync(rolledUp + "ORDER BY 1", unit, from, to, perfectTerm, allTerm);
+        return await HandSeriesAsync(rolledUp + "\nORDER BY 1", unit, from, to, perfectTerm, allTerm);
     }
 
     // With rows not rolled up yet, the newest rows are added from the table (the key's index: client, sequence).
