@@ -205,6 +205,41 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(new double?[] { 20, 32, 36, 36 }, Values(replaced));
     }
 
+    [Fact]
+    public async Task A_cached_result_over_two_object_models_is_checked_against_each()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
+        var clientId = "rm-" + Guid.NewGuid().ToString("N")[..10];
+        KpiDefinition[] custom =
+        [
+            new("R_PER_LICENSE", "R_PER_LICENSE", "Orders per active license.",
+                "count(orders) / greatest(count(licenses) filter (where licenses.status = 'Active'), 1)", "", KpiDirection.HigherIsBetter, [], "custom", "custom"),
+        ];
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Two models", "UTC", ["R_PER_LICENSE"], custom, [], 0)));
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        await IngestLicensesAsync(clientId, License("a", hour.AddHours(-5), used: 1), License("b", hour.AddHours(-5), used: 1));
+        await IngestAsync(clientId, [Order("o-1", hour.AddHours(-3).AddMinutes(10), perfect: true), Order("o-2", hour.AddHours(-3).AddMinutes(20), perfect: true)]);
+        await using var services = CacheServices();
+        var cache = services.GetRequiredService<KpiQueryCache>();
+        var query = new KpiQuery(clientId, "R_PER_LICENSE", hour.AddHours(-4), hour.AddHours(-2), QueryGranularity.Hour);
+        Assert.Equal(new double?[] { 0, 1 }, Values(await Runner(true, cache).RunAsync(query, config)));
+
+        // Rows of either object model after the range: still served.
+        await IngestAsync(clientId, [Order("o-3", hour.AddMinutes(-30), perfect: true)]);
+        await IngestLicensesAsync(clientId, License("c", hour.AddMinutes(-30), used: 1));
+        Assert.Equal(new double?[] { 0, 1 }, Values(await Runner(true, cache).RunAsync(query, config)));
+        Assert.Equal((1, 1), (cache.Misses, cache.Hits));
+
+        // A license before the range's end (a snapshot object: the latest of its key from then on), then an order in it.
+        await IngestLicensesAsync(clientId, License("d", hour.AddHours(-6), used: 1));
+        Assert.Equal(new double?[] { 0, 2.0 / 3 }, Values(await Runner(true, cache).RunAsync(query, config)));
+        await IngestAsync(clientId, [Order("o-4", hour.AddHours(-4).AddMinutes(5), perfect: true)]);
+        Assert.Equal(new double?[] { 1.0 / 3, 2.0 / 3 }, Values(await Runner(true, cache).RunAsync(query, config)));
+        Assert.Equal((3, 1), (cache.Misses, cache.Hits));
+    }
+
     private static double?[] Values(KpiQueryResult result) => Assert.Single(result.Series).Values.Select(v => v.Value).ToArray();
 
     private static Dictionary<string, object?> License(string id, DateTimeOffset at, int used) => new()
