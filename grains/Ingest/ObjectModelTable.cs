@@ -17,6 +17,7 @@ public sealed class ObjectModelTable
     {
         Layout = new EventRowLayout(model);
         QualifiedName = $"{Quote(model.Domain)}.{Quote(model.Code)}";
+        EventTimeColumn = Quote(model.EventTimeField);
         var fieldColumns = string.Join(", ", model.Fields.Select(f => Quote(f.Name)));
         _copyCommand = $"COPY {QualifiedName} (client_id, sequence, {fieldColumns}) FROM STDIN (FORMAT BINARY)";
         _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence";
@@ -32,6 +33,9 @@ public sealed class ObjectModelTable
     public ObjectModelDefinition Model => Layout.Model;
 
     public string QualifiedName { get; }
+
+    /// <summary>The event-time column's name, quoted.</summary>
+    public string EventTimeColumn { get; }
 
     /// <summary>Idempotent DDL for the table and its indexes.</summary>
     public string CreateTableSql(bool withTimescale)
@@ -50,10 +54,10 @@ public sealed class ObjectModelTable
 
         sql.AppendLine("    ingested_at timestamptz NOT NULL DEFAULT now(),");
         // A hypertable's unique keys must contain its time column.
-        sql.Append("    PRIMARY KEY (client_id, sequence, ").Append(Quote(model.EventTimeField)).AppendLine(")");
+        sql.Append("    PRIMARY KEY (client_id, sequence, ").Append(EventTimeColumn).AppendLine(")");
         sql.AppendLine(");");
         sql.Append("CREATE INDEX IF NOT EXISTS ").Append(Quote($"{model.Code}_client_time"))
-            .Append(" ON ").Append(QualifiedName).Append(" (client_id, ").Append(Quote(model.EventTimeField)).AppendLine(");");
+            .Append(" ON ").Append(QualifiedName).Append(" (client_id, ").Append(EventTimeColumn).AppendLine(");");
         if (withTimescale)
         {
             sql.Append("SELECT create_hypertable('").Append(QualifiedName.Replace("'", "''", StringComparison.Ordinal))

@@ -9,22 +9,27 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// Recent query results in a <see cref="HybridCache"/> (in-process, and Redis as the second level when the host
-/// registers it). A result is keyed by everything it depends on — the database, client, the KPI's formula, the
-/// client's zone, range, granularity, dimension — and by the committed position of every object model it read; a
-/// second entry, keyed without the positions, says which positions the newest result of the query was computed at.
+/// registers it). One entry per query, keyed by everything its result depends on — the database, client, the KPI's
+/// formula, the client's zone, range, granularity, dimension — holds its newest result and the committed position of
+/// every object model that result read.
 /// </summary>
 /// <remarks>
-/// The runner serves that newest result only after checking, in its query's snapshot, that no row committed since its
+/// The runner serves that result only after checking, in its query's snapshot, that no row committed since those
 /// positions lands in a bucket it covers (<see cref="KpiQueryRunner"/>): events elsewhere in time leave it valid, a
 /// late event in its range makes the query run again. So a report over last quarter stays cached while today's events
-/// stream in. Running is through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under the positions' key, so
-/// concurrent callers at the same positions run the statement once.
+/// stream in. Running goes through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key with the
+/// positions that stores nothing: it only joins concurrent callers at the same positions to one run.
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
 {
     private static readonly HybridCacheEntryOptions ReadOnly = new()
     {
         Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
+    };
+
+    private static readonly HybridCacheEntryOptions JoinOnly = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableDistributedCache,
     };
 
     private long _hits;
@@ -36,7 +41,7 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
     /// <summary>Queries this instance had to run.</summary>
     public long Misses => Interlocked.Read(ref _misses);
 
-    /// <summary>The key of a query's newest positions: a readable prefix and a hash of the rest.</summary>
+    /// <summary>The key of a query: a readable prefix and a hash of the rest.</summary>
     internal static string Key(string database, string clientId, string kpiCode, string formula, string zone, KpiQuery query)
     {
         var identity = string.Join('\n',
@@ -44,39 +49,37 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         return $"ae:query:{clientId}:{kpiCode}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))}";
     }
 
-    /// <summary>The key of the query's result at <paramref name="positions"/>.</summary>
-    internal static string ResultKey(string key, IEnumerable<SourcePosition> positions) =>
-        key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}"));
-
-    /// <summary>The positions the newest cached result of the query under <paramref name="key"/> was computed at, if any.</summary>
-    internal ValueTask<SourcePosition[]?> NewestAsync(string key, CancellationToken cancellationToken) =>
-        cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<SourcePosition[]?>(null), ReadOnly, cancellationToken: cancellationToken);
-
-    /// <summary>The query's cached result at <paramref name="positions"/>, if it is still there.</summary>
-    internal async ValueTask<KpiSeries[]?> ResultAsync(string key, SourcePosition[] positions, CancellationToken cancellationToken) =>
-        (await cache.GetOrCreateAsync(ResultKey(key, positions), static _ => ValueTask.FromResult<CachedResult?>(null), ReadOnly, cancellationToken: cancellationToken))?.Series;
+    /// <summary>The query's newest cached result, if any (nothing is written on a miss).</summary>
+    internal ValueTask<CachedResult?> NewestAsync(string key, CancellationToken cancellationToken) =>
+        cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<CachedResult?>(null), ReadOnly, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// The query's result at <paramref name="positions"/>: cached, or <paramref name="run"/>'s (once for concurrent
-    /// callers), which is then cached and recorded as the query's newest.
+    /// Runs the query at <paramref name="positions"/> (once for concurrent callers at the same positions) and caches
+    /// the result as the query's newest.
     /// </summary>
-    internal async ValueTask<KpiSeries[]> GetOrRunAsync(
+    internal async ValueTask<KpiSeries[]> RunAsync(
         string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<KpiSeries[]>> run, CancellationToken cancellationToken)
     {
         var ran = false;
-        var result = await cache.GetOrCreateAsync(
-            ResultKey(key, positions),
+        var series = await cache.GetOrCreateAsync(
+            key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}")),
             run,
             async (factory, ct) =>
             {
                 ran = true;
-                return new CachedResult(await factory(ct));
+                return await factory(ct);
             },
-            Entry,
+            JoinOnly,
             cancellationToken: cancellationToken);
-        await cache.SetAsync(key, positions, Entry, cancellationToken: cancellationToken);
+        if (ran)
+        {
+            var duration = options.Value.CacheDuration;
+            await cache.SetAsync(key, new CachedResult(positions, series), new HybridCacheEntryOptions { Expiration = duration, LocalCacheExpiration = duration },
+                cancellationToken: cancellationToken);
+        }
+
         Record(hit: !ran);
-        return result.Series;
+        return series;
     }
 
     /// <summary>Counts one query as answered from the cache or run (<c>ae.query.cache.hits</c> / <c>misses</c>).</summary>
@@ -93,13 +96,12 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
             QueryTelemetry.CacheMisses.Add(1);
         }
     }
-
-    private HybridCacheEntryOptions Entry => new() { Expiration = options.Value.CacheDuration, LocalCacheExpiration = options.Value.CacheDuration };
 }
 
 /// <summary>
-/// A cached result. Immutable (nothing changes a result once computed; callers copy what they adjust), so the
-/// in-process level keeps the instance instead of deserializing it on every hit (a year of days: 366 values).
+/// A query's cached result and the committed position of each object model it was computed at. Immutable (nothing
+/// changes a result once computed; callers copy what they adjust), so the in-process level keeps the instance instead
+/// of deserializing it on every hit (a year of days: 366 values).
 /// </summary>
 [ImmutableObject(true)]
-internal sealed record CachedResult(KpiSeries[] Series);
+internal sealed record CachedResult(SourcePosition[] Positions, KpiSeries[] Series);

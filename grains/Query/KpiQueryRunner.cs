@@ -132,7 +132,7 @@ public sealed class KpiQueryRunner(
         var formula = prepared.Formula!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string? key = null;
-        SourcePosition[]? newest = null;
+        CachedResult? newest = null;
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
             key = KpiQueryCache.Key(
@@ -144,12 +144,12 @@ public sealed class KpiQueryRunner(
         // sources hold (and whether rows landed in the range since the newest cached result) in one batch; the query
         // and COMMIT in the other (and for raw rows, the client's share of the range before them). A connection
         // returned mid-transaction (an error) is rolled back by the pool.
-        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, newest, context.Boundaries, cancellationToken);
-        if (newest is not null && !begun.ChangedSinceCached && await cache!.ResultAsync(key!, newest, cancellationToken) is { } cached)
+        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
+        if (newest is not null && !begun.ChangedSinceCached)
         {
-            cache.Record(hit: true);
+            cache!.Record(hit: true);
             await CommitAsync(connection, cancellationToken);
-            return Served(cached, begun.Positions, context);
+            return Served(newest.Series, begun.Positions, context);
         }
 
         var rollups = options.UseRollups && begun.Covered.Count > 0
@@ -194,7 +194,7 @@ public sealed class KpiQueryRunner(
         // Through the cache, concurrent callers at the same positions run the statement once.
         var answer = key is null
             ? await Run(cancellationToken)
-            : Served(await cache!.GetOrRunAsync(key, begun.Positions, Run, cancellationToken), begun.Positions, context);
+            : Served(await cache!.RunAsync(key, begun.Positions, Run, cancellationToken), begun.Positions, context);
         if (!committed)
         {
             await CommitAsync(connection, cancellationToken);
@@ -294,12 +294,12 @@ public sealed class KpiQueryRunner(
     {
         var command = new NpgsqlBatchCommand();
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = TimeTicks.ToDateTimeOffset(boundaries[0]).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = TimeTicks.ToDateTimeOffset(boundaries[^1]).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[0]).UtcDateTime));
+        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[^1]).UtcDateTime));
         var tests = models.Select(model =>
         {
             var table = ObjectModelTables.BuiltIn.Get(model);
-            var time = "t." + KpiSqlCompiler.Quote(table.Model.EventTimeField);
+            var time = "t." + table.EventTimeColumn;
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cachedPositions.FirstOrDefault(p => p.ObjectModel == model)?.Sequence ?? 0 });
             var since = "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
             var when = table.Model.Kind == ObjectKind.Event ? "n.at >= $2 AND n.at < $3" : "n.at < $3";
@@ -353,7 +353,7 @@ public sealed class KpiQueryRunner(
         var tables = models.Select(ObjectModelTables.BuiltIn.Get).ToArray();
         var rows = tables.Select((table, i) =>
         {
-            var (name, time) = (table.QualifiedName, KpiSqlCompiler.Quote(table.Model.EventTimeField));
+            var (name, time) = (table.QualifiedName, table.EventTimeColumn);
             return $"SELECT {i.ToString(CultureInfo.InvariantCulture)}, " +
                    $"(SELECT min({time}) FROM {name} WHERE client_id = $1), (SELECT max({time}) FROM {name} WHERE client_id = $1), " +
                    $"coalesce((SELECT t.reltuples FROM pg_class AS t WHERE t.oid = to_regclass(($2::text[])[{(i + 1).ToString(CultureInfo.InvariantCulture)}])), -1)::float8";
@@ -368,15 +368,18 @@ public sealed class KpiQueryRunner(
     /// A cached result as the statement would give it now: as of the snapshot's positions (no row since changed it),
     /// and final where a bucket has become final since it was cached.
     /// </summary>
-    private static KpiSeries[] Served(KpiSeries[] cached, SourcePosition[] positions, QueryAnswerContext context) =>
-        cached.Select(s => s with
+    private static KpiSeries[] Served(KpiSeries[] cached, SourcePosition[] positions, QueryAnswerContext context)
+    {
+        var current = positions.ToDictionary(p => p.ObjectModel, StringComparer.Ordinal);
+        return cached.Select(s => s with
         {
             Values = s.Values.Select(v => v with
             {
-                AsOf = v.AsOf.Select(p => positions.FirstOrDefault(c => c.ObjectModel == p.ObjectModel) ?? p).ToArray(),
+                AsOf = v.AsOf.Select(p => current.GetValueOrDefault(p.ObjectModel, p)).ToArray(),
                 IsFinal = v.IsFinal || TimeTicks.Of(v.BucketEnd) + context.LatenessTicks <= context.NowTicks,
             }).ToArray(),
         }).ToArray();
+    }
 }
 
 /// <summary>A query ready to run, or the reason it cannot.</summary>

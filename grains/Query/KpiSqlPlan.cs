@@ -61,13 +61,17 @@ internal sealed class KpiSqlPlan(
         var instants = boundaries.Select(b => TimeTicks.ToDateTimeOffset(b).UtcDateTime).ToArray();
         parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[0], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = instants[^1], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        parameters.Add(InstantParameter(instants[0]));
+        parameters.Add(InstantParameter(instants[^1]));
         foreach (var value in Parameters)
         {
             parameters.Add(new NpgsqlParameter { Value = value });
         }
     }
+
+    /// <summary>A <c>timestamptz</c> parameter for a UTC instant.</summary>
+    internal static NpgsqlParameter<DateTime> InstantParameter(DateTime utc) =>
+        new() { TypedValue = utc, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
 
     /// <summary>Reads the statement's rows and composes one dense series per dimension value.</summary>
     public async Task<IReadOnlyList<KpiSeries>> ReadAsync(
