@@ -9,7 +9,7 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// Recent query results in a <see cref="HybridCache"/> (in-process, and Redis as the second level when the host
-/// registers it). One entry per query, keyed by everything its result depends on — the database, client, the KPI's
+/// registers it). An entry per query, keyed by everything its result depends on — the database, client, the KPI's
 /// formula, the client's zone, range, granularity, dimension — holds its newest result and the committed position of
 /// every object model that result read.
 /// </summary>
@@ -18,18 +18,14 @@ namespace AnalyticsEngine.Query;
 /// positions lands in a bucket it covers (<see cref="KpiQueryRunner"/>): events elsewhere in time leave it valid, a
 /// late event in its range makes the query run again. So a report over last quarter stays cached while today's events
 /// stream in. Running goes through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key with the
-/// positions that stores nothing: it only joins concurrent callers at the same positions to one run.
+/// positions, so callers at the same positions run the statement once: those that arrive while it runs join it, those
+/// that arrive after it (having started before its result was the newest) find it there.
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
 {
     private static readonly HybridCacheEntryOptions ReadOnly = new()
     {
         Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
-    };
-
-    private static readonly HybridCacheEntryOptions JoinOnly = new()
-    {
-        Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableDistributedCache,
     };
 
     private long _hits;
@@ -54,32 +50,34 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<CachedResult?>(null), ReadOnly, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// Runs the query at <paramref name="positions"/> (once for concurrent callers at the same positions) and caches
-    /// the result as the query's newest.
+    /// The query's result at <paramref name="positions"/>: cached under a key with them, or <paramref name="run"/>'s
+    /// (once for concurrent callers, and for those that reach this point after the run ended), which is then cached
+    /// there and as the query's newest.
     /// </summary>
     internal async ValueTask<KpiSeries[]> RunAsync(
         string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<KpiSeries[]>> run, CancellationToken cancellationToken)
     {
         var ran = false;
-        var series = await cache.GetOrCreateAsync(
+        var duration = options.Value.CacheDuration;
+        var entry = new HybridCacheEntryOptions { Expiration = duration, LocalCacheExpiration = duration };
+        var result = await cache.GetOrCreateAsync(
             key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}")),
-            run,
-            async (factory, ct) =>
+            (run, positions),
+            async (state, ct) =>
             {
                 ran = true;
-                return await factory(ct);
+                return new CachedResult(state.positions, await state.run(ct));
             },
-            JoinOnly,
+            entry,
             cancellationToken: cancellationToken);
         if (ran)
         {
-            var duration = options.Value.CacheDuration;
-            await cache.SetAsync(key, new CachedResult(positions, series), new HybridCacheEntryOptions { Expiration = duration, LocalCacheExpiration = duration },
-                cancellationToken: cancellationToken);
+            // The same instance under the query's own key: a hit reads one entry.
+            await cache.SetAsync(key, result, entry, cancellationToken: cancellationToken);
         }
 
         Record(hit: !ran);
-        return series;
+        return result.Series;
     }
 
     /// <summary>Counts one query as answered from the cache or run (<c>ae.query.cache.hits</c> / <c>misses</c>).</summary>
