@@ -155,7 +155,8 @@ public sealed class KpiQueryRunner(
         var rollups = options.UseRollups && begun.Covered.Count > 0
             ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), begun.Covered, begun.Unrolled)
             : null;
-        var plan = KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups);
+        var plan = KpiSqlCompiler.Compile(
+            formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {

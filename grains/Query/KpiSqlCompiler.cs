@@ -30,8 +30,13 @@ internal static class KpiSqlCompiler
     /// Where rollups may answer: an event object model whose terms are all covered reads whole slots from
     /// <c>query.term_rollups</c> and only the edges from its table. Drill-downs read raw rows.
     /// </param>
+    /// <param name="rawSlotMinutes">
+    /// A slot length that divides every bucket boundary (<see cref="TermRollups.SlotDividing"/>): an event object
+    /// model read from raw rows whose terms add up from slots is aggregated per slot first, then per bucket.
+    /// </param>
     public static KpiSqlPlan Compile(
-        CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension, RollupSource? rollups = null)
+        CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension, RollupSource? rollups = null,
+        int? rawSlotMinutes = null)
     {
         ArgumentNullException.ThrowIfNull(formula);
         ArgumentNullException.ThrowIfNull(models);
@@ -100,6 +105,27 @@ internal static class KpiSqlCompiler
                 ctes.Add(RollupCte(k, model, time, table, aggregateList, states, rollups, parameters));
                 joined.Add($"o{k}");
                 usesRollups = true;
+            }
+            else if (model.Kind == ObjectKind.Event && rawSlotMinutes is { } minutes && RollsUp(formula, model))
+            {
+                // Per slot first: the planner knows how many slots a range has (the table's statistics on the slot
+                // expression, ObjectModelTable), so it splits this aggregation over parallel workers, and the second
+                // one, per bucket, adds up a few thousand rows. Each slot lies inside one bucket.
+                readsRawRanges = true;
+                var slotDim = grouped ? ", s.\"#dim\"" : string.Empty;
+                ctes.Add(
+                    $"""
+                    o{k} AS (
+                        SELECT width_bucket(s."#slot", $2) AS "#bucket"{slotDim},
+                               sum(s."#events{k}") AS "#events{k}", max(s."#newest{k}") AS "#newest{k}"{Reaggregated(states, "s")}
+                        FROM (SELECT {TermRollups.SlotStart(time, minutes)} AS "#slot"{dim},
+                                     count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+                              FROM {table} AS t
+                              WHERE t.client_id = $1 AND {time} >= $3 AND {time} < $4
+                              {groupBy}) AS s
+                        {groupBy})
+                    """);
+                joined.Add($"o{k}");
             }
             else if (model.Kind == ObjectKind.Event)
             {
@@ -242,7 +268,6 @@ internal static class KpiSqlCompiler
 
         var ids = states.Select(s => TermRollups.IdOf(s.StateKey)).Prepend(TermRollups.EventsTerm).Distinct().ToArray();
         var rollupColumns = new StringBuilder();
-        var outerColumns = new StringBuilder();
         foreach (var state in states)
         {
             var id = TermRollups.IdOf(state.StateKey);
@@ -254,7 +279,6 @@ internal static class KpiSqlCompiler
                 _ => $"max(r.max) FILTER (WHERE r.term = {id})",
             };
             rollupColumns.Append($",\n                   {aggregate} AS {state.Name}");
-            outerColumns.Append($", {(state.Part == "count" ? "sum" : state.Part)}(u.{state.Name}) AS {state.Name}");
         }
 
         // The CTE's columns over rows `t` of the object's table read by `source`.
@@ -315,11 +339,21 @@ internal static class KpiSqlCompiler
             """);
         return $"""
             o{k} AS (
-                SELECT u."#bucket", sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{outerColumns}
+                SELECT u."#bucket", sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{Reaggregated(states, "u")}
                 FROM ({string.Join("\n    UNION ALL\n", parts)}) AS u
                 GROUP BY 1)
             """;
     }
+
+    /// <summary>Whether every term the formula reads from <paramref name="model"/> adds up from parts (<see cref="TermRollups.IsRollable"/>).</summary>
+    private static bool RollsUp(CompiledFormula formula, ObjectModelDefinition model) =>
+        formula.Aggregates
+            .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
+            .All(t => TermRollups.IsRollable(t, model));
+
+    /// <summary>The state columns again, over parts of a bucket in <paramref name="alias"/> (counts and sums add up, minima and maxima fold).</summary>
+    private static string Reaggregated(List<StateColumn> states, string alias) =>
+        string.Concat(states.Select(s => $", {(s.Part == "count" ? "sum" : s.Part)}({alias}.{s.Name}) AS {s.Name}"));
 
     /// <summary>
     /// The SQL aggregates (each with the term's <c>FILTER</c>) that compute one term's partial state over the rows

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using AnalyticsEngine.Catalog;
@@ -24,6 +25,32 @@ internal sealed class TermRollups
 {
     /// <summary>Slot lengths in minutes, longest first: 15 minutes align with every zone offset in use (:30, :45).</summary>
     public static readonly int[] SlotMinutes = [60, 15];
+
+    /// <summary>Where slots start from: any whole UTC hour would do (Unix ticks count from one too).</summary>
+    public const string SlotOrigin = "timestamptz '2000-01-01 00:00:00+00'";
+
+    /// <summary>
+    /// The start of the slot of <paramref name="minutes"/> that <paramref name="time"/> falls in, as the query's raw
+    /// statements group by it and as the object-model tables' statistics name it (<see cref="Ingest.ObjectModelTable"/>):
+    /// the planner uses those statistics only for this exact expression.
+    /// </summary>
+    public static string SlotStart(string time, int minutes) =>
+        $"date_bin(interval '{minutes.ToString(CultureInfo.InvariantCulture)} minutes', {time}, {SlotOrigin})";
+
+    /// <summary>The longest slot length that divides every boundary (so each slot lies inside one bucket), or null.</summary>
+    public static int? SlotDividing(IReadOnlyList<long> boundaries)
+    {
+        foreach (var minutes in SlotMinutes)
+        {
+            var length = minutes * TimeSpan.TicksPerMinute;
+            if (boundaries.All(b => b % length == 0))
+            {
+                return minutes;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The term id of the events term: rows per slot (<c>count</c>) and the newest event time in Unix microseconds (<c>max</c>).</summary>
     public const long EventsTerm = 0;
@@ -237,7 +264,7 @@ internal sealed class TermRollups
         return $"""
             WITH s AS (
                 SELECT m.minutes AS slot_minutes,
-                       date_bin(make_interval(mins => m.minutes), {time}, timestamptz '2000-01-01 00:00:00+00') AS slot_start,
+                       date_bin(make_interval(mins => m.minutes), {time}, {SlotOrigin}) AS slot_start,
                        count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0{columns}
                 FROM {table} AS t CROSS JOIN unnest({slots}) AS m(minutes)
                 WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3

@@ -145,6 +145,38 @@ public sealed class RollupPlanningTests
         Assert.False(drill.UsesRollups);
     }
 
+    [Fact]
+    public void Raw_rows_are_added_up_per_the_longest_slot_that_divides_every_boundary()
+    {
+        Assert.Equal(60, TermRollups.SlotDividing(Boundaries("Europe/Berlin", QueryGranularity.Day, "2026-03-27T00:00:00Z", "2026-03-31T00:00:00Z")));
+        Assert.Equal(15, TermRollups.SlotDividing(Boundaries("Asia/Kathmandu", QueryGranularity.Day, "2026-06-01T00:00:00+05:45", "2026-06-03T00:00:00+05:45")));
+        Assert.Null(TermRollups.SlotDividing(Boundaries("UTC", QueryGranularity.Minute, "2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z")));
+        Assert.Null(TermRollups.SlotDividing([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:00:00Z")]));
+    }
+
+    [Fact]
+    public void Raw_rows_of_terms_that_add_up_are_aggregated_per_slot_before_per_bucket_distinct_counts_directly()
+    {
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, models).Formula!;
+        var distinct = KpiFormula.Compile("count_distinct(orders.carrier) + count(orders)", models).Formula!;
+
+        var slotted = KpiSqlCompiler.Compile(pof, models, null, rawSlotMinutes: 60);
+        var drill = KpiSqlCompiler.Compile(pof, models, "carrier", rawSlotMinutes: 15);
+        var direct = KpiSqlCompiler.Compile(distinct, models, null, rawSlotMinutes: 60);
+
+        // The slot expression is the one the table's statistics are declared on (ObjectModelTable), character for character.
+        var hourSlot = TermRollups.SlotStart("t.\"ordered_at\"", 60);
+        Assert.Contains($"SELECT {hourSlot} AS \"#slot\"", slotted.Sql, StringComparison.Ordinal);
+        Assert.Contains("width_bucket(s.\"#slot\", $2)", slotted.Sql, StringComparison.Ordinal);
+        Assert.Contains("sum(s.\"#s0_0\") AS \"#s0_0\"", slotted.Sql, StringComparison.Ordinal);
+        Assert.Contains(TermRollups.SlotStart("t.\"ordered_at\"", 15), drill.Sql, StringComparison.Ordinal);
+        Assert.Contains("s.\"#dim\"", drill.Sql, StringComparison.Ordinal);
+        Assert.DoesNotContain("date_bin", direct.Sql, StringComparison.Ordinal);
+        Assert.Contains("width_bucket(t.\"ordered_at\", $2)", direct.Sql, StringComparison.Ordinal);
+        Assert.Contains("date_bin(interval '60 minutes', \"ordered_at\"", new Ingest.ObjectModelTable(models["orders"]).CreateTableSql(false), StringComparison.Ordinal);
+    }
+
     /// <summary>Slots and raw ranges tile [first, last boundary) without overlap, and each slot lies inside one bucket.</summary>
     private static void AssertExactCover(long[] boundaries, RollupRanges ranges)
     {
