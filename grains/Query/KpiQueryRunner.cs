@@ -246,6 +246,9 @@ public sealed class KpiQueryRunner(
             {
                 new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
                 new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
+                // These statements read a few rows through their keys whatever the values; PostgreSQL would plan them
+                // on every run (its custom plans looked cheaper than the generic one), 0.1 ms of a day's 0.8.
+                new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"),
                 sources,
             },
         };
