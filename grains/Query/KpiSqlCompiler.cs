@@ -111,14 +111,17 @@ internal static class KpiSqlCompiler
                 // Per slot first: the planner knows how many slots a range has (the table's statistics on the slot
                 // expression, ObjectModelTable), so it splits this aggregation over parallel workers, and the second
                 // one, per bucket, adds up a few thousand rows. Each slot lies inside one bucket.
+                // The dimension's value is encoded for the join once per slot, not once per row.
                 readsRawRanges = true;
-                var slotDim = grouped ? ", s.\"#dim\"" : string.Empty;
+                var (rawDim, slotDim) = grouped
+                    ? ($", t.{Quote(dimension!)} AS \"#dim\"", ", coalesce('=' || s.\"#dim\"::text, '') AS \"#dim\"")
+                    : (string.Empty, string.Empty);
                 ctes.Add(
                     $"""
                     o{k} AS (
                         SELECT width_bucket(s."#slot", $2) AS "#bucket"{slotDim},
                                sum(s."#events{k}") AS "#events{k}", max(s."#newest{k}") AS "#newest{k}"{Reaggregated(states, "s")}
-                        FROM (SELECT {TermRollups.SlotStart(time, minutes)} AS "#slot"{dim},
+                        FROM (SELECT {TermRollups.SlotStart(time, minutes)} AS "#slot"{rawDim},
                                      count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
                               FROM {table} AS t
                               WHERE t.client_id = $1 AND {time} >= $3 AND {time} < $4
