@@ -163,14 +163,21 @@ public sealed class KpiQueryRunner(
             // A statement over rollups reads raw rows only at the edges and after the watermark, through the index
             // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
             // against tens of milliseconds and more for the statement).
-            var readThroughIndex = plan.ReadsRawRanges
-                && await ReadThroughIndexAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct);
+            var rawRead = plan.ReadsRawRanges
+                ? await RawReadAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct)
+                : null;
+            var readThroughIndex = rawRead?.ThroughIndex == true;
             await using var batch = new NpgsqlBatch(connection);
             if (readThroughIndex)
             {
-                // See TenantShare. The planner's estimate is just as wrong about the work: JIT compiling the statement
-                // for millions of rows would cost 80–200 ms for a read of thousands.
+                // See TenantShare.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
+            }
+
+            if (rawRead is not null && (readThroughIndex || rawRead.Rows < TenantShare.JitFromRows))
+            {
+                // JIT compiling a read of fewer rows costs more than it saves (TenantShare.JitFromRows); where the
+                // planner's estimate is wrong (a client's few rows in a crowded table) it would cost 80–200 ms.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
             }
 
@@ -317,18 +324,22 @@ public sealed class KpiQueryRunner(
         return command;
     }
 
+    /// <summary>How a statement over raw rows should read them: through the (client, time) index, and about how many rows.</summary>
+    private sealed record RawRead(bool ThroughIndex, double Rows);
+
     /// <summary>
-    /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>):
-    /// per object model, the event times of the client's first and last rows (two probes of that index) and the
-    /// table's row estimate, read in the query's snapshot.
+    /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>),
+    /// and how many they are: per object model, the event times of the client's first and last rows (two probes of
+    /// that index) and the table's row estimate, read in the query's snapshot.
     /// </summary>
-    private static async Task<bool> ReadThroughIndexAsync(
+    private static async Task<RawRead> RawReadAsync(
         NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,
         CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection) { BatchCommands = { SpansCommand(clientId, models) } };
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var readThroughIndex = false;
+        var rows = 0.0;
         while (await reader.ReadAsync(cancellationToken))
         {
             if (reader.IsDBNull(1))
@@ -343,9 +354,10 @@ public sealed class KpiQueryRunner(
             var from = BuiltInCatalog.ObjectModelsByCode[model].Kind == ObjectKind.Event ? boundaries[0] : long.MinValue;
             var clientRows = positions.First(p => p.ObjectModel == model).Sequence;
             readThroughIndex |= TenantShare.ReadThroughIndex(clientRows, first, last, from, boundaries[^1], reader.GetDouble(3));
+            rows += TenantShare.RowsInRange(clientRows, first, last, from, boundaries[^1]);
         }
 
-        return readThroughIndex;
+        return new RawRead(readThroughIndex, rows);
     }
 
     /// <summary>

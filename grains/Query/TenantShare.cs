@@ -27,15 +27,26 @@ public static class TenantShare
     /// <param name="firstTicks">Event time of the client's first row (UTC ticks).</param>
     /// <param name="lastTicks">Event time of the client's last row (UTC ticks).</param>
     /// <param name="tableRows">The table's row estimate (<c>pg_class.reltuples</c>; negative before the first ANALYZE).</param>
-    public static bool ReadThroughIndex(long clientRows, long firstTicks, long lastTicks, long fromTicks, long toTicks, double tableRows)
+    public static bool ReadThroughIndex(long clientRows, long firstTicks, long lastTicks, long fromTicks, long toTicks, double tableRows) =>
+        clientRows > 0 && tableRows > 0 && lastTicks >= firstTicks && clientRows < MinorityBelow * tableRows
+        && RowsInRange(clientRows, firstTicks, lastTicks, fromTicks, toTicks) < IndexBelow * tableRows;
+
+    /// <summary>The client's rows in <c>[fromTicks, toTicks)</c>, taking them spread evenly over the time they span.</summary>
+    public static double RowsInRange(long clientRows, long firstTicks, long lastTicks, long fromTicks, long toTicks)
     {
-        if (clientRows <= 0 || tableRows <= 0 || lastTicks < firstTicks || clientRows >= MinorityBelow * tableRows)
+        if (clientRows <= 0 || lastTicks < firstTicks)
         {
-            return false;
+            return 0;
         }
 
         var overlap = Math.Min(toTicks, lastTicks + 1) - Math.Max(fromTicks, firstTicks);
-        var inRange = overlap <= 0 ? 0 : clientRows * Math.Min(1.0, overlap / (double)(lastTicks + 1 - firstTicks));
-        return inRange < IndexBelow * tableRows;
+        return overlap <= 0 ? 0 : clientRows * Math.Min(1.0, overlap / (double)(lastTicks + 1 - firstTicks));
     }
+
+    /// <summary>
+    /// From how many rows JIT compiling a statement pays. PostgreSQL decides by its cost estimate (<c>jit_above_cost</c>),
+    /// which the parallel aggregation of 30 days of the benchmark (830,000 rows) already passes: compiled in the backend
+    /// and the worker it took 250–255 ms against 230–240 without; over 10 million rows it saves more than it costs.
+    /// </summary>
+    public const double JitFromRows = 3_000_000;
 }

@@ -59,4 +59,18 @@ public sealed class TenantShareTests
         Assert.False(TenantShare.ReadThroughIndex(400_000, Now - Day, Now - Day, Now - 2 * Day, Now, 1_000_000));
         Assert.True(TenantShare.ReadThroughIndex(400_000, Now - Day, Now - Day, Now - Day + 1, Now, 1_000_000));
     }
+
+    [Fact]
+    public void The_clients_rows_in_a_range_are_its_share_of_the_time_they_span_and_only_a_long_range_is_worth_jit()
+    {
+        var year = Now - YearAgo;
+        var thirtyDays = TenantShare.RowsInRange(10_000_000, YearAgo, Now, Now - 30 * Day, Now);
+        Assert.Equal(10_000_000 * (30.0 * Day / (year + 1)), thirtyDays, 1e-6);
+        Assert.Equal(10_000_000, TenantShare.RowsInRange(10_000_000, YearAgo, Now, YearAgo - Day, Now + Day));
+        Assert.Equal(0, TenantShare.RowsInRange(10_000_000, YearAgo, Now, Now + Day, Now + 2 * Day));
+        Assert.Equal(0, TenantShare.RowsInRange(0, YearAgo, Now, YearAgo, Now));
+
+        Assert.True(thirtyDays < TenantShare.JitFromRows);
+        Assert.True(TenantShare.RowsInRange(10_000_000, YearAgo, Now, YearAgo, Now) >= TenantShare.JitFromRows);
+    }
 }
