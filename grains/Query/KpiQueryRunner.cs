@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
-using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
@@ -144,7 +142,7 @@ public sealed class KpiQueryRunner(
         // sources hold (and whether rows landed in the range since the newest cached result) in one batch; the query
         // and COMMIT in the other (and for raw rows, the client's share of the range before them). A connection
         // returned mid-transaction (an error) is rolled back by the pool.
-        var begun = await BeginAsync(connection, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
+        var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
         if (newest is not null && !begun.ChangedSinceCached)
         {
             cache!.Record(hit: true);
@@ -164,7 +162,7 @@ public sealed class KpiQueryRunner(
             // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
             // against tens of milliseconds and more for the statement).
             var rawRead = plan.ReadsRawRanges
-                ? await RawReadAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct)
+                ? await QuerySnapshot.RawReadAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct)
                 : null;
             var readThroughIndex = rawRead?.ThroughIndex == true;
             await using var batch = new NpgsqlBatch(connection);
@@ -215,169 +213,6 @@ public sealed class KpiQueryRunner(
     {
         await using var commit = new NpgsqlCommand("COMMIT", connection);
         await commit.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    /// <summary>What the query's snapshot says about its sources.</summary>
-    /// <param name="Positions">The committed position of each object model.</param>
-    /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1).</param>
-    /// <param name="Unrolled">The rows not in the rollups yet, per object model that has such rows.</param>
-    /// <param name="ChangedSinceCached">
-    /// Whether a row committed after the newest cached result's positions lands in a bucket of the range (for a
-    /// snapshot object, anywhere before the range's end); also true when that result saw more than this snapshot.
-    /// </param>
-    private sealed record Sources(
-        SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled, bool ChangedSinceCached);
-
-    /// <summary>
-    /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
-    /// round trip; with <paramref name="cachedPositions"/>, also whether rows landed in the range since then.
-    /// </summary>
-    private async Task<Sources> BeginAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
-        CancellationToken cancellationToken)
-    {
-        var timeout = (long)Math.Max(1, options.StatementTimeout.TotalMilliseconds);
-        var sources = new NpgsqlBatchCommand(
-            """
-            SELECT m.object_model, coalesce(p.last_sequence, 0), coalesce(p.rolled_up_through, 0),
-                   coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1), '{}')
-            FROM unnest($2::text[]) AS m(object_model)
-            LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
-            """);
-        sources.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        sources.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
-        await using var batch = new NpgsqlBatch(connection)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-                new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
-                // These statements read a few rows through their keys whatever the values; PostgreSQL would plan them
-                // on every run (its custom plans looked cheaper than the generic one), 0.1 ms of a day's 0.8.
-                new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"),
-                sources,
-            },
-        };
-        var landedCommand = cachedPositions is null || models.Count == 0 ? null : LandedCommand(clientId, models, cachedPositions, boundaries);
-        if (landedCommand is not null)
-        {
-            batch.BatchCommands.Add(landedCommand);
-        }
-
-        var positions = new List<SourcePosition>();
-        var covered = new HashSet<(string, long)>();
-        var unrolled = new Dictionary<string, UnrolledRows>(StringComparer.Ordinal);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var model = reader.GetString(0);
-            var (position, rolledUpThrough) = (reader.GetInt64(1), reader.GetInt64(2));
-            positions.Add(new SourcePosition(model, position));
-            if (rolledUpThrough < position)
-            {
-                unrolled[model] = new UnrolledRows(rolledUpThrough, position);
-            }
-
-            foreach (var term in reader.GetFieldValue<long[]>(3))
-            {
-                covered.Add((model, term));
-            }
-        }
-
-        var landed = false;
-        if (landedCommand is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
-        {
-            landed = reader.GetBoolean(0);
-        }
-
-        var ahead = cachedPositions is not null
-            && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
-        return new Sources(positions.ToArray(), covered, unrolled, landed || ahead);
-    }
-
-    /// <summary>
-    /// One boolean: whether any row committed after <paramref name="cachedPositions"/> lands in the range's buckets
-    /// (an event object's by its event time; a snapshot object's anywhere before the range's end, since it is the
-    /// latest of its key from then on). Each is a short scan of the key's index: the client, then its newest sequences.
-    /// </summary>
-    private static NpgsqlBatchCommand LandedCommand(string clientId, IReadOnlyList<string> models, SourcePosition[] cachedPositions, long[] boundaries)
-    {
-        var command = new NpgsqlBatchCommand();
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[0]).UtcDateTime));
-        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[^1]).UtcDateTime));
-        var tests = models.Select(model =>
-        {
-            var table = ObjectModelTables.BuiltIn.Get(model);
-            var time = "t." + table.EventTimeColumn;
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cachedPositions.FirstOrDefault(p => p.ObjectModel == model)?.Sequence ?? 0 });
-            var since = "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
-            var when = table.Model.Kind == ObjectKind.Event ? "n.at >= $2 AND n.at < $3" : "n.at < $3";
-            // The rows after the cached position first (OFFSET 0 keeps the time out of the index choice: through the
-            // (client, time) index this read every row of a long range), bounded above so that a generic plan, which
-            // cannot see how few they are, still takes the key's index.
-            return $"EXISTS (SELECT 1 FROM (SELECT {time} AS at FROM {table.QualifiedName} AS t " +
-                   $"WHERE t.client_id = $1 AND t.sequence > {since} AND t.sequence <= {long.MaxValue.ToString(CultureInfo.InvariantCulture)} OFFSET 0) AS n WHERE {when})";
-        });
-        command.CommandText = "SELECT " + string.Join("\n    OR ", tests);
-        return command;
-    }
-
-    /// <summary>How a statement over raw rows should read them: through the (client, time) index, and about how many rows.</summary>
-    private sealed record RawRead(bool ThroughIndex, double Rows);
-
-    /// <summary>
-    /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>),
-    /// and how many they are: per object model, the event times of the client's first and last rows (two probes of
-    /// that index) and the table's row estimate, read in the query's snapshot.
-    /// </summary>
-    private static async Task<RawRead> RawReadAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,
-        CancellationToken cancellationToken)
-    {
-        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { SpansCommand(clientId, models) } };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var readThroughIndex = false;
-        var rows = 0.0;
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            if (reader.IsDBNull(1))
-            {
-                continue; // no rows of the client
-            }
-
-            var model = models[reader.GetInt32(0)];
-            var first = TimeTicks.Of(new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero));
-            var last = TimeTicks.Of(new DateTimeOffset(reader.GetFieldValue<DateTime>(2), TimeSpan.Zero));
-            // A snapshot object's query reads every row before the range's end (the latest per key as of each bucket).
-            var from = BuiltInCatalog.ObjectModelsByCode[model].Kind == ObjectKind.Event ? boundaries[0] : long.MinValue;
-            var clientRows = positions.First(p => p.ObjectModel == model).Sequence;
-            readThroughIndex |= TenantShare.ReadThroughIndex(clientRows, first, last, from, boundaries[^1], reader.GetDouble(3));
-            rows += TenantShare.RowsInRange(clientRows, first, last, from, boundaries[^1]);
-        }
-
-        return new RawRead(readThroughIndex, rows);
-    }
-
-    /// <summary>
-    /// One row per object model: its index in <paramref name="models"/>, the event time of the client's first and
-    /// last rows (two probes of the (client, time) index) and the table's row estimate.
-    /// </summary>
-    private static NpgsqlBatchCommand SpansCommand(string clientId, IReadOnlyList<string> models)
-    {
-        var tables = models.Select(ObjectModelTables.BuiltIn.Get).ToArray();
-        var rows = tables.Select((table, i) =>
-        {
-            var (name, time) = (table.QualifiedName, table.EventTimeColumn);
-            return $"SELECT {i.ToString(CultureInfo.InvariantCulture)}, " +
-                   $"(SELECT min({time}) FROM {name} WHERE client_id = $1), (SELECT max({time}) FROM {name} WHERE client_id = $1), " +
-                   $"coalesce((SELECT t.reltuples FROM pg_class AS t WHERE t.oid = to_regclass(($2::text[])[{(i + 1).ToString(CultureInfo.InvariantCulture)}])), -1)::float8";
-        });
-        var command = new NpgsqlBatchCommand(string.Join("\nUNION ALL\n", rows));
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tables.Select(t => t.QualifiedName).ToArray() });
-        return command;
     }
 
     /// <summary>
