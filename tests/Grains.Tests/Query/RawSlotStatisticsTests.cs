@@ -55,7 +55,6 @@ public sealed class RawSlotStatisticsTests
         }
         finally
         {
-            NpgsqlConnection.ClearAllPools();
             await ExecuteAsync(TestDatabase.DataSource, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
         }
     }
