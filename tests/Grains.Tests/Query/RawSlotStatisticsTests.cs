@@ -27,6 +27,13 @@ public sealed class RawSlotStatisticsTests
             var scratch = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = name, Pooling = false };
             await using var database = NpgsqlDataSource.Create(scratch.ConnectionString);
             await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None);
+            await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None); // as every silo start does
+            await using (var target = database.CreateCommand(
+                "SELECT stxstattarget FROM pg_statistic_ext WHERE stxnamespace = 'scor_data'::regnamespace AND stxname = 'orders_slots_60'"))
+            {
+                Assert.Equal(1000, Convert.ToInt32(await target.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+            }
+
             var end = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
             await ExecuteAsync(database,
                 $"""
