@@ -34,7 +34,7 @@ DB_USER=analytics
 DB_PASSWORD=analytics
 DB_NAME=analytics
 # Parallel workers per query besides its own backend: one per further core, at most 4.
-PG_PARALLEL_WORKERS=$(( $(nproc) > 5 ? 4 : ($(nproc) > 1 ? $(nproc) - 1 : 1) ))
+PG_PARALLEL_WORKERS=$(( $(nproc) > 5 ? 4 : $(nproc) - 1 ))
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

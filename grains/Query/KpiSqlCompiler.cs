@@ -349,7 +349,7 @@ internal static class KpiSqlCompiler
     }
 
     /// <summary>Whether every term the formula reads from <paramref name="model"/> adds up from parts (<see cref="TermRollups.IsRollable"/>).</summary>
-    private static bool RollsUp(CompiledFormula formula, ObjectModelDefinition model) =>
+    internal static bool RollsUp(CompiledFormula formula, ObjectModelDefinition model) =>
         formula.Aggregates
             .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
             .All(t => TermRollups.IsRollable(t, model));
@@ -602,9 +602,10 @@ internal sealed record RollupSource(
     public bool Covers(CompiledFormula formula, ObjectModelDefinition model) =>
         Ranges.Slots.Count > 0
         && Covered.Contains((model.Code, TermRollups.EventsTerm))
+        && KpiSqlCompiler.RollsUp(formula, model)
         && formula.Aggregates
             .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
-            .All(t => TermRollups.IsRollable(t, model) && Covered.Contains((model.Code, TermRollups.IdOf(t.StateKey))));
+            .All(t => Covered.Contains((model.Code, TermRollups.IdOf(t.StateKey))));
 }
 
 /// <summary>The sequences of a partition's rows that are not in its rollups yet: after the watermark, through the snapshot's last.</summary>

@@ -28,10 +28,17 @@ public sealed class RawSlotStatisticsTests
             await using var database = NpgsqlDataSource.Create(scratch.ConnectionString);
             await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None);
             await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None); // as every silo start does
-            await using (var target = database.CreateCommand(
-                "SELECT stxstattarget FROM pg_statistic_ext WHERE stxnamespace = 'scor_data'::regnamespace AND stxname = 'orders_slots_60'"))
+            await using (var targets = database.CreateCommand(
+                "SELECT stxname, stxstattarget FROM pg_statistic_ext WHERE stxnamespace = 'scor_data'::regnamespace AND stxname LIKE 'orders_slots_%' ORDER BY 1"))
+            await using (var reader = await targets.ExecuteReaderAsync())
             {
-                Assert.Equal(1000, Convert.ToInt32(await target.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+                var found = new List<string>();
+                while (await reader.ReadAsync())
+                {
+                    found.Add($"{reader.GetString(0)}={Convert.ToInt32(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture)}");
+                }
+
+                Assert.Equal(["orders_slots_15=1000", "orders_slots_60=1000"], found);
             }
 
             var end = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);

@@ -165,13 +165,17 @@ public sealed class RollupPlanningTests
         var drill = KpiSqlCompiler.Compile(pof, models, "carrier", rawSlotMinutes: 15);
         var direct = KpiSqlCompiler.Compile(distinct, models, null, rawSlotMinutes: 60);
 
-        // The slot expression is the one the table's statistics are declared on (ObjectModelTable), character for character.
+        // The slot expression comes from TermRollups.SlotStart, as the table's statistics do (ObjectModelTable); that the
+        // planner matches the two (by parse tree) is RawSlotStatisticsTests' part.
         var hourSlot = TermRollups.SlotStart("t.\"ordered_at\"", 60);
         Assert.Contains($"SELECT {hourSlot} AS \"#slot\"", slotted.Sql, StringComparison.Ordinal);
         Assert.Contains("width_bucket(s.\"#slot\", $2)", slotted.Sql, StringComparison.Ordinal);
         Assert.Contains("sum(s.\"#s0_0\") AS \"#s0_0\"", slotted.Sql, StringComparison.Ordinal);
         Assert.Contains(TermRollups.SlotStart("t.\"ordered_at\"", 15), drill.Sql, StringComparison.Ordinal);
-        Assert.Contains("s.\"#dim\"", drill.Sql, StringComparison.Ordinal);
+        // A drill-down groups slots by the field's own value and encodes it once per slot for the join.
+        Assert.Contains("t.\"carrier\" AS \"#dim\"", drill.Sql, StringComparison.Ordinal);
+        Assert.Contains("coalesce('=' || s.\"#dim\"::text, '') AS \"#dim\"", drill.Sql, StringComparison.Ordinal);
+        Assert.DoesNotContain("coalesce('=' || t.", drill.Sql, StringComparison.Ordinal);
         Assert.DoesNotContain("date_bin", direct.Sql, StringComparison.Ordinal);
         Assert.Contains("width_bucket(t.\"ordered_at\", $2)", direct.Sql, StringComparison.Ordinal);
         Assert.Contains("date_bin(interval '60 minutes', \"ordered_at\"", new Ingest.ObjectModelTable(models["orders"]).CreateTableSql(false), StringComparison.Ordinal);
