@@ -162,7 +162,7 @@ public sealed class KpiQueryRunner(
             // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
             // against tens of milliseconds and more for the statement).
             var rawRead = plan.ReadsRawRanges
-                ? await QuerySnapshot.RawReadAsync(connection, context.ClientId, formula.ObjectModels, begun.Positions, context.Boundaries, ct)
+                ? await QuerySnapshot.RawReadAsync(connection, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, ct)
                 : null;
             var readThroughIndex = rawRead?.ThroughIndex == true;
             await using var batch = new NpgsqlBatch(connection);

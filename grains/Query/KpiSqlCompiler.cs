@@ -63,7 +63,7 @@ internal static class KpiSqlCompiler
         var ctes = new List<string>();
         var joined = new List<string>();
         var usesRollups = false;
-        var readsRawRanges = false;
+        var rawRangeModels = new List<string>();
         var eventColumns = new int[objects.Length];
         var newestColumns = new int[objects.Length];
         for (var k = 0; k < objects.Length; k++)
@@ -112,7 +112,7 @@ internal static class KpiSqlCompiler
                 // expression, ObjectModelTable), so it splits this aggregation over parallel workers, and the second
                 // one, per bucket, adds up a few thousand rows. Each slot lies inside one bucket.
                 // The dimension's value is encoded for the join once per slot, not once per row.
-                readsRawRanges = true;
+                rawRangeModels.Add(model.Code);
                 var (rawDim, slotDim) = grouped
                     ? ($", t.{Quote(dimension!)} AS \"#dim\"", ", coalesce('=' || s.\"#dim\"::text, '') AS \"#dim\"")
                     : (string.Empty, string.Empty);
@@ -132,7 +132,7 @@ internal static class KpiSqlCompiler
             }
             else if (model.Kind == ObjectKind.Event)
             {
-                readsRawRanges = true;
+                rawRangeModels.Add(model.Code);
                 ctes.Add(
                     $"""
                     o{k} AS (
@@ -146,7 +146,7 @@ internal static class KpiSqlCompiler
             }
             else
             {
-                readsRawRanges = true;
+                rawRangeModels.Add(model.Code);
                 // Snapshot objects: a row is a key's latest as of a bucket's end when it is before that end and the
                 // key's next row (by event time, then sequence) is not; it counts in that run of buckets.
                 var partition = string.Join(", ", model.KeyFields.Select(f => $"t.{Quote(f)}"));
@@ -197,7 +197,7 @@ internal static class KpiSqlCompiler
         sql.Append("SELECT ").AppendJoin(", ", selectColumns).Append('\n');
         sql.Append("FROM (SELECT ").AppendJoin(", ", positions).Append(") AS p\n");
         sql.Append("LEFT JOIN ").Append(data).Append(" AS d ON true");
-        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups, readsRawRanges);
+        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups, rawRangeModels);
     }
 
     /// <summary>Null when <paramref name="dimension"/> can group every object model of the formula, else why not.</summary>

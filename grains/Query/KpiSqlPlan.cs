@@ -20,13 +20,16 @@ internal sealed class KpiSqlPlan(
     int[] newestColumns,
     int[] positionColumns,
     bool usesRollups = false,
-    bool readsRawRanges = false)
+    IReadOnlyList<string>? rawRangeModels = null)
 {
     /// <summary>Whether some object model is read from rollups (whole slots) and raw rows only at the edges.</summary>
     public bool UsesRollups { get; } = usesRollups;
 
+    /// <summary>The object models whose rows are read raw over the whole range (not from rollups).</summary>
+    public IReadOnlyList<string> RawRangeModels { get; } = rawRangeModels ?? [];
+
     /// <summary>Whether some object model's rows are read raw over the whole range (not from rollups).</summary>
-    public bool ReadsRawRanges { get; } = readsRawRanges;
+    public bool ReadsRawRanges => RawRangeModels.Count > 0;
 
     /// <summary>Result ordinals of one aggregate's state: the value (sum, min or max) and the count (-1 when not used).</summary>
     internal readonly record struct TermColumns(int Value, int Count);

@@ -126,8 +126,9 @@ internal static class QuerySnapshot
 
     /// <summary>
     /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>),
-    /// and how many they are: per object model, the event times of the client's first and last rows (two probes of
-    /// that index) and the table's row estimate, read in the query's snapshot.
+    /// and how many they are: per object model the statement reads raw over the range (<paramref name="models"/>), the
+    /// event times of the client's first and last rows (two probes of that index) and the table's row estimate, read in
+    /// the query's snapshot.
     /// </summary>
     public static async Task<RawRead> RawReadAsync(
         NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,

@@ -137,12 +137,20 @@ public sealed class RollupPlanningTests
         var partly = KpiSqlCompiler.Compile(pof, models, null, new RollupSource(ranges, covered.Skip(1).ToHashSet()));
         var drill = KpiSqlCompiler.Compile(pof, models, "carrier", new RollupSource(ranges, covered));
 
+        var mixed = KpiSqlCompiler.Compile(
+            KpiFormula.Compile("count(orders) / count(licenses)", models).Formula!, models, null, new RollupSource(ranges, covered));
+
         Assert.True(rolled.UsesRollups);
         Assert.Contains("query.term_rollups", rolled.Sql, StringComparison.Ordinal);
         Assert.Contains("UNION ALL", rolled.Sql, StringComparison.Ordinal); // the raw edges
+        Assert.Empty(rolled.RawRangeModels);
         Assert.False(partly.UsesRollups);
         Assert.DoesNotContain("term_rollups", partly.Sql, StringComparison.Ordinal);
+        Assert.Equal(["orders"], partly.RawRangeModels);
         Assert.False(drill.UsesRollups);
+        // Only the snapshot object of a mixed formula is read raw over the range (its rows decide the JIT and index choice).
+        Assert.True(mixed.UsesRollups);
+        Assert.Equal(["licenses"], mixed.RawRangeModels);
     }
 
     [Fact]
