@@ -83,8 +83,8 @@ public sealed class ObjectModelTable
 
         if (withTimescale)
         {
-            sql.Append("SELECT create_hypertable('").Append(QualifiedName.Replace("'", "''", StringComparison.Ordinal))
-                .Append("', by_range('").Append(model.EventTimeField).AppendLine("'), if_not_exists => true, migrate_data => true);");
+            sql.Append("SELECT create_hypertable(").Append(Literal(QualifiedName))
+                .Append(", by_range(").Append(Literal(model.EventTimeField)).AppendLine("), if_not_exists => true, migrate_data => true);");
         }
 
         return sql.ToString();

@@ -172,20 +172,22 @@ public sealed class KpiQueryRunner(
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
             }
 
-            if (rawRead is not null && (readThroughIndex || rawRead.Rows < TenantShare.JitFromRows))
+            if (rawRead is { Jit: false })
             {
-                // JIT compiling a read of fewer rows costs more than it saves (TenantShare.JitFromRows); where the
-                // planner's estimate is wrong (a client's few rows in a crowded table) it would cost 80–200 ms.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
             }
 
             // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
             // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a
-            // generic plan (every part an index range scan, KpiSqlCompiler.RollupCte): planning it each run would cost
-            // more than running it (1 ms against 0.2 ms for a day). One over the range's raw rows is planned for its
-            // range: a generic plan cannot tell a day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                plan.ReadsRawRanges ? "SET LOCAL plan_cache_mode = force_custom_plan" : "SET LOCAL plan_cache_mode = force_generic_plan"));
+            // generic plan (every part an index range scan, KpiSqlCompiler.RollupCte), which the transaction already
+            // uses (QuerySnapshot.BeginAsync): planning it each run would cost more than running it (1 ms against
+            // 0.2 ms for a day). One over the range's raw rows is planned for its range: a generic plan cannot tell a
+            // day from a year (a year of raw rows took 3.7 s instead of 1.6 s).
+            if (plan.ReadsRawRanges)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"));
+            }
+
             batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await using var reader = await batch.ExecuteReaderAsync(ct);

@@ -100,9 +100,13 @@ internal static class KpiSqlCompiler
             selectColumns.Add($"d.\"#events{k}\"");
             newestColumns[k] = selectColumns.Count;
             selectColumns.Add($"d.\"#newest{k}\"");
+            // Every CTE over rows `t` of the object's table computes the same columns per group: its rows, its newest
+            // event time and the state columns.
+            var perRow = $"count(*)::float8 AS \"#events{k}\", max({time}) AS \"#newest{k}\"{aggregateList}";
+            var inRange = $"t.client_id = $1 AND {time} >= $3 AND {time} < $4";
             if (!grouped && rollups is not null && rollups.Covers(formula, model))
             {
-                ctes.Add(RollupCte(k, model, time, table, aggregateList, states, rollups, parameters));
+                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, parameters));
                 joined.Add($"o{k}");
                 usesRollups = true;
             }
@@ -121,10 +125,9 @@ internal static class KpiSqlCompiler
                     o{k} AS (
                         SELECT width_bucket(s."#slot", $2) AS "#bucket"{slotDim},
                                sum(s."#events{k}") AS "#events{k}", max(s."#newest{k}") AS "#newest{k}"{Reaggregated(states, "s")}
-                        FROM (SELECT {TermRollups.SlotStart(time, minutes)} AS "#slot"{rawDim},
-                                     count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+                        FROM (SELECT {TermRollups.SlotStart(time, minutes)} AS "#slot"{rawDim}, {perRow}
                               FROM {table} AS t
-                              WHERE t.client_id = $1 AND {time} >= $3 AND {time} < $4
+                              WHERE {inRange}
                               {groupBy}) AS s
                         {groupBy})
                     """);
@@ -136,10 +139,9 @@ internal static class KpiSqlCompiler
                 ctes.Add(
                     $"""
                     o{k} AS (
-                        SELECT width_bucket({time}, $2) AS "#bucket"{dim},
-                               count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+                        SELECT width_bucket({time}, $2) AS "#bucket"{dim}, {perRow}
                         FROM {table} AS t
-                        WHERE t.client_id = $1 AND {time} >= $3 AND {time} < $4
+                        WHERE {inRange}
                         {groupBy})
                     """);
                 joined.Add($"o{k}");
@@ -172,7 +174,7 @@ internal static class KpiSqlCompiler
                     n{k} AS (
                         SELECT width_bucket({time}, $2) AS "#bucket"{dim}, count(*)::float8 AS "#events{k}"
                         FROM {table} AS t
-                        WHERE t.client_id = $1 AND {time} >= $3 AND {time} < $4
+                        WHERE {inRange}
                         {groupBy})
                     """);
                 joined.Add($"o{k}");
@@ -258,7 +260,7 @@ internal static class KpiSqlCompiler
     /// same columns as the raw CTE. A slot lies inside one bucket, so its start names the bucket.
     /// </summary>
     private static string RollupCte(
-        int k, ObjectModelDefinition model, string time, string table, string aggregateList, List<StateColumn> states,
+        int k, ObjectModelDefinition model, string time, string table, string perRow, List<StateColumn> states,
         RollupSource rollups, List<object> parameters)
     {
         string Parameter(object value)
@@ -287,8 +289,7 @@ internal static class KpiSqlCompiler
         // The CTE's columns over rows `t` of the object's table read by `source`.
         string Aggregated(string source) =>
             $"""
-            SELECT width_bucket({time}, $2) AS "#bucket",
-                   count(*)::float8 AS "#events{k}", max({time}) AS "#newest{k}"{aggregateList}
+            SELECT width_bucket({time}, $2) AS "#bucket", {perRow}
             {source}
             GROUP BY 1
             """;

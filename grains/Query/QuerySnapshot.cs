@@ -50,8 +50,10 @@ internal static class QuerySnapshot
             {
                 new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
                 new NpgsqlBatchCommand($"SET LOCAL statement_timeout = {timeout.ToString(CultureInfo.InvariantCulture)}"),
-                // These statements read a few rows through their keys whatever the values; PostgreSQL would plan them
-                // on every run (its custom plans looked cheaper than the generic one), 0.1 ms of a day's 0.8.
+                // For the whole transaction: these statements read a few rows through their keys whatever the values,
+                // and PostgreSQL would plan them on every run (its custom plans looked cheaper than the generic one),
+                // 0.1 ms of a day's 0.8; a statement over rollups is written for it too (the runner changes it only
+                // for a statement over raw ranges).
                 new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"),
                 sources,
             },
@@ -121,12 +123,16 @@ internal static class QuerySnapshot
         return command;
     }
 
-    /// <summary>How a statement over raw rows should read them: through the (client, time) index, and about how many rows.</summary>
-    internal sealed record RawRead(bool ThroughIndex, double Rows);
+    /// <summary>How a statement over raw rows should run: reading through the (client, time) index, and with JIT.</summary>
+    /// <param name="Jit">
+    /// Whether JIT compiling pays: only for at least <see cref="TenantShare.JitFromRows"/> rows and a planner whose
+    /// estimate is right (where it is wrong, a client's few rows in a crowded table, compiling would cost 80–200 ms).
+    /// </param>
+    internal sealed record RawRead(bool ThroughIndex, bool Jit);
 
     /// <summary>
     /// Whether the client's rows in the range are better read through the (client, time) index (<see cref="TenantShare"/>),
-    /// and how many they are: per object model the statement reads raw over the range (<paramref name="models"/>), the
+    /// and whether they are enough for JIT: per object model the statement reads raw over the range (<paramref name="models"/>), the
     /// event times of the client's first and last rows (two probes of that index) and the table's row estimate, read in
     /// the query's snapshot.
     /// </summary>
@@ -155,7 +161,7 @@ internal static class QuerySnapshot
             rows += TenantShare.RowsInRange(clientRows, first, last, from, boundaries[^1]);
         }
 
-        return new RawRead(readThroughIndex, rows);
+        return new RawRead(readThroughIndex, Jit: !readThroughIndex && rows >= TenantShare.JitFromRows);
     }
 
     /// <summary>
