@@ -27,12 +27,18 @@ public enum KpiDirection
     LowerIsBetter = 1,
 }
 
+/// <param name="Dimension">
+/// Whether this is a field reports drill down by (a carrier, a status, a region: a few values): one-time queries keep
+/// rollups per value of it, so a drill-down by it reads whole slots instead of raw rows. Any text, boolean or integer
+/// field can be drilled down by; the others read raw rows.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ae.FieldDefinition")]
 public sealed record FieldDefinition(
     [property: Id(0)] string Name,
     [property: Id(1)] FieldType Type,
     [property: Id(2)] string Description,
-    [property: Id(3)] bool Required = false);
+    [property: Id(3)] bool Required = false,
+    [property: Id(4)] bool Dimension = false);
 
 [GenerateSerializer, Immutable, Alias("ae.Relationship")]
 public sealed record Relationship(
@@ -58,6 +64,9 @@ public sealed record ObjectModelDefinition(
 {
     public FieldDefinition? FindField(string name) =>
         Fields.FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.Ordinal));
+
+    /// <summary>The fields marked <see cref="FieldDefinition.Dimension"/>, in field order.</summary>
+    public IEnumerable<FieldDefinition> DimensionFields() => Fields.Where(f => f.Dimension);
 }
 
 /// <summary>One KPI as the catalog ("the menu") describes it; <see cref="Formula"/> is in the KPI formula language.</summary>

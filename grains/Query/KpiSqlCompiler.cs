@@ -28,7 +28,8 @@ internal static class KpiSqlCompiler
     /// <summary>Compiles <paramref name="formula"/>; <paramref name="dimension"/> must already be validated with <see cref="DimensionProblem"/>.</summary>
     /// <param name="rollups">
     /// Where rollups may answer: an event object model whose terms are all covered reads whole slots from
-    /// <c>query.term_rollups</c> and only the edges from its table. Drill-downs read raw rows.
+    /// <c>query.term_rollups</c> (a drill-down by a dimension field from <c>query.dimension_rollups</c>) and only the
+    /// edges from its table. A drill-down by another field reads raw rows.
     /// </param>
     /// <param name="rawSlotMinutes">
     /// A slot length that divides every bucket boundary (<see cref="TermRollups.SlotDividing"/>): an event object
@@ -72,7 +73,7 @@ internal static class KpiSqlCompiler
             var table = $"{Quote(model.Domain)}.{Quote(model.Code)}";
             var time = $"t.{Quote(model.EventTimeField)}";
             var rows = new RowSql(model, parameters);
-            var dim = grouped ? $", coalesce('=' || t.{Quote(dimension!)}::text, '') AS \"#dim\"" : string.Empty;
+            var dim = grouped ? $", {DimensionKey($"t.{Quote(dimension!)}")} AS \"#dim\"" : string.Empty;
 
             // The aggregates of this object, one SQL expression per state column.
             var aggregates = new List<string>();
@@ -104,9 +105,9 @@ internal static class KpiSqlCompiler
             // event time and the state columns.
             var perRow = $"count(*)::float8 AS \"#events{k}\", max({time}) AS \"#newest{k}\"{aggregateList}";
             var inRange = $"t.client_id = $1 AND {time} >= $3 AND {time} < $4";
-            if (!grouped && rollups is not null && rollups.Covers(formula, model))
+            if (rollups is not null && rollups.Covers(formula, model, dimension))
             {
-                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, parameters));
+                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, dimension, parameters));
                 joined.Add($"o{k}");
                 usesRollups = true;
             }
@@ -118,7 +119,7 @@ internal static class KpiSqlCompiler
                 // The dimension's value is encoded for the join once per slot, not once per row.
                 rawRangeModels.Add(model.Code);
                 var (rawDim, slotDim) = grouped
-                    ? ($", t.{Quote(dimension!)} AS \"#dim\"", ", coalesce('=' || s.\"#dim\"::text, '') AS \"#dim\"")
+                    ? ($", t.{Quote(dimension!)} AS \"#dim\"", $", {DimensionKey("s.\"#dim\"")} AS \"#dim\"")
                     : (string.Empty, string.Empty);
                 ctes.Add(
                     $"""
@@ -256,12 +257,13 @@ internal static class KpiSqlCompiler
     private sealed record StateColumn(string Name, string Part, string StateKey);
 
     /// <summary>
-    /// An event object's CTE from rollups: whole slots from <c>query.term_rollups</c>, the edges from raw rows, the
-    /// same columns as the raw CTE. A slot lies inside one bucket, so its start names the bucket.
+    /// An event object's CTE from rollups: whole slots from <c>query.term_rollups</c> (or, for a drill-down, from
+    /// <c>query.dimension_rollups</c> of <paramref name="dimension"/>), the edges from raw rows, the same columns as
+    /// the raw CTE. A slot lies inside one bucket, so its start names the bucket.
     /// </summary>
     private static string RollupCte(
         int k, ObjectModelDefinition model, string time, string table, string perRow, List<StateColumn> states,
-        RollupSource rollups, List<object> parameters)
+        RollupSource rollups, string? dimension, List<object> parameters)
     {
         string Parameter(object value)
         {
@@ -286,12 +288,16 @@ internal static class KpiSqlCompiler
             rollupColumns.Append($",\n                   {aggregate} AS {state.Name}");
         }
 
+        var (dim, groupBy) = dimension is null
+            ? (string.Empty, "GROUP BY 1")
+            : ($", {DimensionKey($"t.{Quote(dimension)}")} AS \"#dim\"", "GROUP BY 1, 2");
+
         // The CTE's columns over rows `t` of the object's table read by `source`.
         string Aggregated(string source) =>
             $"""
-            SELECT width_bucket({time}, $2) AS "#bucket", {perRow}
+            SELECT width_bucket({time}, $2) AS "#bucket"{dim}, {perRow}
             {source}
-            GROUP BY 1
+            {groupBy}
             """;
 
         // Every part reads through an index whatever the values of its parameters, because this statement keeps one
@@ -328,24 +334,29 @@ internal static class KpiSqlCompiler
                 """));
         }
 
+        // A dimension's rollups are keyed by its value as the drill-down joins on it (DimensionKey).
+        var (rollupTable, ofDimension, value, rollupDim) = dimension is null
+            ? ("query.term_rollups", string.Empty, string.Empty, string.Empty)
+            : ("query.dimension_rollups", $" AND r.dimension = {Parameter(dimension)}", ", r.value", ", r.value AS \"#dim\"");
         parts.Add(
             $"""
-            SELECT width_bucket(r.slot_start, $2) AS "#bucket",
+            SELECT width_bucket(r.slot_start, $2) AS "#bucket"{rollupDim},
                    coalesce(sum(r.count) FILTER (WHERE r.term = {TermRollups.EventsTerm}), 0)::float8 AS "#events{k}",
                    to_timestamp(max(r.max) FILTER (WHERE r.term = {TermRollups.EventsTerm}) / 1000000) AS "#newest{k}"{rollupColumns}
             FROM unnest({minutes}::int[], {slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS p(minutes, lo, hi)
             CROSS JOIN LATERAL (
-                SELECT r.term, r.slot_start, r.sum, r.count, r.min, r.max FROM query.term_rollups AS r
-                WHERE r.client_id = $1 AND r.object_model = {code} AND r.term = ANY({terms}::bigint[])
+                SELECT r.term, r.slot_start{value}, r.sum, r.count, r.min, r.max FROM {rollupTable} AS r
+                WHERE r.client_id = $1 AND r.object_model = {code}{ofDimension} AND r.term = ANY({terms}::bigint[])
                   AND r.slot_minutes = p.minutes AND r.slot_start >= p.lo AND r.slot_start < p.hi
                 OFFSET 0) AS r
-            GROUP BY 1
+            {groupBy}
             """);
+        var keys = dimension is null ? "u.\"#bucket\"" : "u.\"#bucket\", u.\"#dim\"";
         return $"""
             o{k} AS (
-                SELECT u."#bucket", sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{Reaggregated(states, "u")}
+                SELECT {keys}, sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{Reaggregated(states, "u")}
                 FROM ({string.Join("\n    UNION ALL\n", parts)}) AS u
-                GROUP BY 1)
+                {groupBy})
             """;
     }
 
@@ -390,6 +401,13 @@ internal static class KpiSqlCompiler
                 return new TermStateSql(null, $"count(DISTINCT {rows.Number(syntax.Argument)}){filter}", null, null);
         }
     }
+
+    /// <summary>
+    /// A drill-down's key for a dimension value: '=' and the value as text, or '' for no value, so that a missing
+    /// value is a group of its own and the objects' CTEs join on it (NULLs would not join). The rollups per dimension
+    /// value store it in this form.
+    /// </summary>
+    public static string DimensionKey(string value) => $"coalesce('=' || {value}::text, '')";
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
@@ -599,14 +617,19 @@ internal static class KpiSqlCompiler
 internal sealed record RollupSource(
     RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered, IReadOnlyDictionary<string, UnrolledRows>? Unrolled = null)
 {
-    /// <summary>Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups.</summary>
-    public bool Covers(CompiledFormula formula, ObjectModelDefinition model) =>
+    /// <summary>
+    /// Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups: its
+    /// rollups per slot, or per slot and value of <paramref name="dimension"/> for a drill-down by a dimension field.
+    /// </summary>
+    public bool Covers(CompiledFormula formula, ObjectModelDefinition model, string? dimension = null) =>
         Ranges.Slots.Count > 0
-        && Covered.Contains((model.Code, TermRollups.EventsTerm))
+        // A field no longer marked as a dimension keeps its coverage, but its rollups stopped at that release.
+        && (dimension is null || model.FindField(dimension) is { Dimension: true })
+        && Covered.Contains((model.Code, TermRollups.CoverageId(TermRollups.EventsKey, dimension)))
         && KpiSqlCompiler.RollsUp(formula, model)
         && formula.Aggregates
             .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
-            .All(t => Covered.Contains((model.Code, TermRollups.IdOf(t.StateKey))));
+            .All(t => Covered.Contains((model.Code, TermRollups.CoverageId(t.StateKey, dimension))));
 }
 
 /// <summary>The sequences of a partition's rows that are not in its rollups yet: after the watermark, through the snapshot's last.</summary>

@@ -11,13 +11,16 @@ namespace AnalyticsEngine.Query;
 /// <summary>
 /// The rollups of one event object model (<c>query.term_rollups</c>, sql/0005): for every rollable term of the
 /// catalog's KPIs over it, the term's partial state (sum, count, min, max) per client and UTC slot of 15 and 60
-/// minutes, plus the events term (row count and newest event time). Written by the partition's ingest grain a few
+/// minutes, plus the events term (row count and newest event time); and the same per value of each of the model's
+/// dimension fields (<c>query.dimension_rollups</c>, sql/0009), for drill-downs. Written by the partition's ingest grain a few
 /// seconds after its rows commit (<see cref="RollUpAsync"/>), many batches at a time, by the same SQL aggregates the
 /// query compiler uses on raw rows, so both give the same state.
 /// </summary>
 /// <remarks>
 /// A term's coverage (<c>query.rollup_terms</c>) records the first sequence it was rolled up from; the query path
-/// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. The partition's
+/// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. A term's rollups per
+/// dimension value have a coverage of their own (<see cref="CoverageId"/>): a dimension marked after a partition's
+/// first rows is covered only once the partition is rebuilt. The partition's
 /// watermark (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows
 /// after it raw.
 /// </remarks>
@@ -55,11 +58,24 @@ internal sealed class TermRollups
     /// <summary>The term id of the events term: rows per slot (<c>count</c>) and the newest event time in Unix microseconds (<c>max</c>).</summary>
     public const long EventsTerm = 0;
 
+    /// <summary>The state key the events term is recorded under in <c>query.rollup_terms</c>.</summary>
+    public const string EventsKey = "events";
+
+    /// <summary>
+    /// The id under which <c>query.rollup_terms</c> records the coverage of a term (<see cref="EventsKey"/> for the
+    /// events term): the term's own id, or, for its rollups per value of <paramref name="dimension"/>, an id of the
+    /// pair. <c>query.dimension_rollups</c> keeps the term's own id in its <c>term</c> column.
+    /// </summary>
+    public static long CoverageId(string stateKey, string? dimension) =>
+        dimension is not null ? IdOf($"{stateKey} by {dimension}")
+        : string.Equals(stateKey, EventsKey, StringComparison.Ordinal) ? EventsTerm
+        : IdOf(stateKey);
+
     private static readonly Lazy<IReadOnlyDictionary<string, TermRollups>> Catalog = new(() => Build(BuiltInCatalog.Kpis, BuiltInCatalog.ObjectModelsByCode));
 
     private readonly string _upsert;
     private readonly IReadOnlyList<object> _literals;
-    private readonly long[] _coveredIds; // the events term, then every term: what the upsert records as rolled up
+    private readonly long[] _coveredIds; // the events term, then every term, then both per dimension: what the upsert records as rolled up
     private readonly string[] _coveredKeys;
 
     private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
@@ -70,8 +86,11 @@ internal sealed class TermRollups
         var literals = new List<object>();
         _upsert = UpsertSql(model, terms, literals);
         _literals = literals;
-        _coveredIds = [EventsTerm, .. terms.Select(t => TermIds[t.StateKey])];
-        _coveredKeys = ["events", .. terms.Select(t => t.StateKey)];
+        Dimensions = model.DimensionFields().Select(f => f.Name).ToArray();
+        string[] keys = [EventsKey, .. terms.Select(t => t.StateKey)];
+        string?[] scopes = [null, .. Dimensions];
+        _coveredIds = scopes.SelectMany(d => keys.Select(k => CoverageId(k, d))).ToArray();
+        _coveredKeys = scopes.SelectMany(d => keys.Select(k => d is null ? k : $"{k} by {d}")).ToArray();
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -84,6 +103,9 @@ internal sealed class TermRollups
 
     /// <summary>Term id by state key.</summary>
     public IReadOnlyDictionary<string, long> TermIds { get; }
+
+    /// <summary>The model's dimension fields, each rolled up per value too.</summary>
+    public IReadOnlyList<string> Dimensions { get; }
 
     /// <summary>Whether a term's partial state can be added up from slots: sums, counts, minima and maxima of event rows.</summary>
     public static bool IsRollable(AggregateTerm term, ObjectModelDefinition model) =>
@@ -183,6 +205,7 @@ internal sealed class TermRollups
                          ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0
                          """,
                          "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
+                         "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
                          "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
                      })
             {
@@ -259,29 +282,59 @@ internal sealed class TermRollups
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
         var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
-        var code = model.Code.Replace("'", "''", StringComparison.Ordinal);
+        var code = Literal(model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
-        return $"""
-            WITH s AS (
-                SELECT m.minutes AS slot_minutes,
-                       date_bin(make_interval(mins => m.minutes), {time}, {SlotOrigin}) AS slot_start,
-                       count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0{columns}
-                FROM {table} AS t CROSS JOIN unnest({slots}) AS m(minutes)
-                WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
-                GROUP BY 1, 2),
-            covered AS (
-                INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence)
-                SELECT $1, '{code}', k.term, k.state_key, $2 FROM unnest({keys}, {names}) AS k(term, state_key)
-                ON CONFLICT (client_id, object_model, term) DO NOTHING)
-            INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
-            SELECT $1, '{code}', v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
-            FROM s CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)
+
+        // The states of the new rows per slot (and per value of `key`), one row per term and slot.
+        string States(string key) =>
+            $"""
+            SELECT m.minutes AS slot_minutes,
+                   date_bin(make_interval(mins => m.minutes), {time}, {SlotOrigin}) AS slot_start{key},
+                   count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0{columns}
+            FROM {table} AS t CROSS JOIN unnest({slots}) AS m(minutes)
+            WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
+            GROUP BY {(key.Length == 0 ? "1, 2" : "1, 2, 3")}
+            """;
+        var perTerm = $"""
+            CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)
             WHERE v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL
-            ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
-                sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
+            """;
+        const string added = """
+            sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
                 count = r.count + excluded.count,
                 min = least(r.min, excluded.min),
                 max = greatest(r.max, excluded.max)
             """;
+        var byDimension = new StringBuilder();
+        foreach (var (dimension, j) in model.DimensionFields().Select((f, j) => (f.Name, j)))
+        {
+            byDimension.Append(
+                $"""
+                ,
+                d{j} AS (
+                    INSERT INTO query.dimension_rollups AS r (client_id, object_model, dimension, term, slot_minutes, slot_start, value, sum, count, min, max)
+                    SELECT $1, {code}, {Literal(dimension)}, v.term, s.slot_minutes, s.slot_start, s.value, v.sum, v.count, v.min, v.max
+                    FROM ({States($",\n       {KpiSqlCompiler.DimensionKey($"t.{KpiSqlCompiler.Quote(dimension)}")} AS value")}) AS s
+                    {perTerm}
+                    ON CONFLICT (client_id, object_model, dimension, term, slot_minutes, slot_start, value) DO UPDATE SET
+                        {added})
+                """);
+        }
+
+        return $"""
+            WITH s AS ({States(string.Empty)}),
+            covered AS (
+                INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence)
+                SELECT $1, {code}, k.term, k.state_key, $2 FROM unnest({keys}, {names}) AS k(term, state_key)
+                ON CONFLICT (client_id, object_model, term) DO NOTHING){byDimension}
+            INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
+            SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
+            FROM s
+            {perTerm}
+            ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
+                {added}
+            """;
     }
+
+    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 }

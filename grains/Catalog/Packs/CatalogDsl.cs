@@ -9,6 +9,9 @@ internal static class CatalogDsl
     public static FieldDefinition Optional(string name, FieldType type, string description) =>
         new(name, type, description, Required: false);
 
+    /// <summary>Marks a field as one reports drill down by (<see cref="FieldDefinition.Dimension"/>).</summary>
+    public static FieldDefinition AsDimension(this FieldDefinition field) => field with { Dimension = true };
+
     public static Relationship RefersTo(string field, string targetObject, string targetField) =>
         new(field, targetObject, targetField);
 

@@ -45,7 +45,7 @@ internal static class CrmPack
             [
                 Required("change_id", Text, "Identifier of the change."),
                 Required("account_id", Text, "Account whose subscription changed."),
-                Required("change_type", Text, "Kind of movement: 'new', 'expansion', 'contraction', 'churn' or 'reactivation'."),
+                Required("change_type", Text, "Kind of movement: 'new', 'expansion', 'contraction', 'churn' or 'reactivation'.").AsDimension(),
                 Required("mrr_change", Number, "Change of monthly recurring revenue, in the reporting currency; negative for contraction and churn."),
                 Required("changed_at", Timestamp, "When the change took effect; places it in time."),
             ],
@@ -58,7 +58,7 @@ internal static class CrmPack
                 Required("activity_id", Text, "Identifier of the activity."),
                 Required("account_id", Text, "Account the activity was with."),
                 Required("owner_id", Text, "Employee who performed the activity."),
-                Required("activity_type", Text, "Kind of touch: 'call', 'email', 'meeting' or 'demo'."),
+                Required("activity_type", Text, "Kind of touch: 'call', 'email', 'meeting' or 'demo'.").AsDimension(),
                 Required("occurred_at", Timestamp, "When the activity took place; places it in time."),
                 Optional("duration_minutes", Number, "Length of the activity in minutes."),
             ],
@@ -70,7 +70,7 @@ internal static class CrmPack
             [
                 Required("case_id", Text, "Identifier of the case."),
                 Required("account_id", Text, "Account that raised the case."),
-                Required("priority", Text, "Priority: 'low', 'medium', 'high' or 'urgent'."),
+                Required("priority", Text, "Priority: 'low', 'medium', 'high' or 'urgent'.").AsDimension(),
                 Required("opened_at", Timestamp, "When the case was opened."),
                 Optional("first_response_at", Timestamp, "When the customer first got a reply from support."),
                 Required("resolved_at", Timestamp, "When the case was resolved; places it in time."),
@@ -87,7 +87,7 @@ internal static class CrmPack
                 Required("survey_type", Text, "Survey answered: 'nps' (likelihood to recommend, 0-10) or 'csat' (satisfaction, 1-5)."),
                 Required("score", Integer, "The answer on the survey's scale."),
                 Required("responded_at", Timestamp, "When the response was given; places it in time."),
-                Optional("channel", Text, "Where the survey was answered: 'email', 'in_app' or 'phone'."),
+                Optional("channel", Text, "Where the survey was answered: 'email', 'in_app' or 'phone'.").AsDimension(),
             ],
             RefersTo("account_id", "accounts", "account_id")),
     ];

@@ -36,9 +36,9 @@ internal static class FinancialPack
             [
                 Required("entry_id", Text, "Identifier of the ledger line."),
                 Required("account_code", Text, "General-ledger account the line is posted to."),
-                Required("account_category", Text, $"Profit-and-loss category of the account: {Categories}."),
+                Required("account_category", Text, $"Profit-and-loss category of the account: {Categories}.").AsDimension(),
                 Required("amount", Number, "Amount in the reporting currency, positive in the category's natural direction; a reversal is negative."),
-                Optional("cost_center", Text, "Cost centre charged."),
+                Optional("cost_center", Text, "Cost centre charged.").AsDimension(),
                 Required("posted_at", Timestamp, "Accounting date of the line; places it in time."),
             ]),
         SnapshotObject(

@@ -46,7 +46,7 @@ internal static class MspPack
             Domain, "invoiced_at", ["invoice_id"],
             [
                 Required("invoice_id", Text, "Unique identifier of the invoice."),
-                Required("client_name", Text, "Managed client invoiced."),
+                Required("client_name", Text, "Managed client invoiced.").AsDimension(),
                 Required("amount", Number, "Invoiced amount, zero or more, in the reporting currency."),
                 Required("invoiced_at", Timestamp, "Invoice date; places the invoice in time."),
                 Required("status", Text, "Status: 'Paid', 'Pending', 'Overdue', 'Cancelled' or 'Void'. Only Paid and Pending count as revenue."),
@@ -60,7 +60,7 @@ internal static class MspPack
             [
                 Required("time_log_id", Text, "Identifier of the time log."),
                 Required("staff_name", Text, "Staff member who did the work."),
-                Required("client_name", Text, "Managed client the work was for."),
+                Required("client_name", Text, "Managed client the work was for.").AsDimension(),
                 Required("hours", Number, "Hours worked, 0 to 24."),
                 Required("rate", Number, "Hourly rate of the work, zero or more, in the reporting currency."),
                 Required("billable", FieldType.Boolean, "The hours are billable to the client."),

@@ -41,8 +41,8 @@ internal static class ScorPack
                 Required("in_full", FieldType.Boolean, "Delivered with every line in the ordered quantity."),
                 Required("damage_free", FieldType.Boolean, "Arrived without damage."),
                 Required("documentation_complete", FieldType.Boolean, "Invoice, packing list and shipping documents were complete and correct."),
-                Required("status", Text, "Order status: 'open', 'shipped', 'delivered' or 'cancelled'."),
-                Optional("carrier", Text, "Carrier that delivered the order."),
+                Required("status", Text, "Order status: 'open', 'shipped', 'delivered' or 'cancelled'.").AsDimension(),
+                Optional("carrier", Text, "Carrier that delivered the order.").AsDimension(),
             ]),
         EventObject(
             "shipments", "Shipments",
@@ -53,7 +53,7 @@ internal static class ScorPack
                 Required("order_id", Text, "Order the shipment belongs to."),
                 Required("shipped_at", Timestamp, "When the shipment left the warehouse; places the shipment in time."),
                 Optional("delivered_at", Timestamp, "When the carrier delivered it; empty while in transit."),
-                Required("carrier", Text, "Carrier moving the shipment."),
+                Required("carrier", Text, "Carrier moving the shipment.").AsDimension(),
                 Required("units", Integer, "Number of units in the shipment."),
                 Optional("weight_kg", Number, "Gross weight in kilograms."),
                 Required("freight_cost", Number, "Freight charged for the shipment, in the reporting currency."),
@@ -67,7 +67,7 @@ internal static class ScorPack
             [
                 Required("receipt_id", Text, "Identifier of the goods receipt."),
                 Required("purchase_order_id", Text, "Purchase order the goods were received against."),
-                Required("supplier_id", Text, "Supplier that shipped the goods."),
+                Required("supplier_id", Text, "Supplier that shipped the goods.").AsDimension(),
                 Required("expected_at", Timestamp, "Delivery date and time the supplier confirmed."),
                 Required("received_at", Timestamp, "When the goods were received; places the receipt in time."),
                 Required("quantity_ordered", Integer, "Units ordered on the purchase-order line."),
@@ -85,7 +85,7 @@ internal static class ScorPack
                 Required("returned_at", Timestamp, "When the return was received; places the return in time."),
                 Required("units", Integer, "Units returned."),
                 Required("refund_value", Number, "Amount refunded or credited, in the reporting currency."),
-                Optional("reason", Text, "Return reason: 'damaged', 'wrong_item', 'late', 'not_needed' or 'other'."),
+                Optional("reason", Text, "Return reason: 'damaged', 'wrong_item', 'late', 'not_needed' or 'other'.").AsDimension(),
             ],
             RefersTo("order_id", "orders", "order_id")),
     ];

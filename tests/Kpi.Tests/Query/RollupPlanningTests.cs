@@ -154,6 +154,50 @@ public sealed class RollupPlanningTests
     }
 
     [Fact]
+    public void A_drill_down_reads_the_rollups_of_a_dimension_field_they_cover_and_raw_rows_by_any_other_field()
+    {
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, models).Formula!;
+        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], Slots);
+        var keys = pof.Aggregates.Select(t => t.StateKey).Append(TermRollups.EventsKey).ToArray();
+        HashSet<(string, long)> Covering(string? dimension) => keys.Select(k => ("orders", TermRollups.CoverageId(k, dimension))).ToHashSet();
+        var covered = Covering(null).Union(Covering("carrier")).ToHashSet();
+
+        var byCarrier = KpiSqlCompiler.Compile(pof, models, "carrier", new RollupSource(ranges, covered));
+        // status is a dimension field too, but its rollups do not cover the partition (marked after its first rows).
+        var byStatus = KpiSqlCompiler.Compile(pof, models, "status", new RollupSource(ranges, covered));
+        // on_time is no dimension field: whatever coverage says, nothing rolls it up.
+        var byOnTime = KpiSqlCompiler.Compile(pof, models, "on_time", new RollupSource(ranges, covered.Union(Covering("on_time")).ToHashSet()));
+
+        Assert.Equal(["status", "carrier"], models["orders"].DimensionFields().Select(f => f.Name));
+        Assert.Equal(["status", "carrier"], TermRollups.ForCatalog["orders"].Dimensions);
+        Assert.True(byCarrier.UsesRollups);
+        Assert.Contains("query.dimension_rollups", byCarrier.Sql, StringComparison.Ordinal);
+        Assert.DoesNotContain("query.term_rollups", byCarrier.Sql, StringComparison.Ordinal);
+        Assert.Contains("UNION ALL", byCarrier.Sql, StringComparison.Ordinal); // the raw edges
+        Assert.Contains("carrier", byCarrier.Parameters);
+        Assert.Empty(byCarrier.RawRangeModels);
+        Assert.False(byStatus.UsesRollups);
+        Assert.Equal(["orders"], byStatus.RawRangeModels);
+        Assert.False(byOnTime.UsesRollups);
+        // A term's coverage per dimension is apart from its own and from other dimensions'.
+        Assert.Equal(TermRollups.EventsTerm, TermRollups.CoverageId(TermRollups.EventsKey, null));
+        Assert.Equal(6, keys.SelectMany(k => new[] { TermRollups.CoverageId(k, null), TermRollups.CoverageId(k, "carrier") }).Distinct().Count());
+        Assert.NotEqual(TermRollups.CoverageId(keys[0], "carrier"), TermRollups.CoverageId(keys[0], "status"));
+    }
+
+    [Fact]
+    public void Every_dimension_field_of_the_catalog_can_be_drilled_down_by()
+    {
+        var dimensions = BuiltInCatalog.ObjectModelsByCode.Values.SelectMany(m => m.DimensionFields().Select(f => (m, f))).ToArray();
+
+        Assert.NotEmpty(dimensions);
+        Assert.All(dimensions, d => Assert.True(
+            d.f.Type is FieldType.Text or FieldType.Boolean or FieldType.Integer && d.m.Kind == ObjectKind.Event,
+            $"{d.m.Code}.{d.f.Name} is a {d.f.Type} field of a {d.m.Kind} object"));
+    }
+
+    [Fact]
     public void Raw_rows_are_added_up_per_the_longest_slot_that_divides_every_boundary()
     {
         Assert.Equal(60, TermRollups.SlotDividing(Boundaries("Europe/Berlin", QueryGranularity.Day, "2026-03-27T00:00:00Z", "2026-03-31T00:00:00Z")));
