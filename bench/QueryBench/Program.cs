@@ -73,7 +73,10 @@ async Task SetPartitionEndAsync(long end) => await ExecuteAsync(
     ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = excluded.last_sequence
     """, ClientId, end);
 await SetPartitionEndAsync(rows - unrolled);
-if (await ScalarAsync<long>("SELECT count(*) FROM query.rollup_terms WHERE client_id = $1 AND from_sequence = 1", ClientId) == 0
+// Rebuilt too when the rollups per carrier do not cover every row (rollups written before carrier was a dimension).
+if (await ScalarAsync<long>(
+        "SELECT count(*) FROM query.rollup_terms WHERE client_id = $1 AND term = $2 AND from_sequence = 1",
+        ClientId, TermRollups.CoverageId(TermRollups.EventsKey, "carrier")) == 0
     || await ScalarAsync<long>("SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", ClientId) != rows - unrolled)
 {
     var rebuild = Stopwatch.StartNew();
@@ -91,6 +94,7 @@ if (unrolled > 0)
 // (for the query path and the hand-written SQL alike), and its statistics current (those of the time slots included,
 // which a table loaded before they were declared lacks).
 await ExecuteAsync("VACUUM ANALYZE query.term_rollups");
+await ExecuteAsync("VACUUM ANALYZE query.dimension_rollups");
 await ExecuteAsync("ANALYZE scor_data.orders");
 
 if (await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WHERE client_id = $1", OtherClientId) != otherRows)
@@ -118,6 +122,55 @@ var cases = new (string Name, TimeSpan Length, QueryGranularity Granularity, str
     ("30 days, daily", TimeSpan.FromDays(30), QueryGranularity.Day, "day"),
     ("365 days, daily", TimeSpan.FromDays(365), QueryGranularity.Day, "day"),
 };
+
+var rollupCostRows = Option("--rollup-cost", 0);
+if (rollupCostRows > 0)
+{
+    // What the rollups per dimension value cost the roll-up that follows ingest: N orders of one day (as a busy
+    // client's newest rows) rolled up by the catalog's rollups (terms, and per status and per carrier) and by the
+    // same rollups without dimensions, in turn, each from an empty rollup.
+    const string CostClientId = "bench-rollup-cost";
+    if (await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WHERE client_id = $1", CostClientId) != rollupCostRows)
+    {
+        await ExecuteAsync("DELETE FROM scor_data.orders WHERE client_id = $1", CostClientId);
+        await LoadAsync(CostClientId, rollupCostRows, end, TimeSpan.FromDays(1));
+        await ExecuteAsync("VACUUM ANALYZE scor_data.orders");
+    }
+
+    await ExecuteAsync(
+        """
+        INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, 'orders', $2)
+        ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = excluded.last_sequence
+        """, CostClientId, (long)rollupCostRows);
+    var withoutDimensions = TermRollups.Build(BuiltInCatalog.Kpis, BuiltInCatalog.ObjectModelsByCode.ToDictionary(
+        m => m.Key, m => m.Value with { Fields = m.Value.Fields.Select(f => f with { Dimension = false }).ToArray() }))["orders"];
+    var costs = new Dictionary<string, List<double>> { ["without"] = [], ["with dimensions"] = [] };
+    for (var i = 0; i <= runs; i++)
+    {
+        foreach (var (name, rollups) in new[] { ("without", withoutDimensions), ("with dimensions", orders) })
+        {
+            var watch = Stopwatch.StartNew();
+            await rollups.RebuildAsync(dataSource, CostClientId, CancellationToken.None);
+            if (i > 0)
+            {
+                costs[name].Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+    }
+
+    var rolledRows = await ScalarAsync<long>("SELECT count(*) FROM query.dimension_rollups WHERE client_id = $1", CostClientId);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"rolling up {rollupCostRows:N0} orders of one day, {runs} runs of each in turn after 1 warm-up, ms p50 / p99 (rows/s at p50):"));
+    foreach (var (name, times) in costs)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {name,-16} {P(times, 50),8:0.0} / {P(times, 99),8:0.0}  ({rollupCostRows / P(times, 50) * 1000,10:N0} rows/s)"));
+    }
+
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  with ÷ without {P(costs["with dimensions"], 50) / P(costs["without"], 50):0.00}x; {rolledRows:N0} rollup rows per dimension value"));
+    return;
+}
 
 if (args.Contains("--explain"))
 {
@@ -216,38 +269,49 @@ if (steady > 0)
 var drillRuns = Option("--drill", 0);
 if (drillRuns > 0)
 {
-    // Drill-downs by carrier read raw rows (rollups are kept per term, not per dimension value): the query path against
-    // the hand-written SQL grouped by bucket and carrier, in turn, after one warm-up of each.
+    // Drill-downs by carrier (a dimension field of orders): from raw rows and from the rollups per carrier, against the
+    // hand-written SQL grouped by bucket and carrier over the same table and over the same rollup table, in turn, after
+    // one warm-up of each.
     Console.WriteLine();
-    Console.WriteLine($"drill-down by carrier (raw rows), {drillRuns} runs of each in turn after 1 warm-up: ms p50 / p99");
-    Console.WriteLine("| range            | series | query path        | hand raw          | path ÷ hand | same values |");
-    Console.WriteLine("|------------------|-------:|------------------:|------------------:|------------:|:-----------:|");
+    Console.WriteLine($"drill-down by carrier, {drillRuns} runs of each in turn after 1 warm-up: ms p50 / p99");
+    Console.WriteLine("| range            | series | raw               | hand raw          | raw ÷ hand | rollups         | hand rollups    | rollups ÷ hand | same values |");
+    Console.WriteLine("|------------------|-------:|------------------:|------------------:|-----------:|----------------:|----------------:|---------------:|:-----------:|");
     foreach (var (name, length, granularity, unit) in cases)
     {
         var query = new KpiQuery(ClientId, "POF", end - length, end, granularity, "carrier");
-        var (path, hand) = (new List<double>(), new List<double>());
-        KpiQueryResult? answer = null;
-        List<(DateTimeOffset Start, string Carrier, double? Value)>? handValues = null;
+        var times = new Dictionary<string, List<double>> { ["raw"] = [], ["hand"] = [], ["rollups"] = [], ["hand rollups"] = [] };
+        var same = true;
         for (var i = 0; i <= drillRuns; i++)
         {
             var watch = Stopwatch.StartNew();
-            answer = await raw.RunAsync(query, config);
-            var pathMs = watch.Elapsed.TotalMilliseconds;
-            Check(answer, raw, expectRollups: false);
+            var rawAnswer = await raw.RunAsync(query, config);
+            var rawMs = watch.Elapsed.TotalMilliseconds;
+            Check(rawAnswer, raw, expectRollups: false);
             watch.Restart();
-            handValues = await HandDrillDownAsync(unit, answer.Series[0].Values[0].BucketStart, answer.Series[0].Values[^1].BucketEnd);
+            var rolledAnswer = await rolled.RunAsync(query, config);
+            var rolledMs = watch.Elapsed.TotalMilliseconds;
+            Check(rolledAnswer, rolled, expectRollups: true);
+            var (from, to) = (rawAnswer.Series[0].Values[0].BucketStart, rawAnswer.Series[0].Values[^1].BucketEnd);
+            watch.Restart();
+            var handValues = await HandDrillDownAsync(unit, from, to);
+            var handMs = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            var handRolledValues = await HandDrillDownOverRollupsAsync(unit, from, to);
+            var handRolledMs = watch.Elapsed.TotalMilliseconds;
+            same &= SameDrillDown(rawAnswer, handValues) && SameDrillDown(rolledAnswer, handRolledValues) && SameDrillDown(rolledAnswer, handValues);
             if (i > 0)
             {
-                path.Add(pathMs);
-                hand.Add(watch.Elapsed.TotalMilliseconds);
+                times["raw"].Add(rawMs);
+                times["rollups"].Add(rolledMs);
+                times["hand"].Add(handMs);
+                times["hand rollups"].Add(handRolledMs);
             }
         }
 
-        var byKey = handValues!.ToDictionary(v => (v.Start, v.Carrier), v => v.Value);
-        var same = answer!.Series.Sum(s => s.Values.Count(v => v.Value is not null)) == byKey.Count
-            && answer.Series.All(s => s.Values.All(v => v.Value is null || Equals(byKey.GetValueOrDefault((v.BucketStart, s.DimensionValue!)), v.Value)));
+        var series = (await rolled.RunAsync(query, config)).Series.Count;
+        string Pair(string key) => string.Create(CultureInfo.InvariantCulture, $"{P(times[key], 50),7:0.0} / {P(times[key], 99),7:0.0}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {name,-16} | {answer.Series.Count,6} | {P(path, 50),7:0.0} / {P(path, 99),7:0.0} | {P(hand, 50),7:0.0} / {P(hand, 99),7:0.0} | {P(path, 50) / P(hand, 50),10:0.00}x | {(same ? "yes" : "NO"),-11} |"));
+            $"| {name,-16} | {series,6} | {Pair("raw")} | {Pair("hand")} | {P(times["raw"], 50) / P(times["hand"], 50),9:0.00}x | {Pair("rollups"),15} | {Pair("hand rollups"),15} | {P(times["rollups"], 50) / P(times["hand rollups"], 50),13:0.00}x | {(same ? "yes" : "NO"),-11} |"));
     }
 }
 
@@ -403,6 +467,53 @@ async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDril
     }
 
     return values;
+}
+
+// The hand-written drill-down over the rollups per carrier: the hour slots of POF's two terms by local hour or day and
+// carrier (the value column holds '=' and the carrier), with the rows not rolled up yet added from the table.
+async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownOverRollupsAsync(string unit, DateTimeOffset from, DateTimeOffset to)
+{
+    await using var command = dataSource.CreateCommand(
+        """
+        SELECT b, carrier, sum(perfect)::bigint, sum(all_orders)::bigint
+        FROM (SELECT date_trunc($4, slot_start AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin', substr(value, 2),
+                     sum(count) FILTER (WHERE term = $5), sum(count) FILTER (WHERE term = $6)
+              FROM query.dimension_rollups
+              WHERE client_id = $1 AND object_model = 'orders' AND dimension = 'carrier' AND term IN ($5, $6)
+                AND slot_minutes = 60 AND slot_start >= $2 AND slot_start < $3
+              GROUP BY 1, 2
+              UNION ALL
+              SELECT date_trunc($4, ordered_at AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin', carrier,
+                     count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete), count(*)
+              FROM scor_data.orders
+              WHERE client_id = $1 AND sequence > $7 AND ordered_at >= $2 AND ordered_at < $3
+              GROUP BY 1, 2) AS u(b, carrier, perfect, all_orders)
+        GROUP BY 1, 2
+        """);
+    command.CommandTimeout = 0;
+    command.Parameters.AddWithValue(ClientId);
+    command.Parameters.AddWithValue(from.UtcDateTime);
+    command.Parameters.AddWithValue(to.UtcDateTime);
+    command.Parameters.AddWithValue(unit);
+    command.Parameters.AddWithValue(perfectTerm);
+    command.Parameters.AddWithValue(allTerm);
+    command.Parameters.AddWithValue((long)(rows - unrolled));
+    var values = new List<(DateTimeOffset, string, double?)>();
+    await using var reader = await command.ExecuteReaderAsync();
+    while (await reader.ReadAsync())
+    {
+        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), reader.GetString(1), 100.0 * reader.GetInt64(2) / reader.GetInt64(3)));
+    }
+
+    return values;
+}
+
+// Whether a drill-down answer has exactly the hand-written query's values, per bucket and carrier.
+static bool SameDrillDown(KpiQueryResult answer, List<(DateTimeOffset Start, string Carrier, double? Value)> hand)
+{
+    var byKey = hand.ToDictionary(v => (v.Start, v.Carrier), v => v.Value);
+    return answer.Series.Sum(s => s.Values.Count(v => v.Value is not null)) == byKey.Count
+        && answer.Series.All(s => s.Values.All(v => v.Value is null || Equals(byKey.GetValueOrDefault((v.BucketStart, s.DimensionValue!)), v.Value)));
 }
 
 // Runs a hand-written POF series: $1 client, $2..$3 the range, $4 the date_trunc unit, then the extra parameters.

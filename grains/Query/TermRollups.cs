@@ -264,18 +264,26 @@ internal sealed class TermRollups
         return through - from + 1;
     }
 
+    /// <remarks>
+    /// The new rows are read once: their states per shortest slot and combination of dimension values (<c>f</c>, a few
+    /// thousand groups however many rows), which are then added up per slot of every length, in total and per value of
+    /// each dimension (<c>g</c>, grouping sets), since every rolled-up state adds up from parts.
+    /// </remarks>
     private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, List<object> literals)
     {
         const int fixedParameters = 3; // $1 client, $2 first sequence, $3 last sequence
         var rows = new KpiSqlCompiler.RowSql(model, literals, fixedParameters);
         var time = $"t.{KpiSqlCompiler.Quote(model.EventTimeField)}";
-        var columns = new StringBuilder();
+        var dimensions = model.DimensionFields().Select(f => f.Name).ToArray();
+        var perRow = new StringBuilder($"count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0");
+        var addedUp = new StringBuilder("sum(f.c0)::bigint AS c0, max(f.x0) AS x0");
         var values = new StringBuilder("(0::bigint, NULL::float8, s.c0, NULL::float8, s.x0)");
         for (var i = 0; i < terms.Count; i++)
         {
             var state = KpiSqlCompiler.StateSql(terms[i], rows);
             var n = i + 1;
-            columns.Append($",\n           {state.Sum ?? "NULL::float8"} AS s{n}, {state.Count ?? "0::bigint"} AS c{n}, {state.Min ?? "NULL::float8"} AS l{n}, {state.Max ?? "NULL::float8"} AS h{n}");
+            perRow.Append($",\n           {state.Sum ?? "NULL::float8"} AS s{n}, {state.Count ?? "0::bigint"} AS c{n}, {state.Min ?? "NULL::float8"} AS l{n}, {state.Max ?? "NULL::float8"} AS h{n}");
+            addedUp.Append($",\n           sum(f.s{n}) AS s{n}, sum(f.c{n})::bigint AS c{n}, min(f.l{n}) AS l{n}, max(f.h{n}) AS h{n}");
             values.Append($", ({IdOf(terms[i].StateKey)}, s.s{n}, s.c{n}, s.l{n}, s.h{n})");
         }
 
@@ -284,21 +292,18 @@ internal sealed class TermRollups
         var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
         var code = Literal(model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
+        var shortest = SlotMinutes.Min(); // every other slot length is a multiple of it
 
-        // The states of the new rows per slot (and per value of `key`), one row per term and slot.
-        string States(string key) =>
-            $"""
-            SELECT m.minutes AS slot_minutes,
-                   date_bin(make_interval(mins => m.minutes), {time}, {SlotOrigin}) AS slot_start{key},
-                   count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0{columns}
-            FROM {table} AS t CROSS JOIN unnest({slots}) AS m(minutes)
-            WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
-            GROUP BY {(key.Length == 0 ? "1, 2" : "1, 2, 3")}
-            """;
-        var perTerm = $"""
-            CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)
-            WHERE v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL
-            """;
+        // The dimension values as drill-downs key them, v0, v1, ...; g.k0, k1, ... say which one a row of g is per.
+        var valueColumns = string.Concat(dimensions.Select((d, j) => $", {KpiSqlCompiler.DimensionKey($"t.{KpiSqlCompiler.Quote(d)}")} AS v{j}"));
+        var fineGroups = string.Join(", ", Enumerable.Range(1, dimensions.Length + 1));
+        var grouping = dimensions.Length == 0
+            ? "GROUP BY 1, 2"
+            : $"GROUP BY 1, 2, GROUPING SETS ((){string.Concat(dimensions.Select((_, j) => $", (f.v{j})"))})";
+        var perValue = string.Concat(dimensions.Select((_, j) => $", f.v{j}, grouping(f.v{j}) AS k{j}"));
+        var inTotal = dimensions.Length == 0 ? string.Empty : "WHERE " + string.Join(" AND ", dimensions.Select((_, j) => $"s.k{j} = 1")) + "\n";
+        var perTerm = $"CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)";
+        const string someState = "(v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL)";
         const string added = """
             sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
                 count = r.count + excluded.count,
@@ -306,31 +311,41 @@ internal sealed class TermRollups
                 max = greatest(r.max, excluded.max)
             """;
         var byDimension = new StringBuilder();
-        foreach (var (dimension, j) in model.DimensionFields().Select((f, j) => (f.Name, j)))
+        for (var j = 0; j < dimensions.Length; j++)
         {
             byDimension.Append(
                 $"""
                 ,
                 d{j} AS (
                     INSERT INTO query.dimension_rollups AS r (client_id, object_model, dimension, term, slot_minutes, slot_start, value, sum, count, min, max)
-                    SELECT $1, {code}, {Literal(dimension)}, v.term, s.slot_minutes, s.slot_start, s.value, v.sum, v.count, v.min, v.max
-                    FROM ({States($",\n       {KpiSqlCompiler.DimensionKey($"t.{KpiSqlCompiler.Quote(dimension)}")} AS value")}) AS s
-                    {perTerm}
+                    SELECT $1, {code}, {Literal(dimensions[j])}, v.term, s.slot_minutes, s.slot_start, s.v{j}, v.sum, v.count, v.min, v.max
+                    FROM g AS s {perTerm}
+                    WHERE s.k{j} = 0 AND {someState}
                     ON CONFLICT (client_id, object_model, dimension, term, slot_minutes, slot_start, value) DO UPDATE SET
                         {added})
                 """);
         }
 
         return $"""
-            WITH s AS ({States(string.Empty)}),
+            WITH f AS (
+                SELECT date_bin(interval '{shortest} minutes', {time}, {SlotOrigin}) AS slot_start{valueColumns},
+                       {perRow}
+                FROM {table} AS t
+                WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
+                GROUP BY {fineGroups}),
+            g AS (
+                SELECT m.minutes AS slot_minutes, date_bin(make_interval(mins => m.minutes), f.slot_start, {SlotOrigin}) AS slot_start{perValue},
+                       {addedUp}
+                FROM f CROSS JOIN unnest({slots}) AS m(minutes)
+                {grouping}),
             covered AS (
                 INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence)
                 SELECT $1, {code}, k.term, k.state_key, $2 FROM unnest({keys}, {names}) AS k(term, state_key)
                 ON CONFLICT (client_id, object_model, term) DO NOTHING){byDimension}
             INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
             SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
-            FROM s
-            {perTerm}
+            FROM g AS s {perTerm}
+            {inTotal}{(inTotal.Length == 0 ? "WHERE" : "  AND")} {someState}
             ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
                 {added}
             """;
