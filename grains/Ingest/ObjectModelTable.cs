@@ -75,16 +75,16 @@ public sealed class ObjectModelTable
                 var statistics = $"{Quote(model.Domain)}.{Quote(name)}";
                 sql.Append("CREATE STATISTICS IF NOT EXISTS ").Append(statistics)
                     .Append(" ON (").Append(TermRollups.SlotStart(EventTimeColumn, minutes)).Append(") FROM ").Append(QualifiedName).AppendLine(";");
-                sql.Append("DO $slots$ BEGIN IF EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxnamespace = ").Append(Literal(Quote(model.Domain)))
-                    .Append("::regnamespace AND stxname = ").Append(Literal(name)).Append(" AND stxstattarget IS DISTINCT FROM ").Append(SlotStatisticsTarget)
+                sql.Append("DO $slots$ BEGIN IF EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxnamespace = ").Append(KpiSqlCompiler.Literal(Quote(model.Domain)))
+                    .Append("::regnamespace AND stxname = ").Append(KpiSqlCompiler.Literal(name)).Append(" AND stxstattarget IS DISTINCT FROM ").Append(SlotStatisticsTarget)
                     .Append(") THEN ALTER STATISTICS ").Append(statistics).Append(" SET STATISTICS ").Append(SlotStatisticsTarget).AppendLine("; END IF; END $slots$;");
             }
         }
 
         if (withTimescale)
         {
-            sql.Append("SELECT create_hypertable(").Append(Literal(QualifiedName))
-                .Append(", by_range(").Append(Literal(model.EventTimeField)).AppendLine("), if_not_exists => true, migrate_data => true);");
+            sql.Append("SELECT create_hypertable(").Append(KpiSqlCompiler.Literal(QualifiedName))
+                .Append(", by_range(").Append(KpiSqlCompiler.Literal(model.EventTimeField)).AppendLine("), if_not_exists => true, migrate_data => true);");
         }
 
         return sql.ToString();
@@ -146,8 +146,6 @@ public sealed class ObjectModelTable
 
     /// <summary>The statistics target of the time-slot statistics (300 rows sampled per unit: 300,000).</summary>
     private const int SlotStatisticsTarget = 1000;
-
-    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     private static string SqlType(FieldType type) => type switch
     {

@@ -411,6 +411,9 @@ internal static class KpiSqlCompiler
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>A text as an SQL string literal, for names from the catalog in DDL and fixed statements (values are parameters).</summary>
+    public static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+
     /// <summary>SQL for the expressions inside one aggregate, over the row alias <c>t</c> of one object model's table.</summary>
     /// <param name="fixedParameters">How many parameters the statement numbers before the formula's literals.</param>
     internal sealed class RowSql(ObjectModelDefinition model, List<object> parameters, int fixedParameters = FixedParameters)

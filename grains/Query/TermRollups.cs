@@ -290,7 +290,7 @@ internal sealed class TermRollups
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
         var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
-        var code = Literal(model.Code);
+        var code = KpiSqlCompiler.Literal(model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
         var shortest = SlotMinutes.Min(); // every other slot length is a multiple of it
 
@@ -318,7 +318,7 @@ internal sealed class TermRollups
                 ,
                 d{j} AS (
                     INSERT INTO query.dimension_rollups AS r (client_id, object_model, dimension, term, slot_minutes, slot_start, value, sum, count, min, max)
-                    SELECT $1, {code}, {Literal(dimensions[j])}, v.term, s.slot_minutes, s.slot_start, s.v{j}, v.sum, v.count, v.min, v.max
+                    SELECT $1, {code}, {KpiSqlCompiler.Literal(dimensions[j])}, v.term, s.slot_minutes, s.slot_start, s.v{j}, v.sum, v.count, v.min, v.max
                     FROM g AS s {perTerm}
                     WHERE s.k{j} = 0 AND {someState}
                     ON CONFLICT (client_id, object_model, dimension, term, slot_minutes, slot_start, value) DO UPDATE SET
@@ -350,6 +350,4 @@ internal sealed class TermRollups
                 {added}
             """;
     }
-
-    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 }

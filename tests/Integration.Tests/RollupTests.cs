@@ -29,6 +29,23 @@ public sealed class RollupTests(AnalyticsFixture fixture)
         // Every row once in each slot length's events term.
         Assert.Equal(2 * orders.Count, await ScalarAsync(database, "SELECT sum(count)::bigint FROM query.term_rollups WHERE client_id = $1 AND term = 0", clientId));
         Assert.Equal(1, await ScalarAsync(database, "SELECT min(from_sequence) FROM query.rollup_terms WHERE client_id = $1", clientId));
+        // And once per slot length under its value of each dimension field of orders (every test order is a delivered one by DHL).
+        Assert.Equal(2 * orders.Count, await ScalarAsync(database,
+            "SELECT sum(count)::bigint FROM query.dimension_rollups WHERE client_id = $1 AND term = 0 AND dimension = 'carrier' AND value = '=DHL'", clientId));
+        Assert.Equal(2 * orders.Count, await ScalarAsync(database,
+            "SELECT sum(count)::bigint FROM query.dimension_rollups WHERE client_id = $1 AND term = 0 AND dimension = 'status' AND value = '=delivered'", clientId));
+    }
+
+    [Fact]
+    public async Task The_catalog_says_which_fields_drill_downs_read_from_rollups()
+    {
+        var orders = await fixture.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/object-models/orders");
+
+        var dimensions = orders.GetProperty("fields").EnumerateArray()
+            .Where(f => f.GetProperty("dimension").GetBoolean())
+            .Select(f => f.GetProperty("name").GetString());
+
+        Assert.Equal(["status", "carrier"], dimensions);
     }
 
     private static async Task<long> ScalarAsync(NpgsqlDataSource database, string sql, string clientId)

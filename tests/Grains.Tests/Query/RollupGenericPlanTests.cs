@@ -18,8 +18,10 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
     private const int Rows = 40_000;
     private const int Unrolled = 50;
 
-    [Fact]
-    public async Task The_generic_plan_of_a_rollup_statement_reads_every_part_through_an_index_range()
+    [Theory]
+    [InlineData(null, "term_rollups")]
+    [InlineData("carrier", "dimension_rollups")] // a drill-down by a dimension field
+    public async Task The_generic_plan_of_a_rollup_statement_reads_every_part_through_an_index_range(string? dimension, string rollupTable)
     {
         var clientId = "gp-" + Guid.NewGuid().ToString("N")[..10];
         var now = DateTimeOffset.UtcNow;
@@ -28,20 +30,21 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
 
         // One day as one bucket from seven minutes past an hour: a raw edge, whole slots, and rows after the watermark.
         var config = new ClientConfig(clientId, "Generic plan", "UTC", ["POF"], [], [], 0);
-        var prepared = KpiQueryRunner.Prepare(new KpiQuery(clientId, "POF", end.AddDays(-1).AddMinutes(7), end, QueryGranularity.Range), config, new KpiQueryOptions());
+        var prepared = KpiQueryRunner.Prepare(
+            new KpiQuery(clientId, "POF", end.AddDays(-1).AddMinutes(7), end, QueryGranularity.Range, dimension), config, new KpiQueryOptions());
         var rollups = TermRollups.ForCatalog["orders"];
-        var covered = rollups.TermIds.Values.Append(TermRollups.EventsTerm).Select(t => ("orders", t)).ToHashSet();
+        var covered = rollups.TermIds.Keys.Append(TermRollups.EventsKey).Select(k => ("orders", TermRollups.CoverageId(k, dimension))).ToHashSet();
         var ranges = RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes);
         Assert.NotEmpty(ranges.Raw);
-        var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, null,
+        var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, dimension,
             new RollupSource(ranges, covered, new Dictionary<string, UnrolledRows> { ["orders"] = new(Rows - Unrolled, Rows) }));
         Assert.True(plan.UsesRollups);
         Assert.False(plan.ReadsRawRanges);
 
         var scans = await GenericPlanScansAsync(plan);
 
-        Assert.DoesNotContain(scans, s => s.Type == "Seq Scan" && s.Relation is "orders" or "term_rollups");
-        var rollupScans = scans.Where(s => s.Index == "term_rollups_pkey").ToList();
+        Assert.DoesNotContain(scans, s => s.Type == "Seq Scan" && (s.Relation == "orders" || s.Relation == rollupTable));
+        var rollupScans = scans.Where(s => s.Index == rollupTable + "_pkey").ToList();
         Assert.NotEmpty(rollupScans);
         Assert.All(rollupScans, s => Assert.Contains("slot_start >=", s.Condition));
         // The orders' index scans: the edges by time, the newest rows by sequence, and the snapshot's last sequence
@@ -71,6 +74,7 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
         await SetPartitionEndAsync(clientId, Rows);
         await ExecuteAsync("ANALYZE scor_data.orders");
         await ExecuteAsync("ANALYZE query.term_rollups");
+        await ExecuteAsync("ANALYZE query.dimension_rollups");
     }
 
     private Task SetPartitionEndAsync(string clientId, long end) => ExecuteAsync(
