@@ -151,7 +151,7 @@ public sealed class KpiQueryRunner(
         }
 
         var rollups = options.UseRollups && begun.Covered.Count > 0
-            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutes), begun.Covered, begun.Unrolled)
+            ? new RollupSource(RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension)), begun.Covered, begun.Unrolled)
             : null;
         var plan = KpiSqlCompiler.Compile(
             formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));

@@ -628,6 +628,8 @@ internal sealed record RollupSource(
         Ranges.Slots.Count > 0
         // A field no longer marked as a dimension keeps its coverage, but its rollups stopped at that release.
         && (dimension is null || model.FindField(dimension) is { Dimension: true })
+        // Rollups per dimension value are kept for fewer slot lengths (TermRollups.SlotMinutesFor).
+        && Ranges.Slots.All(s => TermRollups.SlotMinutesFor(dimension).Contains(s.Minutes))
         && Covered.Contains((model.Code, TermRollups.CoverageId(TermRollups.EventsKey, dimension)))
         && KpiSqlCompiler.RollsUp(formula, model)
         && formula.Aggregates

@@ -29,6 +29,16 @@ internal sealed class TermRollups
     /// <summary>Slot lengths in minutes, longest first: 15 minutes align with every zone offset in use (:30, :45).</summary>
     public static readonly int[] SlotMinutes = [60, 15];
 
+    /// <summary>
+    /// Slot lengths of the rollups per dimension value: hours only. Quarter-hours would hold four times the rows
+    /// (each value of each dimension times each term) to serve only bucket edges in zones at :30 and :45, which a
+    /// drill-down reads from raw rows instead.
+    /// </summary>
+    public static readonly int[] DimensionSlotMinutes = [60];
+
+    /// <summary>The slot lengths a query grouped by <paramref name="dimension"/> (or not grouped) can read rollups of.</summary>
+    public static int[] SlotMinutesFor(string? dimension) => dimension is null ? SlotMinutes : DimensionSlotMinutes;
+
     /// <summary>Where slots start from: any whole UTC hour would do (Unix ticks count from one too).</summary>
     public const string SlotOrigin = "timestamptz '2000-01-01 00:00:00+00'";
 
@@ -320,7 +330,7 @@ internal sealed class TermRollups
                     INSERT INTO query.dimension_rollups AS r (client_id, object_model, dimension, term, slot_minutes, slot_start, value, sum, count, min, max)
                     SELECT $1, {code}, {KpiSqlCompiler.Literal(dimensions[j])}, v.term, s.slot_minutes, s.slot_start, s.v{j}, v.sum, v.count, v.min, v.max
                     FROM g AS s {perTerm}
-                    WHERE s.k{j} = 0 AND {someState}
+                    WHERE s.k{j} = 0 AND s.slot_minutes IN ({string.Join(", ", DimensionSlotMinutes)}) AND {someState}
                     ON CONFLICT (client_id, object_model, dimension, term, slot_minutes, slot_start, value) DO UPDATE SET
                         {added})
                 """);

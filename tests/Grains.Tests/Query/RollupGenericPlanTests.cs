@@ -34,7 +34,7 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
             new KpiQuery(clientId, "POF", end.AddDays(-1).AddMinutes(7), end, QueryGranularity.Range, dimension), config, new KpiQueryOptions());
         var rollups = TermRollups.ForCatalog["orders"];
         var covered = rollups.TermIds.Keys.Append(TermRollups.EventsKey).Select(k => ("orders", TermRollups.CoverageId(k, dimension))).ToHashSet();
-        var ranges = RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes);
+        var ranges = RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutesFor(dimension));
         Assert.NotEmpty(ranges.Raw);
         var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, dimension,
             new RollupSource(ranges, covered, new Dictionary<string, UnrolledRows> { ["orders"] = new(Rows - Unrolled, Rows) }));

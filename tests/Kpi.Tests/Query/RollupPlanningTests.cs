@@ -158,7 +158,9 @@ public sealed class RollupPlanningTests
     {
         var models = BuiltInCatalog.ObjectModelsByCode;
         var pof = KpiFormula.Compile(BuiltInCatalog.FindKpi("POF")!.Formula, models).Formula!;
-        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], Slots);
+        // Hour slots only, as the runner splits a drill-down's range (TermRollups.SlotMinutesFor).
+        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], TermRollups.DimensionSlotMinutes);
+        var withQuarterHours = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], Slots);
         var keys = pof.Aggregates.Select(t => t.StateKey).Append(TermRollups.EventsKey).ToArray();
         HashSet<(string, long)> Covering(string? dimension) => keys.Select(k => ("orders", TermRollups.CoverageId(k, dimension))).ToHashSet();
         var covered = Covering(null).Union(Covering("carrier")).ToHashSet();
@@ -168,6 +170,8 @@ public sealed class RollupPlanningTests
         var byStatus = KpiSqlCompiler.Compile(pof, models, "status", new RollupSource(ranges, covered));
         // on_time is no dimension field: whatever coverage says, nothing rolls it up.
         var byOnTime = KpiSqlCompiler.Compile(pof, models, "on_time", new RollupSource(ranges, covered.Union(Covering("on_time")).ToHashSet()));
+        // Quarter-hour slots are not kept per dimension value: a range split into them reads raw rows.
+        var byCarrierInQuarterHours = KpiSqlCompiler.Compile(pof, models, "carrier", new RollupSource(withQuarterHours, covered));
 
         Assert.Equal(["status", "carrier"], models["orders"].DimensionFields().Select(f => f.Name));
         Assert.Equal(["status", "carrier"], TermRollups.ForCatalog["orders"].Dimensions);
@@ -180,6 +184,10 @@ public sealed class RollupPlanningTests
         Assert.False(byStatus.UsesRollups);
         Assert.Equal(["orders"], byStatus.RawRangeModels);
         Assert.False(byOnTime.UsesRollups);
+        Assert.Contains(withQuarterHours.Slots, slot => slot.Minutes == 15);
+        Assert.False(byCarrierInQuarterHours.UsesRollups);
+        Assert.Equal(TermRollups.SlotMinutes, TermRollups.SlotMinutesFor(null));
+        Assert.Equal([60], TermRollups.SlotMinutesFor("carrier"));
         // A term's coverage per dimension is apart from its own and from other dimensions'.
         Assert.Equal(TermRollups.EventsTerm, TermRollups.CoverageId(TermRollups.EventsKey, null));
         Assert.Equal(6, keys.SelectMany(k => new[] { TermRollups.CoverageId(k, null), TermRollups.CoverageId(k, "carrier") }).Distinct().Count());
