@@ -28,9 +28,10 @@ public enum KpiDirection
 }
 
 /// <param name="Dimension">
-/// Whether this is a field reports drill down by (a carrier, a status, a region: a few values): one-time queries keep
-/// rollups per value of it, so a drill-down by it reads whole slots instead of raw rows. Any text, boolean or integer
-/// field can be drilled down by; the others read raw rows.
+/// Whether this is a field reports drill down by (a carrier, a status, a region: values that recur over many rows):
+/// one-time queries keep rollups per value of it, so a drill-down by it reads whole slots instead of raw rows, and its
+/// values are at most 500 characters. Any text, boolean or integer field can be drilled down by; the others read raw
+/// rows.
 /// </param>
 [GenerateSerializer, Immutable, Alias("ae.FieldDefinition")]
 public sealed record FieldDefinition(

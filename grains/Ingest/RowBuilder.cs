@@ -11,6 +11,13 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
 {
     public const int MaxTextLength = 2000;
 
+    /// <summary>
+    /// The longest value of a dimension field (<see cref="FieldDefinition.Dimension"/>): its values key the rollups per
+    /// value, and an index entry must stay under PostgreSQL's limit of 2,704 bytes (500 characters take at most 2,000
+    /// in UTF-8); a longer one would stop the partition's roll-ups.
+    /// </summary>
+    public const int MaxDimensionLength = 500;
+
     private readonly RowRules _rules = RowRules.For(layout);
     private double[] _numbers = [];
     private string?[] _texts = [];
@@ -37,6 +44,10 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
         if (text.Length > MaxTextLength)
         {
             Fail(slot.Field.Name, $"is {text.Length} characters long; at most {MaxTextLength} are allowed");
+        }
+        else if (slot.Field.Dimension && text.Length > MaxDimensionLength)
+        {
+            Fail(slot.Field.Name, $"is {text.Length} characters long; a dimension field (one reports drill down by) takes at most {MaxDimensionLength}");
         }
         else if (text.Contains('\0', StringComparison.Ordinal))
         {

@@ -76,6 +76,13 @@ internal sealed class TermRollups
     /// events term): the term's own id, or, for its rollups per value of <paramref name="dimension"/>, an id of the
     /// pair. <c>query.dimension_rollups</c> keeps the term's own id in its <c>term</c> column.
     /// </summary>
+    /// <remarks>
+    /// A coverage per dimension also records the last sequence it was rolled up through (<c>covered_through</c>), moved
+    /// only by a roll-up that starts right after it: a roll-up without that dimension in between (by a silo of an
+    /// earlier release during a rolling deploy, or while the field was not marked as a dimension) leaves it behind the
+    /// partition's watermark for good, and queries read raw rows until the partition is rebuilt. Terms are written by
+    /// every release alike, so their coverage does not track it (null).
+    /// </remarks>
     public static long CoverageId(string stateKey, string? dimension) =>
         dimension is not null ? IdOf($"{stateKey} by {dimension}")
         : string.Equals(stateKey, EventsKey, StringComparison.Ordinal) ? EventsTerm
@@ -87,6 +94,7 @@ internal sealed class TermRollups
     private readonly IReadOnlyList<object> _literals;
     private readonly long[] _coveredIds; // the events term, then every term, then both per dimension: what the upsert records as rolled up
     private readonly string[] _coveredKeys;
+    private readonly bool[] _coverageTracked; // per covered id: whether its coverage records the last sequence rolled up (CoverageId)
 
     private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
     {
@@ -101,6 +109,7 @@ internal sealed class TermRollups
         string?[] scopes = [null, .. Dimensions];
         _coveredIds = scopes.SelectMany(d => keys.Select(k => CoverageId(k, d))).ToArray();
         _coveredKeys = scopes.SelectMany(d => keys.Select(k => d is null ? k : $"{k} by {d}")).ToArray();
+        _coverageTracked = scopes.SelectMany(d => keys.Select(_ => d is not null)).ToArray();
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -172,6 +181,7 @@ internal sealed class TermRollups
 
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _coveredKeys });
+        command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = _coverageTracked });
         return command;
     }
 
@@ -299,6 +309,7 @@ internal sealed class TermRollups
 
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
+        var tracked = $"${fixedParameters + literals.Count + 3}::bool[]";
         var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
         var code = KpiSqlCompiler.Literal(model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
@@ -349,9 +360,11 @@ internal sealed class TermRollups
                 FROM f CROSS JOIN unnest({slots}) AS m(minutes)
                 {grouping}),
             covered AS (
-                INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence)
-                SELECT $1, {code}, k.term, k.state_key, $2 FROM unnest({keys}, {names}) AS k(term, state_key)
-                ON CONFLICT (client_id, object_model, term) DO NOTHING){byDimension}
+                INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
+                SELECT $1, {code}, k.term, k.state_key, $2, CASE WHEN k.tracked THEN $3 END
+                FROM unnest({keys}, {names}, {tracked}) AS k(term, state_key, tracked)
+                ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through
+                WHERE c.covered_through = $2 - 1){byDimension}
             INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
             SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
             FROM g AS s {perTerm}

@@ -94,6 +94,23 @@ public sealed class RowParserTests
     }
 
     [Fact]
+    public void A_dimension_value_longer_than_its_rollups_can_key_is_refused_a_longer_text_elsewhere_is_not()
+    {
+        var layout = Layout("orders");
+        string Row(string carrier, string orderId) =>
+            $$"""[{"order_id":"{{orderId}}","ordered_at":"2026-03-01T09:00:00Z","order_value":10,"promised_at":"2026-03-02T09:00:00Z","on_time":true,"in_full":true,"damage_free":true,"documentation_complete":true,"status":"open","carrier":"{{carrier}}"}]""";
+
+        var tooLong = JsonRowParser.Parse(Encoding.UTF8.GetBytes(Row(new string('ü', RowBuilder.MaxDimensionLength + 1), "o1")), layout, 10);
+        var longest = JsonRowParser.Parse(Encoding.UTF8.GetBytes(Row(new string('ü', RowBuilder.MaxDimensionLength), new string('x', 1500))), layout, 10);
+
+        var error = Assert.Single(tooLong.Errors);
+        Assert.Equal("carrier", error.Field);
+        Assert.Contains("at most 500", error.Reason, StringComparison.Ordinal);
+        Assert.Empty(longest.Errors); // order_id is no dimension: up to 2,000 characters
+        Assert.True(BuiltInCatalog.ObjectModelsByCode["orders"].FindField("carrier")!.Dimension);
+    }
+
+    [Fact]
     public void Too_many_rows_is_a_limit_error_not_a_row_error()
     {
         var csv = "order_id\n" + string.Concat(Enumerable.Range(0, 11).Select(i => $"o{i}\n"));
