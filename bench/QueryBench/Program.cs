@@ -442,9 +442,8 @@ async Task<List<(DateTimeOffset Start, double? Value)>> HandWrittenOverRollupsAs
 }
 
 // The hand-written drill-down: POF per local hour or day and carrier.
-async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownAsync(string unit, DateTimeOffset from, DateTimeOffset to)
-{
-    await using var command = dataSource.CreateCommand(
+Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownAsync(string unit, DateTimeOffset from, DateTimeOffset to) =>
+    HandDrillDownRowsAsync(
         """
         SELECT date_trunc($4, ordered_at AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin', carrier,
                count(*) FILTER (WHERE on_time AND in_full AND damage_free AND documentation_complete),
@@ -452,27 +451,12 @@ async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDril
         FROM scor_data.orders
         WHERE client_id = $1 AND ordered_at >= $2 AND ordered_at < $3
         GROUP BY 1, 2
-        """);
-    command.CommandTimeout = 0;
-    command.Parameters.AddWithValue(ClientId);
-    command.Parameters.AddWithValue(from.UtcDateTime);
-    command.Parameters.AddWithValue(to.UtcDateTime);
-    command.Parameters.AddWithValue(unit);
-    var values = new List<(DateTimeOffset, string, double?)>();
-    await using var reader = await command.ExecuteReaderAsync();
-    while (await reader.ReadAsync())
-    {
-        values.Add((new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), reader.GetString(1), 100.0 * reader.GetInt64(2) / reader.GetInt64(3)));
-    }
-
-    return values;
-}
+        """, unit, from, to);
 
 // The hand-written drill-down over the rollups per carrier: the hour slots of POF's two terms by local hour or day and
 // carrier (the value column holds '=' and the carrier), with the rows not rolled up yet added from the table.
-async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownOverRollupsAsync(string unit, DateTimeOffset from, DateTimeOffset to)
-{
-    await using var command = dataSource.CreateCommand(
+Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownOverRollupsAsync(string unit, DateTimeOffset from, DateTimeOffset to) =>
+    HandDrillDownRowsAsync(
         """
         SELECT b, carrier, sum(perfect)::bigint, sum(all_orders)::bigint
         FROM (SELECT date_trunc($4, slot_start AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'Europe/Berlin', substr(value, 2),
@@ -488,15 +472,24 @@ async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDril
               WHERE client_id = $1 AND sequence > $7 AND ordered_at >= $2 AND ordered_at < $3
               GROUP BY 1, 2) AS u(b, carrier, perfect, all_orders)
         GROUP BY 1, 2
-        """);
+        """, unit, from, to, perfectTerm, allTerm, rows - unrolled);
+
+// Runs a hand-written drill-down: $1 client, $2..$3 the range, $4 the date_trunc unit, then the extra parameters; rows
+// of bucket start, carrier, perfect orders, orders.
+async Task<List<(DateTimeOffset Start, string Carrier, double? Value)>> HandDrillDownRowsAsync(
+    string sql, string unit, DateTimeOffset from, DateTimeOffset to, params long[] extra)
+{
+    await using var command = dataSource.CreateCommand(sql);
     command.CommandTimeout = 0;
     command.Parameters.AddWithValue(ClientId);
     command.Parameters.AddWithValue(from.UtcDateTime);
     command.Parameters.AddWithValue(to.UtcDateTime);
     command.Parameters.AddWithValue(unit);
-    command.Parameters.AddWithValue(perfectTerm);
-    command.Parameters.AddWithValue(allTerm);
-    command.Parameters.AddWithValue((long)(rows - unrolled));
+    foreach (var value in extra)
+    {
+        command.Parameters.AddWithValue(value);
+    }
+
     var values = new List<(DateTimeOffset, string, double?)>();
     await using var reader = await command.ExecuteReaderAsync();
     while (await reader.ReadAsync())
