@@ -210,27 +210,16 @@ foreach (var (name, length, granularity, unit) in cases)
     List<(DateTimeOffset Start, double? Value)>? handRolledValues = null;
     for (var i = 0; i < runs + 2; i++)
     {
-        var watch = Stopwatch.StartNew();
-        rawResult = await raw.RunAsync(query, config);
-        var rawMs = watch.Elapsed.TotalMilliseconds;
+        (rawResult, var rawMs) = await TimedAsync(() => raw.RunAsync(query, config));
         Check(rawResult, raw, expectRollups: false);
         var values = rawResult.Series[0].Values;
-        watch.Restart();
-        handValues = await HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
-        var handMs = watch.Elapsed.TotalMilliseconds;
-        watch.Restart();
-        rolledResult = await rolled.RunAsync(query, config);
-        var rolledMs = watch.Elapsed.TotalMilliseconds;
+        (handValues, var handMs) = await TimedAsync(() => HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd));
+        (rolledResult, var rolledMs) = await TimedAsync(() => rolled.RunAsync(query, config));
         Check(rolledResult, rolled, expectRollups: true);
-        watch.Restart();
-        handRolledValues = await HandWrittenOverRollupsAsync(unit, values[0].BucketStart, values[^1].BucketEnd);
-        var handRolledMs = watch.Elapsed.TotalMilliseconds;
+        (handRolledValues, var handRolledMs) = await TimedAsync(() => HandWrittenOverRollupsAsync(unit, values[0].BucketStart, values[^1].BucketEnd));
         if (i >= 2)
         {
-            times["raw"].Add(rawMs);
-            times["hand"].Add(handMs);
-            times["rollups"].Add(rolledMs);
-            times["hand rollups"].Add(handRolledMs);
+            Keep(times, rawMs, handMs, rolledMs, handRolledMs);
         }
     }
 
@@ -282,28 +271,17 @@ if (drillRuns > 0)
         var same = true;
         for (var i = 0; i <= drillRuns; i++)
         {
-            var watch = Stopwatch.StartNew();
-            var rawAnswer = await raw.RunAsync(query, config);
-            var rawMs = watch.Elapsed.TotalMilliseconds;
+            var (rawAnswer, rawMs) = await TimedAsync(() => raw.RunAsync(query, config));
             Check(rawAnswer, raw, expectRollups: false);
-            watch.Restart();
-            var rolledAnswer = await rolled.RunAsync(query, config);
-            var rolledMs = watch.Elapsed.TotalMilliseconds;
+            var (rolledAnswer, rolledMs) = await TimedAsync(() => rolled.RunAsync(query, config));
             Check(rolledAnswer, rolled, expectRollups: true);
             var (from, to) = (rawAnswer.Series[0].Values[0].BucketStart, rawAnswer.Series[0].Values[^1].BucketEnd);
-            watch.Restart();
-            var handValues = await HandDrillDownAsync(unit, from, to);
-            var handMs = watch.Elapsed.TotalMilliseconds;
-            watch.Restart();
-            var handRolledValues = await HandDrillDownOverRollupsAsync(unit, from, to);
-            var handRolledMs = watch.Elapsed.TotalMilliseconds;
+            var (handValues, handMs) = await TimedAsync(() => HandDrillDownAsync(unit, from, to));
+            var (handRolledValues, handRolledMs) = await TimedAsync(() => HandDrillDownOverRollupsAsync(unit, from, to));
             same &= SameDrillDown(rawAnswer, handValues) && SameDrillDown(rolledAnswer, handRolledValues) && SameDrillDown(rolledAnswer, handValues);
             if (i > 0)
             {
-                times["raw"].Add(rawMs);
-                times["rollups"].Add(rolledMs);
-                times["hand"].Add(handMs);
-                times["hand rollups"].Add(handRolledMs);
+                Keep(times, rawMs, handMs, rolledMs, handRolledMs);
             }
         }
 
@@ -615,6 +593,23 @@ async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     }
 
     return (T)(await command.ExecuteScalarAsync())!;
+}
+
+// What one call returns and how long it took, in ms.
+static async Task<(T Result, double Ms)> TimedAsync<T>(Func<Task<T>> run)
+{
+    var watch = Stopwatch.StartNew();
+    var result = await run();
+    return (result, watch.Elapsed.TotalMilliseconds);
+}
+
+// One run's times of the four modes the tables compare.
+static void Keep(Dictionary<string, List<double>> times, double raw, double hand, double rollups, double handRollups)
+{
+    times["raw"].Add(raw);
+    times["hand"].Add(hand);
+    times["rollups"].Add(rollups);
+    times["hand rollups"].Add(handRollups);
 }
 
 static async Task<List<double>> TimeAsync(int runs, Func<Task> run)

@@ -107,7 +107,7 @@ internal static class KpiSqlCompiler
             var inRange = $"t.client_id = $1 AND {time} >= $3 AND {time} < $4";
             if (rollups is not null && rollups.Covers(formula, model, dimension))
             {
-                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, dimension, parameters));
+                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, dimension, (dim, keys, groupBy), parameters));
                 joined.Add($"o{k}");
                 usesRollups = true;
             }
@@ -261,9 +261,10 @@ internal static class KpiSqlCompiler
     /// <c>query.dimension_rollups</c> of <paramref name="dimension"/>), the edges from raw rows, the same columns as
     /// the raw CTE. A slot lies inside one bucket, so its start names the bucket.
     /// </summary>
+    /// <param name="grouping">The statement's drill-down column over rows <c>t</c>, its group keys and its GROUP BY.</param>
     private static string RollupCte(
         int k, ObjectModelDefinition model, string time, string table, string perRow, List<StateColumn> states,
-        RollupSource rollups, string? dimension, List<object> parameters)
+        RollupSource rollups, string? dimension, (string Dim, string Keys, string GroupBy) grouping, List<object> parameters)
     {
         string Parameter(object value)
         {
@@ -288,9 +289,7 @@ internal static class KpiSqlCompiler
             rollupColumns.Append($",\n                   {aggregate} AS {state.Name}");
         }
 
-        var (dim, groupBy) = dimension is null
-            ? (string.Empty, "GROUP BY 1")
-            : ($", {DimensionKey($"t.{Quote(dimension)}")} AS \"#dim\"", "GROUP BY 1, 2");
+        var (dim, keys, groupBy) = grouping;
 
         // The CTE's columns over rows `t` of the object's table read by `source`.
         string Aggregated(string source) =>
@@ -351,7 +350,6 @@ internal static class KpiSqlCompiler
                 OFFSET 0) AS r
             {groupBy}
             """);
-        var keys = dimension is null ? "u.\"#bucket\"" : "u.\"#bucket\", u.\"#dim\"";
         return $"""
             o{k} AS (
                 SELECT {keys}, sum(u."#events{k}") AS "#events{k}", max(u."#newest{k}") AS "#newest{k}"{Reaggregated(states, "u")}

@@ -101,10 +101,10 @@ internal sealed class TermRollups
         Model = model;
         Terms = terms;
         TermIds = terms.ToDictionary(t => t.StateKey, t => IdOf(t.StateKey), StringComparer.Ordinal);
-        var literals = new List<object>();
-        _upsert = UpsertSql(model, terms, literals);
-        _literals = literals;
         Dimensions = model.DimensionFields().Select(f => f.Name).ToArray();
+        var literals = new List<object>();
+        _upsert = UpsertSql(model, terms, Dimensions, literals);
+        _literals = literals;
         string[] keys = [EventsKey, .. terms.Select(t => t.StateKey)];
         string?[] scopes = [null, .. Dimensions];
         _coveredIds = scopes.SelectMany(d => keys.Select(k => CoverageId(k, d))).ToArray();
@@ -289,12 +289,11 @@ internal sealed class TermRollups
     /// thousand groups however many rows), which are then added up per slot of every length, in total and per value of
     /// each dimension (<c>g</c>, grouping sets), since every rolled-up state adds up from parts.
     /// </remarks>
-    private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, List<object> literals)
+    private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, IReadOnlyList<string> dimensions, List<object> literals)
     {
         const int fixedParameters = 3; // $1 client, $2 first sequence, $3 last sequence
         var rows = new KpiSqlCompiler.RowSql(model, literals, fixedParameters);
         var time = $"t.{KpiSqlCompiler.Quote(model.EventTimeField)}";
-        var dimensions = model.DimensionFields().Select(f => f.Name).ToArray();
         var perRow = new StringBuilder($"count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0");
         var addedUp = new StringBuilder("sum(f.c0)::bigint AS c0, max(f.x0) AS x0");
         var values = new StringBuilder("(0::bigint, NULL::float8, s.c0, NULL::float8, s.x0)");
@@ -317,14 +316,15 @@ internal sealed class TermRollups
 
         // The dimension values as drill-downs key them, v0, v1, ...; g.k0, k1, ... say which one a row of g is per.
         var valueColumns = string.Concat(dimensions.Select((d, j) => $", {KpiSqlCompiler.DimensionKey($"t.{KpiSqlCompiler.Quote(d)}")} AS v{j}"));
-        var fineGroups = string.Join(", ", Enumerable.Range(1, dimensions.Length + 1));
-        var grouping = dimensions.Length == 0
+        var fineGroups = string.Join(", ", Enumerable.Range(1, dimensions.Count + 1));
+        var grouping = dimensions.Count == 0
             ? "GROUP BY 1, 2"
             : $"GROUP BY 1, 2, GROUPING SETS ((){string.Concat(dimensions.Select((_, j) => $", (f.v{j})"))})";
         var perValue = string.Concat(dimensions.Select((_, j) => $", f.v{j}, grouping(f.v{j}) AS k{j}"));
-        var inTotal = dimensions.Length == 0 ? string.Empty : "WHERE " + string.Join(" AND ", dimensions.Select((_, j) => $"s.k{j} = 1")) + "\n";
         var perTerm = $"CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)";
         const string someState = "(v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL)";
+        // The rows of g in total: every dimension added up (grouping 1), or no dimension at all.
+        var inTotal = string.Join(" AND ", dimensions.Select((_, j) => $"s.k{j} = 1").Append(someState));
         const string added = """
             sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
                 count = r.count + excluded.count,
@@ -332,7 +332,7 @@ internal sealed class TermRollups
                 max = greatest(r.max, excluded.max)
             """;
         var byDimension = new StringBuilder();
-        for (var j = 0; j < dimensions.Length; j++)
+        for (var j = 0; j < dimensions.Count; j++)
         {
             byDimension.Append(
                 $"""
@@ -368,7 +368,7 @@ internal sealed class TermRollups
             INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
             SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
             FROM g AS s {perTerm}
-            {inTotal}{(inTotal.Length == 0 ? "WHERE" : "  AND")} {someState}
+            WHERE {inTotal}
             ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
                 {added}
             """;
