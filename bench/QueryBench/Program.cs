@@ -73,14 +73,12 @@ async Task SetPartitionEndAsync(long end) => await ExecuteAsync(
     ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = excluded.last_sequence
     """, ClientId, end);
 await SetPartitionEndAsync(rows - unrolled);
-// Rebuilt too when the rollups per carrier do not cover every row (rollups written before carrier was a dimension).
-if (await ScalarAsync<long>(
-        "SELECT count(*) FROM query.rollup_terms WHERE client_id = $1 AND term = $2 AND from_sequence = 1",
-        ClientId, TermRollups.CoverageId(TermRollups.EventsKey, "carrier")) == 0
+// Rebuilt too when some term or dimension does not cover every row (rollups written by an earlier release).
+if (await orders.NeedsRebuildAsync(dataSource, ClientId, CancellationToken.None)
     || await ScalarAsync<long>("SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", ClientId) != rows - unrolled)
 {
     var rebuild = Stopwatch.StartNew();
-    await orders.RebuildAsync(dataSource, ClientId, CancellationToken.None);
+    await orders.RebuildAsync(dataSource, ClientId, rowsPerPass: 1_000_000, CancellationToken.None);
     Console.WriteLine($"rolled up {rows - unrolled:N0} rows in {rebuild.Elapsed.TotalSeconds:0.0} s");
 }
 
@@ -149,7 +147,7 @@ if (rollupCostRows > 0)
         foreach (var (name, rollups) in new[] { ("without", withoutDimensions), ("with dimensions", orders) })
         {
             var watch = Stopwatch.StartNew();
-            await rollups.RebuildAsync(dataSource, CostClientId, CancellationToken.None);
+            await rollups.RebuildAsync(dataSource, CostClientId, TermRollups.EveryRow, CancellationToken.None); // one pass: the cost of rolling up that many rows
             if (i > 0)
             {
                 costs[name].Add(watch.Elapsed.TotalMilliseconds);

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace AnalyticsEngine.Ingest;
 
 public enum IngestFormat
@@ -79,6 +81,14 @@ public sealed record IngestResult(
 public interface IIngestGrain : IGrainWithStringKey
 {
     Task<IngestResult> Ingest(IngestRequest request);
+
+    /// <summary>
+    /// Asks the partition to check (at most every few minutes) whether its query rollups hold every rolled-up row for
+    /// every term and dimension this release reads from them, and to rebuild them in the background if not. Sent by
+    /// queries that found them incomplete.
+    /// </summary>
+    [OneWay]
+    Task CheckRollups();
 }
 
 public static class IngestKeys

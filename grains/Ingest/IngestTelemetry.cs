@@ -15,6 +15,9 @@ internal static class IngestTelemetry
     public static readonly Counter<long> RowsRolledUp =
         Meter.CreateCounter<long>("ae.ingest.rows_rolled_up", "{row}", "Committed rows added to the query rollups");
 
+    public static readonly Counter<long> RollupRebuilds =
+        Meter.CreateCounter<long>("ae.ingest.rollup_rebuilds", "{rebuild}", "Partitions whose rollups were emptied to be rolled up again from their first row");
+
     public static readonly Histogram<double> CommitDuration =
         Meter.CreateHistogram<double>("ae.ingest.commit.duration", "ms", "Time to validate-free commit one batch (COPY + sequence)");
 }

@@ -1,4 +1,5 @@
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -76,6 +77,17 @@ public sealed class KpiQueryGrain(
         return results;
     }
 
-    private Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken) =>
-        new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache).RunAsync(query, config, cancellationToken);
+    private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
+    {
+        var runner = new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache);
+        var result = await runner.RunAsync(query, config, cancellationToken);
+        // The answer was exact (raw rows where rollups miss some); the partition's next queries need not be slow.
+        // One-way, and a no-op for a partition that checked in the last minutes (IngestOptions.RollupCheckInterval).
+        foreach (var model in runner.IncompleteRollups)
+        {
+            _ = GrainFactory.GetGrain<IIngestGrain>(IngestKeys.For(query.ClientId, model)).CheckRollups();
+        }
+
+        return result;
+    }
 }

@@ -118,6 +118,12 @@ public sealed class KpiQueryRunner(
         return new PreparedQuery(definition.Code, formula, zone, boundaries, null);
     }
 
+    /// <summary>
+    /// The object models of the last query whose partitions hold rows that this release's rollups do not all cover
+    /// (not rolled up yet, or a term or dimension added since): the query grain asks their ingest grains to check them.
+    /// </summary>
+    internal IReadOnlyList<string> IncompleteRollups { get; private set; } = [];
+
     /// <summary>Whether the last statement this runner ran read rollups (for tests and the benchmark).</summary>
     internal bool LastRunUsedRollups { get; private set; }
 
@@ -143,6 +149,7 @@ public sealed class KpiQueryRunner(
         // and COMMIT in the other (and for raw rows, the client's share of the range before them). A connection
         // returned mid-transaction (an error) is rolled back by the pool.
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
+        IncompleteRollups = options.UseRollups ? Incomplete(begun) : [];
         if (newest is not null && !begun.ChangedSinceCached)
         {
             cache!.Record(hit: true);
@@ -210,6 +217,14 @@ public sealed class KpiQueryRunner(
 
         return answer;
     }
+
+    private static string[] Incomplete(QuerySnapshot.Sources sources) =>
+        sources.Positions
+            .Where(p => p.Sequence > 0
+                && TermRollups.ForCatalog.TryGetValue(p.ObjectModel, out var rollups)
+                && !rollups.CoverageIds.All(id => sources.Covered.Contains((p.ObjectModel, id))))
+            .Select(p => p.ObjectModel)
+            .ToArray();
 
     private static async Task CommitAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {

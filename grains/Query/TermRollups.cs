@@ -19,10 +19,10 @@ namespace AnalyticsEngine.Query;
 /// <remarks>
 /// A term's coverage (<c>query.rollup_terms</c>) records the first sequence it was rolled up from; the query path
 /// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. A term's rollups per
-/// dimension value have a coverage of their own (<see cref="CoverageId"/>): a dimension marked after a partition's
-/// first rows is covered only once the partition is rebuilt. The partition's
-/// watermark (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows
-/// after it raw.
+/// dimension value have a coverage of their own (<see cref="CoverageId"/>): a term or dimension added after a
+/// partition's first rows is covered only once the partition is rebuilt, which its ingest grain does when it finds so
+/// (<see cref="NeedsRebuildAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
+/// (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows after it raw.
 /// </remarks>
 internal sealed class TermRollups
 {
@@ -64,6 +64,9 @@ internal sealed class TermRollups
 
         return null;
     }
+
+    /// <summary>For <see cref="RollUpAsync"/>: every waiting row in one pass (tests and benchmarks, where no batch waits).</summary>
+    public const long EveryRow = long.MaxValue;
 
     /// <summary>The term id of the events term: rows per slot (<c>count</c>) and the newest event time in Unix microseconds (<c>max</c>).</summary>
     public const long EventsTerm = 0;
@@ -126,6 +129,9 @@ internal sealed class TermRollups
     /// <summary>The model's dimension fields, each rolled up per value too.</summary>
     public IReadOnlyList<string> Dimensions { get; }
 
+    /// <summary>The coverage ids (<see cref="CoverageId"/>) of the events term and every term, in total and per dimension: what a roll-up records.</summary>
+    public IReadOnlyList<long> CoverageIds => _coveredIds;
+
     /// <summary>Whether a term's partial state can be added up from slots: sums, counts, minima and maxima of event rows.</summary>
     public static bool IsRollable(AggregateTerm term, ObjectModelDefinition model) =>
         model.Kind == ObjectKind.Event && term.StateKind is TermStateKind.SumCount or TermStateKind.Min or TermStateKind.Max;
@@ -186,60 +192,103 @@ internal sealed class TermRollups
     }
 
     /// <summary>
-    /// Rolls up the rows of a client's partition committed after its watermark (<c>ingest.partitions.rolled_up_through</c>)
-    /// and moves the watermark to the partition's end, in one transaction; returns how many rows it rolled up.
+    /// Rolls up at most <paramref name="maxRows"/> of the rows of a client's partition committed after its watermark
+    /// (<c>ingest.partitions.rolled_up_through</c>) and moves the watermark past them, in one transaction.
     /// </summary>
     /// <remarks>
     /// Waits at most a few seconds for the partition's lock (held by an ingest transaction, or by a writer that is
     /// gone until the server ends its session): the caller tries again later, and queries read the rows raw meanwhile.
+    /// The lock is held until the pass commits, so a pass is kept short: a partition with many rows to roll up (a
+    /// rebuild, rows stored before rollups existed) takes many passes, and its batches commit in between.
     /// </remarks>
-    public async Task<long> RollUpAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    public async Task<RollUpPass> RollUpAsync(NpgsqlDataSource dataSource, string clientId, long maxRows, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var patience = new NpgsqlCommand("SET LOCAL lock_timeout = '3s'", connection, transaction))
-        {
-            await patience.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var rolled = await RollUpLockedAsync(connection, transaction, clientId, commandTimeoutSeconds: 30, cancellationToken);
+        await LockPatientlyAsync(connection, transaction, cancellationToken);
+        var pass = await RollUpLockedAsync(connection, transaction, clientId, maxRows, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return rolled;
+        return pass;
     }
 
     /// <summary>
-    /// Rebuilds a client's rollups of this object model from all its stored rows (rows stored before rollups
-    /// existed, or loaded around the ingest path), under the partition's lock so no batch commits meanwhile.
+    /// Whether the partition's rollups must be rebuilt before they serve every query this release can read from them:
+    /// rows are rolled up, but some term or dimension of <see cref="CoverageIds"/> does not hold them all (it was added
+    /// after the partition's first rows, or a roll-up left a dimension out). Rows never rolled up need no rebuild:
+    /// the next roll-up starts from the first.
     /// </summary>
-    public async Task RebuildAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    public async Task<bool> NeedsRebuildAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT p.rolled_up_through > 0
+                   AND (SELECT count(*) FROM query.rollup_terms AS c
+                        WHERE c.client_id = $1 AND c.object_model = $2 AND c.term = ANY($3) AND c.from_sequence = 1
+                          AND (c.covered_through IS NULL OR c.covered_through = p.rolled_up_through)) < cardinality($3)
+            FROM ingest.partitions AS p
+            WHERE p.client_id = $1 AND p.object_model = $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>
+    /// Empties a client's rollups of this object model and moves its watermark back to the start, under the
+    /// partition's lock, in one short transaction: roll-ups then add every stored row again, pass by pass
+    /// (<see cref="RollUpAsync"/>). Queries stay exact meanwhile, reading raw what is not rolled up yet.
+    /// </summary>
+    public async Task ResetAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var reset = new NpgsqlBatch(connection, transaction))
+        await LockPatientlyAsync(connection, transaction, cancellationToken);
+        await using var reset = new NpgsqlBatch(connection, transaction);
+        foreach (var sql in new[]
+                 {
+                     // The ingest grain's lock: no batch of this partition commits until the reset does.
+                     """
+                     INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
+                     ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0
+                     """,
+                     "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
+                     "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
+                     "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
+                 })
         {
-            foreach (var sql in new[]
-                     {
-                         // The ingest grain's lock: no batch of this partition commits until the rebuild does.
-                         """
-                         INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-                         ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0
-                         """,
-                         "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
-                         "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
-                         "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
-                     })
-            {
-                var command = new NpgsqlBatchCommand(sql);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-                reset.BatchCommands.Add(command);
-            }
-
-            await reset.ExecuteNonQueryAsync(cancellationToken);
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+            reset.BatchCommands.Add(command);
         }
 
-        await RollUpLockedAsync(connection, transaction, clientId, commandTimeoutSeconds: 0, cancellationToken);
+        await reset.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Rebuilds a client's rollups of this object model from all its stored rows (<see cref="ResetAsync"/>, then
+    /// passes of <paramref name="rowsPerPass"/> until the watermark reaches the partition's end).
+    /// </summary>
+    public async Task RebuildAsync(NpgsqlDataSource dataSource, string clientId, long rowsPerPass, CancellationToken cancellationToken)
+    {
+        await ResetAsync(dataSource, clientId, cancellationToken);
+        while ((await RollUpAsync(dataSource, clientId, rowsPerPass, cancellationToken)).Remaining > 0)
+        {
+        }
+    }
+
+    /// <summary>
+    /// A pass of a million rows takes seconds; one running far longer (a server under strain) holds the partition's
+    /// lock from its batches all the while, so it is given up and tried again.
+    /// </summary>
+    private const int PassTimeoutSeconds = 60;
+
+    private static async Task LockPatientlyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var patience = new NpgsqlCommand("SET LOCAL lock_timeout = '3s'", connection, transaction);
+        await patience.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
@@ -251,10 +300,10 @@ internal sealed class TermRollups
     /// with a snapshot of its own under READ COMMITTED, sees them all. A second writer (a duplicate activation during
     /// a failover, or a rebuild) waits on the lock and then finds the watermark moved, so no row is added twice.
     /// </remarks>
-    private async Task<long> RollUpLockedAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, int commandTimeoutSeconds, CancellationToken cancellationToken)
+    private async Task<RollUpPass> RollUpLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, long maxRows, CancellationToken cancellationToken)
     {
-        long from, through;
+        long from, end;
         await using (var lockRow = new NpgsqlCommand(
             "SELECT rolled_up_through, last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE",
             connection, transaction))
@@ -264,24 +313,26 @@ internal sealed class TermRollups
             await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
             {
-                return 0;
+                return default;
             }
 
-            (from, through) = (reader.GetInt64(0) + 1, reader.GetInt64(1));
+            (from, end) = (reader.GetInt64(0) + 1, reader.GetInt64(1));
         }
 
-        if (through < from)
+        if (end < from)
         {
-            return 0;
+            return default;
         }
+
+        var through = end - from < maxRows ? end : from + maxRows - 1;
 
         var watermark = new NpgsqlBatchCommand("UPDATE ingest.partitions SET rolled_up_through = $3 WHERE client_id = $1 AND object_model = $2");
         watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
         watermark.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
-        await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(clientId, from, through), watermark }, Timeout = commandTimeoutSeconds };
+        await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(clientId, from, through), watermark }, Timeout = PassTimeoutSeconds };
         await write.ExecuteNonQueryAsync(cancellationToken);
-        return through - from + 1;
+        return new RollUpPass(through - from + 1, end - through);
     }
 
     /// <remarks>
@@ -374,3 +425,6 @@ internal sealed class TermRollups
             """;
     }
 }
+
+/// <summary>What one roll-up pass did: the rows it added to the rollups, and how many of the partition's rows still wait.</summary>
+internal readonly record struct RollUpPass(long Rows, long Remaining);

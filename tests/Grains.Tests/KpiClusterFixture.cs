@@ -33,8 +33,13 @@ public sealed class KpiClusterFixture : IAsyncLifetime
         {
             host.Services.AddGrainServices(host.Configuration, Postgres);
             // Ingest grains leave rolling up to the tests (TermRollups.RollUpAsync), so a test knows which rows are in
-            // the rollups and which a query reads raw.
-            host.Services.Configure<IngestOptions>(o => o.RollupDelay = TimeSpan.FromHours(1));
+            // the rollups and which a query reads raw; only a rebuild a query asks for (RollupRebuildTests) rolls up,
+            // in passes small enough to take several.
+            host.Services.Configure<IngestOptions>(o =>
+            {
+                o.RollupDelay = TimeSpan.FromHours(1);
+                o.RollupRowsPerPass = 1000;
+            });
         });
         builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(Postgres));
         builder.ConfigureClient(client => client.AddMemoryStreams(EventStreams.Provider));

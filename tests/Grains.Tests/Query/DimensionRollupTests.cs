@@ -14,7 +14,8 @@ namespace AnalyticsEngine.Grains.Tests.Query;
 [Collection(KpiClusterCollection.Name)]
 public sealed class DimensionRollupTests(KpiClusterFixture fixture)
 {
-    private static readonly DateTimeOffset End = HourStart(DateTimeOffset.UtcNow);
+    private static readonly DateTimeOffset End = StoredRows.End;
+    private readonly StoredRows _stored = new(fixture.Database);
 
     [Fact]
     public async Task A_roll_up_that_leaves_a_dimension_out_makes_drill_downs_by_it_read_raw_rows_until_a_rebuild()
@@ -38,22 +39,24 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
             return rolled.LastRunUsedRollups;
         }
 
-        await InsertOrdersAsync(clientId, 1, 2000);
-        await catalog.RebuildAsync(fixture.Database, clientId, CancellationToken.None);
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await catalog.RebuildAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         Assert.True(await ReadsRollupsAsync(byCarrier));
 
-        await InsertOrdersAsync(clientId, 2001, 2400);
-        Assert.Equal(400, await withoutDimensions.RollUpAsync(fixture.Database, clientId, CancellationToken.None));
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+        Assert.Equal(400, (await withoutDimensions.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
         Assert.False(await ReadsRollupsAsync(byCarrier)); // its rollups miss those 400 rows
         Assert.True(await ReadsRollupsAsync(total)); // the terms' rollups hold them
 
         // Rolling up by carrier again does not bring those rows back.
-        await InsertOrdersAsync(clientId, 2401, 2500);
-        Assert.Equal(100, await catalog.RollUpAsync(fixture.Database, clientId, CancellationToken.None));
+        await _stored.OrdersAsync(clientId, 2401, 2500);
+        Assert.Equal(100, (await catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
         Assert.False(await ReadsRollupsAsync(byCarrier));
+        Assert.True(await catalog.NeedsRebuildAsync(fixture.Database, clientId, CancellationToken.None));
 
-        await catalog.RebuildAsync(fixture.Database, clientId, CancellationToken.None);
+        await catalog.RebuildAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         Assert.True(await ReadsRollupsAsync(byCarrier));
+        Assert.False(await catalog.NeedsRebuildAsync(fixture.Database, clientId, CancellationToken.None));
     }
 
     [Theory]
@@ -67,8 +70,8 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
             m => m.Key == model ? m.Value with { Fields = m.Value.Fields.Select(f => f.Name == dimension ? f with { Dimension = true } : f).ToArray() } : m.Value);
         var kpi = new KpiDefinition("DIM_TEST", "Dimension test", "", formula, "count", KpiDirection.HigherIsBetter, [model], "TEST", "TEST");
         var rollups = TermRollups.Build([kpi], models)[model];
-        await (model == "orders" ? InsertOrdersAsync(clientId, 1, 1500) : InsertShipmentsAsync(clientId, 1, 1500));
-        await rollups.RebuildAsync(fixture.Database, clientId, CancellationToken.None);
+        await (model == "orders" ? _stored.OrdersAsync(clientId, 1, 1500) : _stored.ShipmentsAsync(clientId, 1, 1500));
+        await rollups.RebuildAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         var compiled = KpiFormula.Compile(formula, models).Formula!;
         // Three-hour buckets from 20 past over the data's two days: raw edges and two whole hour slots each.
         var boundaries = Enumerable.Range(0, 17).Select(i => AnalyticsEngine.Kpi.Engine.TimeTicks.Of(End.AddHours(3 * (i - 16)).AddMinutes(-40))).ToArray();
@@ -85,43 +88,10 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
         Assert.Equal(fromRawRows, fromRollups);
     }
 
-    /// <summary>Orders <paramref name="first"/>..<paramref name="last"/>, one every 90 s back from <see cref="End"/> by sequence, carriers in turn (and none).</summary>
-    private async Task InsertOrdersAsync(string clientId, int first, int last)
-    {
-        await ExecuteAsync(
-            """
-            INSERT INTO scor_data.orders (client_id, sequence, order_id, ordered_at, order_value, promised_at,
-                                          on_time, in_full, damage_free, documentation_complete, status, carrier)
-            SELECT $1, i, 'dim-' || i, $2 - (i * 97 % 1920) * interval '90 seconds', i % 13 * 4, $2 + interval '2 days',
-                   i % 7 <> 0, i % 5 <> 0, true, i % 11 <> 0, 'delivered',
-                   (ARRAY['dhl', 'ups', 'fedex', NULL])[i % 4 + 1]
-            FROM generate_series($3, $4) AS i
-            """, clientId, End.UtcDateTime, first, last);
-        await SetPartitionEndAsync(clientId, "orders", last);
-    }
-
-    private async Task InsertShipmentsAsync(string clientId, int first, int last)
-    {
-        await ExecuteAsync(
-            """
-            INSERT INTO scor_data.shipments (client_id, sequence, shipment_id, order_id, shipped_at, carrier, units, freight_cost, status)
-            SELECT $1, i, 'dim-' || i, 'o-' || i, $2 - (i * 97 % 1920) * interval '90 seconds', 'dhl', i % 6, i % 9 * 2.5,
-                   (ARRAY['delivered', 'in_transit', 'lost'])[i % 3 + 1]
-            FROM generate_series($3, $4) AS i
-            """, clientId, End.UtcDateTime, first, last);
-        await SetPartitionEndAsync(clientId, "shipments", last);
-    }
-
-    private Task SetPartitionEndAsync(string clientId, string model, long end) => ExecuteAsync(
-        """
-        INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, $3)
-        ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = excluded.last_sequence
-        """, clientId, model, end);
-
-    private static IReadOnlyDictionary<string, ObjectModelDefinition> Unmarked(IReadOnlyDictionary<string, ObjectModelDefinition> models) =>
+    internal static IReadOnlyDictionary<string, ObjectModelDefinition> Unmarked(IReadOnlyDictionary<string, ObjectModelDefinition> models) =>
         models.ToDictionary(m => m.Key, m => m.Value with { Fields = m.Value.Fields.Select(f => f with { Dimension = false }).ToArray() });
 
-    private static List<string> Flatten(KpiQueryResult result) =>
+    internal static List<string> Flatten(KpiQueryResult result) =>
         result.Series.SelectMany(s => s.Values.Select(v => $"{s.DimensionValue} {v.BucketStart:O} {v.Value} {v.EventCount} {string.Join(" | ", v.Components)}")).ToList();
 
     /// <summary>The rows of a compiled statement by bucket and dimension value, every column as read.</summary>
@@ -142,17 +112,4 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
 
     private KpiQueryRunner Runner(bool useRollups) =>
         new(fixture.Database, new KpiQueryOptions { UseRollups = useRollups, CacheDuration = TimeSpan.Zero }, TimeSpan.FromMinutes(5), NullLogger.Instance);
-
-    private async Task ExecuteAsync(string sql, params object[] parameters)
-    {
-        await using var command = fixture.Database.CreateCommand(sql);
-        foreach (var parameter in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        }
-
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static DateTimeOffset HourStart(DateTimeOffset at) => new(at.Year, at.Month, at.Day, at.Hour, 0, 0, TimeSpan.Zero);
 }

@@ -203,7 +203,7 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
         await CompareAsync();
         foreach (var rollups in TermRollups.ForCatalog.Values)
         {
-            await rollups.RollUpAsync(fixture.Database, scenario.ClientId, CancellationToken.None);
+            await rollups.RollUpAsync(fixture.Database, scenario.ClientId, TermRollups.EveryRow, CancellationToken.None);
         }
 
         await CompareAsync();

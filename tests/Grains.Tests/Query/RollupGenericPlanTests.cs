@@ -70,7 +70,7 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
             """, clientId, end.UtcDateTime, Rows);
         // Rolled up through the partition's end at the time, as the ingest grain would have; then more rows committed.
         await SetPartitionEndAsync(clientId, Rows - Unrolled);
-        await TermRollups.ForCatalog["orders"].RebuildAsync(fixture.Database, clientId, CancellationToken.None);
+        await TermRollups.ForCatalog["orders"].RebuildAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         await SetPartitionEndAsync(clientId, Rows);
         await ExecuteAsync("ANALYZE scor_data.orders");
         await ExecuteAsync("ANALYZE query.term_rollups");

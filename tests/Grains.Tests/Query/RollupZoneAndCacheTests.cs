@@ -45,7 +45,7 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         {
             if (phase == "all rolled up")
             {
-                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, CancellationToken.None);
+                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
                 Assert.Equal(await LastSequenceAsync(clientId), await RolledUpThroughAsync(clientId));
             }
 
@@ -323,7 +323,7 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
             await IngestAsync(clientId, batches[i]);
             if (i == batches.Length * 2 / 3)
             {
-                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, CancellationToken.None);
+                await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
             }
         }
 
