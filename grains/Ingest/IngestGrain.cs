@@ -26,16 +26,23 @@ public sealed class IngestOptions
     public int RollupRows { get; set; } = 50_000;
 
     /// <summary>
-    /// The most rows one roll-up transaction adds (about 0.3 s for 100,000 orders), since the partition's batches wait
+    /// The most rows one roll-up transaction adds (about 0.4 s for 100,000 orders), since the partition's batches wait
     /// for it; more waiting rows (a rebuild, rows stored before rollups existed) are rolled up in back-to-back passes.
     /// </summary>
     public int RollupRowsPerPass { get; set; } = 100_000;
 
     /// <summary>
     /// How often at most a partition checks on request (<see cref="IIngestGrain.CheckRollups"/>) whether its rollups
-    /// need a rebuild; it always checks once when it activates.
+    /// need a rebuild; it also checks before the first roll-up of an activation.
     /// </summary>
     public TimeSpan RollupCheckInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The least time between two rebuilds of a partition's rollups: while two releases that roll up different terms
+    /// or dimensions run side by side (a rolling deploy), each would otherwise find the other's roll-ups incomplete
+    /// and rebuild again and again.
+    /// </summary>
+    public TimeSpan RollupRebuildSpacing { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
@@ -59,8 +66,8 @@ public sealed class IngestGrain(
     private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
     private bool _rollUpArmed;
     private long _rowsToRollUp;
-    private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.NeedsRebuildAsync)
-    private long _rollupsCheckedAt; // Stopwatch timestamp of the last check, 0 before the first
+    private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.CoverageAsync)
+    private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -85,24 +92,19 @@ public sealed class IngestGrain(
 
     public async Task CheckRollups()
     {
-        // Never checked yet (_rollupsCheckedAt 0) counts as long ago: a partition activated by this request checks now.
-        if (_rollUp is null || Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval)
+        if (_rollUp is null || (_rollupsCheckedAt != 0 && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
         {
             return;
         }
 
-        _checkRollups = true;
-        try
+        if (await RebuildRollupsIfNeededAsync(CancellationToken.None))
         {
-            if (await RebuildRollupsIfNeededAsync(CancellationToken.None))
-            {
-                RollUpNow();
-            }
+            RollUpNow();
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        else
         {
-            // The next roll-up checks again; queries stay exact meanwhile.
-            logger.LogWarning(ex, "Checking the rollups of {Client}/{Model} failed", _clientId, _table!.Model.Code);
+            // Rows this activation has not rolled up yet (or whose roll-up failed) are not left waiting for a batch.
+            ScheduleRollUp();
         }
     }
 
@@ -268,13 +270,13 @@ public sealed class IngestGrain(
     {
         _rollUpArmed = false;
         _rowsToRollUp = 0;
+        if (_checkRollups)
+        {
+            await RebuildRollupsIfNeededAsync(cancellationToken);
+        }
+
         try
         {
-            if (_checkRollups)
-            {
-                await RebuildRollupsIfNeededAsync(cancellationToken);
-            }
-
             var pass = await _rollups!.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
             if (pass.Remaining > 0)
@@ -294,24 +296,42 @@ public sealed class IngestGrain(
     }
 
     /// <summary>
-    /// Empties the partition's rollups when some term or dimension of this release does not hold every rolled-up row
-    /// (a KPI term or dimension added since the partition's first rows, or a roll-up by an earlier release that left a
-    /// dimension out), and says whether it did: the passes that follow add every row again, and queries read raw what
-    /// is not back yet.
+    /// Empties the partition's rollups when some term or dimension of this release misses rolled-up rows (a KPI term
+    /// or dimension added since the partition's first rows, or a roll-up by another release that left one out), unless
+    /// they were reset less than <see cref="IngestOptions.RollupRebuildSpacing"/> ago, and says whether it did: the
+    /// passes that follow add every row again, and queries read raw what is not back yet. A failure is logged and
+    /// leaves the check to the next roll-up; the roll-up itself goes on either way.
     /// </summary>
     private async Task<bool> RebuildRollupsIfNeededAsync(CancellationToken cancellationToken)
     {
-        var rebuild = await _rollups!.NeedsRebuildAsync(dataSource, _clientId, cancellationToken);
-        if (rebuild)
+        var model = _table!.Model.Code;
+        try
         {
-            logger.LogInformation("Rebuilding the rollups of {Client}/{Model}: some of their terms or dimensions do not hold every row", _clientId, _table!.Model.Code);
+            var coverage = await _rollups!.CoverageAsync(dataSource, _clientId, cancellationToken);
+            _checkRollups = false;
+            _rollupsCheckedAt = Stopwatch.GetTimestamp();
+            if (!coverage.MissesRows)
+            {
+                return false;
+            }
+
+            if (coverage.SinceReset < options.Value.RollupRebuildSpacing)
+            {
+                logger.LogInformation("The rollups of {Client}/{Model} miss rows but were rebuilt {Ago} ago; rebuilding them later", _clientId, model, coverage.SinceReset);
+                return false;
+            }
+
+            logger.LogInformation("Rebuilding the rollups of {Client}/{Model}: some of their terms or dimensions miss rows", _clientId, model);
             await _rollups.ResetAsync(dataSource, _clientId, cancellationToken);
             IngestTelemetry.RollupRebuilds.Add(1);
+            return true;
         }
-
-        _checkRollups = false;
-        _rollupsCheckedAt = Stopwatch.GetTimestamp();
-        return rebuild;
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            _checkRollups = true;
+            logger.LogWarning(ex, "Checking the rollups of {Client}/{Model} failed; the next roll-up checks again", _clientId, model);
+            return false;
+        }
     }
 
     private async Task PublishAsync(EventBatch batch)

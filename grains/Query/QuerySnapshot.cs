@@ -16,7 +16,7 @@ internal static class QuerySnapshot
 {
     /// <summary>What the query's snapshot says about its sources.</summary>
     /// <param name="Positions">The committed position of each object model.</param>
-    /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1).</param>
+    /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1 through the watermark).</param>
     /// <param name="Unrolled">The rows not in the rollups yet, per object model that has such rows.</param>
     /// <param name="ChangedSinceCached">
     /// Whether a row committed after the newest cached result's positions lands in a bucket of the range (for a
@@ -39,7 +39,7 @@ internal static class QuerySnapshot
             SELECT m.object_model, coalesce(p.last_sequence, 0), coalesce(p.rolled_up_through, 0),
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
                              WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1
-                               AND (c.covered_through IS NULL OR c.covered_through = p.rolled_up_through)), '{}')
+                               AND c.covered_through = p.rolled_up_through), '{}')
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
             """);

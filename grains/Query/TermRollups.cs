@@ -21,7 +21,7 @@ namespace AnalyticsEngine.Query;
 /// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. A term's rollups per
 /// dimension value have a coverage of their own (<see cref="CoverageId"/>): a term or dimension added after a
 /// partition's first rows is covered only once the partition is rebuilt, which its ingest grain does when it finds so
-/// (<see cref="NeedsRebuildAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
+/// (<see cref="CoverageAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
 /// (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows after it raw.
 /// </remarks>
 internal sealed class TermRollups
@@ -80,11 +80,10 @@ internal sealed class TermRollups
     /// pair. <c>query.dimension_rollups</c> keeps the term's own id in its <c>term</c> column.
     /// </summary>
     /// <remarks>
-    /// A coverage per dimension also records the last sequence it was rolled up through (<c>covered_through</c>), moved
-    /// only by a roll-up that starts right after it: a roll-up without that dimension in between (by a silo of an
-    /// earlier release during a rolling deploy, or while the field was not marked as a dimension) leaves it behind the
-    /// partition's watermark for good, and queries read raw rows until the partition is rebuilt. Terms are written by
-    /// every release alike, so their coverage does not track it (null).
+    /// Every coverage also records the last sequence it was rolled up through (<c>covered_through</c>), moved only by a
+    /// roll-up that starts right after it: a roll-up without that term or dimension in between (by a silo of another
+    /// release during a rolling deploy, or while a field was not marked as a dimension) leaves it behind the
+    /// partition's watermark for good, and queries read raw rows until the partition is rebuilt.
     /// </remarks>
     public static long CoverageId(string stateKey, string? dimension) =>
         dimension is not null ? IdOf($"{stateKey} by {dimension}")
@@ -97,7 +96,6 @@ internal sealed class TermRollups
     private readonly IReadOnlyList<object> _literals;
     private readonly long[] _coveredIds; // the events term, then every term, then both per dimension: what the upsert records as rolled up
     private readonly string[] _coveredKeys;
-    private readonly bool[] _coverageTracked; // per covered id: whether its coverage records the last sequence rolled up (CoverageId)
 
     private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
     {
@@ -112,7 +110,6 @@ internal sealed class TermRollups
         string?[] scopes = [null, .. Dimensions];
         _coveredIds = scopes.SelectMany(d => keys.Select(k => CoverageId(k, d))).ToArray();
         _coveredKeys = scopes.SelectMany(d => keys.Select(k => d is null ? k : $"{k} by {d}")).ToArray();
-        _coverageTracked = scopes.SelectMany(d => keys.Select(_ => d is not null)).ToArray();
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -187,7 +184,6 @@ internal sealed class TermRollups
 
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _coveredKeys });
-        command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = _coverageTracked });
         return command;
     }
 
@@ -203,6 +199,7 @@ internal sealed class TermRollups
     /// </remarks>
     public async Task<RollUpPass> RollUpAsync(NpgsqlDataSource dataSource, string clientId, long maxRows, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await LockPatientlyAsync(connection, transaction, cancellationToken);
@@ -212,26 +209,30 @@ internal sealed class TermRollups
     }
 
     /// <summary>
-    /// Whether the partition's rollups must be rebuilt before they serve every query this release can read from them:
-    /// rows are rolled up, but some term or dimension of <see cref="CoverageIds"/> does not hold them all (it was added
-    /// after the partition's first rows, or a roll-up left a dimension out). Rows never rolled up need no rebuild:
-    /// the next roll-up starts from the first.
+    /// Whether the partition's rollups miss rows for this release: rows are rolled up, but some term or dimension of
+    /// <see cref="CoverageIds"/> does not hold them all (it was added after the partition's first rows, or a roll-up
+    /// by another release left it out). Rows never rolled up miss nothing: the next roll-up starts from the first.
+    /// Also how long ago the rollups were last reset (<see cref="ResetAsync"/>), by the database's clock.
     /// </summary>
-    public async Task<bool> NeedsRebuildAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    public async Task<RollupCoverage> CoverageAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
             SELECT p.rolled_up_through > 0
                    AND (SELECT count(*) FROM query.rollup_terms AS c
-                        WHERE c.client_id = $1 AND c.object_model = $2 AND c.term = ANY($3) AND c.from_sequence = 1
-                          AND (c.covered_through IS NULL OR c.covered_through = p.rolled_up_through)) < cardinality($3)
+                        WHERE c.client_id = $1 AND c.object_model = $2 AND c.term = ANY($3)
+                          AND c.from_sequence = 1 AND c.covered_through = p.rolled_up_through) < cardinality($3),
+                   now() - p.rollups_reset_at
             FROM ingest.partitions AS p
             WHERE p.client_id = $1 AND p.object_model = $2
             """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
-        return await command.ExecuteScalarAsync(cancellationToken) is true;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new RollupCoverage(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<TimeSpan>(1))
+            : new RollupCoverage(false, null);
     }
 
     /// <summary>
@@ -244,13 +245,13 @@ internal sealed class TermRollups
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await LockPatientlyAsync(connection, transaction, cancellationToken);
-        await using var reset = new NpgsqlBatch(connection, transaction);
+        await using var reset = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
         foreach (var sql in new[]
                  {
                      // The ingest grain's lock: no batch of this partition commits until the reset does.
                      """
-                     INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, 0)
-                     ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0
+                     INSERT INTO ingest.partitions (client_id, object_model, last_sequence, rollups_reset_at) VALUES ($1, $2, 0, now())
+                     ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0, rollups_reset_at = now()
                      """,
                      "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
                      "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
@@ -280,8 +281,8 @@ internal sealed class TermRollups
     }
 
     /// <summary>
-    /// A pass of a million rows takes seconds; one running far longer (a server under strain) holds the partition's
-    /// lock from its batches all the while, so it is given up and tried again.
+    /// A pass of a million rows, or a reset of a year of rollups, takes seconds; one running far longer (a server
+    /// under strain) holds the partition's lock from its batches all the while, so it is given up and tried again.
     /// </summary>
     private const int PassTimeoutSeconds = 60;
 
@@ -359,7 +360,6 @@ internal sealed class TermRollups
 
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
-        var tracked = $"${fixedParameters + literals.Count + 3}::bool[]";
         var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
         var code = KpiSqlCompiler.Literal(model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
@@ -412,8 +412,8 @@ internal sealed class TermRollups
                 {grouping}),
             covered AS (
                 INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
-                SELECT $1, {code}, k.term, k.state_key, $2, CASE WHEN k.tracked THEN $3 END
-                FROM unnest({keys}, {names}, {tracked}) AS k(term, state_key, tracked)
+                SELECT $1, {code}, k.term, k.state_key, $2, $3
+                FROM unnest({keys}, {names}) AS k(term, state_key)
                 ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through
                 WHERE c.covered_through = $2 - 1){byDimension}
             INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
@@ -428,3 +428,8 @@ internal sealed class TermRollups
 
 /// <summary>What one roll-up pass did: the rows it added to the rollups, and how many of the partition's rows still wait.</summary>
 internal readonly record struct RollUpPass(long Rows, long Remaining);
+
+/// <summary>What <see cref="TermRollups.CoverageAsync"/> found of a partition's rollups.</summary>
+/// <param name="MissesRows">Whether some term or dimension of this release misses rolled-up rows: a rebuild would serve more queries.</param>
+/// <param name="SinceReset">How long ago they were last reset, or null if never.</param>
+internal readonly record struct RollupCoverage(bool MissesRows, TimeSpan? SinceReset);

@@ -13,6 +13,8 @@ namespace AnalyticsEngine.Grains.Tests.Query;
 public sealed class RollupRebuildTests(KpiClusterFixture fixture)
 {
     private readonly StoredRows _stored = new(fixture.Database);
+    private readonly KpiQueryRunner _raw = Runner(fixture, useRollups: false);
+    private readonly KpiQueryRunner _rolled = Runner(fixture, useRollups: true);
 
     [Fact]
     public async Task Rolling_up_in_passes_gives_the_rollups_of_one_pass()
@@ -22,7 +24,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         await _stored.OrdersAsync(inPasses, 1, 2500);
         await _stored.OrdersAsync(inOne, 1, 2500);
         var rollups = TermRollups.ForCatalog["orders"];
-        Assert.False(await rollups.NeedsRebuildAsync(fixture.Database, inPasses, CancellationToken.None)); // never rolled up: the first pass starts from row 1
+        Assert.False((await rollups.CoverageAsync(fixture.Database, inPasses, CancellationToken.None)).MissesRows); // never rolled up: the first pass starts from row 1
 
         var passes = new List<RollUpPass>();
         do
@@ -36,56 +38,81 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         var expected = await RollupRowsAsync(inOne);
         Assert.True(expected.Count > 1000, $"only {expected.Count} rollup rows: the data does not exercise the passes");
         Assert.Equal(expected, await RollupRowsAsync(inPasses));
-        Assert.False(await rollups.NeedsRebuildAsync(fixture.Database, inPasses, CancellationToken.None));
+        Assert.False((await rollups.CoverageAsync(fixture.Database, inPasses, CancellationToken.None)).MissesRows);
         Assert.Equal(default, await rollups.RollUpAsync(fixture.Database, inPasses, 1000, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(true)] // a term rolled up by this release first, then left out by another's roll-up
+    [InlineData(false)] // a term this release added after the partition's first rows were rolled up
+    public async Task Rollups_that_miss_rows_of_a_term_are_not_read(bool thisReleaseFirst)
+    {
+        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var (config, total, _) = await ClientAsync(clientId);
+        var (first, then) = thisReleaseFirst ? (Catalog, Earlier) : (Earlier, Catalog);
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        Assert.Equal(2000, (await first.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+        Assert.Equal(400, (await then.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
+
+        Assert.True((await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).MissesRows);
+        Assert.False(await ReadsRollupsAsync(total, config));
     }
 
     [Fact]
     public async Task A_query_that_finds_rollups_missing_rows_has_the_partition_rebuild_them_and_answers_stay_exact()
     {
         var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
-        var config = new ClientConfig(clientId, "Rollup rebuild", "UTC", ["POF"], [], [], 0);
-        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
-        var byCarrier = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day, "carrier");
-        var total = byCarrier with { Dimension = null };
-        var catalog = TermRollups.ForCatalog["orders"];
-        // An earlier release: the terms of one other KPI over orders only, and no dimensions.
-        var earlier = TermRollups.Build(
-            BuiltInCatalog.Kpis.Where(k => k.Code == "OTD"), DimensionRollupTests.Unmarked(BuiltInCatalog.ObjectModelsByCode))["orders"];
-        var (raw, rolled) = (Runner(useRollups: false), Runner(useRollups: true));
-
-        async Task<bool> ReadsRollupsAsync(KpiQuery query)
-        {
-            var expected = DimensionRollupTests.Flatten(await raw.RunAsync(query, config));
-            Assert.Equal(expected, DimensionRollupTests.Flatten(await rolled.RunAsync(query, config)));
-            Assert.Equal(expected, DimensionRollupTests.Flatten(await fixture.Client.GetGrain<IKpiQueryGrain>(0).Calculate(query)));
-            return rolled.LastRunUsedRollups;
-        }
-
+        var (config, total, byCarrier) = await ClientAsync(clientId);
         await _stored.OrdersAsync(clientId, 1, 2000);
-        Assert.Equal(2000, (await earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
+        Assert.Equal(2000, (await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
         await _stored.OrdersAsync(clientId, 2001, 2400);
-        Assert.Equal(400, (await catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
-        Assert.True(await catalog.NeedsRebuildAsync(fixture.Database, clientId, CancellationToken.None));
+        Assert.Equal(400, (await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
 
-        // Exact from raw rows, and through the query grain, which asks the partition to check its rollups.
-        Assert.False(await ReadsRollupsAsync(byCarrier));
-        Assert.False(await ReadsRollupsAsync(total));
-        Assert.Equal(["orders"], rolled.IncompleteRollups);
+        Assert.False(await ReadsRollupsAsync(byCarrier, config));
+        Assert.False(await ReadsRollupsAsync(total, config));
+        Assert.Equal(["orders"], _rolled.IncompleteRollups);
+
+        // Through the query grain: exact too, and it asks the partition to check its rollups.
+        var expected = DimensionRollupTests.Flatten(await _raw.RunAsync(byCarrier, config));
+        Assert.Equal(expected, DimensionRollupTests.Flatten(await fixture.Client.GetGrain<IKpiQueryGrain>(0).Calculate(byCarrier)));
 
         // The ingest grain empties them and rolls every row up again, in passes of IngestOptions.RollupRowsPerPass.
         var timeout = DateTime.UtcNow.AddSeconds(60);
         while (await _stored.ScalarAsync<long>(
                    "SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", clientId) < 2400
-               || await catalog.NeedsRebuildAsync(fixture.Database, clientId, CancellationToken.None))
+               || (await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).MissesRows)
         {
             Assert.True(DateTime.UtcNow < timeout, "the partition did not rebuild its rollups within 60 s");
             await Task.Delay(50);
         }
 
-        Assert.True(await ReadsRollupsAsync(byCarrier));
-        Assert.True(await ReadsRollupsAsync(total));
-        Assert.Empty(rolled.IncompleteRollups);
+        Assert.True(await ReadsRollupsAsync(byCarrier, config));
+        Assert.True(await ReadsRollupsAsync(total, config));
+        Assert.Empty(_rolled.IncompleteRollups);
+        Assert.InRange((await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).SinceReset!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+    }
+
+    private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
+
+    /// <summary>Another release's rollups of orders: the terms of one other KPI only, and no dimensions.</summary>
+    private static TermRollups Earlier { get; } = TermRollups.Build(
+        BuiltInCatalog.Kpis.Where(k => k.Code == "OTD"), DimensionRollupTests.Unmarked(BuiltInCatalog.ObjectModelsByCode))["orders"];
+
+    private async Task<(ClientConfig Config, KpiQuery Total, KpiQuery ByCarrier)> ClientAsync(string clientId)
+    {
+        var config = new ClientConfig(clientId, "Rollup rebuild", "UTC", ["POF"], [], [], 0);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        var total = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
+        return (config, total, total with { Dimension = "carrier" });
+    }
+
+    /// <summary>Whether the query path reads rollups for <paramref name="query"/>; its answer must equal the raw rows' either way.</summary>
+    private async Task<bool> ReadsRollupsAsync(KpiQuery query, ClientConfig config)
+    {
+        var expected = DimensionRollupTests.Flatten(await _raw.RunAsync(query, config));
+        Assert.Equal(expected, DimensionRollupTests.Flatten(await _rolled.RunAsync(query, config)));
+        return _rolled.LastRunUsedRollups;
     }
 
     /// <summary>Every rollup row and coverage of a client's orders, without the client id, sums to 6 decimals (passes add in another order).</summary>
@@ -114,6 +141,6 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         return rows;
     }
 
-    private KpiQueryRunner Runner(bool useRollups) =>
+    private static KpiQueryRunner Runner(KpiClusterFixture fixture, bool useRollups) =>
         new(fixture.Database, new KpiQueryOptions { UseRollups = useRollups, CacheDuration = TimeSpan.Zero }, TimeSpan.FromMinutes(5), NullLogger.Instance);
 }
