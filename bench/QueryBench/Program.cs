@@ -75,7 +75,7 @@ async Task SetPartitionEndAsync(long end) => await ExecuteAsync(
     """, ClientId, end);
 await SetPartitionEndAsync(rows - unrolled);
 // Rebuilt too when some term or dimension does not cover every row (rollups written by an earlier release).
-if ((await orders.CoverageAsync(dataSource, ClientId, CancellationToken.None)).MissesRows
+if ((await orders.PartitionAsync(dataSource, ClientId, CancellationToken.None))?.MissesRows == true
     || await ScalarAsync<long>("SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", ClientId) != rows - unrolled)
 {
     var rebuild = Stopwatch.StartNew();

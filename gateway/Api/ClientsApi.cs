@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Query;
 using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -12,6 +13,9 @@ public sealed record ClientRequest(
     string? TimeZone,
     IReadOnlyList<string>? SelectedKpis,
     IReadOnlyList<FieldMapping>? FieldMappings) : IClientScoped;
+
+/// <summary>The query rollups of a client's partitions (<c>GET /clients/{clientId}/rollups</c>).</summary>
+public sealed record ClientRollups(string ClientId, IReadOnlyList<PartitionRollupStatus> Partitions);
 
 /// <summary>
 /// Client configuration ("your order"): <c>GET/POST/PUT /clients</c>. Viewers read the clients their token
@@ -37,6 +41,13 @@ public static class ClientsApi
                 ? TypedResults.Ok(config)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
             .WithName("GetClient");
+
+        clients.MapGet("/{clientId}/rollups", async Task<Results<Ok<ClientRollups>, ProblemHttpResult>> (string clientId, IClusterClient cluster, HttpContext http) =>
+            await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is null
+                ? Problems.NotFound($"Client '{clientId}' does not exist.")
+                : TypedResults.Ok(new ClientRollups(clientId, await cluster.GetGrain<IKpiQueryGrain>(0).RollupStatus(clientId, http.RequestAborted))))
+            .WithName("GetClientRollups")
+            .WithSummary("How far each of the client's partitions is rolled up for queries, and whether its rollups are being rebuilt.");
 
         clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster) =>
         {

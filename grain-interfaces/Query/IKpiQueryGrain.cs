@@ -16,4 +16,24 @@ public interface IKpiQueryGrain : IGrainWithIntegerKey
     /// <summary>Every KPI the client has selected, over one range and granularity.</summary>
     Task<IReadOnlyList<KpiQueryResult>> CalculateDashboard(
         string clientId, DateTimeOffset from, DateTimeOffset to, QueryGranularity granularity, CancellationToken cancellationToken = default);
+
+    /// <summary>How far each of a client's partitions with rollups is rolled up for queries, and whether a rebuild is due.</summary>
+    Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A client's partition of one object model, as far as its query rollups go.</summary>
+/// <param name="ObjectModel">The object model.</param>
+/// <param name="Rows">The rows committed to the partition (its last sequence).</param>
+/// <param name="RolledUp">The rows in the rollups (the watermark); a query reads the rest raw.</param>
+/// <param name="Complete">
+/// Whether every term and dimension the running release reads from rollups holds those rows; if not, queries read
+/// them raw and the partition rebuilds its rollups in the background.
+/// </param>
+/// <param name="RebuiltAt">When its rollups were last emptied to be rebuilt, if ever.</param>
+[GenerateSerializer, Immutable, Alias("ae.PartitionRollupStatus")]
+public sealed record PartitionRollupStatus(
+    [property: Id(0)] string ObjectModel,
+    [property: Id(1)] long Rows,
+    [property: Id(2)] long RolledUp,
+    [property: Id(3)] bool Complete,
+    [property: Id(4)] DateTimeOffset? RebuiltAt);

@@ -66,7 +66,7 @@ public sealed class IngestGrain(
     private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
     private bool _rollUpArmed;
     private long _rowsToRollUp;
-    private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.CoverageAsync)
+    private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.PartitionAsync)
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -307,17 +307,17 @@ public sealed class IngestGrain(
         var model = _table!.Model.Code;
         try
         {
-            var coverage = await _rollups!.CoverageAsync(dataSource, _clientId, cancellationToken);
+            var partition = await _rollups!.PartitionAsync(dataSource, _clientId, cancellationToken);
             _checkRollups = false;
             _rollupsCheckedAt = Stopwatch.GetTimestamp();
-            if (!coverage.MissesRows)
+            if (partition is not { MissesRows: true })
             {
                 return false;
             }
 
-            if (coverage.SinceReset < options.Value.RollupRebuildSpacing)
+            if (partition.SinceReset < options.Value.RollupRebuildSpacing)
             {
-                logger.LogInformation("The rollups of {Client}/{Model} miss rows but were rebuilt {Ago} ago; rebuilding them later", _clientId, model, coverage.SinceReset);
+                logger.LogInformation("The rollups of {Client}/{Model} miss rows but were rebuilt {Ago} ago; rebuilding them later", _clientId, model, partition.SinceReset);
                 return false;
             }
 

@@ -77,6 +77,11 @@ public sealed class KpiQueryGrain(
         return results;
     }
 
+    public async Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default) =>
+        (await TermRollups.PartitionsAsync(dataSource, clientId, cancellationToken))
+            .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.ResetAt))
+            .ToArray();
+
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
     {
         var runner = new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache);

@@ -222,7 +222,7 @@ public sealed class KpiQueryRunner(
         sources.Positions
             .Where(p => p.Sequence > 0
                 && TermRollups.ForCatalog.TryGetValue(p.ObjectModel, out var rollups)
-                && !rollups.CoverageIds.All(id => sources.Covered.Contains((p.ObjectModel, id))))
+                && !rollups.HoldsEveryRow(id => sources.Covered.Contains((p.ObjectModel, id))))
             .Select(p => p.ObjectModel)
             .ToArray();
 

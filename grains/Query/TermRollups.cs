@@ -21,7 +21,7 @@ namespace AnalyticsEngine.Query;
 /// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. A term's rollups per
 /// dimension value have a coverage of their own (<see cref="CoverageId"/>): a term or dimension added after a
 /// partition's first rows is covered only once the partition is rebuilt, which its ingest grain does when it finds so
-/// (<see cref="CoverageAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
+/// (<see cref="PartitionAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
 /// (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows after it raw.
 /// </remarks>
 internal sealed class TermRollups
@@ -126,9 +126,6 @@ internal sealed class TermRollups
     /// <summary>The model's dimension fields, each rolled up per value too.</summary>
     public IReadOnlyList<string> Dimensions { get; }
 
-    /// <summary>The coverage ids (<see cref="CoverageId"/>) of the events term and every term, in total and per dimension: what a roll-up records.</summary>
-    public IReadOnlyList<long> CoverageIds => _coveredIds;
-
     /// <summary>Whether a term's partial state can be added up from slots: sums, counts, minima and maxima of event rows.</summary>
     public static bool IsRollable(AggregateTerm term, ObjectModelDefinition model) =>
         model.Kind == ObjectKind.Event && term.StateKind is TermStateKind.SumCount or TermStateKind.Min or TermStateKind.Max;
@@ -209,30 +206,53 @@ internal sealed class TermRollups
     }
 
     /// <summary>
-    /// Whether the partition's rollups miss rows for this release: rows are rolled up, but some term or dimension of
-    /// <see cref="CoverageIds"/> does not hold them all (it was added after the partition's first rows, or a roll-up
-    /// by another release left it out). Rows never rolled up miss nothing: the next roll-up starts from the first.
-    /// Also how long ago the rollups were last reset (<see cref="ResetAsync"/>), by the database's clock.
+    /// Whether, by <paramref name="covered"/>, the coverage of every id a roll-up records (<see cref="CoverageId"/> of
+    /// the events term and every term, in total and per dimension) holds every row rolled up.
     /// </summary>
-    public async Task<RollupCoverage> CoverageAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
+    public bool HoldsEveryRow(Func<long, bool> covered) => _coveredIds.All(covered);
+
+    /// <summary>The state of a client's partition of this object model and its rollups, or null if it has none.</summary>
+    public async Task<PartitionRollups?> PartitionAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
+        (await PartitionsAsync(dataSource, clientId, [this], cancellationToken)).SingleOrDefault();
+
+    /// <summary>The state of a client's partitions of the catalog's object models with rollups, and of their rollups.</summary>
+    public static Task<List<PartitionRollups>> PartitionsAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
+        PartitionsAsync(dataSource, clientId, ForCatalog.Values, cancellationToken);
+
+    private static async Task<List<PartitionRollups>> PartitionsAsync(
+        NpgsqlDataSource dataSource, string clientId, IEnumerable<TermRollups> rollups, CancellationToken cancellationToken)
     {
+        var byModel = rollups.ToDictionary(r => r.Model.Code, StringComparer.Ordinal);
+        // A coverage counts from sequence 1 through the watermark, as for a query (QuerySnapshot).
         await using var command = dataSource.CreateCommand(
             """
-            SELECT p.rolled_up_through > 0
-                   AND (SELECT count(*) FROM query.rollup_terms AS c
-                        WHERE c.client_id = $1 AND c.object_model = $2 AND c.term = ANY($3)
-                          AND c.from_sequence = 1 AND c.covered_through = p.rolled_up_through) < cardinality($3),
-                   now() - p.rollups_reset_at
+            SELECT p.object_model, p.last_sequence, p.rolled_up_through, p.rollups_reset_at, now() - p.rollups_reset_at,
+                   coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
+                             WHERE c.client_id = $1 AND c.object_model = p.object_model
+                               AND c.from_sequence = 1 AND c.covered_through = p.rolled_up_through), '{}')
             FROM ingest.partitions AS p
-            WHERE p.client_id = $1 AND p.object_model = $2
+            WHERE p.client_id = $1 AND p.object_model = ANY($2)
+            ORDER BY p.object_model
             """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = byModel.Keys.ToArray() });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new RollupCoverage(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<TimeSpan>(1))
-            : new RollupCoverage(false, null);
+        var partitions = new List<PartitionRollups>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var model = reader.GetString(0);
+            var rolledUpThrough = reader.GetInt64(2);
+            var covered = reader.GetFieldValue<long[]>(5).ToHashSet();
+            partitions.Add(new PartitionRollups(
+                model,
+                reader.GetInt64(1),
+                rolledUpThrough,
+                rolledUpThrough > 0 && !byModel[model].HoldsEveryRow(covered.Contains),
+                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<TimeSpan>(4)));
+        }
+
+        return partitions;
     }
 
     /// <summary>
@@ -429,7 +449,15 @@ internal sealed class TermRollups
 /// <summary>What one roll-up pass did: the rows it added to the rollups, and how many of the partition's rows still wait.</summary>
 internal readonly record struct RollUpPass(long Rows, long Remaining);
 
-/// <summary>What <see cref="TermRollups.CoverageAsync"/> found of a partition's rollups.</summary>
-/// <param name="MissesRows">Whether some term or dimension of this release misses rolled-up rows: a rebuild would serve more queries.</param>
-/// <param name="SinceReset">How long ago they were last reset, or null if never.</param>
-internal readonly record struct RollupCoverage(bool MissesRows, TimeSpan? SinceReset);
+/// <summary>A client's partition of one object model, and how far its rollups hold its rows.</summary>
+/// <param name="LastSequence">The partition's last committed sequence: its rows are 1 through it.</param>
+/// <param name="RolledUpThrough">The watermark: rows up to it are in the rollups.</param>
+/// <param name="MissesRows">
+/// Whether some term or dimension of this release misses rolled-up rows (added after the partition's first rows, or
+/// left out by another release's roll-up): queries read it raw until the rollups are rebuilt. Rows never rolled up
+/// miss nothing: the next roll-up starts from the first.
+/// </param>
+/// <param name="ResetAt">When the rollups were last emptied to be rebuilt (<see cref="TermRollups.ResetAsync"/>), if ever.</param>
+/// <param name="SinceReset">How long ago that was, by the database's clock.</param>
+internal sealed record PartitionRollups(
+    string ObjectModel, long LastSequence, long RolledUpThrough, bool MissesRows, DateTimeOffset? ResetAt, TimeSpan? SinceReset);

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Npgsql;
 
 namespace AnalyticsEngine.Integration.Tests;
@@ -34,6 +36,39 @@ public sealed class RollupTests(AnalyticsFixture fixture)
             "SELECT sum(count)::bigint FROM query.dimension_rollups WHERE client_id = $1 AND term = 0 AND dimension = 'carrier' AND value = '=DHL' AND slot_minutes = 60", clientId));
         Assert.Equal(orders.Count, await ScalarAsync(database,
             "SELECT sum(count)::bigint FROM query.dimension_rollups WHERE client_id = $1 AND term = 0 AND dimension = 'status' AND value = '=delivered'", clientId));
+    }
+
+    [Fact]
+    public async Task A_clients_rollups_say_how_far_each_partition_is_rolled_up()
+    {
+        var clientId = TestClients.NewId("rollst");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var before = await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}/rollups");
+        Assert.Equal(clientId, before.GetProperty("clientId").GetString());
+        Assert.Equal(0, before.GetProperty("partitions").GetArrayLength());
+
+        var orders = TestOrder.Random(12, DateTimeOffset.UtcNow.AddMinutes(-20), seed: 5);
+        var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+
+        JsonElement partition = default;
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                var status = await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}/rollups");
+                partition = status.GetProperty("partitions").EnumerateArray().Single(p => p.GetProperty("objectModel").GetString() == "orders");
+                return partition.GetProperty("rolledUp").GetInt64() == orders.Count;
+            },
+            TimeSpan.FromSeconds(30),
+            () => partition.ToString());
+
+        Assert.Equal(orders.Count, partition.GetProperty("rows").GetInt64());
+        Assert.True(partition.GetProperty("complete").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, partition.GetProperty("rebuiltAt").ValueKind);
+
+        var unknown = await fixture.Http.GetAsync($"/clients/{TestClients.NewId("nobody")}/rollups");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("does not exist", await unknown.Content.ReadAsStringAsync());
     }
 
     [Fact]

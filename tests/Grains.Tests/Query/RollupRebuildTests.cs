@@ -24,7 +24,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         await _stored.OrdersAsync(inPasses, 1, 2500);
         await _stored.OrdersAsync(inOne, 1, 2500);
         var rollups = TermRollups.ForCatalog["orders"];
-        Assert.False((await rollups.CoverageAsync(fixture.Database, inPasses, CancellationToken.None)).MissesRows); // never rolled up: the first pass starts from row 1
+        Assert.False((await rollups.PartitionAsync(fixture.Database, inPasses, CancellationToken.None))!.MissesRows); // never rolled up: the first pass starts from row 1
 
         var passes = new List<RollUpPass>();
         do
@@ -38,7 +38,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         var expected = await RollupRowsAsync(inOne);
         Assert.True(expected.Count > 1000, $"only {expected.Count} rollup rows: the data does not exercise the passes");
         Assert.Equal(expected, await RollupRowsAsync(inPasses));
-        Assert.False((await rollups.CoverageAsync(fixture.Database, inPasses, CancellationToken.None)).MissesRows);
+        Assert.False((await rollups.PartitionAsync(fixture.Database, inPasses, CancellationToken.None))!.MissesRows);
         Assert.Equal(default, await rollups.RollUpAsync(fixture.Database, inPasses, 1000, CancellationToken.None));
     }
 
@@ -55,7 +55,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         await _stored.OrdersAsync(clientId, 2001, 2400);
         Assert.Equal(400, (await then.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
 
-        Assert.True((await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).MissesRows);
+        Assert.True((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
         Assert.False(await ReadsRollupsAsync(total, config));
     }
 
@@ -72,16 +72,18 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.False(await ReadsRollupsAsync(byCarrier, config));
         Assert.False(await ReadsRollupsAsync(total, config));
         Assert.Equal(["orders"], _rolled.IncompleteRollups);
+        var queries = fixture.Client.GetGrain<IKpiQueryGrain>(0);
+        Assert.Equal([new PartitionRollupStatus("orders", 2400, 2400, Complete: false, RebuiltAt: null)], await queries.RollupStatus(clientId));
 
         // Through the query grain: exact too, and it asks the partition to check its rollups.
         var expected = DimensionRollupTests.Flatten(await _raw.RunAsync(byCarrier, config));
-        Assert.Equal(expected, DimensionRollupTests.Flatten(await fixture.Client.GetGrain<IKpiQueryGrain>(0).Calculate(byCarrier)));
+        Assert.Equal(expected, DimensionRollupTests.Flatten(await queries.Calculate(byCarrier)));
 
         // The ingest grain empties them and rolls every row up again, in passes of IngestOptions.RollupRowsPerPass.
         var timeout = DateTime.UtcNow.AddSeconds(60);
         while (await _stored.ScalarAsync<long>(
                    "SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", clientId) < 2400
-               || (await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).MissesRows)
+               || (await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows)
         {
             Assert.True(DateTime.UtcNow < timeout, "the partition did not rebuild its rollups within 60 s");
             await Task.Delay(50);
@@ -90,7 +92,10 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.True(await ReadsRollupsAsync(byCarrier, config));
         Assert.True(await ReadsRollupsAsync(total, config));
         Assert.Empty(_rolled.IncompleteRollups);
-        Assert.InRange((await Catalog.CoverageAsync(fixture.Database, clientId, CancellationToken.None)).SinceReset!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        var rebuilt = Assert.Single(await queries.RollupStatus(clientId));
+        Assert.Equal(("orders", 2400L, 2400L, true), (rebuilt.ObjectModel, rebuilt.Rows, rebuilt.RolledUp, rebuilt.Complete));
+        Assert.NotNull(rebuilt.RebuiltAt);
+        Assert.InRange((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.SinceReset!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
     }
 
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
