@@ -278,6 +278,17 @@ if (steady > 0)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {name,-16} | {P(path, 50),5:0.00} / {P(path, 99),5:0.00} | {P(hand, 50),5:0.00} / {P(hand, 99),5:0.00} | {P(path, 50) / P(hand, 50),13:0.00}x |"));
     }
+
+    // The floor under both: a round trip to the server. The hand-written SQL makes one; the query path makes two (its
+    // snapshot and what the sources hold, then its statement and COMMIT).
+    var roundTrip = await TimeAsync(steady, async () =>
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT 1", connection);
+        await command.ExecuteScalarAsync();
+    });
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"one round trip (SELECT 1 on a pooled connection): {P(roundTrip, 50):0.00} / {P(roundTrip, 99):0.00} ms"));
 }
 
 var drillRuns = Option("--drill", 0);
