@@ -62,7 +62,7 @@ public sealed class IngestGrain(
     private ObjectModelTable? _table;
     private IAsyncStream<EventBatch>? _stream;
     private PartitionSequence? _sequence;
-    private Query.TermRollups? _rollups;
+    private Query.TermRollups? _rollups; // what the last roll-up or check wrote: the catalog's terms and the client's custom KPIs' (CurrentRollupsAsync)
     private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
     private bool _rollUpArmed;
     private long _rowsToRollUp;
@@ -77,8 +77,7 @@ public sealed class IngestGrain(
         _table = tables.Find(key[(slash + 1)..]);
         _sequence = _table is null ? null : new PartitionSequence(_clientId, _table.Model.Code);
         _stream = this.GetStreamProvider(EventStreams.Provider).GetStream<EventBatch>(StreamId.Create(EventStreams.Namespace, _clientId));
-        _rollups = _table is null ? null : Query.TermRollups.ForCatalog.GetValueOrDefault(_table.Model.Code);
-        if (_rollups is not null)
+        if (_table?.Model.Kind == Catalog.ObjectKind.Event)
         {
             _rollUp = this.RegisterGrainTimer(RollUpAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
             // Rows an earlier activation committed but did not roll up (it was deactivated or died first) are rolled up
@@ -94,6 +93,19 @@ public sealed class IngestGrain(
     {
         if (_rollUp is null || (_rollupsCheckedAt != 0 && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
         {
+            return;
+        }
+
+        try
+        {
+            if (await CurrentRollupsAsync() is null)
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            logger.LogWarning(ex, "Reading the configuration of {Client} failed; checking the rollups of {Model} at the next roll-up", _clientId, _table!.Model.Code);
             return;
         }
 
@@ -270,6 +282,23 @@ public sealed class IngestGrain(
     {
         _rollUpArmed = false;
         _rowsToRollUp = 0;
+        Query.TermRollups? rollups;
+        try
+        {
+            rollups = await CurrentRollupsAsync();
+        }
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        {
+            logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
+            ScheduleRollUp();
+            return;
+        }
+
+        if (rollups is null)
+        {
+            return; // no KPI of the catalog or the client has a term over this object model that rolls up
+        }
+
         if (_checkRollups)
         {
             await RebuildRollupsIfNeededAsync(cancellationToken);
@@ -277,7 +306,7 @@ public sealed class IngestGrain(
 
         try
         {
-            var pass = await _rollups!.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
+            var pass = await rollups.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
             if (pass.Remaining > 0)
             {
@@ -293,6 +322,24 @@ public sealed class IngestGrain(
                 ScheduleRollUp();
             }
         }
+    }
+
+    /// <summary>
+    /// The rollups this partition writes now: the catalog's terms over its object model and those of the client's
+    /// custom KPIs (<see cref="Query.TermRollups.ForClient"/>), or null if none. A client whose custom KPIs add terms
+    /// gets them from the next roll-up on, after a check that rebuilds the rollups so that they hold every row.
+    /// </summary>
+    private async Task<Query.TermRollups?> CurrentRollupsAsync()
+    {
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get();
+        var rollups = Query.TermRollups.ForClient(config).GetValueOrDefault(_table!.Model.Code);
+        if (!ReferenceEquals(rollups, _rollups))
+        {
+            _checkRollups = true;
+            _rollups = rollups;
+        }
+
+        return rollups;
     }
 
     /// <summary>

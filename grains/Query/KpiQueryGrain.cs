@@ -77,10 +77,13 @@ public sealed class KpiQueryGrain(
         return results;
     }
 
-    public async Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default) =>
-        (await TermRollups.PartitionsAsync(dataSource, clientId, cancellationToken))
+    public async Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default)
+    {
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get() ?? new ClientConfig(clientId, "", "UTC", [], [], [], 0);
+        return (await TermRollups.PartitionsAsync(dataSource, config, cancellationToken))
             .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.ResetAt))
             .ToArray();
+    }
 
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
     {

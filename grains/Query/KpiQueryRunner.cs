@@ -49,7 +49,7 @@ public sealed class KpiQueryRunner(
             options.MaxPoints);
         try
         {
-            var series = await ExecuteAsync(query, prepared, context, cancellationToken);
+            var series = await ExecuteAsync(query, config, prepared, context, cancellationToken);
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
         }
         catch (TooManyPointsException ex)
@@ -131,7 +131,7 @@ public sealed class KpiQueryRunner(
     internal bool LastRunReadThroughIndex { get; private set; }
 
     private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(
-        KpiQuery query, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
+        KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
         var formula = prepared.Formula!;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -149,7 +149,7 @@ public sealed class KpiQueryRunner(
         // and COMMIT in the other (and for raw rows, the client's share of the range before them). A connection
         // returned mid-transaction (an error) is rolled back by the pool.
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
-        IncompleteRollups = options.UseRollups ? Incomplete(begun) : [];
+        IncompleteRollups = options.UseRollups ? Incomplete(begun, TermRollups.ForClient(config)) : [];
         if (newest is not null && !begun.ChangedSinceCached)
         {
             cache!.Record(hit: true);
@@ -218,10 +218,10 @@ public sealed class KpiQueryRunner(
         return answer;
     }
 
-    private static string[] Incomplete(QuerySnapshot.Sources sources) =>
+    private static string[] Incomplete(QuerySnapshot.Sources sources, IReadOnlyDictionary<string, TermRollups> clientRollups) =>
         sources.Positions
             .Where(p => p.Sequence > 0
-                && TermRollups.ForCatalog.TryGetValue(p.ObjectModel, out var rollups)
+                && clientRollups.TryGetValue(p.ObjectModel, out var rollups)
                 && !rollups.HoldsEveryRow(id => sources.Covered.Contains((p.ObjectModel, id))))
             .Select(p => p.ObjectModel)
             .ToArray();

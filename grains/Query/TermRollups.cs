@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi.Formula;
 using Npgsql;
 
@@ -10,7 +12,7 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// The rollups of one event object model (<c>query.term_rollups</c>, sql/0005): for every rollable term of the
-/// catalog's KPIs over it, the term's partial state (sum, count, min, max) per client and UTC slot of 15 and 60
+/// catalog's KPIs over it (and of a client's custom KPIs, <see cref="ForClient"/>), the term's partial state (sum, count, min, max) per client and UTC slot of 15 and 60
 /// minutes, plus the events term (row count and newest event time); and the same per value of each of the model's
 /// dimension fields (<c>query.dimension_rollups</c>, sql/0009), for drill-downs. Written by the partition's ingest grain a few
 /// seconds after its rows commit (<see cref="RollUpAsync"/>), many batches at a time, by the same SQL aggregates the
@@ -115,6 +117,31 @@ internal sealed class TermRollups
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
     public static IReadOnlyDictionary<string, TermRollups> ForCatalog => Catalog.Value;
 
+    /// <summary>
+    /// The rollups of a client's object models: the catalog's terms and those of the client's custom KPIs, by object
+    /// model code. A model whose terms the catalog already has all of gets the catalog's rollups themselves.
+    /// </summary>
+    /// <remarks>
+    /// Kept per distinct set of custom formulas (clients with the same custom KPIs share them), built once: building
+    /// compiles every KPI of the catalog.
+    /// </remarks>
+    public static IReadOnlyDictionary<string, TermRollups> ForClient(ClientConfig? config)
+    {
+        if (config is not { CustomKpis.Count: > 0 })
+        {
+            return ForCatalog;
+        }
+
+        var key = string.Join('\n', config.CustomKpis.Select(k => k.Formula).Order(StringComparer.Ordinal));
+        return ByCustomFormulas.GetOrAdd(key, _ => Build(BuiltInCatalog.Kpis.Concat(config.CustomKpis), BuiltInCatalog.ObjectModelsByCode)
+            .ToDictionary(
+                m => m.Key,
+                m => ForCatalog.TryGetValue(m.Key, out var catalog) && catalog.Terms.Count == m.Value.Terms.Count ? catalog : m.Value,
+                StringComparer.Ordinal));
+    }
+
+    private static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, TermRollups>> ByCustomFormulas = new(StringComparer.Ordinal);
+
     public ObjectModelDefinition Model { get; }
 
     /// <summary>One term per distinct state, in a fixed order.</summary>
@@ -215,9 +242,9 @@ internal sealed class TermRollups
     public async Task<PartitionRollups?> PartitionAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
         (await PartitionsAsync(dataSource, clientId, [this], cancellationToken)).SingleOrDefault();
 
-    /// <summary>The state of a client's partitions of the catalog's object models with rollups, and of their rollups.</summary>
-    public static Task<List<PartitionRollups>> PartitionsAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
-        PartitionsAsync(dataSource, clientId, ForCatalog.Values, cancellationToken);
+    /// <summary>The state of a client's partitions of the object models with rollups, and of their rollups (<see cref="ForClient"/>).</summary>
+    public static Task<List<PartitionRollups>> PartitionsAsync(NpgsqlDataSource dataSource, ClientConfig config, CancellationToken cancellationToken) =>
+        PartitionsAsync(dataSource, config.ClientId, ForClient(config).Values, cancellationToken);
 
     private static async Task<List<PartitionRollups>> PartitionsAsync(
         NpgsqlDataSource dataSource, string clientId, IEnumerable<TermRollups> rollups, CancellationToken cancellationToken)

@@ -162,9 +162,10 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
         }
 
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {compared} buckets differ (raw, rollups):\n" + string.Join("\n", mismatches.Take(25)));
-        // A KPI reads rollups when all its terms over some event object are the catalog's rolled-up terms.
+        // A KPI reads rollups when all its terms over some event object are rolled up (the catalog's, and the client's custom KPIs').
         var expectedFromRollups = queries.Length * scenario.Kpis.Count(kpi => ReadsRollups(config, kpi));
         Assert.True(expectedFromRollups > queries.Length * 30, $"only {expectedFromRollups} queries can read rollups");
+        Assert.True(QueryScenario.CustomKpis.Count(k => ReadsRollups(config, k.Code)) >= 4, "too few custom KPIs read rollups");
         Assert.Equal(expectedFromRollups, fromRollups);
     }
 
@@ -196,12 +197,12 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
             from q in queries
             select new KpiQuery(scenario.ClientId, kpi, q.Item2, q.Item3, q.Item1, dimension.Name)).ToArray();
         var expectedFromRollups = drillDowns.Count(q => q.Granularity != QueryGranularity.Hour
-            && ReadsDimensionRollups(KpiFormula.Compile(ClientKpis.Find(config, q.KpiCode)!.Formula, models).Formula!, q.Dimension!));
+            && ReadsDimensionRollups(config, KpiFormula.Compile(ClientKpis.Find(config, q.KpiCode)!.Formula, models).Formula!, q.Dimension!));
 
         // As the scenario left them (the newest rows perhaps not rolled up yet), then with every row rolled up: the
         // second roll-up adds to slots the first one wrote.
         await CompareAsync();
-        foreach (var rollups in TermRollups.ForCatalog.Values)
+        foreach (var rollups in TermRollups.ForClient(config).Values)
         {
             await rollups.RollUpAsync(fixture.Database, scenario.ClientId, TermRollups.EveryRow, CancellationToken.None);
         }
@@ -361,9 +362,9 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
     }
 
     /// <summary>Whether a drill-down can read rollups: an object of the KPI has all its terms rolled up, and rolls up per value of the dimension.</summary>
-    private static bool ReadsDimensionRollups(CompiledFormula formula, string dimension) =>
+    private static bool ReadsDimensionRollups(ClientConfig config, CompiledFormula formula, string dimension) =>
         formula.ObjectModels.Any(model =>
-            TermRollups.ForCatalog.TryGetValue(model, out var rollups)
+            TermRollups.ForClient(config).TryGetValue(model, out var rollups)
             && rollups.Dimensions.Contains(dimension)
             && formula.Aggregates.Where(t => t.ObjectModel == model).All(t => rollups.TermIds.ContainsKey(t.StateKey)));
 
@@ -371,7 +372,7 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
     {
         var formula = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, BuiltInCatalog.ObjectModelsByCode).Formula!;
         return formula.ObjectModels.Any(model =>
-            TermRollups.ForCatalog.TryGetValue(model, out var rollups)
+            TermRollups.ForClient(config).TryGetValue(model, out var rollups)
             && formula.Aggregates.Where(t => t.ObjectModel == model).All(t => rollups.TermIds.ContainsKey(t.StateKey)));
     }
 

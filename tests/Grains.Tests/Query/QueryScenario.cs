@@ -54,8 +54,8 @@ internal sealed partial class QueryScenario
         var random = new Random(seed);
         var clientId = "q-" + Guid.NewGuid().ToString("N")[..10];
         var kpis = BuiltInCatalog.Kpis.Select(k => k.Code).Concat(CustomKpis.Select(k => k.Code)).ToArray();
-        var problems = await cluster.GetGrain<IClientConfigGrain>(clientId)
-            .Put(new ClientConfig(clientId, "Query consistency", TimeZone, kpis, CustomKpis, [], 0));
+        var config = new ClientConfig(clientId, "Query consistency", TimeZone, kpis, CustomKpis, [], 0);
+        var problems = await cluster.GetGrain<IClientConfigGrain>(clientId).Put(config);
         Assert.Empty(problems);
 
         var now = DateTimeOffset.UtcNow;
@@ -84,7 +84,7 @@ internal sealed partial class QueryScenario
                     .Ingest(new IngestRequest(IngestFormat.Json, JsonSerializer.SerializeToUtf8Bytes(batch), IngestPolicy.RejectBatch, null));
                 Assert.True(result.Status == IngestStatus.Committed, $"{model.Code}: {string.Join("; ", result.Errors)}");
                 last[model.Code] = result.ToSequence;
-                if (offset < ordered.Count / 2 && offset + 70 >= ordered.Count / 2 && TermRollups.ForCatalog.TryGetValue(model.Code, out var rollups))
+                if (offset < ordered.Count / 2 && offset + 70 >= ordered.Count / 2 && TermRollups.ForClient(config).TryGetValue(model.Code, out var rollups))
                 {
                     Assert.Equal(offset + batch.Length, (await rollups.RollUpAsync(database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
                 }

@@ -1,5 +1,7 @@
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Query;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -96,6 +98,40 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.Equal(("orders", 2400L, 2400L, true), (rebuilt.ObjectModel, rebuilt.Rows, rebuilt.RolledUp, rebuilt.Complete));
         Assert.NotNull(rebuilt.RebuiltAt);
         Assert.InRange((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.SinceReset!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task A_custom_kpi_with_terms_the_catalog_lacks_gets_rollups_of_its_own_once_the_partition_rebuilds()
+    {
+        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var custom = new KpiDefinition("R_BIG_DHL", "Big DHL orders", "",
+            "sum(orders.order_value) filter (where orders.carrier = 'dhl' and orders.order_value > 20) / count(orders)",
+            "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
+        var config = new ClientConfig(clientId, "Custom rollups", "UTC", ["R_BIG_DHL"], [custom], [], 0);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        var query = new KpiQuery(clientId, "R_BIG_DHL", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
+        var clientRollups = TermRollups.ForClient(config)["orders"];
+        Assert.NotSame(Catalog, clientRollups);
+        Assert.Same(Catalog, TermRollups.ForClient(config with { CustomKpis = [] })["orders"]);
+
+        // Rolled up before the KPI was defined: the catalog's terms only.
+        await _stored.OrdersAsync(clientId, 1, 2400);
+        await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        Assert.False(await ReadsRollupsAsync(query, config));
+        Assert.Equal(["orders"], _rolled.IncompleteRollups);
+        Assert.True((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
+
+        // The partition's ingest grain rolls up the client's rollups, rebuilt so that the new term holds every row.
+        await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
+        var timeout = DateTime.UtcNow.AddSeconds(60);
+        while ((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None)) is not { MissesRows: false, RolledUpThrough: 2400 })
+        {
+            Assert.True(DateTime.UtcNow < timeout, "the partition did not rebuild its rollups within 60 s");
+            await Task.Delay(50);
+        }
+
+        Assert.True(await ReadsRollupsAsync(query, config));
+        Assert.Empty(_rolled.IncompleteRollups);
     }
 
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
