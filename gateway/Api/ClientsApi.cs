@@ -47,7 +47,7 @@ public static class ClientsApi
                 ? Problems.NotFound($"Client '{clientId}' does not exist.")
                 : TypedResults.Ok(new ClientRollups(clientId, await cluster.GetGrain<IKpiQueryGrain>(0).RollupStatus(clientId, http.RequestAborted))))
             .WithName("GetClientRollups")
-            .WithSummary("How far each of the client's partitions is rolled up for queries, and whether its rollups are being rebuilt.");
+            .WithSummary("How far each of the client's partitions is rolled up for queries, whether its rollups hold every rolled-up row, and when they were last rebuilt.");
 
         clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster) =>
         {

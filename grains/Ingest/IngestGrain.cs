@@ -68,6 +68,8 @@ public sealed class IngestGrain(
     private long _rowsToRollUp;
     private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.PartitionAsync)
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
+    private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
+    private bool _customTermsFailed; // a roll-up of the custom KPIs' terms hit a data exception: the catalog's only until the configuration changes
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -91,19 +93,22 @@ public sealed class IngestGrain(
 
     public async Task CheckRollups()
     {
-        if (_rollUp is null || (_rollupsCheckedAt != 0 && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
+        if (_rollUp is null)
         {
             return;
         }
 
         try
         {
-            if (await CurrentRollupsAsync() is null)
+            // A changed set of terms (the client's custom KPIs) is checked at once, the same set at most every
+            // RollupCheckInterval.
+            if (await CurrentRollupsAsync() is null
+                || (!_checkRollups && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
             {
                 return;
             }
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             logger.LogWarning(ex, "Reading the configuration of {Client} failed; checking the rollups of {Model} at the next roll-up", _clientId, _table!.Model.Code);
             return;
@@ -287,7 +292,7 @@ public sealed class IngestGrain(
         {
             rollups = await CurrentRollupsAsync();
         }
-        catch (Exception ex) when (ex is TimeoutException or OrleansException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
             ScheduleRollUp();
@@ -313,6 +318,16 @@ public sealed class IngestGrain(
                 RollUpNow();
             }
         }
+        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal)
+                                           && !ReferenceEquals(rollups, Query.TermRollups.ForCatalog.GetValueOrDefault(_table!.Model.Code)))
+        {
+            // A data exception (class 22: an overflow, say) from a term of the client's custom KPIs over some row would
+            // stop every roll-up of the partition. The catalog's terms go on alone until the configuration changes; the
+            // custom terms' coverage stays behind, so their KPIs read raw rows (and report the error themselves).
+            logger.LogWarning(ex, "Rolling up the custom KPI terms of {Client}/{Model} failed; rolling up the catalog's terms only", _clientId, _table.Model.Code);
+            _customTermsFailed = true;
+            RollUpNow();
+        }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
         {
             // Nothing is lost: queries read the rows after the watermark raw until a later roll-up succeeds.
@@ -332,7 +347,13 @@ public sealed class IngestGrain(
     private async Task<Query.TermRollups?> CurrentRollupsAsync()
     {
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get();
-        var rollups = Query.TermRollups.ForClient(config).GetValueOrDefault(_table!.Model.Code);
+        if ((config?.Version ?? -1) != _configVersion)
+        {
+            _configVersion = config?.Version ?? -1;
+            _customTermsFailed = false;
+        }
+
+        var rollups = (_customTermsFailed ? Query.TermRollups.ForCatalog : Query.TermRollups.ForClient(config)).GetValueOrDefault(_table!.Model.Code);
         if (!ReferenceEquals(rollups, _rollups))
         {
             _checkRollups = true;

@@ -118,12 +118,15 @@ internal sealed class TermRollups
     public static IReadOnlyDictionary<string, TermRollups> ForCatalog => Catalog.Value;
 
     /// <summary>
-    /// The rollups of a client's object models: the catalog's terms and those of the client's custom KPIs, by object
-    /// model code. A model whose terms the catalog already has all of gets the catalog's rollups themselves.
+    /// The rollups of a client's object models: the catalog's terms and those of the client's custom KPIs (at most
+    /// <see cref="MaxCustomTermsPerModel"/> more per model), by object model code. A model whose terms the catalog
+    /// already has all of gets the catalog's rollups themselves.
     /// </summary>
     /// <remarks>
-    /// Kept per distinct set of custom formulas (clients with the same custom KPIs share them), built once: building
-    /// compiles every KPI of the catalog.
+    /// Kept per distinct set of custom formulas, and the rollups themselves per distinct set of terms, so clients and
+    /// configuration versions with the same terms share one instance (the ingest grain rebuilds only when its
+    /// instance changes). A custom KPI whose rollups cannot be built leaves the client with the catalog's: its terms
+    /// are then read raw.
     /// </remarks>
     public static IReadOnlyDictionary<string, TermRollups> ForClient(ClientConfig? config)
     {
@@ -132,15 +135,41 @@ internal sealed class TermRollups
             return ForCatalog;
         }
 
-        var key = string.Join('\n', config.CustomKpis.Select(k => k.Formula).Order(StringComparer.Ordinal));
-        return ByCustomFormulas.GetOrAdd(key, _ => Build(BuiltInCatalog.Kpis.Concat(config.CustomKpis), BuiltInCatalog.ObjectModelsByCode)
-            .ToDictionary(
-                m => m.Key,
-                m => ForCatalog.TryGetValue(m.Key, out var catalog) && catalog.Terms.Count == m.Value.Terms.Count ? catalog : m.Value,
-                StringComparer.Ordinal));
+        var key = string.Concat(config.CustomKpis.Select(k => k.Formula).Order(StringComparer.Ordinal).Select(f => $"{f.Length}:{f}"));
+        return ByCustomFormulas.GetOrAdd(key, _ => WithCustomTerms(config.CustomKpis));
     }
 
+    /// <summary>The most terms of a client's custom KPIs rolled up per object model beyond the catalog's: each one adds to every roll-up.</summary>
+    public const int MaxCustomTermsPerModel = 32;
+
     private static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, TermRollups>> ByCustomFormulas = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, TermRollups> ByTerms = new(StringComparer.Ordinal);
+
+    private static IReadOnlyDictionary<string, TermRollups> WithCustomTerms(IEnumerable<KpiDefinition> customKpis)
+    {
+        try
+        {
+            var models = BuiltInCatalog.ObjectModelsByCode;
+            var rollups = new Dictionary<string, TermRollups>(ForCatalog, StringComparer.Ordinal);
+            foreach (var (model, terms) in RollableTerms(customKpis, models))
+            {
+                var catalog = ForCatalog.GetValueOrDefault(model);
+                var extra = terms.Where(t => catalog?.TermIds.ContainsKey(t.StateKey) != true).Take(MaxCustomTermsPerModel).ToArray();
+                if (extra.Length > 0)
+                {
+                    AggregateTerm[] all = [.. (catalog?.Terms ?? []).Concat(extra).OrderBy(t => t.StateKey, StringComparer.Ordinal)];
+                    var termsKey = string.Concat(all.Select(t => $"{t.StateKey.Length}:{t.StateKey}").Prepend(model + "/"));
+                    rollups[model] = ByTerms.GetOrAdd(termsKey, _ => new TermRollups(models[model], all));
+                }
+            }
+
+            return rollups;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return ForCatalog;
+        }
+    }
 
     public ObjectModelDefinition Model { get; }
 
@@ -166,7 +195,11 @@ internal sealed class TermRollups
     }
 
     /// <summary>The rollable terms of <paramref name="kpis"/> per event object model.</summary>
-    internal static IReadOnlyDictionary<string, TermRollups> Build(IEnumerable<KpiDefinition> kpis, IReadOnlyDictionary<string, ObjectModelDefinition> models)
+    internal static IReadOnlyDictionary<string, TermRollups> Build(IEnumerable<KpiDefinition> kpis, IReadOnlyDictionary<string, ObjectModelDefinition> models) =>
+        RollableTerms(kpis, models).ToDictionary(m => m.Key, m => new TermRollups(models[m.Key], m.Value), StringComparer.Ordinal);
+
+    /// <summary>The distinct rollable terms of <paramref name="kpis"/> per event object model, in state key order.</summary>
+    private static Dictionary<string, AggregateTerm[]> RollableTerms(IEnumerable<KpiDefinition> kpis, IReadOnlyDictionary<string, ObjectModelDefinition> models)
     {
         var byModel = new Dictionary<string, Dictionary<string, AggregateTerm>>(StringComparer.Ordinal);
         foreach (var kpi in kpis)
@@ -188,10 +221,7 @@ internal sealed class TermRollups
             }
         }
 
-        return byModel.ToDictionary(
-            m => m.Key,
-            m => new TermRollups(models[m.Key], m.Value.Values.OrderBy(t => t.StateKey, StringComparer.Ordinal).ToArray()),
-            StringComparer.Ordinal);
+        return byModel.ToDictionary(m => m.Key, m => m.Value.Values.OrderBy(t => t.StateKey, StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
     }
 
     /// <summary>The statement that adds the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition to the rollups.</summary>

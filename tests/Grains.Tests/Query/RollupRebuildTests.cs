@@ -107,22 +107,32 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         var custom = new KpiDefinition("R_BIG_DHL", "Big DHL orders", "",
             "sum(orders.order_value) filter (where orders.carrier = 'dhl' and orders.order_value > 20) / count(orders)",
             "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
-        var config = new ClientConfig(clientId, "Custom rollups", "UTC", ["R_BIG_DHL"], [custom], [], 0);
-        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        var before = new ClientConfig(clientId, "Custom rollups", "UTC", ["POF"], [], [], 0);
+        var config = before with { SelectedKpis = ["POF", "R_BIG_DHL"], CustomKpis = [custom] };
         var query = new KpiQuery(clientId, "R_BIG_DHL", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
         var clientRollups = TermRollups.ForClient(config)["orders"];
         Assert.NotSame(Catalog, clientRollups);
-        Assert.Same(Catalog, TermRollups.ForClient(config with { CustomKpis = [] })["orders"]);
+        Assert.Same(Catalog, TermRollups.ForClient(before)["orders"]);
+        Assert.Same(clientRollups, TermRollups.ForClient(config with { ClientId = "another", Version = 7 })["orders"]);
 
-        // Rolled up before the KPI was defined: the catalog's terms only.
+        // Rows rolled up before the KPI is defined, and the partition's grain has checked them: nothing to rebuild.
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(before));
         await _stored.OrdersAsync(clientId, 1, 2400);
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        var ingest = fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"));
+        await ingest.CheckRollups();
+        // CheckRollups is one-way: a request sent after it is served after it, so the check is done when this returns.
+        var empty = await ingest.Ingest(new IngestRequest(IngestFormat.Json, "[]"u8.ToArray(), IngestPolicy.RejectBatch, null));
+        Assert.Equal(IngestStatus.Refused, empty.Status);
+        Assert.Null((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.ResetAt);
+
+        // Defined: its term is in no rollup yet, so the query reads raw rows and the partition's grain is asked again.
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
         Assert.False(await ReadsRollupsAsync(query, config));
         Assert.Equal(["orders"], _rolled.IncompleteRollups);
         Assert.True((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
-
-        // The partition's ingest grain rolls up the client's rollups, rebuilt so that the new term holds every row.
-        await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
+        // Within RollupCheckInterval of its last check, but its set of terms changed: it checks, and rebuilds.
+        await ingest.CheckRollups();
         var timeout = DateTime.UtcNow.AddSeconds(60);
         while ((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None)) is not { MissesRows: false, RolledUpThrough: 2400 })
         {
@@ -131,6 +141,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         }
 
         Assert.True(await ReadsRollupsAsync(query, config));
+        Assert.True(await ReadsRollupsAsync(query with { KpiCode = "POF" }, config));
         Assert.Empty(_rolled.IncompleteRollups);
     }
 

@@ -60,6 +60,7 @@ public static class SecuredEndpoints
         Get("/value-chains", Roles.Viewer, ClientScope.None, _ => "/value-chains"),
         Get("/clients", Roles.Viewer, ClientScope.None, _ => "/clients"),
         Get("/clients/{clientId}", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}"),
+        Get("/clients/{clientId}/rollups", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/rollups"),
         new("POST", "/clients", Roles.Admin, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/clients", new
         {
             clientId = t.NewClient,
