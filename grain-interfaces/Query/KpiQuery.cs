@@ -61,6 +61,9 @@ public enum QueryErrorKind
 
     /// <summary>The batch has too many queries (400).</summary>
     TooManyQueries = 8,
+
+    /// <summary>The KPI's formula cannot be computed over the stored rows, e.g. a value out of range (422).</summary>
+    FormulaFailed = 9,
 }
 
 /// <summary>Why a query failed, in words meant for the caller.</summary>

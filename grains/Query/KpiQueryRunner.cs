@@ -62,6 +62,13 @@ public sealed class KpiQueryRunner(
             return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
                 $"The query did not finish within {options.StatementTimeout.TotalSeconds:0.#} s; ask for a shorter range or a coarser granularity.");
         }
+        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) && !cancellationToken.IsCancellationRequested)
+        {
+            // A data exception (class 22) is the formula's over these rows (an overflow, say): the caller's to fix.
+            logger.LogInformation("KPI query {Kpi} of {Client} failed over the stored rows: {Error}", query.KpiCode, query.ClientId, ex.MessageText);
+            return KpiQueryResult.Failed(query, QueryErrorKind.FormulaFailed,
+                $"The formula of KPI '{prepared.KpiCode}' cannot be computed over the stored rows: {ex.MessageText} ({ex.SqlState}).");
+        }
         catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
         {
             // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.

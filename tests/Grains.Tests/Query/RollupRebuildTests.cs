@@ -145,6 +145,36 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.Empty(_rolled.IncompleteRollups);
     }
 
+    [Fact]
+    public async Task A_custom_term_that_fails_over_some_row_leaves_the_catalogs_terms_rolling_up()
+    {
+        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        // Past float8's range for every order of value above 1: PostgreSQL raises 22003 (value out of range).
+        var overflowing = new KpiDefinition("R_OVERFLOW", "Overflowing", "",
+            "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
+        var config = new ClientConfig(clientId, "Failing custom term", "UTC", ["POF", "R_OVERFLOW"], [overflowing], [], 0);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+
+        // The grain finds the custom term missing and rebuilds; its passes with the custom term fail, without it go on.
+        await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
+        var timeout = DateTime.UtcNow.AddSeconds(60);
+        while ((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None)) is not { ResetAt: not null, MissesRows: false, RolledUpThrough: 2400 })
+        {
+            Assert.True(DateTime.UtcNow < timeout, "the partition's catalog terms were not rolled up within 60 s");
+            await Task.Delay(50);
+        }
+
+        var pof = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
+        Assert.True(await ReadsRollupsAsync(pof, config));
+        Assert.True((await TermRollups.ForClient(config)["orders"].PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
+        var failed = await _rolled.RunAsync(pof with { KpiCode = "R_OVERFLOW" }, config);
+        Assert.Equal(QueryErrorKind.FormulaFailed, failed.Error?.Kind);
+        Assert.Contains("value out of range", failed.Error!.Message);
+    }
+
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
 
     /// <summary>Another release's rollups of orders: the terms of one other KPI only, and no dimensions.</summary>

@@ -48,6 +48,27 @@ public sealed class HistoryApiTests(AnalyticsFixture fixture)
         Assert.Equal(text, await fixture.Http.GetStringAsync(url + "&format=csv"));
     }
 
+    [Fact]
+    public async Task A_custom_kpi_whose_formula_overflows_over_the_stored_rows_gets_a_clear_422()
+    {
+        var (clientId, from, to) = await ClientWithOrdersAsync();
+        using (var created = await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new
+        {
+            code = "OVERFLOW", name = "Overflow", formula = "sum(orders.order_value * 1e300 * 1e300)",
+        }))
+        {
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        }
+
+        using var response = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/OVERFLOW/history?from={Iso(from)}&to={Iso(to)}&granularity=hour");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Contains("OVERFLOW", problem.GetProperty("detail").GetString());
+        Assert.Contains("value out of range", problem.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("from={to}&to={from}&granularity=hour", 400, "Invalid range")]
     [InlineData("to={to}&granularity=hour", 400, "from")]
