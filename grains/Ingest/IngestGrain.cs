@@ -294,8 +294,13 @@ public sealed class IngestGrain(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
-            ScheduleRollUp();
+            // While the silo shuts down the configuration grain may be gone already: the next activation rolls up.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
+                ScheduleRollUp();
+            }
+
             return;
         }
 
