@@ -82,14 +82,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.Equal(expected, DimensionRollupTests.Flatten(await queries.Calculate(byCarrier)));
 
         // The ingest grain empties them and rolls every row up again, in passes of IngestOptions.RollupRowsPerPass.
-        var timeout = DateTime.UtcNow.AddSeconds(60);
-        while (await _stored.ScalarAsync<long>(
-                   "SELECT rolled_up_through FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'", clientId) < 2400
-               || (await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows)
-        {
-            Assert.True(DateTime.UtcNow < timeout, "the partition did not rebuild its rollups within 60 s");
-            await Task.Delay(50);
-        }
+        await RolledUpAsync(Catalog, clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
 
         Assert.True(await ReadsRollupsAsync(byCarrier, config));
         Assert.True(await ReadsRollupsAsync(total, config));
@@ -133,12 +126,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.True((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
         // Within RollupCheckInterval of its last check, but its set of terms changed: it checks, and rebuilds.
         await ingest.CheckRollups();
-        var timeout = DateTime.UtcNow.AddSeconds(60);
-        while ((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None)) is not { MissesRows: false, RolledUpThrough: 2400 })
-        {
-            Assert.True(DateTime.UtcNow < timeout, "the partition did not rebuild its rollups within 60 s");
-            await Task.Delay(50);
-        }
+        await RolledUpAsync(clientRollups, clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
 
         Assert.True(await ReadsRollupsAsync(query, config));
         Assert.True(await ReadsRollupsAsync(query with { KpiCode = "POF" }, config));
@@ -160,12 +148,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
 
         // The grain finds the custom term missing and rebuilds; its passes with the custom term fail, without it go on.
         await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
-        var timeout = DateTime.UtcNow.AddSeconds(60);
-        while ((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None)) is not { ResetAt: not null, MissesRows: false, RolledUpThrough: 2400 })
-        {
-            Assert.True(DateTime.UtcNow < timeout, "the partition's catalog terms were not rolled up within 60 s");
-            await Task.Delay(50);
-        }
+        await RolledUpAsync(Catalog, clientId, p => p is { ResetAt: not null, MissesRows: false, RolledUpThrough: 2400 });
 
         var pof = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
         Assert.True(await ReadsRollupsAsync(pof, config));
@@ -187,6 +170,18 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
         var total = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
         return (config, total, total with { Dimension = "carrier" });
+    }
+
+    /// <summary>Waits until the partition's ingest grain has rolled its rollups up to <paramref name="done"/>, at most 60 s.</summary>
+    private async Task RolledUpAsync(TermRollups rollups, string clientId, Func<PartitionRollups?, bool> done)
+    {
+        var timeout = DateTime.UtcNow.AddSeconds(60);
+        PartitionRollups? partition;
+        while (!done(partition = await rollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None)))
+        {
+            Assert.True(DateTime.UtcNow < timeout, $"the partition's ingest grain did not roll up its rollups within 60 s: {partition}");
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>Whether the query path reads rollups for <paramref name="query"/>; its answer must equal the raw rows' either way.</summary>

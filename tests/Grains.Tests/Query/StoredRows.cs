@@ -38,12 +38,6 @@ internal sealed class StoredRows(NpgsqlDataSource database)
         await SetPartitionEndAsync(clientId, "shipments", last);
     }
 
-    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
-    {
-        await using var command = Command(sql, parameters);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
-
     private Task SetPartitionEndAsync(string clientId, string model, long end) => ExecuteAsync(
         """
         INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, $3)
