@@ -98,19 +98,11 @@ public sealed class IngestGrain(
             return;
         }
 
-        try
+        // A changed set of terms (the client's custom KPIs) is checked at once, the same set at most every
+        // RollupCheckInterval.
+        if (await CurrentRollupsAsync(CancellationToken.None) is null
+            || (!_checkRollups && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
         {
-            // A changed set of terms (the client's custom KPIs) is checked at once, the same set at most every
-            // RollupCheckInterval.
-            if (await CurrentRollupsAsync() is null
-                || (!_checkRollups && Stopwatch.GetElapsedTime(_rollupsCheckedAt) < options.Value.RollupCheckInterval))
-            {
-                return;
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            logger.LogWarning(ex, "Reading the configuration of {Client} failed; checking the rollups of {Model} at the next roll-up", _clientId, _table!.Model.Code);
             return;
         }
 
@@ -287,26 +279,9 @@ public sealed class IngestGrain(
     {
         _rollUpArmed = false;
         _rowsToRollUp = 0;
-        Query.TermRollups? rollups;
-        try
+        if (await CurrentRollupsAsync(cancellationToken) is not { } rollups)
         {
-            rollups = await CurrentRollupsAsync();
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // While the silo shuts down the configuration grain may be gone already: the next activation rolls up.
-            if (!cancellationToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
-                ScheduleRollUp();
-            }
-
             return;
-        }
-
-        if (rollups is null)
-        {
-            return; // no KPI of the catalog or the client has a term over this object model that rolls up
         }
 
         if (_checkRollups)
@@ -346,12 +321,30 @@ public sealed class IngestGrain(
 
     /// <summary>
     /// The rollups this partition writes now: the catalog's terms over its object model and those of the client's
-    /// custom KPIs (<see cref="Query.TermRollups.ForClient"/>), or null if none. A client whose custom KPIs add terms
-    /// gets them from the next roll-up on, after a check that rebuilds the rollups so that they hold every row.
+    /// custom KPIs (<see cref="Query.TermRollups.ForClient"/>), or null if none (no KPI of the catalog or the client
+    /// has a term over it that rolls up) or if the configuration cannot be read (a roll-up is then scheduled to try
+    /// again). A client whose custom KPIs add terms gets them from the next roll-up on, after a check that rebuilds
+    /// the rollups so that they hold every row.
     /// </summary>
-    private async Task<Query.TermRollups?> CurrentRollupsAsync()
+    private async Task<Query.TermRollups?> CurrentRollupsAsync(CancellationToken cancellationToken)
     {
-        var config = await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get();
+        ClientConfig? config;
+        try
+        {
+            config = await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // While the silo shuts down the configuration grain may be gone already: the next activation rolls up.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Reading the configuration of {Client} failed; rolling up {Model} later", _clientId, _table!.Model.Code);
+                ScheduleRollUp();
+            }
+
+            return null;
+        }
+
         if ((config?.Version ?? -1) != _configVersion)
         {
             _configVersion = config?.Version ?? -1;

@@ -79,8 +79,8 @@ public sealed class KpiQueryGrain(
 
     public async Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default)
     {
-        var config = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get() ?? new ClientConfig(clientId, "", "UTC", [], [], [], 0);
-        return (await TermRollups.PartitionsAsync(dataSource, config, cancellationToken))
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get();
+        return (await TermRollups.PartitionsAsync(dataSource, clientId, config, cancellationToken))
             .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.ResetAt))
             .ToArray();
     }

@@ -35,11 +35,10 @@ internal static class QuerySnapshot
     {
         var timeout = (long)Math.Max(1, statementTimeout.TotalMilliseconds);
         var sources = new NpgsqlBatchCommand(
-            """
+            $$"""
             SELECT m.object_model, coalesce(p.last_sequence, 0), coalesce(p.rolled_up_through, 0),
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND c.from_sequence = 1
-                               AND c.covered_through = p.rolled_up_through), '{}')
+                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), '{}')
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
             """);

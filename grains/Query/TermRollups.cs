@@ -67,6 +67,12 @@ internal sealed class TermRollups
         return null;
     }
 
+    /// <summary>
+    /// The condition under which a coverage <c>c</c> (<c>query.rollup_terms</c>) holds every row of its partition
+    /// <c>p</c> (<c>ingest.partitions</c>) up to the watermark: rolled up from the first row, and through the watermark.
+    /// </summary>
+    internal const string CoversEveryRolledUpRow = "c.from_sequence = 1 AND c.covered_through = p.rolled_up_through";
+
     /// <summary>For <see cref="RollUpAsync"/>: every waiting row in one pass (tests and benchmarks, where no batch waits).</summary>
     public const long EveryRow = long.MaxValue;
 
@@ -273,20 +279,18 @@ internal sealed class TermRollups
         (await PartitionsAsync(dataSource, clientId, [this], cancellationToken)).SingleOrDefault();
 
     /// <summary>The state of a client's partitions of the object models with rollups, and of their rollups (<see cref="ForClient"/>).</summary>
-    public static Task<List<PartitionRollups>> PartitionsAsync(NpgsqlDataSource dataSource, ClientConfig config, CancellationToken cancellationToken) =>
-        PartitionsAsync(dataSource, config.ClientId, ForClient(config).Values, cancellationToken);
+    public static Task<List<PartitionRollups>> PartitionsAsync(NpgsqlDataSource dataSource, string clientId, ClientConfig? config, CancellationToken cancellationToken) =>
+        PartitionsAsync(dataSource, clientId, ForClient(config).Values, cancellationToken);
 
     private static async Task<List<PartitionRollups>> PartitionsAsync(
         NpgsqlDataSource dataSource, string clientId, IEnumerable<TermRollups> rollups, CancellationToken cancellationToken)
     {
         var byModel = rollups.ToDictionary(r => r.Model.Code, StringComparer.Ordinal);
-        // A coverage counts from sequence 1 through the watermark, as for a query (QuerySnapshot).
         await using var command = dataSource.CreateCommand(
-            """
+            $$"""
             SELECT p.object_model, p.last_sequence, p.rolled_up_through, p.rollups_reset_at, now() - p.rollups_reset_at,
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = p.object_model
-                               AND c.from_sequence = 1 AND c.covered_through = p.rolled_up_through), '{}')
+                             WHERE c.client_id = $1 AND c.object_model = p.object_model AND {{CoversEveryRolledUpRow}}), '{}')
             FROM ingest.partitions AS p
             WHERE p.client_id = $1 AND p.object_model = ANY($2)
             ORDER BY p.object_model
