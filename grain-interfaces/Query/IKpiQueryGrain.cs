@@ -27,13 +27,15 @@ public interface IKpiQueryGrain : IGrainWithIntegerKey
 /// <param name="RolledUp">The rows in the rollups (the watermark); a query reads the rest raw.</param>
 /// <param name="Complete">
 /// Whether every term and dimension the running release reads from rollups holds those rows; if not, queries read
-/// them raw and the partition rebuilds its rollups in the background.
+/// them raw and the partition backfills them in the background.
 /// </param>
-/// <param name="RebuiltAt">When its rollups were last emptied to be rebuilt, if ever.</param>
+/// <param name="RestartedAt">When rollups of some term or dimension were last deleted to be backfilled afresh, if ever.</param>
+/// <param name="Missing">The most rolled-up rows some term or dimension still misses: a backfill counts it down to 0.</param>
 [GenerateSerializer, Immutable, Alias("ae.PartitionRollupStatus")]
 public sealed record PartitionRollupStatus(
     [property: Id(0)] string ObjectModel,
     [property: Id(1)] long Rows,
     [property: Id(2)] long RolledUp,
     [property: Id(3)] bool Complete,
-    [property: Id(4)] DateTimeOffset? RebuiltAt);
+    [property: Id(4)] DateTimeOffset? RestartedAt,
+    [property: Id(5)] long Missing);

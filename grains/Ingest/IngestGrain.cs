@@ -33,16 +33,17 @@ public sealed class IngestOptions
 
     /// <summary>
     /// How often at most a partition checks on request (<see cref="IIngestGrain.CheckRollups"/>) whether its rollups
-    /// need a rebuild; it also checks before the first roll-up of an activation.
+    /// miss rows (and need a backfill); it also checks before the first roll-up of an activation.
     /// </summary>
     public TimeSpan RollupCheckInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// The least time between two rebuilds of a partition's rollups: while two releases that roll up different terms
-    /// or dimensions run side by side (a rolling deploy), each would otherwise find the other's roll-ups incomplete
-    /// and rebuild again and again.
+    /// The least time between two restarts of a partition's rollups, where a backfill deletes the rollups of a term or
+    /// dimension that another release's roll-up left out (<see cref="Query.TermRollups.BackfillAsync"/>): while two
+    /// releases that roll up different terms or dimensions run side by side (a rolling deploy), each would otherwise
+    /// restart the other's again and again.
     /// </summary>
-    public TimeSpan RollupRebuildSpacing { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan RollupRestartSpacing { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
@@ -66,7 +67,8 @@ public sealed class IngestGrain(
     private IGrainTimer? _rollUp; // dormant until armed: a timer disposed from its own callback cancels that callback
     private bool _rollUpArmed;
     private long _rowsToRollUp;
-    private bool _checkRollups = true; // before the next roll-up: whether the rollups need a rebuild (TermRollups.PartitionAsync)
+    private bool _checkRollups = true; // before the next roll-up: whether the rollups miss rows (TermRollups.PartitionAsync)
+    private bool _backfill; // the last check found rollups missing rows: each roll-up is followed by a backfill pass until none do
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
     private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
     private bool _customTermsFailed; // a roll-up of the custom KPIs' terms hit a data exception: the catalog's only until the configuration changes
@@ -106,7 +108,7 @@ public sealed class IngestGrain(
             return;
         }
 
-        if (await RebuildRollupsIfNeededAsync(CancellationToken.None))
+        if (await RollupsMissRowsAsync(CancellationToken.None))
         {
             RollUpNow();
         }
@@ -272,8 +274,9 @@ public sealed class IngestGrain(
     }
 
     /// <summary>
-    /// One roll-up pass, after a rebuild's reset when the rollups need one; the next pass right after it while rows
-    /// wait. Each pass is a timer tick of its own, so the partition's batches are served between passes.
+    /// One roll-up pass, then one backfill pass while some term or dimension misses rows; the next passes right after
+    /// them while rows wait. Each tick's passes are transactions of their own, so the partition's batches are served
+    /// between them.
     /// </summary>
     private async Task RollUpAsync(CancellationToken cancellationToken)
     {
@@ -286,14 +289,27 @@ public sealed class IngestGrain(
 
         if (_checkRollups)
         {
-            await RebuildRollupsIfNeededAsync(cancellationToken);
+            await RollupsMissRowsAsync(cancellationToken);
         }
 
         try
         {
             var pass = await rollups.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
-            if (pass.Remaining > 0)
+            if (_backfill)
+            {
+                var backfill = await rollups.BackfillAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, options.Value.RollupRestartSpacing, cancellationToken);
+                IngestTelemetry.RowsBackfilled.Add(backfill.Rows);
+                if (backfill.Restarted > 0)
+                {
+                    logger.LogInformation("Restarting {Count} rollup coverages of {Client}/{Model}: a roll-up left them out", backfill.Restarted, _clientId, _table!.Model.Code);
+                    IngestTelemetry.RollupRestarts.Add(backfill.Restarted);
+                }
+
+                _backfill = backfill.Remaining > 0;
+            }
+
+            if (pass.Remaining > 0 || _backfill)
             {
                 RollUpNow();
             }
@@ -362,13 +378,12 @@ public sealed class IngestGrain(
     }
 
     /// <summary>
-    /// Empties the partition's rollups when some term or dimension of this release misses rolled-up rows (a KPI term
-    /// or dimension added since the partition's first rows, or a roll-up by another release that left one out), unless
-    /// they were reset less than <see cref="IngestOptions.RollupRebuildSpacing"/> ago, and says whether it did: the
-    /// passes that follow add every row again, and queries read raw what is not back yet. A failure is logged and
-    /// leaves the check to the next roll-up; the roll-up itself goes on either way.
+    /// Whether some term or dimension of this release misses rolled-up rows of the partition (a KPI term or dimension
+    /// added since its first rows, or a roll-up by another release that left one out); if so, the roll-ups that follow
+    /// backfill them (<see cref="Query.TermRollups.BackfillAsync"/>), and queries read raw what they miss until then.
+    /// A failure is logged and leaves the check to the next roll-up; the roll-up itself goes on either way.
     /// </summary>
-    private async Task<bool> RebuildRollupsIfNeededAsync(CancellationToken cancellationToken)
+    private async Task<bool> RollupsMissRowsAsync(CancellationToken cancellationToken)
     {
         var model = _table!.Model.Code;
         try
@@ -376,21 +391,15 @@ public sealed class IngestGrain(
             var partition = await _rollups!.PartitionAsync(dataSource, _clientId, cancellationToken);
             _checkRollups = false;
             _rollupsCheckedAt = Stopwatch.GetTimestamp();
-            if (partition is not { MissesRows: true })
+            var missesRows = partition is { MissesRows: true };
+            if (missesRows && !_backfill)
             {
-                return false;
+                logger.LogInformation("Backfilling the rollups of {Client}/{Model}: some of their terms or dimensions miss rows", _clientId, model);
+                IngestTelemetry.RollupBackfills.Add(1);
             }
 
-            if (partition.SinceReset < options.Value.RollupRebuildSpacing)
-            {
-                logger.LogInformation("The rollups of {Client}/{Model} miss rows but were rebuilt {Ago} ago; rebuilding them later", _clientId, model, partition.SinceReset);
-                return false;
-            }
-
-            logger.LogInformation("Rebuilding the rollups of {Client}/{Model}: some of their terms or dimensions miss rows", _clientId, model);
-            await _rollups.ResetAsync(dataSource, _clientId, cancellationToken);
-            IngestTelemetry.RollupRebuilds.Add(1);
-            return true;
+            _backfill = missesRows;
+            return missesRows;
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
         {

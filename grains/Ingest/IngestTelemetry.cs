@@ -15,8 +15,14 @@ internal static class IngestTelemetry
     public static readonly Counter<long> RowsRolledUp =
         Meter.CreateCounter<long>("ae.ingest.rows_rolled_up", "{row}", "Committed rows added to the query rollups");
 
-    public static readonly Counter<long> RollupRebuilds =
-        Meter.CreateCounter<long>("ae.ingest.rollup_rebuilds", "{rebuild}", "Partitions whose rollups were emptied to be rolled up again from their first row");
+    public static readonly Counter<long> RollupBackfills =
+        Meter.CreateCounter<long>("ae.ingest.rollup_backfills", "{backfill}", "Partitions found with rollup terms or dimensions that miss rows, and backfilled");
+
+    public static readonly Counter<long> RowsBackfilled =
+        Meter.CreateCounter<long>("ae.ingest.rows_backfilled", "{row}", "Rolled-up rows added to the rollups of terms or dimensions that missed them");
+
+    public static readonly Counter<long> RollupRestarts =
+        Meter.CreateCounter<long>("ae.ingest.rollup_restarts", "{coverage}", "Rollups of a term or dimension deleted to be backfilled afresh, since a roll-up left them out");
 
     public static readonly Histogram<double> CommitDuration =
         Meter.CreateHistogram<double>("ae.ingest.commit.duration", "ms", "Time to validate-free commit one batch (COPY + sequence)");

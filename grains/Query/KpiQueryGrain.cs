@@ -81,7 +81,7 @@ public sealed class KpiQueryGrain(
     {
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get();
         return (await TermRollups.PartitionsAsync(dataSource, clientId, config, cancellationToken))
-            .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.ResetAt))
+            .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.RestartedAt, p.MissingRows))
             .ToArray();
     }
 

@@ -102,8 +102,7 @@ internal sealed class TermRollups
 
     private readonly string _upsert;
     private readonly IReadOnlyList<object> _literals;
-    private readonly long[] _coveredIds; // the events term, then every term, then both per dimension: what the upsert records as rolled up
-    private readonly string[] _coveredKeys;
+    private readonly Coverage[] _coverages; // the events term, then every term, then both per dimension: what the upsert records as rolled up
 
     private TermRollups(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms)
     {
@@ -111,13 +110,26 @@ internal sealed class TermRollups
         Terms = terms;
         TermIds = terms.ToDictionary(t => t.StateKey, t => IdOf(t.StateKey), StringComparer.Ordinal);
         Dimensions = model.DimensionFields().Select(f => f.Name).ToArray();
-        var literals = new List<object>();
-        _upsert = UpsertSql(model, terms, Dimensions, literals);
-        _literals = literals;
-        string[] keys = [EventsKey, .. terms.Select(t => t.StateKey)];
+        AggregateTerm?[] all = [null, .. terms];
         string?[] scopes = [null, .. Dimensions];
-        _coveredIds = scopes.SelectMany(d => keys.Select(k => CoverageId(k, d))).ToArray();
-        _coveredKeys = scopes.SelectMany(d => keys.Select(k => d is null ? k : $"{k} by {d}")).ToArray();
+        _coverages = scopes.SelectMany(d => all.Select(t => new Coverage(t, d))).ToArray();
+        var literals = new List<object>();
+        _upsert = UpsertSql(_coverages, literals, backfill: false);
+        _literals = literals;
+    }
+
+    /// <summary>
+    /// What one coverage (<see cref="CoverageId"/>) records as rolled up: the events term (<paramref name="Term"/>
+    /// null) or a term, in total (<paramref name="Dimension"/> null) or per value of a dimension field.
+    /// </summary>
+    private sealed record Coverage(AggregateTerm? Term, string? Dimension)
+    {
+        public string StateKey => Term?.StateKey ?? EventsKey;
+
+        public long Id { get; } = CoverageId(Term?.StateKey ?? EventsKey, Dimension);
+
+        /// <summary>How <c>query.rollup_terms</c> names it.</summary>
+        public string Key => Dimension is null ? StateKey : $"{StateKey} by {Dimension}";
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -230,20 +242,21 @@ internal sealed class TermRollups
         return byModel.ToDictionary(m => m.Key, m => m.Value.Values.OrderBy(t => t.StateKey, StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
     }
 
-    /// <summary>The statement that adds the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition to the rollups.</summary>
-    private NpgsqlBatchCommand WriteCommand(string clientId, long fromSequence, long toSequence)
+    /// <summary>A roll-up statement (<see cref="UpsertSql"/>) over the rows <paramref name="fromSequence"/>..<paramref name="toSequence"/> of a client's partition.</summary>
+    private static NpgsqlBatchCommand WriteCommand(
+        string sql, IReadOnlyList<object> literals, IReadOnlyList<Coverage> coverages, string clientId, long fromSequence, long toSequence)
     {
-        var command = new NpgsqlBatchCommand(_upsert);
+        var command = new NpgsqlBatchCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fromSequence });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSequence });
-        foreach (var literal in _literals)
+        foreach (var literal in literals)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = literal });
         }
 
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coveredIds });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = _coveredKeys });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = coverages.Select(c => c.Id).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = coverages.Select(c => c.Key).ToArray() });
         return command;
     }
 
@@ -272,7 +285,15 @@ internal sealed class TermRollups
     /// Whether, by <paramref name="covered"/>, the coverage of every id a roll-up records (<see cref="CoverageId"/> of
     /// the events term and every term, in total and per dimension) holds every row rolled up.
     /// </summary>
-    public bool HoldsEveryRow(Func<long, bool> covered) => _coveredIds.All(covered);
+    public bool HoldsEveryRow(Func<long, bool> covered) => _coverages.All(c => covered(c.Id));
+
+    /// <summary>
+    /// The most rolled-up rows (1 through <paramref name="watermark"/>) some coverage of this release misses, by the
+    /// partition's coverage records: those before its first sequence where it holds the rows from there through the
+    /// watermark, else all of them (none recorded, or a roll-up left it out).
+    /// </summary>
+    private long MissingRows(long watermark, IReadOnlyDictionary<long, (long From, long Through)> recorded) =>
+        _coverages.Max(c => recorded.TryGetValue(c.Id, out var r) && r.Through == watermark ? Math.Min(r.From - 1, watermark) : watermark);
 
     /// <summary>The state of a client's partition of this object model and its rollups, or null if it has none.</summary>
     public async Task<PartitionRollups?> PartitionAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
@@ -289,9 +310,10 @@ internal sealed class TermRollups
         await using var command = dataSource.CreateCommand(
             $$"""
             SELECT p.object_model, p.last_sequence, p.rolled_up_through, p.rollups_reset_at, now() - p.rollups_reset_at,
-                   coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = p.object_model AND {{CoversEveryRolledUpRow}}), '{}')
+                   c.terms, c.froms, c.throughs
             FROM ingest.partitions AS p
+            LEFT JOIN LATERAL (SELECT array_agg(c.term) AS terms, array_agg(c.from_sequence) AS froms, array_agg(coalesce(c.covered_through, -1)) AS throughs
+                               FROM query.rollup_terms AS c WHERE c.client_id = $1 AND c.object_model = p.object_model) AS c ON true
             WHERE p.client_id = $1 AND p.object_model = ANY($2)
             ORDER BY p.object_model
             """);
@@ -303,12 +325,21 @@ internal sealed class TermRollups
         {
             var model = reader.GetString(0);
             var rolledUpThrough = reader.GetInt64(2);
-            var covered = reader.GetFieldValue<long[]>(5).ToHashSet();
+            var recorded = new Dictionary<long, (long From, long Through)>();
+            if (!reader.IsDBNull(5))
+            {
+                var (terms, froms, throughs) = (reader.GetFieldValue<long[]>(5), reader.GetFieldValue<long[]>(6), reader.GetFieldValue<long[]>(7));
+                for (var i = 0; i < terms.Length; i++)
+                {
+                    recorded.Add(terms[i], (froms[i], throughs[i]));
+                }
+            }
+
             partitions.Add(new PartitionRollups(
                 model,
                 reader.GetInt64(1),
                 rolledUpThrough,
-                rolledUpThrough > 0 && !byModel[model].HoldsEveryRow(covered.Contains),
+                byModel[model].MissingRows(rolledUpThrough, recorded),
                 reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
                 reader.IsDBNull(4) ? null : reader.GetFieldValue<TimeSpan>(4)));
         }
@@ -362,6 +393,135 @@ internal sealed class TermRollups
     }
 
     /// <summary>
+    /// One pass of bringing every coverage of this release (<see cref="CoverageId"/>) to hold every rolled-up row of a
+    /// client's partition: the at most <paramref name="maxRows"/> rows before the first sequence of the coverages that
+    /// start latest are added to their rollups alone, and those coverages then start that much earlier. Queries read a
+    /// coverage's rollups only once it starts at row 1, so every other term and dimension of the partition is still
+    /// read from rollups meanwhile.
+    /// </summary>
+    /// <remarks>
+    /// A coverage the partition has no record of (a term or dimension new to it) starts right after the watermark, as
+    /// the next roll-up would start it. One that stops short of the watermark (a roll-up by another release left its
+    /// term out, so rollups of later rows may hold it while its coverage cannot say which) cannot be continued: its
+    /// rollups are deleted and it starts afresh, unless the partition's were deleted less than
+    /// <paramref name="restartSpacing"/> ago (two releases side by side during a rolling deploy would otherwise undo
+    /// each other's work over and over). Runs under the partition's lock, as a roll-up does, so that neither adds rows
+    /// the other has.
+    /// </remarks>
+    public async Task<BackfillPass> BackfillAsync(
+        NpgsqlDataSource dataSource, string clientId, long maxRows, TimeSpan restartSpacing, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await LockPatientlyAsync(connection, transaction, cancellationToken);
+        long watermark;
+        TimeSpan? sinceRestart;
+        await using (var lockRow = new NpgsqlCommand(
+            "SELECT rolled_up_through, now() - rollups_reset_at FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE",
+            connection, transaction))
+        {
+            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+            await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken) || reader.GetInt64(0) == 0)
+            {
+                return default; // no row rolled up yet: the first roll-up starts every coverage from row 1
+            }
+
+            (watermark, sinceRestart) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<TimeSpan>(1));
+        }
+
+        var recorded = new Dictionary<long, (long From, long Through)>();
+        await using (var read = new NpgsqlCommand(
+            "SELECT term, from_sequence, covered_through FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
+            connection, transaction))
+        {
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+            read.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coverages.Select(c => c.Id).ToArray() });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                recorded.Add(reader.GetInt64(0), (reader.GetInt64(1), reader.IsDBNull(2) ? 0 : reader.GetInt64(2)));
+            }
+        }
+
+        await using var write = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
+        var stopped = _coverages.Where(c => recorded.TryGetValue(c.Id, out var r) && r.Through != watermark).ToArray();
+        var restarted = stopped.Length > 0 && !(sinceRestart < restartSpacing) ? stopped : [];
+        if (restarted.Length > 0)
+        {
+            var inTotal = restarted.Where(c => c.Dimension is null).Select(c => c.Id).ToArray();
+            var perValue = restarted.Where(c => c.Dimension is not null).ToArray();
+            write.BatchCommands.Add(Command(
+                "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)", clientId, Model.Code, inTotal));
+            write.BatchCommands.Add(Command(
+                """
+                DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
+                WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
+                """,
+                clientId, Model.Code, perValue.Select(c => c.Dimension!).ToArray(), perValue.Select(c => c.Term is null ? EventsTerm : IdOf(c.StateKey)).ToArray()));
+            write.BatchCommands.Add(Command(
+                "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)", clientId, Model.Code, restarted.Select(c => c.Id).ToArray()));
+            write.BatchCommands.Add(Command(
+                "UPDATE ingest.partitions SET rollups_reset_at = now() WHERE client_id = $1 AND object_model = $2", clientId, Model.Code));
+            foreach (var coverage in restarted)
+            {
+                recorded.Remove(coverage.Id);
+            }
+        }
+
+        var started = _coverages.Where(c => !recorded.ContainsKey(c.Id)).ToArray();
+        if (started.Length > 0)
+        {
+            write.BatchCommands.Add(Command(
+                """
+                INSERT INTO query.rollup_terms (client_id, object_model, term, state_key, from_sequence, covered_through)
+                SELECT $1, $2, k.term, k.state_key, $3 + 1, $3 FROM unnest($4::bigint[], $5::text[]) AS k(term, state_key)
+                """,
+                clientId, Model.Code, watermark, started.Select(c => c.Id).ToArray(), started.Select(c => c.Key).ToArray()));
+            foreach (var coverage in started)
+            {
+                recorded.Add(coverage.Id, (watermark + 1, watermark));
+            }
+        }
+
+        // The coverages that hold every row from some first sequence through the watermark, but not from row 1.
+        var pending = _coverages.Where(c => recorded[c.Id] is var r && r.Through == watermark && r.From > 1).ToArray();
+        var pass = new BackfillPass(0, 0, restarted.Length);
+        if (pending.Length > 0)
+        {
+            var first = pending.Max(c => recorded[c.Id].From);
+            var latest = pending.Where(c => recorded[c.Id].From == first).ToArray();
+            var from = Math.Max(1, first - maxRows);
+            var literals = new List<object>();
+            write.BatchCommands.Add(WriteCommand(UpsertSql(latest, literals, backfill: true), literals, latest, clientId, from, first - 1));
+            var others = pending.Where(c => recorded[c.Id].From < first).Select(c => recorded[c.Id].From - 1);
+            pass = pass with { Rows = first - from, Remaining = others.Append(from - 1).Max() };
+        }
+
+        if (write.BatchCommands.Count > 0)
+        {
+            await write.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return pass;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return command;
+    }
+
+    /// <summary>
     /// A pass of a million rows, or a reset of a year of rollups, takes seconds; one running far longer (a server
     /// under strain) holds the partition's lock from its batches all the while, so it is given up and tried again.
     /// </summary>
@@ -412,25 +572,34 @@ internal sealed class TermRollups
         watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
         watermark.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
-        await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(clientId, from, through), watermark }, Timeout = PassTimeoutSeconds };
+        await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(_upsert, _literals, _coverages, clientId, from, through), watermark }, Timeout = PassTimeoutSeconds };
         await write.ExecuteNonQueryAsync(cancellationToken);
         return new RollUpPass(through - from + 1, end - through);
     }
 
+    /// <summary>
+    /// The statement that adds the rows <c>$2..$3</c> of client <c>$1</c>'s partition to the rollups of
+    /// <paramref name="coverages"/>, and records them as rolled up: forward, from right after each coverage's last
+    /// sequence (<c>covered_through</c>); in a <paramref name="backfill"/>, back from right before its first
+    /// (<c>from_sequence</c>).
+    /// </summary>
     /// <remarks>
     /// The new rows are read once: their states per shortest slot and combination of dimension values (<c>f</c>, a few
     /// thousand groups however many rows), which are then added up per slot of every length, in total and per value of
-    /// each dimension (<c>g</c>, grouping sets), since every rolled-up state adds up from parts.
+    /// each dimension (<c>g</c>, grouping sets), since every rolled-up state adds up from parts. Where only some of
+    /// the terms are written in total or per a dimension's value (a backfill), the others are left out by id.
     /// </remarks>
-    private static string UpsertSql(ObjectModelDefinition model, IReadOnlyList<AggregateTerm> terms, IReadOnlyList<string> dimensions, List<object> literals)
+    private string UpsertSql(IReadOnlyList<Coverage> coverages, List<object> literals, bool backfill)
     {
         const int fixedParameters = 3; // $1 client, $2 first sequence, $3 last sequence
-        var rows = new KpiSqlCompiler.RowSql(model, literals, fixedParameters);
-        var time = $"t.{KpiSqlCompiler.Quote(model.EventTimeField)}";
+        var terms = coverages.Select(c => c.Term).OfType<AggregateTerm>().Distinct().ToArray();
+        var dimensions = coverages.Select(c => c.Dimension).OfType<string>().Distinct().ToArray();
+        var rows = new KpiSqlCompiler.RowSql(Model, literals, fixedParameters);
+        var time = $"t.{KpiSqlCompiler.Quote(Model.EventTimeField)}";
         var perRow = new StringBuilder($"count(*) AS c0, max((extract(epoch FROM {time}) * 1000000)::float8) AS x0");
         var addedUp = new StringBuilder("sum(f.c0)::bigint AS c0, max(f.x0) AS x0");
         var values = new StringBuilder("(0::bigint, NULL::float8, s.c0, NULL::float8, s.x0)");
-        for (var i = 0; i < terms.Count; i++)
+        for (var i = 0; i < terms.Length; i++)
         {
             var state = KpiSqlCompiler.StateSql(terms[i], rows);
             var n = i + 1;
@@ -439,24 +608,29 @@ internal sealed class TermRollups
             values.Append($", ({IdOf(terms[i].StateKey)}, s.s{n}, s.c{n}, s.l{n}, s.h{n})");
         }
 
+        // The terms written in total, or per a dimension's value, where that is not every term of the statement.
+        string Written(string? dimension)
+        {
+            var written = coverages.Where(c => c.Dimension == dimension).Select(c => c.Term is null ? EventsTerm : IdOf(c.Term.StateKey)).ToArray();
+            return written.Length == terms.Length + 1 ? "" : $" AND v.term IN ({string.Join(", ", written)})";
+        }
+
+        var inTotalWritten = coverages.Any(c => c.Dimension is null);
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
-        var table = $"{KpiSqlCompiler.Quote(model.Domain)}.{KpiSqlCompiler.Quote(model.Code)}";
-        var code = KpiSqlCompiler.Literal(model.Code);
+        var table = $"{KpiSqlCompiler.Quote(Model.Domain)}.{KpiSqlCompiler.Quote(Model.Code)}";
+        var code = KpiSqlCompiler.Literal(Model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
         var shortest = SlotMinutes.Min(); // every other slot length is a multiple of it
 
         // The dimension values as drill-downs key them, v0, v1, ...; g.k0, k1, ... say which one a row of g is per.
         var valueColumns = string.Concat(dimensions.Select((d, j) => $", {KpiSqlCompiler.DimensionKey($"t.{KpiSqlCompiler.Quote(d)}")} AS v{j}"));
-        var fineGroups = string.Join(", ", Enumerable.Range(1, dimensions.Count + 1));
-        var grouping = dimensions.Count == 0
-            ? "GROUP BY 1, 2"
-            : $"GROUP BY 1, 2, GROUPING SETS ((){string.Concat(dimensions.Select((_, j) => $", (f.v{j})"))})";
+        var fineGroups = string.Join(", ", Enumerable.Range(1, dimensions.Length + 1));
+        var groupingSets = dimensions.Select((_, j) => $"(f.v{j})").Prepend(inTotalWritten ? "()" : null).OfType<string>();
+        var grouping = dimensions.Length == 0 ? "GROUP BY 1, 2" : $"GROUP BY 1, 2, GROUPING SETS ({string.Join(", ", groupingSets)})";
         var perValue = string.Concat(dimensions.Select((_, j) => $", f.v{j}, grouping(f.v{j}) AS k{j}"));
         var perTerm = $"CROSS JOIN LATERAL (VALUES {values}) AS v(term, sum, count, min, max)";
         const string someState = "(v.count > 0 OR v.min IS NOT NULL OR v.max IS NOT NULL)";
-        // The rows of g in total: every dimension added up (grouping 1), or no dimension at all.
-        var inTotal = string.Join(" AND ", dimensions.Select((_, j) => $"s.k{j} = 1").Append(someState));
         const string added = """
             sum = coalesce(r.sum + excluded.sum, r.sum, excluded.sum),
                 count = r.count + excluded.count,
@@ -464,7 +638,7 @@ internal sealed class TermRollups
                 max = greatest(r.max, excluded.max)
             """;
         var byDimension = new StringBuilder();
-        for (var j = 0; j < dimensions.Count; j++)
+        for (var j = 0; j < dimensions.Length; j++)
         {
             byDimension.Append(
                 $"""
@@ -473,11 +647,41 @@ internal sealed class TermRollups
                     INSERT INTO query.dimension_rollups AS r (client_id, object_model, dimension, term, slot_minutes, slot_start, value, sum, count, min, max)
                     SELECT $1, {code}, {KpiSqlCompiler.Literal(dimensions[j])}, v.term, s.slot_minutes, s.slot_start, s.v{j}, v.sum, v.count, v.min, v.max
                     FROM g AS s {perTerm}
-                    WHERE s.k{j} = 0 AND s.slot_minutes IN ({string.Join(", ", DimensionSlotMinutes)}) AND {someState}
+                    WHERE s.k{j} = 0 AND s.slot_minutes IN ({string.Join(", ", DimensionSlotMinutes)}) AND {someState}{Written(dimensions[j])}
                     ON CONFLICT (client_id, object_model, dimension, term, slot_minutes, slot_start, value) DO UPDATE SET
                         {added})
                 """);
         }
+
+        // A forward roll-up records a coverage it starts (a term or dimension new to the partition, or rows never
+        // rolled up) and moves on the one it continues; one that does not continue it (another release's roll-up left
+        // the term out in between) stays behind the watermark. A backfill moves a coverage's first sequence back.
+        var covered = backfill
+            ? $"""
+              UPDATE query.rollup_terms AS c SET from_sequence = $2
+              FROM unnest({keys}, {names}) AS k(term, state_key)
+              WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = k.term AND c.state_key = k.state_key AND c.from_sequence = $3 + 1
+              """
+            : $"""
+              INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
+              SELECT $1, {code}, k.term, k.state_key, $2, $3
+              FROM unnest({keys}, {names}) AS k(term, state_key)
+              ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through
+              WHERE c.covered_through = $2 - 1
+              """;
+
+        // The rows of g in total: every dimension added up (grouping 1), or no dimension at all.
+        var inTotal = string.Join(" AND ", dimensions.Select((_, j) => $"s.k{j} = 1").Append(someState));
+        var last = inTotalWritten
+            ? $"""
+              INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
+              SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
+              FROM g AS s {perTerm}
+              WHERE {inTotal}{Written(null)}
+              ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
+                  {added}
+              """
+            : "SELECT"; // every write is a CTE above, and PostgreSQL runs each even when nothing reads it
 
         return $"""
             WITH f AS (
@@ -492,17 +696,8 @@ internal sealed class TermRollups
                 FROM f CROSS JOIN unnest({slots}) AS m(minutes)
                 {grouping}),
             covered AS (
-                INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
-                SELECT $1, {code}, k.term, k.state_key, $2, $3
-                FROM unnest({keys}, {names}) AS k(term, state_key)
-                ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through
-                WHERE c.covered_through = $2 - 1){byDimension}
-            INSERT INTO query.term_rollups AS r (client_id, object_model, term, slot_minutes, slot_start, sum, count, min, max)
-            SELECT $1, {code}, v.term, s.slot_minutes, s.slot_start, v.sum, v.count, v.min, v.max
-            FROM g AS s {perTerm}
-            WHERE {inTotal}
-            ON CONFLICT (client_id, object_model, term, slot_minutes, slot_start) DO UPDATE SET
-                {added}
+                {covered}){byDimension}
+            {last}
             """;
     }
 }
@@ -510,15 +705,26 @@ internal sealed class TermRollups
 /// <summary>What one roll-up pass did: the rows it added to the rollups, and how many of the partition's rows still wait.</summary>
 internal readonly record struct RollUpPass(long Rows, long Remaining);
 
+/// <summary>What one backfill pass did (<see cref="TermRollups.BackfillAsync"/>).</summary>
+/// <param name="Rows">The rows it added to the rollups of the coverages that started latest.</param>
+/// <param name="Remaining">The most rows a coverage of this release still misses; 0 when every one holds every rolled-up row, or cannot be restarted yet.</param>
+/// <param name="Restarted">The coverages whose rollups it deleted, to start them afresh.</param>
+internal readonly record struct BackfillPass(long Rows, long Remaining, int Restarted);
+
 /// <summary>A client's partition of one object model, and how far its rollups hold its rows.</summary>
 /// <param name="LastSequence">The partition's last committed sequence: its rows are 1 through it.</param>
 /// <param name="RolledUpThrough">The watermark: rows up to it are in the rollups.</param>
-/// <param name="MissesRows">
-/// Whether some term or dimension of this release misses rolled-up rows (added after the partition's first rows, or
-/// left out by another release's roll-up): queries read it raw until the rollups are rebuilt. Rows never rolled up
-/// miss nothing: the next roll-up starts from the first.
+/// <param name="MissingRows">
+/// The most rolled-up rows some term or dimension of this release misses (added after the partition's first rows,
+/// or left out by another release's roll-up): queries read it raw until it is backfilled
+/// (<see cref="TermRollups.BackfillAsync"/>), which counts this down to 0. Rows never rolled up miss nothing: the next
+/// roll-up starts from the first.
 /// </param>
-/// <param name="ResetAt">When the rollups were last emptied to be rebuilt (<see cref="TermRollups.ResetAsync"/>), if ever.</param>
-/// <param name="SinceReset">How long ago that was, by the database's clock.</param>
+/// <param name="RestartedAt">When rollups of some term or dimension were last deleted to be backfilled afresh, if ever.</param>
+/// <param name="SinceRestart">How long ago that was, by the database's clock.</param>
 internal sealed record PartitionRollups(
-    string ObjectModel, long LastSequence, long RolledUpThrough, bool MissesRows, DateTimeOffset? ResetAt, TimeSpan? SinceReset);
+    string ObjectModel, long LastSequence, long RolledUpThrough, long MissingRows, DateTimeOffset? RestartedAt, TimeSpan? SinceRestart)
+{
+    /// <summary>Whether some term or dimension of this release misses rolled-up rows.</summary>
+    public bool MissesRows => MissingRows > 0;
+}

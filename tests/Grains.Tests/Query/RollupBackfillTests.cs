@@ -9,10 +9,11 @@ namespace AnalyticsEngine.Grains.Tests.Query;
 
 /// <summary>
 /// Rollups are written in passes of bounded size, and a partition whose rollups miss rows for a term or dimension of
-/// this release (written by an earlier one) rebuilds them in the background once a query finds so.
+/// this release (added since, or left out by another release) backfills them in the background once a query finds
+/// so, its other terms read from rollups all the while.
 /// </summary>
 [Collection(KpiClusterCollection.Name)]
-public sealed class RollupRebuildTests(KpiClusterFixture fixture)
+public sealed class RollupBackfillTests(KpiClusterFixture fixture)
 {
     private readonly StoredRows _stored = new(fixture.Database);
     private readonly KpiQueryRunner _raw = Runner(fixture, useRollups: false);
@@ -49,7 +50,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
     [InlineData(false)] // a term this release added after the partition's first rows were rolled up
     public async Task Rollups_that_miss_rows_of_a_term_are_not_read(bool thisReleaseFirst)
     {
-        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
         var (config, total, _) = await ClientAsync(clientId);
         var (first, then) = thisReleaseFirst ? (Catalog, Earlier) : (Earlier, Catalog);
         await _stored.OrdersAsync(clientId, 1, 2000);
@@ -61,10 +62,66 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.False(await ReadsRollupsAsync(total, config));
     }
 
-    [Fact]
-    public async Task A_query_that_finds_rollups_missing_rows_has_the_partition_rebuild_them_and_answers_stay_exact()
+    [Theory]
+    [InlineData(false)] // terms and dimensions this release added after the partition's first rows were rolled up
+    [InlineData(true)] // terms and dimensions rolled up by this release first, then left out by another's roll-up
+    public async Task A_backfill_in_passes_gives_the_rollups_of_one_pass_and_complete_terms_are_read_from_rollups_meanwhile(bool thisReleaseFirst)
     {
-        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
+        var inOne = "backfill-" + Guid.NewGuid().ToString("N")[..10];
+        var (config, total, byCarrier) = await ClientAsync(clientId);
+        var otd = total with { KpiCode = "OTD" }; // its terms are in both releases' roll-ups
+        await _stored.OrdersAsync(inOne, 1, 2400);
+        await Catalog.RollUpAsync(fixture.Database, inOne, TermRollups.EveryRow, CancellationToken.None);
+        var (first, then) = thisReleaseFirst ? (Catalog, Earlier) : (Earlier, Catalog);
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await first.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+        await then.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        Assert.True(await ReadsRollupsAsync(otd, config));
+        Assert.False(await ReadsRollupsAsync(total, config));
+
+        var passes = new List<BackfillPass>();
+        do
+        {
+            passes.Add(await Catalog.BackfillAsync(fixture.Database, clientId, 1000, TimeSpan.FromHours(1), CancellationToken.None));
+            Assert.True(await ReadsRollupsAsync(otd, config));
+            Assert.Equal(passes[^1].Remaining == 0, await ReadsRollupsAsync(total, config));
+            Assert.Equal(passes[^1].Remaining, (await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissingRows);
+        }
+        while (passes[^1].Remaining > 0);
+
+        // Left out by the other release's roll-up, this release's coverages restart after the watermark (2400); added
+        // later, they go on back from where they started (2001).
+        Assert.Equal(
+            thisReleaseFirst ? [(1000L, 1400L), (1000, 400), (400, 0)] : [(1000L, 1000L), (1000, 0)],
+            passes.Select(p => (p.Rows, p.Remaining)));
+        Assert.Equal(thisReleaseFirst, passes[0].Restarted > 0);
+        Assert.All(passes.Skip(1), p => Assert.Equal(0, p.Restarted));
+        Assert.Equal(await RollupRowsAsync(inOne), await RollupRowsAsync(clientId));
+        Assert.True(await ReadsRollupsAsync(byCarrier, config));
+        Assert.False((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
+        Assert.Equal(default, await Catalog.BackfillAsync(fixture.Database, clientId, 1000, TimeSpan.FromHours(1), CancellationToken.None));
+
+        if (thisReleaseFirst)
+        {
+            // The other release leaves them out again: within the restart spacing of the restart above they stay as they
+            // are, read raw; past it they restart.
+            await _stored.OrdersAsync(clientId, 2401, 2600);
+            await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+            Assert.Equal(default, await Catalog.BackfillAsync(fixture.Database, clientId, 1000, TimeSpan.FromHours(1), CancellationToken.None));
+            Assert.False(await ReadsRollupsAsync(total, config));
+            var restart = await Catalog.BackfillAsync(fixture.Database, clientId, TermRollups.EveryRow, TimeSpan.Zero, CancellationToken.None);
+            Assert.Equal((2600L, 0L, passes[0].Restarted), (restart.Rows, restart.Remaining, restart.Restarted));
+            Assert.True(await ReadsRollupsAsync(total, config));
+            Assert.True(await ReadsRollupsAsync(byCarrier, config));
+        }
+    }
+
+    [Fact]
+    public async Task A_query_that_finds_rollups_missing_rows_has_the_partition_backfill_them_and_answers_stay_exact()
+    {
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
         var (config, total, byCarrier) = await ClientAsync(clientId);
         await _stored.OrdersAsync(clientId, 1, 2000);
         Assert.Equal(2000, (await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None)).Rows);
@@ -75,28 +132,30 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.False(await ReadsRollupsAsync(total, config));
         Assert.Equal(["orders"], _rolled.IncompleteRollups);
         var queries = fixture.Client.GetGrain<IKpiQueryGrain>(0);
-        Assert.Equal([new PartitionRollupStatus("orders", 2400, 2400, Complete: false, RebuiltAt: null)], await queries.RollupStatus(clientId));
+        Assert.Equal([new PartitionRollupStatus("orders", 2400, 2400, Complete: false, RestartedAt: null, Missing: 2400)], await queries.RollupStatus(clientId));
 
         // Through the query grain: exact too, and it asks the partition to check its rollups.
         var expected = DimensionRollupTests.Flatten(await _raw.RunAsync(byCarrier, config));
         Assert.Equal(expected, DimensionRollupTests.Flatten(await queries.Calculate(byCarrier)));
 
-        // The ingest grain empties them and rolls every row up again, in passes of IngestOptions.RollupRowsPerPass.
+        // The ingest grain restarts the coverages the other release left out and backfills them, in passes of
+        // IngestOptions.RollupRowsPerPass.
         await RolledUpAsync(Catalog, clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
 
         Assert.True(await ReadsRollupsAsync(byCarrier, config));
         Assert.True(await ReadsRollupsAsync(total, config));
         Assert.Empty(_rolled.IncompleteRollups);
-        var rebuilt = Assert.Single(await queries.RollupStatus(clientId));
-        Assert.Equal(("orders", 2400L, 2400L, true), (rebuilt.ObjectModel, rebuilt.Rows, rebuilt.RolledUp, rebuilt.Complete));
-        Assert.NotNull(rebuilt.RebuiltAt);
-        Assert.InRange((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.SinceReset!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        var backfilled = Assert.Single(await queries.RollupStatus(clientId));
+        Assert.Equal(("orders", 2400L, 2400L, true), (backfilled.ObjectModel, backfilled.Rows, backfilled.RolledUp, backfilled.Complete));
+        Assert.Equal(0, backfilled.Missing);
+        Assert.NotNull(backfilled.RestartedAt); // the terms the other release left out
+        Assert.InRange((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.SinceRestart!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(1));
     }
 
     [Fact]
-    public async Task A_custom_kpi_with_terms_the_catalog_lacks_gets_rollups_of_its_own_once_the_partition_rebuilds()
+    public async Task A_custom_kpi_with_terms_the_catalog_lacks_gets_rollups_of_its_own_once_the_partition_backfills_them()
     {
-        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
         var custom = new KpiDefinition("R_BIG_DHL", "Big DHL orders", "",
             "sum(orders.order_value) filter (where orders.carrier = 'dhl' and orders.order_value > 20) / count(orders)",
             "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
@@ -108,7 +167,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         Assert.Same(Catalog, TermRollups.ForClient(before)["orders"]);
         Assert.Same(clientRollups, TermRollups.ForClient(config with { ClientId = "another", Version = 7 })["orders"]);
 
-        // Rows rolled up before the KPI is defined, and the partition's grain has checked them: nothing to rebuild.
+        // Rows rolled up before the KPI is defined, and the partition's grain has checked them: nothing to backfill.
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(before));
         await _stored.OrdersAsync(clientId, 1, 2400);
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
@@ -117,16 +176,18 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         // CheckRollups is one-way: a request sent after it is served after it, so the check is done when this returns.
         var empty = await ingest.Ingest(new IngestRequest(IngestFormat.Json, "[]"u8.ToArray(), IngestPolicy.RejectBatch, null));
         Assert.Equal(IngestStatus.Refused, empty.Status);
-        Assert.Null((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.ResetAt);
+        Assert.Null((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.RestartedAt);
 
         // Defined: its term is in no rollup yet, so the query reads raw rows and the partition's grain is asked again.
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
         Assert.False(await ReadsRollupsAsync(query, config));
         Assert.Equal(["orders"], _rolled.IncompleteRollups);
         Assert.True((await clientRollups.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissesRows);
-        // Within RollupCheckInterval of its last check, but its set of terms changed: it checks, and rebuilds.
+        // Within RollupCheckInterval of its last check, but its set of terms changed: it checks, and backfills the new
+        // term alone (nothing restarts).
         await ingest.CheckRollups();
         await RolledUpAsync(clientRollups, clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
+        Assert.Null((await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.RestartedAt);
 
         Assert.True(await ReadsRollupsAsync(query, config));
         Assert.True(await ReadsRollupsAsync(query with { KpiCode = "POF" }, config));
@@ -136,7 +197,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
     [Fact]
     public async Task A_custom_term_that_fails_over_some_row_leaves_the_catalogs_terms_rolling_up()
     {
-        var clientId = "rebuild-" + Guid.NewGuid().ToString("N")[..10];
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
         // Past float8's range for every order of value above 1: PostgreSQL raises 22003 (value out of range).
         var overflowing = new KpiDefinition("R_OVERFLOW", "Overflowing", "",
             "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
@@ -146,9 +207,9 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         await _stored.OrdersAsync(clientId, 2001, 2400);
 
-        // The grain finds the custom term missing and rebuilds; its passes with the custom term fail, without it go on.
+        // The grain finds the custom term missing; its passes with the custom term fail, without it go on.
         await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
-        await RolledUpAsync(Catalog, clientId, p => p is { ResetAt: not null, MissesRows: false, RolledUpThrough: 2400 });
+        await RolledUpAsync(Catalog, clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
 
         var pof = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
         Assert.True(await ReadsRollupsAsync(pof, config));
@@ -166,7 +227,7 @@ public sealed class RollupRebuildTests(KpiClusterFixture fixture)
 
     private async Task<(ClientConfig Config, KpiQuery Total, KpiQuery ByCarrier)> ClientAsync(string clientId)
     {
-        var config = new ClientConfig(clientId, "Rollup rebuild", "UTC", ["POF"], [], [], 0);
+        var config = new ClientConfig(clientId, "Rollup backfill", "UTC", ["POF"], [], [], 0);
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
         var total = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
         return (config, total, total with { Dimension = "carrier" });
