@@ -47,7 +47,7 @@ public static class ClientsApi
                 ? Problems.NotFound($"Client '{clientId}' does not exist.")
                 : TypedResults.Ok(new ClientRollups(clientId, await cluster.GetGrain<IKpiQueryGrain>(0).RollupStatus(clientId, http.RequestAborted))))
             .WithName("GetClientRollups")
-            .WithSummary("How far each of the client's partitions is rolled up for queries, whether its rollups hold every rolled-up row, and when they were last rebuilt.");
+            .WithSummary("How far each of the client's partitions is rolled up for queries, whether its rollups hold every rolled-up row, how many rows a backfill still has to add, and when rollups of a term or dimension were last restarted.");
 
         clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster) =>
         {

@@ -84,7 +84,7 @@ public interface IIngestGrain : IGrainWithStringKey
 
     /// <summary>
     /// Asks the partition to check (at most every few minutes) whether its query rollups hold every rolled-up row for
-    /// every term and dimension this release reads from them, and to rebuild them in the background if not. Sent by
+    /// every term and dimension this release reads from them, and to backfill them in the background if not. Sent by
     /// queries that found them incomplete.
     /// </summary>
     [OneWay]

@@ -17,7 +17,7 @@ public interface IKpiQueryGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<KpiQueryResult>> CalculateDashboard(
         string clientId, DateTimeOffset from, DateTimeOffset to, QueryGranularity granularity, CancellationToken cancellationToken = default);
 
-    /// <summary>How far each of a client's partitions with rollups is rolled up for queries, and whether a rebuild is due.</summary>
+    /// <summary>How far each of a client's partitions with rollups is rolled up for queries, and whether some term or dimension still misses rows.</summary>
     Task<IReadOnlyList<PartitionRollupStatus>> RollupStatus(string clientId, CancellationToken cancellationToken = default);
 }
 

@@ -27,7 +27,7 @@ public sealed class IngestOptions
 
     /// <summary>
     /// The most rows one roll-up transaction adds (about 0.4 s for 100,000 orders), since the partition's batches wait
-    /// for it; more waiting rows (a rebuild, rows stored before rollups existed) are rolled up in back-to-back passes.
+    /// for it; more waiting rows (rows stored before rollups existed) are rolled up in back-to-back passes.
     /// </summary>
     public int RollupRowsPerPass { get; set; } = 100_000;
 
@@ -339,7 +339,7 @@ public sealed class IngestGrain(
     /// The rollups this partition writes now: the catalog's terms over its object model and those of the client's
     /// custom KPIs (<see cref="Query.TermRollups.ForClient"/>), or null if none (no KPI of the catalog or the client
     /// has a term over it that rolls up) or if the configuration cannot be read (a roll-up is then scheduled to try
-    /// again). A client whose custom KPIs add terms gets them from the next roll-up on, after a check that rebuilds
+    /// again). A client whose custom KPIs add terms gets them from the next roll-up on, after a check that backfills
     /// the rollups so that they hold every row.
     /// </summary>
     private async Task<Query.TermRollups?> CurrentRollupsAsync(CancellationToken cancellationToken)

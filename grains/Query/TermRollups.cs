@@ -22,8 +22,8 @@ namespace AnalyticsEngine.Query;
 /// A term's coverage (<c>query.rollup_terms</c>) records the first sequence it was rolled up from; the query path
 /// reads a term's rollups only when that is 1, i.e. when every row of the partition is in them. A term's rollups per
 /// dimension value have a coverage of their own (<see cref="CoverageId"/>): a term or dimension added after a
-/// partition's first rows is covered only once the partition is rebuilt, which its ingest grain does when it finds so
-/// (<see cref="PartitionAsync"/>, <see cref="ResetAsync"/>). The partition's watermark
+/// partition's first rows is covered only once the partition has backfilled it, which its ingest grain does when it finds so
+/// (<see cref="PartitionAsync"/>, <see cref="BackfillAsync"/>). The partition's watermark
 /// (<c>ingest.partitions.rolled_up_through</c>) says up to which sequence they are; a query reads the rows after it raw.
 /// </remarks>
 internal sealed class TermRollups
@@ -91,7 +91,7 @@ internal sealed class TermRollups
     /// Every coverage also records the last sequence it was rolled up through (<c>covered_through</c>), moved only by a
     /// roll-up that starts right after it: a roll-up without that term or dimension in between (by a silo of another
     /// release during a rolling deploy, or while a field was not marked as a dimension) leaves it behind the
-    /// partition's watermark for good, and queries read raw rows until the partition is rebuilt.
+    /// partition's watermark for good, and queries read raw rows until a backfill restarts it (<see cref="BackfillAsync"/>).
     /// </remarks>
     public static long CoverageId(string stateKey, string? dimension) =>
         dimension is not null ? IdOf($"{stateKey} by {dimension}")
@@ -142,7 +142,7 @@ internal sealed class TermRollups
     /// </summary>
     /// <remarks>
     /// Kept per distinct set of custom formulas, and the rollups themselves per distinct set of terms, so clients and
-    /// configuration versions with the same terms share one instance (the ingest grain rebuilds only when its
+    /// configuration versions with the same terms share one instance (the ingest grain checks the rollups only when its
     /// instance changes). A custom KPI whose rollups cannot be built leaves the client with the catalog's: its terms
     /// are then read raw.
     /// </remarks>
@@ -415,23 +415,12 @@ internal sealed class TermRollups
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await LockPatientlyAsync(connection, transaction, cancellationToken);
-        long watermark;
-        TimeSpan? sinceRestart;
-        await using (var lockRow = new NpgsqlCommand(
-            "SELECT rolled_up_through, now() - rollups_reset_at FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE",
-            connection, transaction))
+        if (await LockPartitionAsync(connection, transaction, clientId, cancellationToken) is not { RolledUpThrough: > 0 and var watermark } partition)
         {
-            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-            await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.GetInt64(0) == 0)
-            {
-                return default; // no row rolled up yet: the first roll-up starts every coverage from row 1
-            }
-
-            (watermark, sinceRestart) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<TimeSpan>(1));
+            return default; // no row rolled up yet: the first roll-up starts every coverage from row 1
         }
 
+        var sinceRestart = partition.SinceRestart;
         var recorded = new Dictionary<long, (long From, long Through)>();
         await using (var read = new NpgsqlCommand(
             "SELECT term, from_sequence, covered_through FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
@@ -545,22 +534,12 @@ internal sealed class TermRollups
     private async Task<RollUpPass> RollUpLockedAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, long maxRows, CancellationToken cancellationToken)
     {
-        long from, end;
-        await using (var lockRow = new NpgsqlCommand(
-            "SELECT rolled_up_through, last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE",
-            connection, transaction))
+        if (await LockPartitionAsync(connection, transaction, clientId, cancellationToken) is not { } partition)
         {
-            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-            lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-            await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return default;
-            }
-
-            (from, end) = (reader.GetInt64(0) + 1, reader.GetInt64(1));
+            return default;
         }
 
+        var (from, end) = (partition.RolledUpThrough + 1, partition.LastSequence);
         if (end < from)
         {
             return default;
@@ -583,6 +562,27 @@ internal sealed class TermRollups
     /// sequence (<c>covered_through</c>); in a <paramref name="backfill"/>, back from right before its first
     /// (<c>from_sequence</c>).
     /// </summary>
+    /// <summary>
+    /// Locks the partition's row until the transaction ends (the lock every ingest transaction and roll-up takes) and
+    /// reads its watermark, its end and how long ago rollups of it were last restarted; null if it has no row.
+    /// </summary>
+    private async Task<(long RolledUpThrough, long LastSequence, TimeSpan? SinceRestart)?> LockPartitionAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, CancellationToken cancellationToken)
+    {
+        await using var lockRow = new NpgsqlCommand(
+            """
+            SELECT rolled_up_through, last_sequence, now() - rollups_reset_at
+            FROM ingest.partitions WHERE client_id = $1 AND object_model = $2 FOR UPDATE
+            """,
+            connection, transaction);
+        lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+        await using var reader = await lockRow.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<TimeSpan>(2))
+            : null;
+    }
+
     /// <remarks>
     /// The new rows are read once: their states per shortest slot and combination of dimension values (<c>f</c>, a few
     /// thousand groups however many rows), which are then added up per slot of every length, in total and per value of
