@@ -30,7 +30,10 @@ public interface IKpiQueryGrain : IGrainWithIntegerKey
 /// them raw and the partition backfills them in the background.
 /// </param>
 /// <param name="RestartedAt">When rollups of some term or dimension were last deleted to be backfilled afresh, if ever.</param>
-/// <param name="Missing">The most rolled-up rows some term or dimension still misses: a backfill counts it down to 0.</param>
+/// <param name="Missing">
+/// The most rolled-up rows some term or dimension still misses: a backfill counts it down to 0 (a term or dimension
+/// that waits to restart, after a roll-up left it out, misses them all).
+/// </param>
 [GenerateSerializer, Immutable, Alias("ae.PartitionRollupStatus")]
 public sealed record PartitionRollupStatus(
     [property: Id(0)] string ObjectModel,

@@ -68,7 +68,8 @@ public sealed class IngestGrain(
     private bool _rollUpArmed;
     private long _rowsToRollUp;
     private bool _checkRollups = true; // before the next roll-up: whether the rollups miss rows (TermRollups.PartitionAsync)
-    private bool _backfill; // the last check found rollups missing rows: each roll-up is followed by a backfill pass until none do
+    private bool _backfill; // the last check found rollups missing rows: each roll-up is followed by a backfill pass until none can be backfilled
+    private DateTimeOffset? _restartDue; // when coverages a roll-up left out may restart (IngestOptions.RollupRestartSpacing), if some wait
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
     private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
     private bool _customTermsFailed; // a roll-up of the custom KPIs' terms hit a data exception: the catalog's only until the configuration changes
@@ -296,20 +297,8 @@ public sealed class IngestGrain(
         {
             var pass = await rollups.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
-            if (_backfill)
-            {
-                var backfill = await rollups.BackfillAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, options.Value.RollupRestartSpacing, cancellationToken);
-                IngestTelemetry.RowsBackfilled.Add(backfill.Rows);
-                if (backfill.Restarted > 0)
-                {
-                    logger.LogInformation("Restarting {Count} rollup coverages of {Client}/{Model}: a roll-up left them out", backfill.Restarted, _clientId, _table!.Model.Code);
-                    IngestTelemetry.RollupRestarts.Add(backfill.Restarted);
-                }
-
-                _backfill = backfill.Remaining > 0;
-            }
-
-            if (pass.Remaining > 0 || _backfill)
+            var backfillGoesOn = await BackfillAsync(rollups, cancellationToken);
+            if (pass.Remaining > 0 || backfillGoesOn)
             {
                 RollUpNow();
             }
@@ -317,8 +306,8 @@ public sealed class IngestGrain(
         catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal)
                                            && !ReferenceEquals(rollups, Query.TermRollups.ForCatalog.GetValueOrDefault(_table!.Model.Code)))
         {
-            // A data exception (class 22: an overflow, say) from a term of the client's custom KPIs over some row would
-            // stop every roll-up of the partition. The catalog's terms go on alone until the configuration changes; the
+            // A data exception (class 22: an overflow, say) from a term of the client's custom KPIs over some new row
+            // would stop every roll-up of the partition. The catalog's terms go on alone until the configuration changes; the
             // custom terms' coverage stays behind, so their KPIs read raw rows (and report the error themselves).
             logger.LogWarning(ex, "Rolling up the custom KPI terms of {Client}/{Model} failed; rolling up the catalog's terms only", _clientId, _table.Model.Code);
             _customTermsFailed = true;
@@ -333,6 +322,52 @@ public sealed class IngestGrain(
                 ScheduleRollUp();
             }
         }
+    }
+
+    /// <summary>
+    /// One backfill pass while some term or dimension misses rolled-up rows (<see cref="Query.TermRollups.BackfillAsync"/>),
+    /// and whether another should follow at once. Coverages a roll-up left out that may not restart yet are taken up
+    /// again by the first roll-up after they may.
+    /// </summary>
+    /// <remarks>
+    /// A data exception (class 22: an overflow, say) over some stored row from a term new to the partition ends the
+    /// backfill rather than the roll-ups: that term's KPIs read raw rows (and report the error themselves), and the
+    /// next check (a query's, or the next activation's) tries again. Other failures leave it to the next roll-up.
+    /// </remarks>
+    private async Task<bool> BackfillAsync(Query.TermRollups rollups, CancellationToken cancellationToken)
+    {
+        if (_restartDue <= DateTimeOffset.UtcNow)
+        {
+            _restartDue = null;
+            _backfill = true;
+        }
+
+        if (!_backfill)
+        {
+            return false;
+        }
+
+        var model = _table!.Model.Code;
+        try
+        {
+            var backfill = await rollups.BackfillAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, options.Value.RollupRestartSpacing, cancellationToken);
+            IngestTelemetry.RowsBackfilled.Add(backfill.Rows);
+            if (backfill.Restarted > 0)
+            {
+                logger.LogInformation("Restarting {Count} rollup coverages of {Client}/{Model}: a roll-up left them out", backfill.Restarted, _clientId, model);
+                IngestTelemetry.RollupRestarts.Add(backfill.Restarted);
+            }
+
+            _restartDue = DateTimeOffset.UtcNow + backfill.RestartIn;
+            _backfill = backfill.Remaining > 0;
+        }
+        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal))
+        {
+            logger.LogWarning(ex, "Backfilling the rollups of {Client}/{Model} failed over some stored row; the KPIs of the terms it backfills read raw rows", _clientId, model);
+            _backfill = false;
+        }
+
+        return _backfill;
     }
 
     /// <summary>
@@ -392,7 +427,7 @@ public sealed class IngestGrain(
             _checkRollups = false;
             _rollupsCheckedAt = Stopwatch.GetTimestamp();
             var missesRows = partition is { MissesRows: true };
-            if (missesRows && !_backfill)
+            if (missesRows && !_backfill && _restartDue is null)
             {
                 logger.LogInformation("Backfilling the rollups of {Client}/{Model}: some of their terms or dimensions miss rows", _clientId, model);
                 IngestTelemetry.RollupBackfills.Add(1);

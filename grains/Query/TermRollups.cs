@@ -478,7 +478,7 @@ internal sealed class TermRollups
 
         // The coverages that hold every row from some first sequence through the watermark, but not from row 1.
         var pending = _coverages.Where(c => recorded[c.Id] is var r && r.Through == watermark && r.From > 1).ToArray();
-        var pass = new BackfillPass(0, 0, restarted.Length);
+        var pass = new BackfillPass(0, 0, restarted.Length, restarted.Length < stopped.Length ? restartSpacing - sinceRestart : null);
         if (pending.Length > 0)
         {
             var first = pending.Max(c => recorded[c.Id].From);
@@ -557,12 +557,6 @@ internal sealed class TermRollups
     }
 
     /// <summary>
-    /// The statement that adds the rows <c>$2..$3</c> of client <c>$1</c>'s partition to the rollups of
-    /// <paramref name="coverages"/>, and records them as rolled up: forward, from right after each coverage's last
-    /// sequence (<c>covered_through</c>); in a <paramref name="backfill"/>, back from right before its first
-    /// (<c>from_sequence</c>).
-    /// </summary>
-    /// <summary>
     /// Locks the partition's row until the transaction ends (the lock every ingest transaction and roll-up takes) and
     /// reads its watermark, its end and how long ago rollups of it were last restarted; null if it has no row.
     /// </summary>
@@ -583,6 +577,12 @@ internal sealed class TermRollups
             : null;
     }
 
+    /// <summary>
+    /// The statement that adds the rows <c>$2..$3</c> of client <c>$1</c>'s partition to the rollups of
+    /// <paramref name="coverages"/>, and records them as rolled up: forward, from right after each coverage's last
+    /// sequence (<c>covered_through</c>); in a <paramref name="backfill"/>, back from right before its first
+    /// (<c>from_sequence</c>).
+    /// </summary>
     /// <remarks>
     /// The new rows are read once: their states per shortest slot and combination of dimension values (<c>f</c>, a few
     /// thousand groups however many rows), which are then added up per slot of every length, in total and per value of
@@ -707,9 +707,13 @@ internal readonly record struct RollUpPass(long Rows, long Remaining);
 
 /// <summary>What one backfill pass did (<see cref="TermRollups.BackfillAsync"/>).</summary>
 /// <param name="Rows">The rows it added to the rollups of the coverages that started latest.</param>
-/// <param name="Remaining">The most rows a coverage of this release still misses; 0 when every one holds every rolled-up row, or cannot be restarted yet.</param>
+/// <param name="Remaining">
+/// The most rows a coverage of this release still misses, of those it can backfill; 0 when every one holds every
+/// rolled-up row, or waits for its restart (<paramref name="RestartIn"/>).
+/// </param>
 /// <param name="Restarted">The coverages whose rollups it deleted, to start them afresh.</param>
-internal readonly record struct BackfillPass(long Rows, long Remaining, int Restarted);
+/// <param name="RestartIn">How long until coverages a roll-up left out may restart, if some wait for that.</param>
+internal readonly record struct BackfillPass(long Rows, long Remaining, int Restarted, TimeSpan? RestartIn = null);
 
 /// <summary>A client's partition of one object model, and how far its rollups hold its rows.</summary>
 /// <param name="LastSequence">The partition's last committed sequence: its rows are 1 through it.</param>
@@ -717,8 +721,8 @@ internal readonly record struct BackfillPass(long Rows, long Remaining, int Rest
 /// <param name="MissingRows">
 /// The most rolled-up rows some term or dimension of this release misses (added after the partition's first rows,
 /// or left out by another release's roll-up): queries read it raw until it is backfilled
-/// (<see cref="TermRollups.BackfillAsync"/>), which counts this down to 0. Rows never rolled up miss nothing: the next
-/// roll-up starts from the first.
+/// (<see cref="TermRollups.BackfillAsync"/>), which counts this down to 0 (one a roll-up left out misses them all
+/// until it restarts). Rows never rolled up miss nothing: the next roll-up starts from the first.
 /// </param>
 /// <param name="RestartedAt">When rollups of some term or dimension were last deleted to be backfilled afresh, if ever.</param>
 /// <param name="SinceRestart">How long ago that was, by the database's clock.</param>

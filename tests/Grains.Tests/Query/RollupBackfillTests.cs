@@ -109,7 +109,10 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
             // are, read raw; past it they restart.
             await _stored.OrdersAsync(clientId, 2401, 2600);
             await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
-            Assert.Equal(default, await Catalog.BackfillAsync(fixture.Database, clientId, 1000, TimeSpan.FromHours(1), CancellationToken.None));
+            var held = await Catalog.BackfillAsync(fixture.Database, clientId, 1000, TimeSpan.FromHours(1), CancellationToken.None);
+            Assert.Equal((0L, 0L, 0), (held.Rows, held.Remaining, held.Restarted));
+            Assert.InRange(held.RestartIn!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
+            Assert.Equal(2600, (await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissingRows);
             Assert.False(await ReadsRollupsAsync(total, config));
             var restart = await Catalog.BackfillAsync(fixture.Database, clientId, TermRollups.EveryRow, TimeSpan.Zero, CancellationToken.None);
             Assert.Equal((2600L, 0L, passes[0].Restarted), (restart.Rows, restart.Remaining, restart.Restarted));
