@@ -33,7 +33,7 @@ public sealed class KpiClusterFixture : IAsyncLifetime
         {
             host.Services.AddGrainServices(host.Configuration, Postgres);
             // Ingest grains leave rolling up to the tests (TermRollups.RollUpAsync), so a test knows which rows are in
-            // the rollups and which a query reads raw; only a rebuild a query asks for (RollupRebuildTests) rolls up,
+            // the rollups and which a query reads raw; only a backfill a query asks for (RollupBackfillTests) rolls up,
             // in passes small enough to take several.
             host.Services.Configure<IngestOptions>(o =>
             {
