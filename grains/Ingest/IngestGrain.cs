@@ -307,8 +307,9 @@ public sealed class IngestGrain(
                                            && !ReferenceEquals(rollups, Query.TermRollups.ForCatalog.GetValueOrDefault(_table!.Model.Code)))
         {
             // A data exception (class 22: an overflow, say) from a term of the client's custom KPIs over some new row
-            // would stop every roll-up of the partition. The catalog's terms go on alone until the configuration changes; the
-            // custom terms' coverage stays behind, so their KPIs read raw rows (and report the error themselves).
+            // would stop every roll-up of the partition. The catalog's terms go on alone until the configuration
+            // changes; the custom terms' coverage stays behind, so their KPIs read raw rows (and report the error
+            // themselves).
             logger.LogWarning(ex, "Rolling up the custom KPI terms of {Client}/{Model} failed; rolling up the catalog's terms only", _clientId, _table.Model.Code);
             _customTermsFailed = true;
             RollUpNow();
