@@ -124,12 +124,13 @@ internal sealed class TermRollups
     /// </summary>
     private sealed record Coverage(AggregateTerm? Term, string? Dimension)
     {
-        public string StateKey => Term?.StateKey ?? EventsKey;
-
         public long Id { get; } = CoverageId(Term?.StateKey ?? EventsKey, Dimension);
 
+        /// <summary>The id the rollup tables keep in their <c>term</c> column.</summary>
+        public long TermId { get; } = Term is null ? EventsTerm : IdOf(Term.StateKey);
+
         /// <summary>How <c>query.rollup_terms</c> names it.</summary>
-        public string Key => Dimension is null ? StateKey : $"{StateKey} by {Dimension}";
+        public string Key { get; } = Dimension is null ? Term?.StateKey ?? EventsKey : $"{Term?.StateKey ?? EventsKey} by {Dimension}";
     }
 
     /// <summary>The rollups of every catalog object model that has rollable terms, by object model code.</summary>
@@ -273,12 +274,8 @@ internal sealed class TermRollups
     public async Task<RollUpPass> RollUpAsync(NpgsqlDataSource dataSource, string clientId, long maxRows, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await LockPatientlyAsync(connection, transaction, cancellationToken);
-        var pass = await RollUpLockedAsync(connection, transaction, clientId, maxRows, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return pass;
+        return await InPatientTransactionAsync(
+            dataSource, (connection, transaction) => RollUpLockedAsync(connection, transaction, clientId, maxRows, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -352,33 +349,27 @@ internal sealed class TermRollups
     /// partition's lock, in one short transaction: roll-ups then add every stored row again, pass by pass
     /// (<see cref="RollUpAsync"/>). Queries stay exact meanwhile, reading raw what is not rolled up yet.
     /// </summary>
-    public async Task ResetAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await LockPatientlyAsync(connection, transaction, cancellationToken);
-        await using var reset = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
-        foreach (var sql in new[]
-                 {
-                     // The ingest grain's lock: no batch of this partition commits until the reset does.
-                     """
-                     INSERT INTO ingest.partitions (client_id, object_model, last_sequence, rollups_reset_at) VALUES ($1, $2, 0, now())
-                     ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0, rollups_reset_at = now()
-                     """,
-                     "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
-                     "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
-                     "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
-                 })
+    public Task ResetAsync(NpgsqlDataSource dataSource, string clientId, CancellationToken cancellationToken) =>
+        InPatientTransactionAsync(dataSource, async (connection, transaction) =>
         {
-            var command = new NpgsqlBatchCommand(sql);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-            reset.BatchCommands.Add(command);
-        }
+            await using var reset = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
+            foreach (var sql in new[]
+                     {
+                         // The ingest grain's lock: no batch of this partition commits until the reset does.
+                         """
+                         INSERT INTO ingest.partitions (client_id, object_model, last_sequence, rollups_reset_at) VALUES ($1, $2, 0, now())
+                         ON CONFLICT (client_id, object_model) DO UPDATE SET rolled_up_through = 0, rollups_reset_at = now()
+                         """,
+                         "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2",
+                         "DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = $2",
+                         "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2",
+                     })
+            {
+                reset.BatchCommands.Add(Command(sql, clientId, Model.Code));
+            }
 
-        await reset.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
+            return await reset.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
 
     /// <summary>
     /// Rebuilds a client's rollups of this object model from all its stored rows (<see cref="ResetAsync"/>, then
@@ -412,15 +403,20 @@ internal sealed class TermRollups
         NpgsqlDataSource dataSource, string clientId, long maxRows, TimeSpan restartSpacing, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await LockPatientlyAsync(connection, transaction, cancellationToken);
+        return await InPatientTransactionAsync(
+            dataSource,
+            (connection, transaction) => BackfillLockedAsync(connection, transaction, clientId, maxRows, restartSpacing, cancellationToken),
+            cancellationToken);
+    }
+
+    private async Task<BackfillPass> BackfillLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string clientId, long maxRows, TimeSpan restartSpacing, CancellationToken cancellationToken)
+    {
         if (await LockPartitionAsync(connection, transaction, clientId, cancellationToken) is not { RolledUpThrough: > 0 and var watermark } partition)
         {
             return default; // no row rolled up yet: the first roll-up starts every coverage from row 1
         }
 
-        var sinceRestart = partition.SinceRestart;
         var recorded = new Dictionary<long, (long From, long Through)>();
         await using (var read = new NpgsqlCommand(
             "SELECT term, from_sequence, covered_through FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
@@ -438,7 +434,7 @@ internal sealed class TermRollups
 
         await using var write = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
         var stopped = _coverages.Where(c => recorded.TryGetValue(c.Id, out var r) && r.Through != watermark).ToArray();
-        var restarted = stopped.Length > 0 && !(sinceRestart < restartSpacing) ? stopped : [];
+        var restarted = stopped.Length > 0 && !(partition.SinceRestart < restartSpacing) ? stopped : [];
         if (restarted.Length > 0)
         {
             var inTotal = restarted.Where(c => c.Dimension is null).Select(c => c.Id).ToArray();
@@ -450,7 +446,7 @@ internal sealed class TermRollups
                 DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
                 WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
                 """,
-                clientId, Model.Code, perValue.Select(c => c.Dimension!).ToArray(), perValue.Select(c => c.Term is null ? EventsTerm : IdOf(c.StateKey)).ToArray()));
+                clientId, Model.Code, perValue.Select(c => c.Dimension!).ToArray(), perValue.Select(c => c.TermId).ToArray()));
             write.BatchCommands.Add(Command(
                 "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)", clientId, Model.Code, restarted.Select(c => c.Id).ToArray()));
             write.BatchCommands.Add(Command(
@@ -478,7 +474,7 @@ internal sealed class TermRollups
 
         // The coverages that hold every row from some first sequence through the watermark, but not from row 1.
         var pending = _coverages.Where(c => recorded[c.Id] is var r && r.Through == watermark && r.From > 1).ToArray();
-        var pass = new BackfillPass(0, 0, restarted.Length, restarted.Length < stopped.Length ? restartSpacing - sinceRestart : null);
+        var pass = new BackfillPass(0, 0, restarted.Length, restarted.Length < stopped.Length ? restartSpacing - partition.SinceRestart : null);
         if (pending.Length > 0)
         {
             var first = pending.Max(c => recorded[c.Id].From);
@@ -495,7 +491,6 @@ internal sealed class TermRollups
             await write.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
         return pass;
     }
 
@@ -516,10 +511,24 @@ internal sealed class TermRollups
     /// </summary>
     private const int PassTimeoutSeconds = 60;
 
-    private static async Task LockPatientlyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction of its own and commits it. The transaction waits at most a few
+    /// seconds for a lock (the partition's, held by an ingest transaction, or by a writer that is gone until the server
+    /// ends its session): the caller tries again later.
+    /// </summary>
+    private static async Task<T> InPatientTransactionAsync<T>(
+        NpgsqlDataSource dataSource, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
-        await using var patience = new NpgsqlCommand("SET LOCAL lock_timeout = '3s'", connection, transaction);
-        await patience.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var patience = new NpgsqlCommand("SET LOCAL lock_timeout = '3s'", connection, transaction))
+        {
+            await patience.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
     }
 
     /// <summary>
@@ -547,10 +556,7 @@ internal sealed class TermRollups
 
         var through = end - from < maxRows ? end : from + maxRows - 1;
 
-        var watermark = new NpgsqlBatchCommand("UPDATE ingest.partitions SET rolled_up_through = $3 WHERE client_id = $1 AND object_model = $2");
-        watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        watermark.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
-        watermark.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
+        var watermark = Command("UPDATE ingest.partitions SET rolled_up_through = $3 WHERE client_id = $1 AND object_model = $2", clientId, Model.Code, through);
         await using var write = new NpgsqlBatch(connection, transaction) { BatchCommands = { WriteCommand(_upsert, _literals, _coverages, clientId, from, through), watermark }, Timeout = PassTimeoutSeconds };
         await write.ExecuteNonQueryAsync(cancellationToken);
         return new RollUpPass(through - from + 1, end - through);
@@ -611,7 +617,7 @@ internal sealed class TermRollups
         // The terms written in total, or per a dimension's value, where that is not every term of the statement.
         string Written(string? dimension)
         {
-            var written = coverages.Where(c => c.Dimension == dimension).Select(c => c.Term is null ? EventsTerm : IdOf(c.Term.StateKey)).ToArray();
+            var written = coverages.Where(c => c.Dimension == dimension).Select(c => c.TermId).ToArray();
             return written.Length == terms.Length + 1 ? "" : $" AND v.term IN ({string.Join(", ", written)})";
         }
 
