@@ -181,21 +181,10 @@ if (rebuildPassRows > 0)
     var resetWatch = Stopwatch.StartNew();
     await orders.ResetAsync(dataSource, ClientId, CancellationToken.None);
     var resetMs = resetWatch.Elapsed.TotalMilliseconds;
-    var passTimes = new List<double>();
     var total = Stopwatch.StartNew();
-    while (true)
-    {
-        var (pass, ms) = await TimedAsync(() => orders.RollUpAsync(dataSource, ClientId, rebuildPassRows, CancellationToken.None));
-        passTimes.Add(ms);
-        if (pass.Remaining == 0)
-        {
-            break;
-        }
-    }
-
+    var passTimes = await PassesAsync(async () => (await orders.RollUpAsync(dataSource, ClientId, rebuildPassRows, CancellationToken.None)).Remaining);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"rebuilt the rollups of {rows - unrolled:N0} orders: reset {resetMs:0.0} ms, then {passTimes.Count} passes of up to {rebuildPassRows:N0} rows in {total.Elapsed.TotalSeconds:0.0} s; " +
-        $"a pass p50 / p99 / max {P(passTimes, 50):0.0} / {P(passTimes, 99):0.0} / {passTimes.Max():0.0} ms"));
+        $"rebuilt the rollups of {rows - unrolled:N0} orders: reset {resetMs:0.0} ms, then {passTimes.Count} passes of up to {rebuildPassRows:N0} rows in {total.Elapsed.TotalSeconds:0.0} s; {PassFigures(passTimes)}"));
     return;
 }
 
@@ -213,27 +202,21 @@ if (backfillPassRows > 0)
     await ExecuteAsync("DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = 'orders' AND term = $2", ClientId, perfectTerm);
     await ExecuteAsync("DELETE FROM query.dimension_rollups WHERE client_id = $1 AND object_model = 'orders' AND term = $2", ClientId, perfectTerm);
     await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = 'orders' AND term = ANY($2)", ClientId, coverages);
-    var passTimes = new List<double>();
     var halfway = "";
     var total = Stopwatch.StartNew();
-    while (true)
-    {
-        var (pass, ms) = await TimedAsync(() => orders.BackfillAsync(dataSource, ClientId, backfillPassRows, TimeSpan.Zero, CancellationToken.None));
-        passTimes.Add(ms);
-        if (pass.Remaining == 0)
+    var passTimes = await PassesAsync(
+        async () => (await orders.BackfillAsync(dataSource, ClientId, backfillPassRows, TimeSpan.Zero, CancellationToken.None)).Remaining,
+        async remaining =>
         {
-            break;
-        }
-
-        if (halfway.Length == 0 && pass.Remaining <= (rows - unrolled) / 2)
-        {
-            var (otd, otdMs) = await TimedAsync(() => rolled.RunAsync(year with { KpiCode = "OTD" }, config));
-            Check(otd, rolled, expectRollups: true);
-            var (pofRaw, pofMs) = await TimedAsync(() => rolled.RunAsync(year, config));
-            Check(pofRaw, rolled, expectRollups: false);
-            halfway = string.Create(CultureInfo.InvariantCulture, $"halfway, a year of OTD {otdMs:0.0} ms from rollups (before: {otdBeforeMs:0.0}), of POF {pofMs:0.0} ms from raw rows; ");
-        }
-    }
+            if (halfway.Length == 0 && remaining <= (rows - unrolled) / 2)
+            {
+                var (otd, otdMs) = await TimedAsync(() => rolled.RunAsync(year with { KpiCode = "OTD" }, config));
+                Check(otd, rolled, expectRollups: true);
+                var (pofRaw, pofMs) = await TimedAsync(() => rolled.RunAsync(year, config));
+                Check(pofRaw, rolled, expectRollups: false);
+                halfway = string.Create(CultureInfo.InvariantCulture, $"halfway, a year of OTD {otdMs:0.0} ms from rollups (before: {otdBeforeMs:0.0}), of POF {pofMs:0.0} ms from raw rows; ");
+            }
+        });
 
     var elapsed = total.Elapsed;
     var (after, afterMs) = await TimedAsync(() => rolled.RunAsync(year, config));
@@ -241,7 +224,7 @@ if (backfillPassRows > 0)
     var same = (await raw.RunAsync(year, config)).Series[0].Values.Select(v => v.Value).SequenceEqual(after.Series[0].Values.Select(v => v.Value));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backfilled one term of {rows - unrolled:N0} orders ({coverages.Length} coverages): {passTimes.Count} passes of up to {backfillPassRows:N0} rows in {elapsed.TotalSeconds:0.0} s; " +
-        $"a pass p50 / p99 / max {P(passTimes, 50):0.0} / {P(passTimes, 99):0.0} / {passTimes.Max():0.0} ms; {halfway}" +
+        $"{PassFigures(passTimes)}; {halfway}" +
         $"then POF {afterMs:0.0} ms from rollups, same values as raw rows: {(same ? "yes" : "NO")}"));
     return;
 }
@@ -747,6 +730,29 @@ static void Keep(Dictionary<string, List<double>> times, double raw, double hand
     times["rollups"].Add(rollups);
     times["hand rollups"].Add(handRollups);
 }
+
+// Runs roll-up or backfill passes until none remains, timing each; between passes, `between` gets the rows remaining.
+static async Task<List<double>> PassesAsync(Func<Task<long>> pass, Func<long, Task>? between = null)
+{
+    var times = new List<double>();
+    while (true)
+    {
+        var (remaining, ms) = await TimedAsync(pass);
+        times.Add(ms);
+        if (remaining == 0)
+        {
+            return times;
+        }
+
+        if (between is not null)
+        {
+            await between(remaining);
+        }
+    }
+}
+
+static string PassFigures(List<double> passTimes) => string.Create(CultureInfo.InvariantCulture,
+    $"a pass p50 / p99 / max {P(passTimes, 50):0.0} / {P(passTimes, 99):0.0} / {passTimes.Max():0.0} ms");
 
 static async Task<List<double>> TimeAsync(int runs, Func<Task> run)
 {
