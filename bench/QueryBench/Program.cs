@@ -210,17 +210,14 @@ if (backfillPassRows > 0)
         {
             if (halfway.Length == 0 && remaining <= (rows - unrolled) / 2)
             {
-                var (otd, otdMs) = await TimedAsync(() => rolled.RunAsync(year with { KpiCode = "OTD" }, config));
-                Check(otd, rolled, expectRollups: true);
-                var (pofRaw, pofMs) = await TimedAsync(() => rolled.RunAsync(year, config));
-                Check(pofRaw, rolled, expectRollups: false);
+                var (_, otdMs) = await CheckedRunAsync(rolled, year with { KpiCode = "OTD" }, config, expectRollups: true);
+                var (_, pofMs) = await CheckedRunAsync(rolled, year, config, expectRollups: false);
                 halfway = string.Create(CultureInfo.InvariantCulture, $"halfway, a year of OTD {otdMs:0.0} ms from rollups (before: {otdBeforeMs:0.0}), of POF {pofMs:0.0} ms from raw rows; ");
             }
         });
 
     var elapsed = total.Elapsed;
-    var (after, afterMs) = await TimedAsync(() => rolled.RunAsync(year, config));
-    Check(after, rolled, expectRollups: true);
+    var (after, afterMs) = await CheckedRunAsync(rolled, year, config, expectRollups: true);
     var same = (await raw.RunAsync(year, config)).Series[0].Values.Select(v => v.Value).SequenceEqual(after.Series[0].Values.Select(v => v.Value));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backfilled one term of {rows - unrolled:N0} orders ({coverages.Length} coverages): {passTimes.Count} passes of up to {backfillPassRows:N0} rows in {elapsed.TotalSeconds:0.0} s; " +
@@ -268,12 +265,10 @@ foreach (var (name, length, granularity, unit) in cases)
     List<(DateTimeOffset Start, double? Value)>? handRolledValues = null;
     for (var i = 0; i < runs + 2; i++)
     {
-        (rawResult, var rawMs) = await TimedAsync(() => raw.RunAsync(query, config));
-        Check(rawResult, raw, expectRollups: false);
+        (rawResult, var rawMs) = await CheckedRunAsync(raw, query, config, expectRollups: false);
         var values = rawResult.Series[0].Values;
         (handValues, var handMs) = await TimedAsync(() => HandWrittenAsync(unit, values[0].BucketStart, values[^1].BucketEnd));
-        (rolledResult, var rolledMs) = await TimedAsync(() => rolled.RunAsync(query, config));
-        Check(rolledResult, rolled, expectRollups: true);
+        (rolledResult, var rolledMs) = await CheckedRunAsync(rolled, query, config, expectRollups: true);
         (handRolledValues, var handRolledMs) = await TimedAsync(() => HandWrittenOverRollupsAsync(unit, values[0].BucketStart, values[^1].BucketEnd));
         if (i >= 2)
         {
@@ -340,10 +335,8 @@ if (drillRuns > 0)
         var same = true;
         for (var i = 0; i <= drillRuns; i++)
         {
-            var (rawAnswer, rawMs) = await TimedAsync(() => raw.RunAsync(query, config));
-            Check(rawAnswer, raw, expectRollups: false);
-            var (rolledAnswer, rolledMs) = await TimedAsync(() => rolled.RunAsync(query, config));
-            Check(rolledAnswer, rolled, expectRollups: true);
+            var (rawAnswer, rawMs) = await CheckedRunAsync(raw, query, config, expectRollups: false);
+            var (rolledAnswer, rolledMs) = await CheckedRunAsync(rolled, query, config, expectRollups: true);
             var (from, to) = (rawAnswer.Series[0].Values[0].BucketStart, rawAnswer.Series[0].Values[^1].BucketEnd);
             var (handValues, handMs) = await TimedAsync(() => HandDrillDownAsync(unit, from, to));
             var (handRolledValues, handRolledMs) = await TimedAsync(() => HandDrillDownOverRollupsAsync(unit, from, to));
@@ -393,10 +386,8 @@ if (customRuns > 0)
         var same = true;
         for (var i = 0; i <= customRuns; i++)
         {
-            var (rawAnswer, rawMs) = await TimedAsync(() => raw.RunAsync(query, customConfig));
-            Check(rawAnswer, raw, expectRollups: false);
-            var (rolledAnswer, rolledMs) = await TimedAsync(() => rolled.RunAsync(query, customConfig));
-            Check(rolledAnswer, rolled, expectRollups: true);
+            var (rawAnswer, rawMs) = await CheckedRunAsync(raw, query, customConfig, expectRollups: false);
+            var (rolledAnswer, rolledMs) = await CheckedRunAsync(rolled, query, customConfig, expectRollups: true);
             same &= rawAnswer.Series[0].Values.Select(v => v.Value).SequenceEqual(rolledAnswer.Series[0].Values.Select(v => v.Value));
             if (i > 0)
             {
@@ -635,6 +626,14 @@ static async Task<List<(DateTimeOffset Start, double? Value)>> PercentagesAsync(
     }
 
     return values;
+}
+
+// One timed run of a query, checked to have succeeded and read rollups or raw rows as expected.
+static async Task<(KpiQueryResult Result, double Ms)> CheckedRunAsync(KpiQueryRunner runner, KpiQuery query, ClientConfig clientConfig, bool expectRollups)
+{
+    var (result, ms) = await TimedAsync(() => runner.RunAsync(query, clientConfig));
+    Check(result, runner, expectRollups);
+    return (result, ms);
 }
 
 static void Check(KpiQueryResult result, KpiQueryRunner runner, bool expectRollups)
