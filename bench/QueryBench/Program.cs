@@ -228,21 +228,23 @@ if (backfillPassRows > 0)
 
 if (args.Contains("--explain"))
 {
-    // The plans PostgreSQL chooses for the rollup statements, to see where their time goes.
+    // The plans PostgreSQL chooses for the statements over raw rows and over rollups, to see where their time goes.
     var covered = orders.TermIds.Values.Append(TermRollups.EventsTerm).Select(t => ("orders", t)).ToHashSet();
     foreach (var (name, length, granularity, _) in cases)
     {
         var prepared = KpiQueryRunner.Prepare(new KpiQuery(ClientId, "POF", end - length, end, granularity), config, new KpiQueryOptions());
-        var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, null,
-            new RollupSource(RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes), covered));
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!);
-        explain.CommandText = "EXPLAIN (ANALYZE, BUFFERS) " + explain.CommandText;
-        Console.WriteLine($"--- {name}\n{plan.Sql}");
-        await using var reader = await explain.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        foreach (var (source, rollups) in new[] { ("raw rows", (RollupSource?)null), ("rollups", new RollupSource(RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutes), covered)) })
         {
-            Console.WriteLine(reader.GetString(0));
+            var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, null, rollups, TermRollups.SlotDividing(prepared.Boundaries!));
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!);
+            explain.CommandText = "EXPLAIN (ANALYZE, BUFFERS) " + explain.CommandText;
+            Console.WriteLine($"--- {name}, {source}\n{plan.Sql}");
+            await using var reader = await explain.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                Console.WriteLine(reader.GetString(0));
+            }
         }
     }
 
