@@ -44,6 +44,17 @@ public sealed class IngestOptions
     /// restart the other's again and again.
     /// </summary>
     public TimeSpan RollupRestartSpacing { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How long after its last roll-up the rollups of a term or dimension that this release does not write (a custom
+    /// KPI removed, a term of the catalog an earlier release had) are deleted (<see cref="Query.TermRollups.DropAbandonedAsync"/>):
+    /// long enough to outlast any rolling deploy and quick rollback, since rollups dropped and wanted again are
+    /// backfilled from scratch.
+    /// </summary>
+    public TimeSpan AbandonedRollupsAfter { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often at most a partition looks for abandoned rollups (<see cref="AbandonedRollupsAfter"/>); also on its first roll-up of an activation.</summary>
+    public TimeSpan AbandonedRollupsCheckInterval { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
@@ -72,6 +83,7 @@ public sealed class IngestGrain(
     private DateTimeOffset? _restartDue; // when coverages a roll-up left out may restart (IngestOptions.RollupRestartSpacing), if some wait
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
     private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
+    private long _abandonedCheckedAt; // Stopwatch timestamp of the last look for abandoned rollups; 0 before the first
     private bool _customTermsFailed; // a roll-up of the custom KPIs' terms hit a data exception: the catalog's only until the configuration changes
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -298,6 +310,7 @@ public sealed class IngestGrain(
             var pass = await rollups.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
             var backfillGoesOn = await BackfillAsync(rollups, cancellationToken);
+            await DropAbandonedRollupsAsync(rollups, cancellationToken);
             if (pass.Remaining > 0 || backfillGoesOn)
             {
                 RollUpNow();
@@ -369,6 +382,27 @@ public sealed class IngestGrain(
         }
 
         return _backfill;
+    }
+
+    /// <summary>
+    /// Deletes, at most once per <see cref="IngestOptions.AbandonedRollupsCheckInterval"/>, the rollups no release has
+    /// written for <see cref="IngestOptions.AbandonedRollupsAfter"/> (<see cref="Query.TermRollups.DropAbandonedAsync"/>).
+    /// </summary>
+    private async Task DropAbandonedRollupsAsync(Query.TermRollups rollups, CancellationToken cancellationToken)
+    {
+        if (_abandonedCheckedAt != 0 && Stopwatch.GetElapsedTime(_abandonedCheckedAt) < options.Value.AbandonedRollupsCheckInterval)
+        {
+            return;
+        }
+
+        _abandonedCheckedAt = Stopwatch.GetTimestamp();
+        var dropped = await rollups.DropAbandonedAsync(dataSource, _clientId, options.Value.AbandonedRollupsAfter, cancellationToken);
+        if (dropped > 0)
+        {
+            logger.LogInformation("Dropped the rollups of {Count} terms or dimensions of {Client}/{Model} that no release has written for {Days:0.#} days",
+                dropped, _clientId, _table!.Model.Code, options.Value.AbandonedRollupsAfter.TotalDays);
+            IngestTelemetry.RollupsDropped.Add(dropped);
+        }
     }
 
     /// <summary>

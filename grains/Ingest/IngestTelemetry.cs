@@ -24,6 +24,9 @@ internal static class IngestTelemetry
     public static readonly Counter<long> RollupRestarts =
         Meter.CreateCounter<long>("ae.ingest.rollup_restarts", "{coverage}", "Rollups of a term or dimension deleted to be backfilled afresh, since a roll-up left them out");
 
+    public static readonly Counter<long> RollupsDropped =
+        Meter.CreateCounter<long>("ae.ingest.rollups_dropped", "{coverage}", "Rollups of a term or dimension deleted since no release has written them for a while");
+
     public static readonly Histogram<double> CommitDuration =
         Meter.CreateHistogram<double>("ae.ingest.commit.duration", "ms", "Time to validate-free commit one batch (COPY + sequence)");
 }

@@ -192,6 +192,9 @@ internal sealed class TermRollups
 
     public ObjectModelDefinition Model { get; }
 
+    /// <summary>The object model's table, quoted for SQL.</summary>
+    private string QualifiedTable => $"{KpiSqlCompiler.Quote(Model.Domain)}.{KpiSqlCompiler.Quote(Model.Code)}";
+
     /// <summary>One term per distinct state, in a fixed order.</summary>
     public IReadOnlyList<AggregateTerm> Terms { get; }
 
@@ -494,6 +497,90 @@ internal sealed class TermRollups
         return pass;
     }
 
+    /// <summary>
+    /// Deletes the rollups no release writes any more: the coverages of terms and dimensions this release does not
+    /// roll up (a custom KPI removed, a term of the catalog an earlier release had) whose first row left out was stored
+    /// more than <paramref name="abandonedAfter"/> ago, with their rollups. A release that still rolls one up keeps it
+    /// at the watermark, so none of them is touched while any silo writes it; one dropped and wanted again (a custom
+    /// KPI defined anew, a rollback) is backfilled from scratch. Returns how many coverages were dropped.
+    /// </summary>
+    public async Task<int> DropAbandonedAsync(NpgsqlDataSource dataSource, string clientId, TimeSpan abandonedAfter, CancellationToken cancellationToken) =>
+        await InPatientTransactionAsync(dataSource, async (connection, transaction) =>
+        {
+            if (await LockPartitionAsync(connection, transaction, clientId, cancellationToken) is not { RolledUpThrough: > 0 and var watermark })
+            {
+                return 0;
+            }
+
+            var abandoned = new List<(long Coverage, long Term, string? Dimension)>();
+            await using (var read = new NpgsqlCommand(
+                $"""
+                SELECT c.term, c.state_key FROM query.rollup_terms AS c
+                WHERE c.client_id = $1 AND c.object_model = $2 AND c.term <> ALL($3) AND coalesce(c.covered_through, 0) < $4
+                  AND EXISTS (SELECT 1 FROM {QualifiedTable} AS t
+                              WHERE t.client_id = $1 AND t.sequence = coalesce(c.covered_through, 0) + 1 AND t.ingested_at < now() - $5)
+                """,
+                connection, transaction))
+            {
+                read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+                read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Code });
+                read.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = _coverages.Select(c => c.Id).ToArray() });
+                read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = watermark });
+                read.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = abandonedAfter });
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    if (RollupsOf(reader.GetInt64(0), reader.GetString(1)) is { } rollups)
+                    {
+                        abandoned.Add((reader.GetInt64(0), rollups.Term, rollups.Dimension));
+                    }
+                }
+            }
+
+            if (abandoned.Count == 0)
+            {
+                return 0;
+            }
+
+            var perValue = abandoned.Where(a => a.Dimension is not null).ToArray();
+            await using var drop = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    Command("DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
+                        clientId, Model.Code, abandoned.Where(a => a.Dimension is null).Select(a => a.Term).ToArray()),
+                    Command(
+                        """
+                        DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
+                        WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
+                        """,
+                        clientId, Model.Code, perValue.Select(a => a.Dimension!).ToArray(), perValue.Select(a => a.Term).ToArray()),
+                    Command("DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
+                        clientId, Model.Code, abandoned.Select(a => a.Coverage).ToArray()),
+                },
+                Timeout = PassTimeoutSeconds,
+            };
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+            return abandoned.Count;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Which rollups a coverage this release does not know holds, by its recorded key (<see cref="Coverage.Key"/>):
+    /// a term's per value of a dimension ("term by dimension": a dimension's code is a plain name, which no term's key
+    /// ends with), or a term's in total; null for a key that does not give back the coverage's id.
+    /// </summary>
+    internal static (long Term, string? Dimension)? RollupsOf(long coverageId, string key)
+    {
+        var by = key.LastIndexOf(" by ", StringComparison.Ordinal);
+        var (term, dimension) = by > 0 ? (key[..by], key[(by + 4)..]) : (key, "");
+        if (dimension.Length > 0 && dimension.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') && CoverageId(term, dimension) == coverageId)
+        {
+            return (CoverageId(term, null), dimension);
+        }
+
+        return CoverageId(key, null) == coverageId ? (coverageId, null) : null;
+    }
+
     private static NpgsqlBatchCommand Command(string sql, params object[] values)
     {
         var command = new NpgsqlBatchCommand(sql);
@@ -624,7 +711,6 @@ internal sealed class TermRollups
         var inTotalWritten = coverages.Any(c => c.Dimension is null);
         var keys = $"${fixedParameters + literals.Count + 1}::bigint[]";
         var names = $"${fixedParameters + literals.Count + 2}::text[]";
-        var table = $"{KpiSqlCompiler.Quote(Model.Domain)}.{KpiSqlCompiler.Quote(Model.Code)}";
         var code = KpiSqlCompiler.Literal(Model.Code);
         var slots = "ARRAY[" + string.Join(", ", SlotMinutes) + "]";
         var shortest = SlotMinutes.Min(); // every other slot length is a multiple of it
@@ -693,7 +779,7 @@ internal sealed class TermRollups
             WITH f AS (
                 SELECT date_bin(interval '{shortest} minutes', {time}, {SlotOrigin}) AS slot_start{valueColumns},
                        {perRow}
-                FROM {table} AS t
+                FROM {QualifiedTable} AS t
                 WHERE t.client_id = $1 AND t.sequence BETWEEN $2 AND $3
                 GROUP BY {fineGroups}),
             g AS (

@@ -222,6 +222,58 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
         Assert.Contains("value out of range", failed.Error!.Message);
     }
 
+    [Fact]
+    public async Task Rollups_no_release_has_written_for_a_while_are_dropped_and_backfilled_from_scratch_when_wanted_again()
+    {
+        var clientId = "abandoned-" + Guid.NewGuid().ToString("N")[..10];
+        var onlyEarlier = "abandoned-" + Guid.NewGuid().ToString("N")[..10];
+        var (config, total, byCarrier) = await ClientAsync(clientId);
+        var otd = total with { KpiCode = "OTD" }; // its terms are in both releases' roll-ups
+        var week = TimeSpan.FromDays(7);
+        await _stored.OrdersAsync(onlyEarlier, 1, 2400);
+        await Earlier.RollUpAsync(fixture.Database, onlyEarlier, TermRollups.EveryRow, CancellationToken.None);
+
+        // Written through the watermark by this release: another release keeps them, however old the rows.
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await StoredDaysAgoAsync(clientId, 1, 2000, days: 8);
+        Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
+
+        // Left out by the other release's roll-up of rows stored just now: kept for the week.
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+        await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
+        await StoredDaysAgoAsync(clientId, 2001, 2400, days: 6);
+        Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
+
+        // Past it: dropped, and the partition holds what the other release alone would have written.
+        await StoredDaysAgoAsync(clientId, 2001, 2400, days: 8);
+        var dropped = await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None);
+        Assert.True(dropped > 0);
+        Assert.Equal(await RollupRowsAsync(onlyEarlier), await RollupRowsAsync(clientId));
+        Assert.True(await ReadsRollupsAsync(otd, config));
+        Assert.False(await ReadsRollupsAsync(total, config));
+        Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
+
+        // Wanted again (this release back): backfilled from scratch, nothing left to restart.
+        var backfill = await Catalog.BackfillAsync(fixture.Database, clientId, TermRollups.EveryRow, TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal((2400L, 0L, 0), (backfill.Rows, backfill.Remaining, backfill.Restarted));
+        Assert.True(await ReadsRollupsAsync(total, config));
+        Assert.True(await ReadsRollupsAsync(byCarrier, config));
+    }
+
+    /// <summary>Moves when rows were stored back by <paramref name="days"/>, as if they had been ingested then.</summary>
+    private async Task StoredDaysAgoAsync(string clientId, int first, int last, int days)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "UPDATE scor_data.orders SET ingested_at = now() - make_interval(days => $4) WHERE client_id = $1 AND sequence BETWEEN $2 AND $3");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue((long)first);
+        command.Parameters.AddWithValue((long)last);
+        command.Parameters.AddWithValue(days);
+        await command.ExecuteNonQueryAsync();
+    }
+
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
 
     /// <summary>Another release's rollups of orders: the terms of one other KPI only, and no dimensions.</summary>
