@@ -35,13 +35,14 @@ DB_PASSWORD=analytics
 DB_NAME=analytics
 # Parallel workers per query besides its own backend: one per further core, at most 4.
 PG_PARALLEL_WORKERS=$(( $(nproc) > 5 ? 4 : $(nproc) - 1 ))
-# Shared buffers: a quarter of the machine's memory, PostgreSQL's own starting advice. A table scanned whole must fit
-# in a quarter of them to stay there: a larger one is read through a small ring instead, every page copied from the
-# kernel again on every scan (a bare count of a year of 10 million orders, 1.3 GB: 0.8–1.2 s that way, 0.55–0.65 s
-# from the buffers on huge pages).
-PG_SHARED_BUFFERS_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 4 / 1024 ))
-# Given on the server's command line, so that they hold for data directories of any age and follow the machine.
-PG_SERVER_OPTIONS="-c shared_buffers=${PG_SHARED_BUFFERS_MB}MB -c huge_pages=try"
+# Shared buffers: a quarter of the machine's memory, PostgreSQL's own starting advice, where huge pages back them
+# (reserve_huge_pages); on normal pages the 256 MB of before. A table scanned whole must fit in a quarter of the
+# buffers to stay there: a larger one is read through a small ring instead, every page copied from the kernel again
+# on every scan (a bare count of a year of 10 million orders, 1.3 GB: 0.8–1.2 s that way, 0.55–0.65 s from the
+# buffers on huge pages). The options go on the server's command line, so that they hold for data directories of
+# any age and follow the machine; a restart keeps them.
+PG_LARGE_BUFFERS_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 4 / 1024 ))
+PG_SERVER_OPTIONS="-c shared_buffers=256MB"
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -184,32 +185,43 @@ SQL
   fi
 }
 
-# Huge pages for the shared buffers, where the kernel lets root reserve them: every parallel worker is a new process
-# that maps the buffers afresh, and with 4 kB pages its first touch of a year's 1.3 GB cost 340,000 page faults (a
-# year's bare count took 0.95–1.1 s with one worker instead of 0.55–0.65 s). Without them the server starts on normal pages
-# (huge_pages=try). What is reserved here is given back when this script stops the server.
+# Huge pages for the shared buffers, where the kernel lets root reserve them. Every parallel worker is a new process
+# that maps the buffers afresh: with 4 kB pages its first touch of a year's 1.3 GB cost a page fault per page (a
+# year's bare count took 0.95–1.1 s with 8 GB of buffers on them, and 1.4–1.8 s for the whole query, slower than
+# 256 MB). So the large buffers come only with the pages reserved here, recorded with the machine's boot id (a reboot
+# gives them back by itself) and given back when this script stops the server or finds it gone.
 HUGE_PAGES_FILE=/proc/sys/vm/nr_hugepages
+HUGE_PAGES_MARK="$RUN/huge-pages"
+boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown; }
+
 reserve_huge_pages() {
-  [[ $(id -u) -eq 0 && -w "$HUGE_PAGES_FILE" && ! -f "$PG_ROOT/huge-pages" ]] || return 0
-  local needed current
-  needed=$(as_postgres "$PG_BIN/postgres" -D "$PG_DIR/data" $PG_SERVER_OPTIONS -C shared_memory_size_in_huge_pages 2>/dev/null) || return 0
+  local large="-c shared_buffers=${PG_LARGE_BUFFERS_MB}MB -c huge_pages=try" needed current
+  if [[ -f "$HUGE_PAGES_MARK" && "$(cut -d' ' -f1 "$HUGE_PAGES_MARK")" == "$(boot_id)" ]]; then
+    PG_SERVER_OPTIONS="$large" # still reserved for a server that ended without this script
+    return 0
+  fi
+  rm -f "$HUGE_PAGES_MARK"
+  [[ $(id -u) -eq 0 && -w "$HUGE_PAGES_FILE" ]] || return 0
+  needed=$(as_postgres "$PG_BIN/postgres" -D "$PG_DIR/data" $large -C shared_memory_size_in_huge_pages 2>/dev/null) || return 0
   [[ "$needed" =~ ^[0-9]+$ ]] || return 0
   current=$(cat "$HUGE_PAGES_FILE")
-  echo $((current + needed)) >"$HUGE_PAGES_FILE" 2>/dev/null || return 0
+  { echo $((current + needed)) >"$HUGE_PAGES_FILE"; } 2>/dev/null || return 0
   if (($(cat "$HUGE_PAGES_FILE") >= current + needed)); then
-    echo "$needed" >"$PG_ROOT/huge-pages"
+    echo "$(boot_id) $needed" >"$HUGE_PAGES_MARK"
+    PG_SERVER_OPTIONS="$large"
   else
-    echo "$current" >"$HUGE_PAGES_FILE" # the kernel found too little free memory: none is better than too few
+    { echo "$current" >"$HUGE_PAGES_FILE"; } 2>/dev/null || true # too little free memory: none rather than too few
   fi
 }
 
 release_huge_pages() {
-  [[ -f "$PG_ROOT/huge-pages" && -w "$HUGE_PAGES_FILE" ]] || return 0
-  local reserved current
-  reserved=$(cat "$PG_ROOT/huge-pages")
+  [[ -f "$HUGE_PAGES_MARK" ]] || return 0
+  local boot reserved current
+  read -r boot reserved <"$HUGE_PAGES_MARK"
+  rm -f "$HUGE_PAGES_MARK"
+  [[ "$boot" == "$(boot_id)" && "$reserved" =~ ^[0-9]+$ && -w "$HUGE_PAGES_FILE" ]] || return 0
   current=$(cat "$HUGE_PAGES_FILE")
-  echo $((current > reserved ? current - reserved : 0)) >"$HUGE_PAGES_FILE" 2>/dev/null || true
-  rm -f "$PG_ROOT/huge-pages"
+  { echo $((current > reserved ? current - reserved : 0)) >"$HUGE_PAGES_FILE"; } 2>/dev/null || true
 }
 
 start_pg() {
@@ -234,13 +246,14 @@ start_pg() {
   mkdir -p "$PG_DIR/sock"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$PG_DIR/sock"
   reserve_huge_pages
-  log "starting PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT (data: $PG_ROOT/data, shared buffers ${PG_SHARED_BUFFERS_MB} MB)"
+  log "starting PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT (data: $PG_ROOT/data; $PG_SERVER_OPTIONS)"
   # The server writes its own log, so it lives where the postgres user can reach; .run/logs links to it.
   touch "$PG_DIR/postgres.log"
   [[ $(id -u) -eq 0 ]] && chown postgres "$PG_DIR/postgres.log"
   [[ "$PG_DIR/postgres.log" -ef "$LOGS/postgres.log" ]] || ln -sfn "$PG_DIR/postgres.log" "$LOGS/postgres.log"
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -o "$PG_SERVER_OPTIONS" -w -t 60 start >/dev/null 2>&1 9>&-; then
     # Lost a race with another checkout starting its own instance on the same port? Use that one.
+    release_huge_pages
     if wait_for_pg && pg_credentials_ok; then
       log "another PostgreSQL took port $PG_PORT meanwhile and accepts the analytics credentials; using it"
       return 0
@@ -260,6 +273,7 @@ stop_pg() {
     release_huge_pages
   else
     log "no PostgreSQL of this repository is running"
+    release_huge_pages
   fi
 }
 
@@ -269,7 +283,8 @@ restart_pg() {
   [[ "$(sed -n 4p "$PG_DIR/data/postmaster.pid")" == "$PG_PORT" ]] \
     || die "this checkout's PostgreSQL listens on port $(sed -n 4p "$PG_DIR/data/postmaster.pid"), not $PG_PORT"
   log "restarting PostgreSQL"
-  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -o "$PG_SERVER_OPTIONS" -m fast -w -t 60 restart >/dev/null 2>&1 9>&- \
+  # Without -o, pg_ctl restarts the server with the options it was started with (shared buffers, huge pages).
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -m fast -w -t 60 restart >/dev/null 2>&1 9>&- \
     || { tail -n 30 "$LOGS/postgres.log" >&2; die "PostgreSQL failed to restart (log: $LOGS/postgres.log)"; }
   wait_for_pg || die "PostgreSQL did not accept connections within 60 s of its restart"
 }

@@ -46,10 +46,10 @@ public sealed class IngestOptions
     public TimeSpan RollupRestartSpacing { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// How long after its last roll-up the rollups of a term or dimension that this release does not write (a custom
-    /// KPI removed, a term of the catalog an earlier release had) are deleted (<see cref="Query.TermRollups.DropAbandonedAsync"/>):
-    /// long enough to outlast any rolling deploy and quick rollback, since rollups dropped and wanted again are
-    /// backfilled from scratch.
+    /// How long after they were last written the rollups of a term or dimension that this release does not write (a
+    /// custom KPI removed, a term of the catalog an earlier release had) are deleted
+    /// (<see cref="Query.TermRollups.DropAbandonedAsync"/>): long enough to outlast a rolling deploy and a quick
+    /// rollback, since rollups dropped and wanted again are backfilled from scratch. Zero or less keeps them.
     /// </summary>
     public TimeSpan AbandonedRollupsAfter { get; set; } = TimeSpan.FromDays(7);
 
@@ -310,7 +310,6 @@ public sealed class IngestGrain(
             var pass = await rollups.RollUpAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
             IngestTelemetry.RowsRolledUp.Add(pass.Rows);
             var backfillGoesOn = await BackfillAsync(rollups, cancellationToken);
-            await DropAbandonedRollupsAsync(rollups, cancellationToken);
             if (pass.Remaining > 0 || backfillGoesOn)
             {
                 RollUpNow();
@@ -336,6 +335,8 @@ public sealed class IngestGrain(
                 ScheduleRollUp();
             }
         }
+
+        await DropAbandonedRollupsAsync(rollups, cancellationToken);
     }
 
     /// <summary>
@@ -385,23 +386,33 @@ public sealed class IngestGrain(
     }
 
     /// <summary>
-    /// Deletes, at most once per <see cref="IngestOptions.AbandonedRollupsCheckInterval"/>, the rollups no release has
-    /// written for <see cref="IngestOptions.AbandonedRollupsAfter"/> (<see cref="Query.TermRollups.DropAbandonedAsync"/>).
+    /// Deletes, at most once per <see cref="IngestOptions.AbandonedRollupsCheckInterval"/>, the rollups of terms and
+    /// dimensions this release does not write that no roll-up has written for <see cref="IngestOptions.AbandonedRollupsAfter"/>
+    /// (<see cref="Query.TermRollups.DropAbandonedAsync"/>). A failure leaves them to the next look: they are never read.
     /// </summary>
     private async Task DropAbandonedRollupsAsync(Query.TermRollups rollups, CancellationToken cancellationToken)
     {
-        if (_abandonedCheckedAt != 0 && Stopwatch.GetElapsedTime(_abandonedCheckedAt) < options.Value.AbandonedRollupsCheckInterval)
+        var after = options.Value.AbandonedRollupsAfter;
+        if (after <= TimeSpan.Zero || cancellationToken.IsCancellationRequested
+            || (_abandonedCheckedAt != 0 && Stopwatch.GetElapsedTime(_abandonedCheckedAt) < options.Value.AbandonedRollupsCheckInterval))
         {
             return;
         }
 
         _abandonedCheckedAt = Stopwatch.GetTimestamp();
-        var dropped = await rollups.DropAbandonedAsync(dataSource, _clientId, options.Value.AbandonedRollupsAfter, cancellationToken);
-        if (dropped > 0)
+        try
         {
-            logger.LogInformation("Dropped the rollups of {Count} terms or dimensions of {Client}/{Model} that no release has written for {Days:0.#} days",
-                dropped, _clientId, _table!.Model.Code, options.Value.AbandonedRollupsAfter.TotalDays);
-            IngestTelemetry.RollupsDropped.Add(dropped);
+            var dropped = await rollups.DropAbandonedAsync(dataSource, _clientId, after, cancellationToken);
+            if (dropped > 0)
+            {
+                logger.LogInformation("Dropped the rollups of {Count} terms or dimensions of {Client}/{Model} that no roll-up has written for {Days:0.#} days",
+                    dropped, _clientId, _table!.Model.Code, after.TotalDays);
+                IngestTelemetry.RollupsDropped.Add(dropped);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Dropping abandoned rollups of {Client}/{Model} failed; trying again later", _clientId, _table!.Model.Code);
         }
     }
 

@@ -499,10 +499,10 @@ internal sealed class TermRollups
 
     /// <summary>
     /// Deletes the rollups no release writes any more: the coverages of terms and dimensions this release does not
-    /// roll up (a custom KPI removed, a term of the catalog an earlier release had) whose first row left out was stored
-    /// more than <paramref name="abandonedAfter"/> ago, with their rollups. A release that still rolls one up keeps it
-    /// at the watermark, so none of them is touched while any silo writes it; one dropped and wanted again (a custom
-    /// KPI defined anew, a rollback) is backfilled from scratch. Returns how many coverages were dropped.
+    /// roll up (a custom KPI removed, a term of the catalog an earlier release had) that stop short of the watermark
+    /// and that no roll-up or backfill has written for <paramref name="abandonedAfter"/> (<c>written_at</c>), with
+    /// their rollups. Queries never read such a coverage (it does not reach the watermark); one dropped and wanted
+    /// again (a custom KPI defined anew, a rollback) is backfilled from scratch. Returns how many were dropped.
     /// </summary>
     public async Task<int> DropAbandonedAsync(NpgsqlDataSource dataSource, string clientId, TimeSpan abandonedAfter, CancellationToken cancellationToken) =>
         await InPatientTransactionAsync(dataSource, async (connection, transaction) =>
@@ -514,11 +514,9 @@ internal sealed class TermRollups
 
             var abandoned = new List<(long Coverage, long Term, string? Dimension)>();
             await using (var read = new NpgsqlCommand(
-                $"""
+                """
                 SELECT c.term, c.state_key FROM query.rollup_terms AS c
-                WHERE c.client_id = $1 AND c.object_model = $2 AND c.term <> ALL($3) AND coalesce(c.covered_through, 0) < $4
-                  AND EXISTS (SELECT 1 FROM {QualifiedTable} AS t
-                              WHERE t.client_id = $1 AND t.sequence = coalesce(c.covered_through, 0) + 1 AND t.ingested_at < now() - $5)
+                WHERE c.client_id = $1 AND c.object_model = $2 AND c.term <> ALL($3) AND c.covered_through < $4 AND c.written_at < now() - $5
                 """,
                 connection, transaction))
             {
@@ -750,7 +748,7 @@ internal sealed class TermRollups
         // the term out in between) stays behind the watermark. A backfill moves a coverage's first sequence back.
         var covered = backfill
             ? $"""
-              UPDATE query.rollup_terms AS c SET from_sequence = $2
+              UPDATE query.rollup_terms AS c SET from_sequence = $2, written_at = now()
               FROM unnest({keys}, {names}) AS k(term, state_key)
               WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = k.term AND c.state_key = k.state_key AND c.from_sequence = $3 + 1
               """
@@ -758,7 +756,7 @@ internal sealed class TermRollups
               INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
               SELECT $1, {code}, k.term, k.state_key, $2, $3
               FROM unnest({keys}, {names}) AS k(term, state_key)
-              ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through
+              ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through, written_at = now()
               WHERE c.covered_through = $2 - 1
               """;
 

@@ -233,23 +233,25 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
         await _stored.OrdersAsync(onlyEarlier, 1, 2400);
         await Earlier.RollUpAsync(fixture.Database, onlyEarlier, TermRollups.EveryRow, CancellationToken.None);
 
-        // Written through the watermark by this release: another release keeps them, however old the rows.
+        // Rolled up through the watermark by this release: the other release keeps them, however long ago that was.
         await _stored.OrdersAsync(clientId, 1, 2000);
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
-        await StoredDaysAgoAsync(clientId, 1, 2000, days: 8);
+        await CoveragesWrittenDaysAgoAsync(clientId, 8);
         Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
 
-        // Left out by the other release's roll-up of rows stored just now: kept for the week.
+        // Left out by the other release's roll-up: kept for the week after they were last written.
         await _stored.OrdersAsync(clientId, 2001, 2400);
         await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
-        Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
-        await StoredDaysAgoAsync(clientId, 2001, 2400, days: 6);
+        await CoveragesWrittenDaysAgoAsync(clientId, 6);
         Assert.Equal(0, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
 
-        // Past it: dropped, and the partition holds what the other release alone would have written.
-        await StoredDaysAgoAsync(clientId, 2001, 2400, days: 8);
-        var dropped = await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None);
-        Assert.True(dropped > 0);
+        // Past it: dropped by the release that does not have them (never by the one that does, which backfills its
+        // own), and the partition holds what the other release alone would have written.
+        await CoveragesWrittenDaysAgoAsync(clientId, 8);
+        Assert.Equal(0, await Catalog.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
+        var abandoned = await CoveragesAsync(clientId) - await CoveragesAsync(onlyEarlier);
+        Assert.True(abandoned > 0);
+        Assert.Equal(abandoned, await Earlier.DropAbandonedAsync(fixture.Database, clientId, week, CancellationToken.None));
         Assert.Equal(await RollupRowsAsync(onlyEarlier), await RollupRowsAsync(clientId));
         Assert.True(await ReadsRollupsAsync(otd, config));
         Assert.False(await ReadsRollupsAsync(total, config));
@@ -262,16 +264,21 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
         Assert.True(await ReadsRollupsAsync(byCarrier, config));
     }
 
-    /// <summary>Moves when rows were stored back by <paramref name="days"/>, as if they had been ingested then.</summary>
-    private async Task StoredDaysAgoAsync(string clientId, int first, int last, int days)
+    /// <summary>Moves when every coverage of a client's orders was last written back by <paramref name="days"/>.</summary>
+    private async Task CoveragesWrittenDaysAgoAsync(string clientId, int days)
     {
         await using var command = fixture.Database.CreateCommand(
-            "UPDATE scor_data.orders SET ingested_at = now() - make_interval(days => $4) WHERE client_id = $1 AND sequence BETWEEN $2 AND $3");
+            "UPDATE query.rollup_terms SET written_at = now() - make_interval(days => $2) WHERE client_id = $1 AND object_model = 'orders'");
         command.Parameters.AddWithValue(clientId);
-        command.Parameters.AddWithValue((long)first);
-        command.Parameters.AddWithValue((long)last);
         command.Parameters.AddWithValue(days);
         await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task<int> CoveragesAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand("SELECT count(*)::int FROM query.rollup_terms WHERE client_id = $1 AND object_model = 'orders'");
+        command.Parameters.AddWithValue(clientId);
+        return (int)(await command.ExecuteScalarAsync())!;
     }
 
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
