@@ -223,6 +223,31 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_custom_term_that_fails_over_old_rows_ends_its_backfill_and_goes_on_rolling_up_new_ones()
+    {
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
+        // Past float8's range for every order of value above 0: PostgreSQL raises 22003 (value out of range).
+        var overflowing = new KpiDefinition("R_OVERFLOW", "Overflowing", "",
+            "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
+        var config = new ClientConfig(clientId, "Failing backfill", "UTC", ["POF", "R_OVERFLOW"], [overflowing], [], 0);
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        // New rows of value 0, over which the custom term is fine; two passes of the grain (RollupRowsPerPass 1000).
+        await _stored.OrdersAsync(clientId, 2001, 4000);
+        await _stored.SetOrderValueAsync(clientId, 2001, 4000, 0);
+
+        // The first pass starts the custom term at row 2001; its backfill over rows 1001–2000 fails and ends; the
+        // second pass still rolls the custom term up (a failure of the roll-up itself would leave it out from there).
+        await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
+        await RolledUpAsync(Catalog, clientId, p => p is { MissesRows: false, RolledUpThrough: 4000 });
+
+        var custom = await TermRollups.ForClient(config)["orders"].PartitionAsync(fixture.Database, clientId, CancellationToken.None);
+        Assert.Equal(2000, custom!.MissingRows); // rows 1–2000, before the custom term's coverage; 4000 had it stopped at 3000
+        Assert.True(await ReadsRollupsAsync(new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day), config));
+    }
+
+    [Fact]
     public async Task Rollups_no_release_has_written_for_a_while_are_dropped_and_backfilled_from_scratch_when_wanted_again()
     {
         var clientId = "abandoned-" + Guid.NewGuid().ToString("N")[..10];

@@ -38,6 +38,11 @@ internal sealed class StoredRows(NpgsqlDataSource database)
         await SetPartitionEndAsync(clientId, "shipments", last);
     }
 
+    /// <summary>Sets the value of a client's orders <paramref name="first"/>..<paramref name="last"/>.</summary>
+    public Task SetOrderValueAsync(string clientId, int first, int last, double value) => ExecuteAsync(
+        "UPDATE scor_data.orders SET order_value = $4 WHERE client_id = $1 AND sequence BETWEEN $2 AND $3",
+        clientId, (long)first, (long)last, value);
+
     private Task SetPartitionEndAsync(string clientId, string model, long end) => ExecuteAsync(
         """
         INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, $3)
