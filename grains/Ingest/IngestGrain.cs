@@ -66,6 +66,7 @@ public sealed class IngestGrain(
     NpgsqlDataSource dataSource,
     ObjectModelTables tables,
     Microsoft.Extensions.Options.IOptions<IngestOptions> options,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime,
     ILogger<IngestGrain> logger) : Grain, IIngestGrain
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -295,7 +296,10 @@ public sealed class IngestGrain(
     {
         _rollUpArmed = false;
         _rowsToRollUp = 0;
-        if (await CurrentRollupsAsync(cancellationToken) is not { } rollups)
+        // A silo that is stopping leaves its partitions' rows to their next activations (queries read them raw until
+        // then): on the last silo of a cluster, the configuration grains a roll-up reads could not be placed anywhere.
+        if (lifetime.ApplicationStopping.IsCancellationRequested
+            || await CurrentRollupsAsync(cancellationToken) is not { } rollups)
         {
             return;
         }
