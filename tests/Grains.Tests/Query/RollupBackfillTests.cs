@@ -201,10 +201,7 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     public async Task A_custom_term_that_fails_over_some_row_leaves_the_catalogs_terms_rolling_up()
     {
         var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
-        // Past float8's range for every order of value above 1: PostgreSQL raises 22003 (value out of range).
-        var overflowing = new KpiDefinition("R_OVERFLOW", "Overflowing", "",
-            "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
-        var config = new ClientConfig(clientId, "Failing custom term", "UTC", ["POF", "R_OVERFLOW"], [overflowing], [], 0);
+        var config = new ClientConfig(clientId, "Failing custom term", "UTC", ["POF", "R_OVERFLOW"], [Overflowing], [], 0);
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
         await _stored.OrdersAsync(clientId, 1, 2000);
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
@@ -226,10 +223,7 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     public async Task A_custom_term_that_fails_over_old_rows_ends_its_backfill_and_goes_on_rolling_up_new_ones()
     {
         var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
-        // Past float8's range for every order of value above 0: PostgreSQL raises 22003 (value out of range).
-        var overflowing = new KpiDefinition("R_OVERFLOW", "Overflowing", "",
-            "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
-        var config = new ClientConfig(clientId, "Failing backfill", "UTC", ["POF", "R_OVERFLOW"], [overflowing], [], 0);
+        var config = new ClientConfig(clientId, "Failing backfill", "UTC", ["POF", "R_OVERFLOW"], [Overflowing], [], 0);
         await _stored.OrdersAsync(clientId, 1, 2000);
         await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
@@ -307,6 +301,10 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     }
 
     private static TermRollups Catalog => TermRollups.ForCatalog["orders"];
+
+    /// <summary>A custom KPI past float8's range for every order of value above 0: PostgreSQL raises 22003 (value out of range).</summary>
+    private static KpiDefinition Overflowing { get; } = new("R_OVERFLOW", "Overflowing", "",
+        "sum(orders.order_value * 1e300 * 1e300) / count(orders)", "ratio", KpiDirection.HigherIsBetter, ["orders"], "TEST", "TEST");
 
     /// <summary>Another release's rollups of orders: the terms of one other KPI only, and no dimensions.</summary>
     private static TermRollups Earlier { get; } = TermRollups.Build(
