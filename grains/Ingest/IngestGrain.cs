@@ -396,8 +396,9 @@ public sealed class IngestGrain(
     /// </summary>
     private async Task DropAbandonedRollupsAsync(Query.TermRollups rollups, CancellationToken cancellationToken)
     {
+        // While the client's custom terms are left out after failing (_customTermsFailed) they are still the client's.
         var after = options.Value.AbandonedRollupsAfter;
-        if (after <= TimeSpan.Zero || cancellationToken.IsCancellationRequested
+        if (after <= TimeSpan.Zero || _customTermsFailed || cancellationToken.IsCancellationRequested
             || (_abandonedCheckedAt != 0 && Stopwatch.GetElapsedTime(_abandonedCheckedAt) < options.Value.AbandonedRollupsCheckInterval))
         {
             return;
