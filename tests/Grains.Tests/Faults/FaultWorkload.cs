@@ -3,6 +3,7 @@ using System.Text.Json;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
+using Npgsql;
 using Orleans.Runtime;
 using Orleans.TestingHost;
 using Xunit.Abstractions;
@@ -154,8 +155,15 @@ public sealed class FaultWorkload
     {
         while (Cluster.GetActiveSilos().Count() < FaultClusterFixture.InitialSilos)
         {
-            // A silo's storage providers connect at start; one that draws a just-terminated pooled connection fails to start.
-            var silo = await RetryAsync("start a silo", Cluster.StartAdditionalSiloAsync);
+            // A silo's storage providers connect at start, from the pools this process shares with every in-process
+            // silo: one that drew a connection a fault had terminated failed to start, and the testing host does not
+            // stop a silo whose start failed (once, right after such a failure, the next test's calls to a grain timed
+            // out for the whole retry patience). Each start takes fresh connections.
+            var silo = await RetryAsync("start a silo", () =>
+            {
+                NpgsqlConnection.ClearAllPools();
+                return Cluster.StartAdditionalSiloAsync();
+            });
             _output.WriteLine($"started {silo.Name}");
         }
     }
@@ -190,7 +198,7 @@ public sealed class FaultWorkload
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         start.ArgumentList.Add("restart-postgres");
-        start.Environment["AE_PG_PORT"] = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["AE_PG_PORT"] = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
