@@ -440,18 +440,11 @@ internal sealed class TermRollups
         var restarted = stopped.Length > 0 && !(partition.SinceRestart < restartSpacing) ? stopped : [];
         if (restarted.Length > 0)
         {
-            var inTotal = restarted.Where(c => c.Dimension is null).Select(c => c.Id).ToArray();
-            var perValue = restarted.Where(c => c.Dimension is not null).ToArray();
-            write.BatchCommands.Add(Command(
-                "DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)", clientId, Model.Code, inTotal));
-            write.BatchCommands.Add(Command(
-                """
-                DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
-                WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
-                """,
-                clientId, Model.Code, perValue.Select(c => c.Dimension!).ToArray(), perValue.Select(c => c.TermId).ToArray()));
-            write.BatchCommands.Add(Command(
-                "DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)", clientId, Model.Code, restarted.Select(c => c.Id).ToArray()));
+            foreach (var delete in DeleteCoverages(clientId, restarted.Select(c => (c.Id, c.TermId, c.Dimension)).ToArray()))
+            {
+                write.BatchCommands.Add(delete);
+            }
+
             write.BatchCommands.Add(Command(
                 "UPDATE ingest.partitions SET rollups_reset_at = now() WHERE client_id = $1 AND object_model = $2", clientId, Model.Code));
             foreach (var coverage in restarted)
@@ -540,27 +533,37 @@ internal sealed class TermRollups
                 return 0;
             }
 
-            var perValue = abandoned.Where(a => a.Dimension is not null).ToArray();
-            await using var drop = new NpgsqlBatch(connection, transaction)
+            await using var drop = new NpgsqlBatch(connection, transaction) { Timeout = PassTimeoutSeconds };
+            foreach (var delete in DeleteCoverages(clientId, abandoned.ToArray()))
             {
-                BatchCommands =
-                {
-                    Command("DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
-                        clientId, Model.Code, abandoned.Where(a => a.Dimension is null).Select(a => a.Term).ToArray()),
-                    Command(
-                        """
-                        DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
-                        WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
-                        """,
-                        clientId, Model.Code, perValue.Select(a => a.Dimension!).ToArray(), perValue.Select(a => a.Term).ToArray()),
-                    Command("DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
-                        clientId, Model.Code, abandoned.Select(a => a.Coverage).ToArray()),
-                },
-                Timeout = PassTimeoutSeconds,
-            };
+                drop.BatchCommands.Add(delete);
+            }
+
             await drop.ExecuteNonQueryAsync(cancellationToken);
             return abandoned.Count;
         }, cancellationToken);
+
+    /// <summary>
+    /// The statements that delete <paramref name="coverages"/> of a client's partition with their rollups: a term's in
+    /// total by its id, a term's per value of a dimension by the pair.
+    /// </summary>
+    private NpgsqlBatchCommand[] DeleteCoverages(string clientId, (long Coverage, long Term, string? Dimension)[] coverages)
+    {
+        var perValue = coverages.Where(c => c.Dimension is not null).ToArray();
+        return
+        [
+            Command("DELETE FROM query.term_rollups WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
+                clientId, Model.Code, coverages.Where(c => c.Dimension is null).Select(c => c.Term).ToArray()),
+            Command(
+                """
+                DELETE FROM query.dimension_rollups AS r USING unnest($3::text[], $4::bigint[]) AS s(dimension, term)
+                WHERE r.client_id = $1 AND r.object_model = $2 AND r.dimension = s.dimension AND r.term = s.term
+                """,
+                clientId, Model.Code, perValue.Select(c => c.Dimension!).ToArray(), perValue.Select(c => c.Term).ToArray()),
+            Command("DELETE FROM query.rollup_terms WHERE client_id = $1 AND object_model = $2 AND term = ANY($3)",
+                clientId, Model.Code, coverages.Select(c => c.Coverage).ToArray()),
+        ];
+    }
 
     /// <summary>
     /// Which rollups a coverage this release does not know holds, by its recorded key (<see cref="Coverage.Key"/>):
