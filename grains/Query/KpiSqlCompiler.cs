@@ -320,18 +320,19 @@ internal static class KpiSqlCompiler
         var minutes = Parameter(ranges.Slots.Select(s => s.Minutes).ToArray());
         var slotFrom = Parameter(Instants(ranges.Slots.Select(s => s.From)));
         var slotTo = Parameter(Instants(ranges.Slots.Select(s => s.To)));
-        if (rollups.Unrolled is not null && rollups.Unrolled.TryGetValue(model.Code, out var unrolled))
-        {
-            // Rows committed after the watermark are in no slot yet: read them raw. The sequence range is bounded on
-            // both sides so that even a generic plan takes the key's index (it starts with the client and sequence):
-            // a short scan of the newest rows, then those in the slots are kept.
-            parts.Add(Aggregated(
-                $"""
-                FROM (SELECT * FROM {table} AS t WHERE t.client_id = $1
-                      AND t.sequence > {Parameter(unrolled.After)}::bigint AND t.sequence <= {Parameter(unrolled.Through)}::bigint OFFSET 0) AS t
-                JOIN unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi) ON {time} >= e.lo AND {time} < e.hi
-                """));
-        }
+        // Rows committed after the watermark are in no slot yet: read them raw. The statement reads the watermark and
+        // the partition's end itself, in its own snapshot, so that it can be written before the query has read them
+        // (KpiQueryRunner sends it with the snapshot in one round trip). The sequence range is bounded on both sides
+        // so that even a generic plan takes the key's index (it starts with the client and sequence): a short scan of
+        // the newest rows, none once they are rolled up, then those in the slots are kept.
+        parts.Add(Aggregated(
+            $"""
+            FROM ingest.partitions AS w
+            CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE t.client_id = $1
+                                AND t.sequence > w.rolled_up_through AND t.sequence <= w.last_sequence OFFSET 0) AS t
+            JOIN unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi) ON {time} >= e.lo AND {time} < e.hi
+            WHERE w.client_id = $1 AND w.object_model = {code}
+            """));
 
         // A dimension's rollups are keyed by its value as the drill-down joins on it (DimensionKey).
         var (rollupTable, ofDimension, value, rollupDim) = dimension is null
@@ -611,13 +612,17 @@ internal static class KpiSqlCompiler
 
 /// <summary>What rollups a query may read: the split of its buckets into slots and edges, and the terms rolled up for every row.</summary>
 /// <param name="Covered">(object model, term id) pairs whose rollups hold every row of the client's partition up to its watermark.</param>
-/// <param name="Unrolled">
-/// The rows not rolled up yet, for each object model whose newest rows are not: the query reads them raw, in the
-/// slots too. An object model not listed is rolled up to its end.
-/// </param>
-internal sealed record RollupSource(
-    RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered, IReadOnlyDictionary<string, UnrolledRows>? Unrolled = null)
+internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string ObjectModel, long Term)> Covered)
 {
+    /// <summary>
+    /// As if every term <paramref name="formula"/> reads, and the events of its object models, were rolled up for
+    /// every row: the rollups a statement written before the query's snapshot is read would use (KpiQueryRunner).
+    /// </summary>
+    public static RollupSource AssumingCovered(RollupRanges ranges, CompiledFormula formula, string? dimension) =>
+        new(ranges, formula.Aggregates.Select(t => (t.ObjectModel, TermRollups.CoverageId(t.StateKey, dimension)))
+            .Concat(formula.ObjectModels.Select(model => (model, TermRollups.CoverageId(TermRollups.EventsKey, dimension))))
+            .ToHashSet());
+
     /// <summary>
     /// Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups: its
     /// rollups per slot, or per slot and value of <paramref name="dimension"/> for a drill-down by a dimension field.
@@ -634,6 +639,3 @@ internal sealed record RollupSource(
             .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
             .All(t => Covered.Contains((model.Code, TermRollups.CoverageId(t.StateKey, dimension))));
 }
-
-/// <summary>The sequences of a partition's rows that are not in its rollups yet: after the watermark, through the snapshot's last.</summary>
-internal readonly record struct UnrolledRows(long After, long Through);

@@ -8,22 +8,20 @@ using Npgsql;
 namespace AnalyticsEngine.Query;
 
 /// <summary>
-/// What a query reads about its sources before its statement, in its read-only snapshot: their positions, which terms
-/// are rolled up and up to where, whether rows landed in a cached answer's buckets since, and, for a statement over raw
-/// rows, how many of the client's rows the range holds.
+/// What a query reads about its sources in its read-only snapshot, before its statement or in the same round trip:
+/// their positions, which terms are rolled up for every row, whether rows landed in a cached answer's buckets since,
+/// and, for a statement over raw rows, how many of the client's rows the range holds.
 /// </summary>
 internal static class QuerySnapshot
 {
     /// <summary>What the query's snapshot says about its sources.</summary>
     /// <param name="Positions">The committed position of each object model.</param>
     /// <param name="Covered">Which of their terms are rolled up for every row (coverage from sequence 1 through the watermark).</param>
-    /// <param name="Unrolled">The rows not in the rollups yet, per object model that has such rows.</param>
     /// <param name="ChangedSinceCached">
     /// Whether a row committed after the newest cached result's positions lands in a bucket of the range (for a
     /// snapshot object, anywhere before the range's end); also true when that result saw more than this snapshot.
     /// </param>
-    internal sealed record Sources(
-        SourcePosition[] Positions, HashSet<(string, long)> Covered, Dictionary<string, UnrolledRows> Unrolled, bool ChangedSinceCached);
+    internal sealed record Sources(SourcePosition[] Positions, HashSet<(string, long)> Covered, bool ChangedSinceCached);
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
@@ -33,10 +31,22 @@ internal static class QuerySnapshot
         NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
         CancellationToken cancellationToken)
     {
+        await using var batch = Begin(connection, statementTimeout, clientId, models, cachedPositions, boundaries);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await ReadAsync(reader, cachedPositions, cancellationToken);
+    }
+
+    /// <summary>
+    /// The commands that start the query's read-only snapshot and read what its sources hold; commands added to the
+    /// batch after them run in the same snapshot and round trip. <see cref="ReadAsync"/> reads their answer.
+    /// </summary>
+    public static NpgsqlBatch Begin(
+        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries)
+    {
         var timeout = (long)Math.Max(1, statementTimeout.TotalMilliseconds);
         var sources = new NpgsqlBatchCommand(
             $$"""
-            SELECT m.object_model, coalesce(p.last_sequence, 0), coalesce(p.rolled_up_through, 0),
+            SELECT m.object_model, coalesce(p.last_sequence, 0),
                    coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
                              WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), '{}')
             FROM unnest($2::text[]) AS m(object_model)
@@ -44,7 +54,7 @@ internal static class QuerySnapshot
             """);
         sources.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         sources.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
-        await using var batch = new NpgsqlBatch(connection)
+        var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
             {
@@ -58,41 +68,42 @@ internal static class QuerySnapshot
                 sources,
             },
         };
-        var landedCommand = cachedPositions is null || models.Count == 0 ? null : LandedCommand(clientId, models, cachedPositions, boundaries);
-        if (landedCommand is not null)
+        if (cachedPositions is not null && models.Count > 0)
         {
-            batch.BatchCommands.Add(landedCommand);
+            batch.BatchCommands.Add(LandedCommand(clientId, models, cachedPositions, boundaries));
         }
 
+        return batch;
+    }
+
+    /// <summary>
+    /// Reads the answer of <see cref="Begin"/>'s commands from <paramref name="reader"/>, which is left on their last
+    /// result: <see cref="NpgsqlDataReader.NextResultAsync(CancellationToken)"/> moves on to the commands added after them.
+    /// </summary>
+    public static async Task<Sources> ReadAsync(NpgsqlDataReader reader, SourcePosition[]? cachedPositions, CancellationToken cancellationToken)
+    {
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
-        var unrolled = new Dictionary<string, UnrolledRows>(StringComparer.Ordinal);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
-            var (position, rolledUpThrough) = (reader.GetInt64(1), reader.GetInt64(2));
-            positions.Add(new SourcePosition(model, position));
-            if (rolledUpThrough < position)
-            {
-                unrolled[model] = new UnrolledRows(rolledUpThrough, position);
-            }
-
-            foreach (var term in reader.GetFieldValue<long[]>(3))
+            positions.Add(new SourcePosition(model, reader.GetInt64(1)));
+            foreach (var term in reader.GetFieldValue<long[]>(2))
             {
                 covered.Add((model, term));
             }
         }
 
+        // Begin checks for landed rows when there is a cached result and an object model (one row each).
         var landed = false;
-        if (landedCommand is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+        if (cachedPositions is not null && positions.Count > 0 && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
         {
             landed = reader.GetBoolean(0);
         }
 
         var ahead = cachedPositions is not null
             && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
-        return new Sources(positions.ToArray(), covered, unrolled, landed || ahead);
+        return new Sources(positions.ToArray(), covered, landed || ahead);
     }
 
     /// <summary>

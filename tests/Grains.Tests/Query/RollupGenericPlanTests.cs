@@ -37,7 +37,7 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
         var ranges = RollupRanges.Split(prepared.Boundaries!, TermRollups.SlotMinutesFor(dimension));
         Assert.NotEmpty(ranges.Raw);
         var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, dimension,
-            new RollupSource(ranges, covered, new Dictionary<string, UnrolledRows> { ["orders"] = new(Rows - Unrolled, Rows) }));
+            new RollupSource(ranges, covered));
         Assert.True(plan.UsesRollups);
         Assert.False(plan.ReadsRawRanges);
 

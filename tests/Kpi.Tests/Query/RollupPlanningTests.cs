@@ -194,6 +194,30 @@ public sealed class RollupPlanningTests
         Assert.NotEqual(TermRollups.CoverageId(keys[0], "carrier"), TermRollups.CoverageId(keys[0], "status"));
     }
 
+    [Theory]
+    [InlineData("POF", null)]
+    [InlineData("POF", "carrier")]
+    [InlineData("OTD", null)]
+    public void A_statement_written_before_the_snapshot_is_the_one_its_coverage_gives_when_every_term_is_rolled_up(string kpi, string? dimension)
+    {
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var formula = KpiFormula.Compile(BuiltInCatalog.FindKpi(kpi)!.Formula, models).Formula!;
+        var ranges = RollupRanges.Split([Ticks("2026-06-01T10:07:00Z"), Ticks("2026-06-01T13:52:30Z")], TermRollups.SlotMinutesFor(dimension));
+        // The partition's coverage as a roll-up of this release leaves it: every catalog term, in total and per dimension.
+        var orders = TermRollups.ForCatalog["orders"];
+        var covered = orders.TermIds.Keys.Append(TermRollups.EventsKey)
+            .SelectMany(k => orders.Dimensions.Select(d => (string?)d).Prepend(null).Select(d => ("orders", TermRollups.CoverageId(k, d))))
+            .ToHashSet();
+
+        var assumed = KpiSqlCompiler.Compile(formula, models, dimension, RollupSource.AssumingCovered(ranges, formula, dimension));
+        var fromCoverage = KpiSqlCompiler.Compile(formula, models, dimension, new RollupSource(ranges, covered));
+
+        Assert.True(assumed.UsesRollups);
+        Assert.Empty(assumed.RawRangeModels);
+        Assert.Equal(fromCoverage.Sql, assumed.Sql);
+        Assert.Equal(fromCoverage.Parameters, assumed.Parameters);
+    }
+
     [Fact]
     public void Every_dimension_field_of_the_catalog_can_be_drilled_down_by()
     {
