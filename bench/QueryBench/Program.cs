@@ -23,6 +23,7 @@ using NpgsqlTypes;
 //   ... -- --rebuild-passes 100000     a rebuild of the client's rollups in passes (emptied, then every row again)
 //   ... -- --backfill-passes 100000    a backfill of one term new to the partition in passes, as the ingest grain runs it
 //   ... -- --custom 5                  a custom KPI the catalog has no terms of, from raw rows and from the client's rollups
+//   ... -- --round-trips 2000          rollups with the statement sent with the snapshot and after it, and by hand, in turn
 //
 // The rows belong to a dedicated client id; they are loaded with binary COPY when missing (around the ingest path,
 // so their rollups are then rebuilt from them, as for rows stored before rollups existed) and deleted with their
@@ -318,6 +319,49 @@ if (steady > 0)
     });
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"one round trip (SELECT 1 on a pooled connection): {P(roundTrip, 50):0.00} / {P(roundTrip, 99):0.00} ms"));
+}
+
+var roundTripRuns = Option("--round-trips", 0);
+if (roundTripRuns > 0)
+{
+    // The query path over rollups with its statement sent with the snapshot (one round trip) and after it (two), and
+    // the hand-written SQL, run by run in turn, so that the machine's noise falls on all three alike.
+    var twoTrips = new KpiQueryRunner(
+        dataSource, new KpiQueryOptions { StatementTimeout = TimeSpan.FromMinutes(10) }, TimeSpan.FromMinutes(5), NullLogger.Instance)
+    {
+        SendsStatementWithSnapshot = false,
+    };
+    Console.WriteLine();
+    Console.WriteLine($"rollups in one round trip and in two, and the hand-written SQL, in turn, {roundTripRuns} runs of each after 5 warm-ups: ms p50 / p99");
+    Console.WriteLine("| range            | one round trip | two round trips | hand rollups  | one ÷ two | one ÷ hand | two ÷ hand |");
+    Console.WriteLine("|------------------|---------------:|----------------:|--------------:|----------:|-----------:|-----------:|");
+    foreach (var (name, length, granularity, unit) in cases)
+    {
+        var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
+        var first = (await rolled.RunAsync(query, config)).Series[0].Values;
+        var (one, two, hand) = (new List<double>(), new List<double>(), new List<double>());
+        for (var i = 0; i < roundTripRuns + 5; i++)
+        {
+            var (oneAnswer, oneMs) = await CheckedRunAsync(rolled, query, config, expectRollups: true);
+            var (twoAnswer, twoMs) = await CheckedRunAsync(twoTrips, query, config, expectRollups: true);
+            var (_, handMs) = await TimedAsync(() => HandWrittenOverRollupsAsync(unit, first[0].BucketStart, first[^1].BucketEnd));
+            if (!rolled.LastRunInOneRoundTrip || twoTrips.LastRunInOneRoundTrip
+                || !oneAnswer.Series[0].Values.Select(v => v.Value).SequenceEqual(twoAnswer.Series[0].Values.Select(v => v.Value)))
+            {
+                throw new InvalidOperationException("the two paths did not take their round trips or did not agree");
+            }
+
+            if (i >= 5)
+            {
+                one.Add(oneMs);
+                two.Add(twoMs);
+                hand.Add(handMs);
+            }
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name,-16} | {P(one, 50),6:0.00} / {P(one, 99),5:0.00} | {P(two, 50),7:0.00} / {P(two, 99),5:0.00} | {P(hand, 50),5:0.00} / {P(hand, 99),5:0.00} | {P(one, 50) / P(two, 50),8:0.00}x | {P(one, 50) / P(hand, 50),9:0.00}x | {P(two, 50) / P(hand, 50),9:0.00}x |"));
+    }
 }
 
 var drillRuns = Option("--drill", 0);

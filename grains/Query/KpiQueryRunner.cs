@@ -140,6 +140,9 @@ public sealed class KpiQueryRunner(
     /// <summary>Whether the last query this runner answered took one round trip: its statement sent with its snapshot.</summary>
     internal bool LastRunInOneRoundTrip { get; private set; }
 
+    /// <summary>Whether a statement over rollups alone goes with its snapshot in one round trip (off only for the benchmark's comparison).</summary>
+    internal bool SendsStatementWithSnapshot { get; init; } = true;
+
     private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(
         KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
@@ -159,7 +162,7 @@ public sealed class KpiQueryRunner(
             formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));
 
         LastRunInOneRoundTrip = false;
-        if (ranges is not null && newest is null)
+        if (SendsStatementWithSnapshot && ranges is not null && newest is null)
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
