@@ -14,12 +14,13 @@ namespace AnalyticsEngine.Query;
 /// every object model that result read.
 /// </summary>
 /// <remarks>
-/// The runner serves that result only after checking, in its query's snapshot, that no row committed since those
+/// The runner serves that result only after checking, in a snapshot of its own, that no row committed since those
 /// positions lands in a bucket it covers (<see cref="KpiQueryRunner"/>): events elsewhere in time leave it valid, a
 /// late event in its range makes the query run again. So a report over last quarter stays cached while today's events
-/// stream in. Running goes through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key with the
-/// positions, so callers at the same positions run the statement once: those that arrive while it runs join it, those
-/// that arrive after it (having started before its result was the newest) find it there.
+/// stream in. A statement over raw rows runs through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key
+/// with the positions, so callers at the same positions run it once: those that arrive while it runs join it, those
+/// that arrive after it (having started before its result was the newest) find it there. One over rollups alone,
+/// sent with its snapshot, is stored with the positions it answers with (<see cref="StoreAsync"/>).
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
 {
@@ -58,10 +59,9 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<KpiSeries[]>> run, CancellationToken cancellationToken)
     {
         var ran = false;
-        var duration = options.Value.CacheDuration;
-        var entry = new HybridCacheEntryOptions { Expiration = duration, LocalCacheExpiration = duration };
+        var entry = Entry;
         var result = await cache.GetOrCreateAsync(
-            key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}")),
+            PositionedKey(key, positions),
             (run, positions),
             async (state, ct) =>
             {
@@ -79,6 +79,25 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         Record(hit: !ran);
         return result.Series;
     }
+
+    /// <summary>
+    /// Keeps a result the caller computed without <see cref="RunAsync"/> (a statement sent with its snapshot, whose
+    /// positions are known only with its answer) as the query's newest and under its positions; counted as run.
+    /// </summary>
+    internal async ValueTask StoreAsync(string key, SourcePosition[] positions, KpiSeries[] series, CancellationToken cancellationToken)
+    {
+        var entry = Entry;
+        var result = new CachedResult(positions, series);
+        await cache.SetAsync(PositionedKey(key, positions), result, entry, cancellationToken: cancellationToken);
+        await cache.SetAsync(key, result, entry, cancellationToken: cancellationToken);
+        Record(hit: false);
+    }
+
+    private HybridCacheEntryOptions Entry =>
+        new() { Expiration = options.Value.CacheDuration, LocalCacheExpiration = options.Value.CacheDuration };
+
+    private static string PositionedKey(string key, SourcePosition[] positions) =>
+        key + ":" + string.Join(',', positions.Select(p => $"{p.ObjectModel}={p.Sequence}"));
 
     /// <summary>Counts one query as answered from the cache or run (<c>ae.query.cache.hits</c> / <c>misses</c>).</summary>
     internal void Record(bool hit)

@@ -147,48 +147,56 @@ public sealed class KpiQueryRunner(
         KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
         var formula = prepared.Formula!;
+        LastRunInOneRoundTrip = false;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string? key = null;
-        CachedResult? newest = null;
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
             key = KpiQueryCache.Key(
                 connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query);
-            newest = await cache.NewestAsync(key, cancellationToken);
+            if (await cache.NewestAsync(key, cancellationToken) is { } newest)
+            {
+                // Whether the newest cached answer still holds, in one round trip of its own: the snapshot, whether
+                // rows landed in its buckets since, COMMIT. On a miss the query runs in a new snapshot, as uncached.
+                var check = await QuerySnapshot.BeginAsync(
+                    connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, commit: true, cancellationToken);
+                if (!check.ChangedSinceCached)
+                {
+                    IncompleteRollups = options.UseRollups ? Incomplete(check, TermRollups.ForClient(config)) : [];
+                    cache.Record(hit: true);
+                    return Served(newest.Series, check.Positions, context);
+                }
+            }
         }
 
         var ranges = options.UseRollups ? RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension)) : null;
         KpiSqlPlan Compile(RollupSource? rollups) => KpiSqlCompiler.Compile(
             formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));
 
-        LastRunInOneRoundTrip = false;
-        if (SendsStatementWithSnapshot && ranges is not null && newest is null)
+        if (SendsStatementWithSnapshot && ranges is not null)
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
-            // the snapshot says they do. A cached result is checked first instead: its statement may not need to run.
+            // the snapshot says they do. Concurrent callers each run it (0.1–10 ms), where the cache would have them
+            // wait for one run at the same positions, which are known only with the answer here.
             var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
             if (!assumed.ReadsRawRanges && await InOneRoundTripAsync(connection, config, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
-                return key is null
-                    ? answered.Series
-                    : Served(await cache!.RunAsync(key, answered.Positions, _ => ValueTask.FromResult(answered.Series), cancellationToken), answered.Positions, context);
+                if (key is not null)
+                {
+                    await cache!.StoreAsync(key, answered.Positions, answered.Series, cancellationToken);
+                }
+
+                return answered.Series;
             }
         }
 
-        // Otherwise two round trips on a miss, as for one statement plus its transaction: the snapshot, its limits,
-        // what the sources hold (and whether rows landed in the range since the newest cached result) in one batch;
-        // the query and COMMIT in the other (and for raw rows, the client's share of the range before them). A
-        // connection returned mid-transaction (an error) is rolled back by the pool.
-        var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest?.Positions, context.Boundaries, cancellationToken);
+        // Otherwise two round trips, as for one statement plus its transaction: the snapshot, its limits and what the
+        // sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of the
+        // range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
+        var begun = await QuerySnapshot.BeginAsync(
+            connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cachedPositions: null, context.Boundaries, commit: false, cancellationToken);
         IncompleteRollups = options.UseRollups ? Incomplete(begun, TermRollups.ForClient(config)) : [];
-        if (newest is not null && !begun.ChangedSinceCached)
-        {
-            cache!.Record(hit: true);
-            await CommitAsync(connection, cancellationToken);
-            return Served(newest.Series, begun.Positions, context);
-        }
-
         var plan = Compile(ranges is null ? null : new RollupSource(ranges, begun.Covered));
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)

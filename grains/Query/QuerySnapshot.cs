@@ -25,13 +25,19 @@ internal static class QuerySnapshot
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
-    /// round trip; with <paramref name="cachedPositions"/>, also whether rows landed in the range since then.
+    /// round trip; with <paramref name="cachedPositions"/>, also whether rows landed in the range since then; with
+    /// <paramref name="commit"/>, the snapshot ends in the same round trip.
     /// </summary>
     public static async Task<Sources> BeginAsync(
         NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
-        CancellationToken cancellationToken)
+        bool commit, CancellationToken cancellationToken)
     {
         await using var batch = Begin(connection, statementTimeout, clientId, models, cachedPositions, boundaries);
+        if (commit)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        }
+
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         return await ReadAsync(reader, cachedPositions, cancellationToken);
     }
