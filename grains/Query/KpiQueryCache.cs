@@ -20,7 +20,7 @@ namespace AnalyticsEngine.Query;
 /// stream in. A statement over raw rows runs through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key
 /// with the positions, so callers at the same positions run it once: those that arrive while it runs join it, those
 /// that arrive after it (having started before its result was the newest) find it there. One over rollups alone,
-/// sent with its snapshot, is stored with the positions it answers with (<see cref="StoreAsync"/>).
+/// sent with its snapshot, is stored as the newest with the positions it answers with (<see cref="StoreAsync"/>).
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
 {
@@ -82,14 +82,11 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
 
     /// <summary>
     /// Keeps a result the caller computed without <see cref="RunAsync"/> (a statement sent with its snapshot, whose
-    /// positions are known only with its answer) as the query's newest and under its positions; counted as run.
+    /// positions are known only with its answer) as the query's newest; counted as run.
     /// </summary>
     internal async ValueTask StoreAsync(string key, SourcePosition[] positions, KpiSeries[] series, CancellationToken cancellationToken)
     {
-        var entry = Entry;
-        var result = new CachedResult(positions, series);
-        await cache.SetAsync(PositionedKey(key, positions), result, entry, cancellationToken: cancellationToken);
-        await cache.SetAsync(key, result, entry, cancellationToken: cancellationToken);
+        await cache.SetAsync(key, new CachedResult(positions, series), Entry, cancellationToken: cancellationToken);
         Record(hit: false);
     }
 

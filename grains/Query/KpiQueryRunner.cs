@@ -137,7 +137,7 @@ public sealed class KpiQueryRunner(
     /// <summary>Whether the last statement this runner ran was told to read through the index (<see cref="TenantShare"/>).</summary>
     internal bool LastRunReadThroughIndex { get; private set; }
 
-    /// <summary>Whether the last query this runner answered took one round trip: its statement sent with its snapshot.</summary>
+    /// <summary>Whether the last query this runner answered sent its statement with its snapshot, in one round trip (a cache hit does not).</summary>
     internal bool LastRunInOneRoundTrip { get; private set; }
 
     /// <summary>Whether a statement over rollups alone goes with its snapshot in one round trip (off only for the benchmark's comparison).</summary>
@@ -177,8 +177,9 @@ public sealed class KpiQueryRunner(
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
-            // the snapshot says they do. Concurrent callers each run it (0.1–10 ms), where the cache would have them
-            // wait for one run at the same positions, which are known only with the answer here.
+            // the snapshot says they do; else it is dropped (having read little: KpiSqlCompiler.RollupCte) and the
+            // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
+            // them wait for one run at the same positions, which are known only with the answer here.
             var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
             if (!assumed.ReadsRawRanges && await InOneRoundTripAsync(connection, config, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
@@ -201,9 +202,10 @@ public sealed class KpiQueryRunner(
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
         {
-            // A statement over rollups reads raw rows only at the edges and after the watermark, through the index
-            // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
-            // against tens of milliseconds and more for the statement).
+            // A statement over rollups (here only with the benchmark's switch off, or with rollups for some object
+            // models and raw ranges for others) reads raw rows only at the edges and after the watermark, through the
+            // index anyway; one that reads the range's raw rows first asks how many are the client's (one more round
+            // trip, against tens of milliseconds and more for the statement).
             var rawRead = plan.ReadsRawRanges
                 ? await QuerySnapshot.RawReadAsync(connection, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, ct)
                 : null;
@@ -268,15 +270,32 @@ public sealed class KpiQueryRunner(
         batch.BatchCommands.Add(assumed.CreateBatchCommand(context.ClientId, context.Boundaries));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var sources = await QuerySnapshot.ReadAsync(reader, null, cancellationToken);
+        var sources = await QuerySnapshot.ReadAsync(reader, formula.ObjectModels, null, cancellationToken);
         IncompleteRollups = Incomplete(sources, TermRollups.ForClient(config));
         var rollups = new RollupSource(ranges, sources.Covered);
         if (!formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m], dimension)))
         {
+            // Dropped: the rest of the batch is read, COMMIT with it. An error of the dropped statement is no answer's
+            // (the batch then skipped its COMMIT): the transaction is rolled back instead.
+            try
+            {
+                await reader.DisposeAsync();
+            }
+            catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogDebug(ex, "A dropped rollup statement of {Client} failed", context.ClientId);
+                await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+                await rollback.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             return null;
         }
 
-        await reader.NextResultAsync(cancellationToken);
+        if (!await reader.NextResultAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("The query's batch ended before its statement's answer.");
+        }
+
         var series = (await assumed.ReadAsync(reader, context, cancellationToken)).ToArray();
         LastRunUsedRollups = assumed.UsesRollups;
         LastRunReadThroughIndex = false;

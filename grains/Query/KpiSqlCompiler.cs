@@ -324,14 +324,21 @@ internal static class KpiSqlCompiler
         // the partition's end itself, in its own snapshot, so that it can be written before the query has read them
         // (KpiQueryRunner sends it with the snapshot in one round trip). The sequence range is bounded on both sides
         // so that even a generic plan takes the key's index (it starts with the client and sequence): a short scan of
-        // the newest rows, none once they are rolled up, then those in the slots are kept.
+        // the newest rows, none once they are rolled up, then those in the slots are kept. Only while the coverages
+        // the statement relies on hold, as the query checks: one written before that check and then dropped must not
+        // read the rows of a partition never rolled up.
+        var coverages = Parameter(states.Select(s => s.StateKey).Append(TermRollups.EventsKey)
+            .Select(key => TermRollups.CoverageId(key, dimension)).Distinct().ToArray());
         parts.Add(Aggregated(
             $"""
             FROM ingest.partitions AS w
             CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE t.client_id = $1
                                 AND t.sequence > w.rolled_up_through AND t.sequence <= w.last_sequence OFFSET 0) AS t
             JOIN unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi) ON {time} >= e.lo AND {time} < e.hi
-            WHERE w.client_id = $1 AND w.object_model = {code}
+            WHERE w.client_id = $1 AND w.object_model = {code} AND w.rolled_up_through < w.last_sequence
+              AND (SELECT count(*) FROM query.rollup_terms AS c
+                   WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = ANY({coverages}::bigint[])
+                     AND c.from_sequence = 1 AND c.covered_through = w.rolled_up_through) = cardinality({coverages}::bigint[])
             """));
 
         // A dimension's rollups are keyed by its value as the drill-down joins on it (DimensionKey).

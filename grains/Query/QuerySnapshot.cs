@@ -39,7 +39,7 @@ internal static class QuerySnapshot
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await ReadAsync(reader, cachedPositions, cancellationToken);
+        return await ReadAsync(reader, models, cachedPositions, cancellationToken);
     }
 
     /// <summary>
@@ -74,9 +74,9 @@ internal static class QuerySnapshot
                 sources,
             },
         };
-        if (cachedPositions is not null && models.Count > 0)
+        if (ChecksLanded(models, cachedPositions))
         {
-            batch.BatchCommands.Add(LandedCommand(clientId, models, cachedPositions, boundaries));
+            batch.BatchCommands.Add(LandedCommand(clientId, models, cachedPositions!, boundaries));
         }
 
         return batch;
@@ -86,7 +86,8 @@ internal static class QuerySnapshot
     /// Reads the answer of <see cref="Begin"/>'s commands from <paramref name="reader"/>, which is left on their last
     /// result: <see cref="NpgsqlDataReader.NextResultAsync(CancellationToken)"/> moves on to the commands added after them.
     /// </summary>
-    public static async Task<Sources> ReadAsync(NpgsqlDataReader reader, SourcePosition[]? cachedPositions, CancellationToken cancellationToken)
+    public static async Task<Sources> ReadAsync(
+        NpgsqlDataReader reader, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, CancellationToken cancellationToken)
     {
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>();
@@ -100,9 +101,8 @@ internal static class QuerySnapshot
             }
         }
 
-        // Begin checks for landed rows when there is a cached result and an object model (one row each).
         var landed = false;
-        if (cachedPositions is not null && positions.Count > 0 && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+        if (ChecksLanded(models, cachedPositions) && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
         {
             landed = reader.GetBoolean(0);
         }
@@ -111,6 +111,10 @@ internal static class QuerySnapshot
             && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
         return new Sources(positions.ToArray(), covered, landed || ahead);
     }
+
+    /// <summary>Whether <see cref="Begin"/> asks if rows landed since a cached result's positions.</summary>
+    private static bool ChecksLanded(IReadOnlyList<string> models, SourcePosition[]? cachedPositions) =>
+        cachedPositions is not null && models.Count > 0;
 
     /// <summary>
     /// One boolean: whether any row committed after <paramref name="cachedPositions"/> lands in the range's buckets
