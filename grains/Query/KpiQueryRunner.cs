@@ -181,7 +181,8 @@ public sealed class KpiQueryRunner(
             // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
             // them wait for one run at the same positions, which are known only with the answer here.
             var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
-            if (!assumed.ReadsRawRanges && await InOneRoundTripAsync(connection, config, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
+            if (!assumed.ReadsRawRanges && RolledUpByThisRelease(formula, query.Dimension, TermRollups.ForClient(config))
+                && await InOneRoundTripAsync(connection, config, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
                 if (key is not null)
                 {
@@ -302,6 +303,16 @@ public sealed class KpiQueryRunner(
         LastRunInOneRoundTrip = true;
         return (series, sources.Positions);
     }
+
+    /// <summary>
+    /// Whether this release rolls up every term of <paramref name="formula"/> for the client (in total, or per value of
+    /// <paramref name="dimension"/>): a term it does not (past the custom terms a model may have) is never covered, so
+    /// a statement written as if it were would be dropped every time.
+    /// </summary>
+    private static bool RolledUpByThisRelease(CompiledFormula formula, string? dimension, IReadOnlyDictionary<string, TermRollups> clientRollups) =>
+        formula.Aggregates.All(t => clientRollups.TryGetValue(t.ObjectModel, out var rollups)
+            && rollups.TermIds.ContainsKey(t.StateKey)
+            && (dimension is null || rollups.Dimensions.Contains(dimension)));
 
     private static string[] Incomplete(QuerySnapshot.Sources sources, IReadOnlyDictionary<string, TermRollups> clientRollups) =>
         sources.Positions
