@@ -278,6 +278,7 @@ public sealed class KpiQueryRunner(
         {
             // Dropped: the rest of the batch is read, COMMIT with it. An error of the dropped statement is no answer's
             // (the batch then skipped its COMMIT): the transaction is rolled back instead.
+            QueryTelemetry.StatementsDropped.Add(1);
             try
             {
                 await reader.DisposeAsync();

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
@@ -333,13 +334,29 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     /// <summary>
     /// Whether the query path reads rollups for <paramref name="query"/>; its answer must equal the raw rows' either
     /// way. A query of orders alone that reads rollups takes one round trip; one that cannot, written for rollups
-    /// before its snapshot was read, starts again over raw rows.
+    /// before its snapshot was read, is dropped (<c>ae.query.statements_dropped</c>) and starts again over raw rows.
     /// </summary>
     private async Task<bool> ReadsRollupsAsync(KpiQuery query, ClientConfig config)
     {
         var expected = DimensionRollupTests.Flatten(await _raw.RunAsync(query, config));
-        Assert.Equal(expected, DimensionRollupTests.Flatten(await _rolled.RunAsync(query, config)));
+        var dropped = 0L;
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "AnalyticsEngine" && instrument.Name == "ae.query.statements_dropped")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            // Global: queries of other test classes may add to it, never take from it.
+            listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
+            listener.Start();
+            Assert.Equal(expected, DimensionRollupTests.Flatten(await _rolled.RunAsync(query, config)));
+        }
+
         Assert.Equal(_rolled.LastRunUsedRollups, _rolled.LastRunInOneRoundTrip);
+        Assert.True(_rolled.LastRunUsedRollups || Interlocked.Read(ref dropped) >= 1, "a query that read raw rows was not counted as a dropped try");
         return _rolled.LastRunUsedRollups;
     }
 
