@@ -147,6 +147,7 @@ public sealed class KpiQueryRunner(
         KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
         var formula = prepared.Formula!;
+        var clientRollups = TermRollups.ForClient(config);
         LastRunInOneRoundTrip = false;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string? key = null;
@@ -158,11 +159,11 @@ public sealed class KpiQueryRunner(
             {
                 // Whether the newest cached answer still holds, in one round trip of its own: the snapshot, whether
                 // rows landed in its buckets since, COMMIT. On a miss the query runs in a new snapshot, as uncached.
-                var check = await QuerySnapshot.BeginAsync(
-                    connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, commit: true, cancellationToken);
+                var check = await QuerySnapshot.CheckCachedAsync(
+                    connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, cancellationToken);
                 if (!check.ChangedSinceCached)
                 {
-                    IncompleteRollups = options.UseRollups ? Incomplete(check, TermRollups.ForClient(config)) : [];
+                    IncompleteRollups = Incomplete(check, clientRollups);
                     cache.Record(hit: true);
                     return Served(newest.Series, check.Positions, context);
                 }
@@ -181,8 +182,8 @@ public sealed class KpiQueryRunner(
             // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
             // them wait for one run at the same positions, which are known only with the answer here.
             var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
-            if (!assumed.ReadsRawRanges && RolledUpByThisRelease(formula, query.Dimension, TermRollups.ForClient(config))
-                && await InOneRoundTripAsync(connection, config, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
+            if (!assumed.ReadsRawRanges && RolledUpByThisRelease(formula, query.Dimension, clientRollups)
+                && await InOneRoundTripAsync(connection, clientRollups, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
                 if (key is not null)
                 {
@@ -196,9 +197,8 @@ public sealed class KpiQueryRunner(
         // Otherwise two round trips, as for one statement plus its transaction: the snapshot, its limits and what the
         // sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of the
         // range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
-        var begun = await QuerySnapshot.BeginAsync(
-            connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cachedPositions: null, context.Boundaries, commit: false, cancellationToken);
-        IncompleteRollups = options.UseRollups ? Incomplete(begun, TermRollups.ForClient(config)) : [];
+        var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cancellationToken);
+        IncompleteRollups = Incomplete(begun, clientRollups);
         var plan = Compile(ranges is null ? null : new RollupSource(ranges, begun.Covered));
         var committed = false;
         async ValueTask<KpiSeries[]> Run(CancellationToken ct)
@@ -263,7 +263,7 @@ public sealed class KpiQueryRunner(
     /// starts again in a new snapshot).
     /// </summary>
     private async Task<(KpiSeries[] Series, SourcePosition[] Positions)?> InOneRoundTripAsync(
-        NpgsqlConnection connection, ClientConfig config, KpiSqlPlan assumed, RollupRanges ranges, string? dimension, QueryAnswerContext context,
+        NpgsqlConnection connection, IReadOnlyDictionary<string, TermRollups> clientRollups, KpiSqlPlan assumed, RollupRanges ranges, string? dimension, QueryAnswerContext context,
         CancellationToken cancellationToken)
     {
         var formula = assumed.Formula;
@@ -272,7 +272,7 @@ public sealed class KpiQueryRunner(
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var sources = await QuerySnapshot.ReadAsync(reader, formula.ObjectModels, null, cancellationToken);
-        IncompleteRollups = Incomplete(sources, TermRollups.ForClient(config));
+        IncompleteRollups = Incomplete(sources, clientRollups);
         var rollups = new RollupSource(ranges, sources.Covered);
         if (!formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m], dimension)))
         {
@@ -315,13 +315,16 @@ public sealed class KpiQueryRunner(
             && rollups.TermIds.ContainsKey(t.StateKey)
             && (dimension is null || rollups.Dimensions.Contains(dimension)));
 
-    private static string[] Incomplete(QuerySnapshot.Sources sources, IReadOnlyDictionary<string, TermRollups> clientRollups) =>
-        sources.Positions
-            .Where(p => p.Sequence > 0
-                && clientRollups.TryGetValue(p.ObjectModel, out var rollups)
-                && !rollups.HoldsEveryRow(id => sources.Covered.Contains((p.ObjectModel, id))))
-            .Select(p => p.ObjectModel)
-            .ToArray();
+    /// <summary>The object models whose partitions hold rows the client's rollups miss (none when rollups are off).</summary>
+    private string[] Incomplete(QuerySnapshot.Sources sources, IReadOnlyDictionary<string, TermRollups> clientRollups) =>
+        options.UseRollups
+            ? sources.Positions
+                .Where(p => p.Sequence > 0
+                    && clientRollups.TryGetValue(p.ObjectModel, out var rollups)
+                    && !rollups.HoldsEveryRow(id => sources.Covered.Contains((p.ObjectModel, id))))
+                .Select(p => p.ObjectModel)
+                .ToArray()
+            : [];
 
     private static async Task CommitAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {

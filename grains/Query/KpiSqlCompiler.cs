@@ -107,7 +107,8 @@ internal static class KpiSqlCompiler
             var inRange = $"t.client_id = $1 AND {time} >= $3 AND {time} < $4";
             if (rollups is not null && rollups.Covers(formula, model, dimension))
             {
-                ctes.Add(RollupCte(k, model, time, table, perRow, states, rollups, dimension, (dim, keys, groupBy), parameters));
+                ctes.Add(RollupCte(
+                    k, model, time, table, perRow, states, rollups, RollupSource.CoverageIds(formula, model.Code, dimension), dimension, (dim, keys, groupBy), parameters));
                 joined.Add($"o{k}");
                 usesRollups = true;
             }
@@ -264,7 +265,7 @@ internal static class KpiSqlCompiler
     /// <param name="grouping">The statement's drill-down column over rows <c>t</c>, its group keys and its GROUP BY.</param>
     private static string RollupCte(
         int k, ObjectModelDefinition model, string time, string table, string perRow, List<StateColumn> states,
-        RollupSource rollups, string? dimension, (string Dim, string Keys, string GroupBy) grouping, List<object> parameters)
+        RollupSource rollups, long[] coverageIds, string? dimension, (string Dim, string Keys, string GroupBy) grouping, List<object> parameters)
     {
         string Parameter(object value)
         {
@@ -327,18 +328,17 @@ internal static class KpiSqlCompiler
         // the newest rows, none once they are rolled up, then those in the slots are kept. Only while the coverages
         // the statement relies on hold, as the query checks: one written before that check and then dropped must not
         // read the rows of a partition never rolled up.
-        var coverages = Parameter(states.Select(s => s.StateKey).Append(TermRollups.EventsKey)
-            .Select(key => TermRollups.CoverageId(key, dimension)).Distinct().ToArray());
+        var coverages = Parameter(coverageIds);
         parts.Add(Aggregated(
             $"""
-            FROM ingest.partitions AS w
+            FROM ingest.partitions AS p
             CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE t.client_id = $1
-                                AND t.sequence > w.rolled_up_through AND t.sequence <= w.last_sequence OFFSET 0) AS t
+                                AND t.sequence > p.rolled_up_through AND t.sequence <= p.last_sequence OFFSET 0) AS t
             JOIN unnest({slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS e(lo, hi) ON {time} >= e.lo AND {time} < e.hi
-            WHERE w.client_id = $1 AND w.object_model = {code} AND w.rolled_up_through < w.last_sequence
+            WHERE p.client_id = $1 AND p.object_model = {code} AND p.rolled_up_through < p.last_sequence
               AND (SELECT count(*) FROM query.rollup_terms AS c
                    WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = ANY({coverages}::bigint[])
-                     AND c.from_sequence = 1 AND c.covered_through = w.rolled_up_through) = cardinality({coverages}::bigint[])
+                     AND {TermRollups.CoversEveryRolledUpRow}) = cardinality({coverages}::bigint[])
             """));
 
         // A dimension's rollups are keyed by its value as the drill-down joins on it (DimensionKey).
@@ -626,9 +626,20 @@ internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string Ob
     /// every row: the rollups a statement written before the query's snapshot is read would use (KpiQueryRunner).
     /// </summary>
     public static RollupSource AssumingCovered(RollupRanges ranges, CompiledFormula formula, string? dimension) =>
-        new(ranges, formula.Aggregates.Select(t => (t.ObjectModel, TermRollups.CoverageId(t.StateKey, dimension)))
-            .Concat(formula.ObjectModels.Select(model => (model, TermRollups.CoverageId(TermRollups.EventsKey, dimension))))
-            .ToHashSet());
+        new(ranges, formula.ObjectModels.SelectMany(model => CoverageIds(formula, model, dimension).Select(id => (model, id))).ToHashSet());
+
+    /// <summary>
+    /// The coverages rollups of <paramref name="model"/> must have for <paramref name="formula"/>: its events and
+    /// every term the formula reads from it, in total or per value of <paramref name="dimension"/>.
+    /// </summary>
+    public static long[] CoverageIds(CompiledFormula formula, string model, string? dimension) =>
+        formula.Aggregates
+            .Where(t => string.Equals(t.ObjectModel, model, StringComparison.Ordinal))
+            .Select(t => t.StateKey)
+            .Append(TermRollups.EventsKey)
+            .Select(key => TermRollups.CoverageId(key, dimension))
+            .Distinct()
+            .ToArray();
 
     /// <summary>
     /// Whether every term the formula reads from <paramref name="model"/> (and its events) can come from rollups: its
@@ -640,9 +651,6 @@ internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string Ob
         && (dimension is null || model.FindField(dimension) is { Dimension: true })
         // Rollups per dimension value are kept for fewer slot lengths (TermRollups.SlotMinutesFor).
         && Ranges.Slots.All(s => TermRollups.SlotMinutesFor(dimension).Contains(s.Minutes))
-        && Covered.Contains((model.Code, TermRollups.CoverageId(TermRollups.EventsKey, dimension)))
         && KpiSqlCompiler.RollsUp(formula, model)
-        && formula.Aggregates
-            .Where(t => string.Equals(t.ObjectModel, model.Code, StringComparison.Ordinal))
-            .All(t => Covered.Contains((model.Code, TermRollups.CoverageId(t.StateKey, dimension))));
+        && CoverageIds(formula, model.Code, dimension).All(id => Covered.Contains((model.Code, id)));
 }

@@ -25,19 +25,26 @@ internal static class QuerySnapshot
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
-    /// round trip; with <paramref name="cachedPositions"/>, also whether rows landed in the range since then; with
-    /// <paramref name="commit"/>, the snapshot ends in the same round trip.
+    /// round trip; the statement and COMMIT follow in the caller's next.
     /// </summary>
     public static async Task<Sources> BeginAsync(
-        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
-        bool commit, CancellationToken cancellationToken)
+        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, CancellationToken cancellationToken)
+    {
+        await using var batch = Begin(connection, statementTimeout, clientId, models, cachedPositions: null, boundaries: []);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await ReadAsync(reader, models, null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether a cached answer at <paramref name="cachedPositions"/> still holds (<see cref="Sources.ChangedSinceCached"/>),
+    /// with what the sources hold now, in one snapshot of its own, begun and committed in one round trip.
+    /// </summary>
+    public static async Task<Sources> CheckCachedAsync(
+        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[] cachedPositions, long[] boundaries,
+        CancellationToken cancellationToken)
     {
         await using var batch = Begin(connection, statementTimeout, clientId, models, cachedPositions, boundaries);
-        if (commit)
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        }
-
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         return await ReadAsync(reader, models, cachedPositions, cancellationToken);
     }
