@@ -37,6 +37,11 @@ public static class SiloHosting
             builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
 
+        // A connection back from the pool is not reset: no statement of the grains leaves session state behind (every
+        // setting is SET LOCAL, every lock ends with its transaction, no temporary tables or LISTEN), and a connection
+        // returned mid-transaction is still rolled back. The reset cost each use of a connection seven more statements
+        // and a flush of their answer ahead of the rest, so the caller woke twice per round trip.
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
         return builder.Build();
     }
 
