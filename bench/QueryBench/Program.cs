@@ -124,6 +124,9 @@ var cases = new (string Name, TimeSpan Length, QueryGranularity Granularity, str
     ("30 days, daily", TimeSpan.FromDays(30), QueryGranularity.Day, "day"),
     ("365 days, daily", TimeSpan.FromDays(365), QueryGranularity.Day, "day"),
 };
+// --days N: only the range of N days.
+var onlyDays = Option("--days", 0);
+cases = cases.Where(c => onlyDays == 0 || c.Length == TimeSpan.FromDays(onlyDays)).ToArray();
 
 var rollupCostRows = Option("--rollup-cost", 0);
 if (rollupCostRows > 0)
@@ -340,11 +343,12 @@ if (roundTripRuns > 0)
         var query = new KpiQuery(ClientId, "POF", end - length, end, granularity);
         var first = (await rolled.RunAsync(query, config)).Series[0].Values;
         var (one, two, hand) = (new List<double>(), new List<double>(), new List<double>());
+        var cpu = await CpuMeter.ForBackendsAsync(dataSource);
         for (var i = 0; i < roundTripRuns + 5; i++)
         {
-            var (oneAnswer, oneMs) = await CheckedRunAsync(rolled, query, config, expectRollups: true);
-            var (twoAnswer, twoMs) = await CheckedRunAsync(twoTrips, query, config, expectRollups: true);
-            var (_, handMs) = await TimedAsync(() => HandWrittenOverRollupsAsync(unit, first[0].BucketStart, first[^1].BucketEnd));
+            var (oneAnswer, oneMs) = await cpu.MeasureAsync("one", i >= 5, () => CheckedRunAsync(rolled, query, config, expectRollups: true));
+            var (twoAnswer, twoMs) = await cpu.MeasureAsync("two", i >= 5, () => CheckedRunAsync(twoTrips, query, config, expectRollups: true));
+            var (_, handMs) = await cpu.MeasureAsync("hand", i >= 5, () => TimedAsync(() => HandWrittenOverRollupsAsync(unit, first[0].BucketStart, first[^1].BucketEnd)));
             if (!rolled.LastRunInOneRoundTrip || twoTrips.LastRunInOneRoundTrip
                 || !oneAnswer.Series[0].Values.Select(v => v.Value).SequenceEqual(twoAnswer.Series[0].Values.Select(v => v.Value)))
             {
@@ -361,6 +365,7 @@ if (roundTripRuns > 0)
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {name,-16} | {P(one, 50),6:0.00} / {P(one, 99),5:0.00} | {P(two, 50),7:0.00} / {P(two, 99),5:0.00} | {P(hand, 50),5:0.00} / {P(hand, 99),5:0.00} | {P(one, 50) / P(two, 50),8:0.00}x | {P(one, 50) / P(hand, 50),9:0.00}x | {P(two, 50) / P(hand, 50),9:0.00}x |"));
+        Console.WriteLine("  CPU per query, µs (this process / the database's backends): " + cpu.Summary(roundTripRuns, "one", "two", "hand"));
     }
 }
 
@@ -839,4 +844,65 @@ internal sealed class ValueComparer : IEqualityComparer<KpiValue>
         && x.Components.SequenceEqual(y.Components) && x.AsOf.SequenceEqual(y.AsOf);
 
     public int GetHashCode(KpiValue obj) => obj.BucketStart.GetHashCode();
+}
+
+// CPU time a call costs, in this process (clock_gettime of the process's CPU clock) and in the database's client
+// backends (the first field of /proc/<pid>/schedstat, time on a CPU), both in ns and exact rather than sampled.
+sealed class CpuMeter(int[] backends)
+{
+    private readonly Dictionary<string, (long Process, long Server)> _totals = [];
+
+    public static async Task<CpuMeter> ForBackendsAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'");
+        var pids = new List<int>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            pids.Add(reader.GetInt32(0));
+        }
+
+        return new CpuMeter(pids.ToArray());
+    }
+
+    public async Task<T> MeasureAsync<T>(string mode, bool keep, Func<Task<T>> run)
+    {
+        // The backends' clocks are read outside this process's window: reading them costs this process CPU time.
+        var server = ServerNs();
+        var process = ProcessNs();
+        var result = await run();
+        var processAfter = ProcessNs();
+        if (keep)
+        {
+            var (p, s) = _totals.GetValueOrDefault(mode);
+            _totals[mode] = (p + processAfter - process, s + ServerNs() - server);
+        }
+
+        return result;
+    }
+
+    public string Summary(int runs, params string[] modes) => string.Join(", ", modes.Select(mode =>
+    {
+        var (p, s) = _totals.GetValueOrDefault(mode);
+        return string.Create(CultureInfo.InvariantCulture, $"{mode} {p / 1000.0 / runs:0} / {s / 1000.0 / runs:0}");
+    }));
+
+    private long ServerNs() => backends.Sum(pid =>
+        File.Exists($"/proc/{pid}/schedstat") ? long.Parse(File.ReadAllText($"/proc/{pid}/schedstat").Split(' ')[0], CultureInfo.InvariantCulture) : 0);
+
+    private static long ProcessNs()
+    {
+        ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var now);
+        return now.Seconds * 1_000_000_000 + now.Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
 }

@@ -1,0 +1,57 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Query;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace AnalyticsEngine.Kpi.Benchmarks;
+
+/// <summary>
+/// What a query over rollups does in the silo before and around its one round trip, without the database: the
+/// query's preparation (the KPI, its formula compiled, the buckets in the client's zone), then its statement written
+/// for rollups and bound to a batch command. QueryBench measures the whole query with the database.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(Config))]
+public class QueryPlanningBenchmarks
+{
+    private static readonly ClientConfig Client = new("bench", "Query planning benchmark", "Europe/Berlin", ["POF"], [], [], 1);
+    private static readonly KpiQueryOptions Options = new();
+    private KpiQuery _query = null!;
+
+    /// <summary>The range: a day by hour, 30 days by day, a year by day.</summary>
+    [Params(1, 30, 365)]
+    public int Days { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var end = new DateTimeOffset(2026, 11, 28, 1, 0, 0, TimeSpan.Zero);
+        _query = new KpiQuery(Client.ClientId, "POF", end.AddDays(-Days), end, Days == 1 ? QueryGranularity.Hour : QueryGranularity.Day);
+    }
+
+    /// <summary>The KPI resolved, its formula compiled and the bucket boundaries computed.</summary>
+    [Benchmark]
+    public object Prepare() => KpiQueryRunner.Prepare(_query, Client, Options);
+
+    /// <summary>Preparation, then the statement written for rollups and bound, as KpiQueryRunner sends it.</summary>
+    [Benchmark]
+    public object PrepareAndWrite()
+    {
+        var prepared = KpiQueryRunner.Prepare(_query, Client, Options);
+        var formula = prepared.Formula!;
+        var boundaries = prepared.Boundaries!;
+        _ = TermRollups.ForClient(Client);
+        var ranges = RollupRanges.Split(boundaries, TermRollups.SlotMinutesFor(null));
+        var plan = KpiSqlCompiler.Compile(
+            formula, BuiltInCatalog.ObjectModelsByCode, null, RollupSource.AssumingCovered(ranges, formula, null), TermRollups.SlotDividing(boundaries));
+        return plan.CreateBatchCommand(Client.ClientId, boundaries);
+    }
+
+    private sealed class Config : ManualConfig
+    {
+        public Config() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+    }
+}
