@@ -34,11 +34,13 @@ public sealed class KpiClusterFixture : IAsyncLifetime
             host.Services.AddGrainServices(host.Configuration, Postgres);
             // Ingest grains leave rolling up to the tests (TermRollups.RollUpAsync), so a test knows which rows are in
             // the rollups and which a query reads raw; only a backfill a query asks for (RollupBackfillTests) rolls up,
-            // in passes small enough to take several.
+            // in passes small enough to take several. Every pass looks for abandoned rollups, so that a test can see
+            // which a grain keeps (RollupBackfillTests).
             host.Services.Configure<IngestOptions>(o =>
             {
                 o.RollupDelay = TimeSpan.FromHours(1);
                 o.RollupRowsPerPass = 1000;
+                o.AbandonedRollupsCheckInterval = TimeSpan.Zero;
             });
         });
         builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(Postgres));

@@ -242,6 +242,34 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_custom_term_left_out_after_failing_keeps_its_rollups_however_long_ago_they_were_written()
+    {
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
+        var config = new ClientConfig(clientId, "Failing custom term kept", "UTC", ["POF", "R_OVERFLOW"], [Overflowing], [], 0);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        var client = TermRollups.ForClient(config)["orders"];
+        // Rows of value 0, over which the custom term is fine: rolled up with it, then without it (as another release
+        // would), so that its coverage stops short; then rows over which it fails, not rolled up yet.
+        await _stored.OrdersAsync(clientId, 1, 2400);
+        await _stored.SetOrderValueAsync(clientId, 1, 2400, 0);
+        await client.RollUpAsync(fixture.Database, clientId, 2000, CancellationToken.None);
+        await Catalog.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await _stored.OrdersAsync(clientId, 2401, 2800);
+        await CoveragesWrittenDaysAgoAsync(clientId, 8);
+        var coverages = await CoveragesAsync(clientId);
+
+        // The grain finds the custom term short; its pass with the custom term fails, the catalog's terms go on alone.
+        // The custom term's coverage, short of the watermark and written longer ago than the week after which a term
+        // no roll-up writes is dropped, is still the client's: kept (the fixture looks after every pass).
+        var grain = fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"));
+        await grain.CheckRollups();
+        await RolledUpAsync(Catalog, clientId, p => p is { MissesRows: false, RolledUpThrough: 2800 });
+        await grain.CheckRollups(); // a turn after the pass that rolled up the last rows, so that pass has ended
+
+        Assert.Equal(coverages, await CoveragesAsync(clientId));
+    }
+
+    [Fact]
     public async Task Rollups_no_release_has_written_for_a_while_are_dropped_and_backfilled_from_scratch_when_wanted_again()
     {
         var clientId = "abandoned-" + Guid.NewGuid().ToString("N")[..10];
