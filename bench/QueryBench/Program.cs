@@ -847,8 +847,8 @@ internal sealed class ValueComparer : IEqualityComparer<KpiValue>
 }
 
 // CPU time the database's client backends spend on a call (the first field of /proc/<pid>/schedstat: time on a CPU,
-// in ns, exact rather than sampled; the server must run on this machine). This process's own CPU time says little: while it waits for an answer, the
-// thread pool spins and yields, which perf shows as most of it.
+// in ns, exact rather than sampled; the server must run on this machine). This process's own CPU time says little:
+// while it waits for an answer, the thread pool spins and yields, which perf shows as most of it.
 sealed class CpuMeter(int[] backends)
 {
     private readonly Dictionary<string, long> _totals = [];
