@@ -174,7 +174,7 @@ public sealed class KpiQueryRunner(
         KpiSqlPlan Compile(RollupSource? rollups) => KpiSqlCompiler.Compile(
             formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));
 
-        if (SendsStatementWithSnapshot && ranges is not null)
+        if (SendsStatementWithSnapshot && ranges is not null && RolledUpByThisRelease(formula, query.Dimension, clientRollups))
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
@@ -182,7 +182,7 @@ public sealed class KpiQueryRunner(
             // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
             // them wait for one run at the same positions, which are known only with the answer here.
             var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
-            if (!assumed.ReadsRawRanges && RolledUpByThisRelease(formula, query.Dimension, clientRollups)
+            if (!assumed.ReadsRawRanges
                 && await InOneRoundTripAsync(connection, clientRollups, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
                 if (key is not null)
