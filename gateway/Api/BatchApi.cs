@@ -77,7 +77,7 @@ public static class BatchApi
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
         batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
-        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
+        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }
 

@@ -37,7 +37,8 @@ public static class CalculateApi
 
     public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
     {
-        var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RequireAuthorization(Policies.Analyze);
+        var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RequireAuthorization(Policies.Analyze)
+            .AddEndpointFilter(KpiResults.RefuseUnknownFormat);
         calculate.MapPost("/", CalculateAsync).WithName("Calculate");
         calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch");
         calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard");

@@ -19,6 +19,7 @@ public static class KpiApi
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
+            .AddEndpointFilter(KpiResults.RefuseUnknownFormat)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiHistory");
@@ -30,10 +31,21 @@ public static class KpiApi
     /// over a range, computed by the query path (the one definition) with the guards of <c>POST /calculate</c>; JSON or CSV.
     /// </summary>
     private static async Task<IResult> GetHistoryAsync(
-        string clientId, string kpiCode, DateTimeOffset? from, DateTimeOffset? to, string? granularity, string? dimension,
+        string clientId, string kpiCode, string? from, string? to, string? granularity, string? dimension,
         HttpContext http, IClusterClient cluster)
     {
-        if (CalculateApi.Validate(new CalculateRequest(clientId, kpiCode, from, to, granularity, dimension), out var query) is { } invalid)
+        // Read here rather than bound as DateTimeOffset, which would take a time without an offset as the server's local time.
+        var times = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
+            .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
+            .Select(t => $"{t.Name}: {Instants.Problem(t.Text!)}")
+            .ToList();
+        if (times.Count > 0)
+        {
+            return Problems.Validation(times);
+        }
+
+        var request = new CalculateRequest(clientId, kpiCode, Instant(from), Instant(to), granularity, dimension);
+        if (CalculateApi.Validate(request, out var query) is { } invalid)
         {
             return invalid;
         }
@@ -41,6 +53,8 @@ public static class KpiApi
         var result = await cluster.GetGrain<AnalyticsEngine.Query.IKpiQueryGrain>(0).Calculate(query!, http.RequestAborted);
         return result.Error is { } error ? KpiResults.Problem(error) : KpiResults.Answer(http, result, [result]);
     }
+
+    private static DateTimeOffset? Instant(string? text) => Instants.TryParse(text, out var value) ? value : null;
 
     /// <summary>
     /// <c>GET /clients/{clientId}/kpis/{kpiCode}/window?kind=lastHours&amp;count=24</c>: a rolling window

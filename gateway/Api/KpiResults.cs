@@ -24,6 +24,20 @@ public static class KpiResults
             || http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>
+    /// An endpoint filter that refuses a <c>format</c> other than json or csv before the query runs (it would otherwise
+    /// be answered in JSON, as if the caller had not asked).
+    /// </summary>
+    public static ValueTask<object?> RefuseUnknownFormat(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        var format = context.HttpContext.Request.Query["format"].ToString();
+        return format.Length == 0 || format.Equals("json", StringComparison.OrdinalIgnoreCase) || format.Equals("csv", StringComparison.OrdinalIgnoreCase)
+            ? next(context)
+            : ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format", $"format '{format}' is not one of 'json', 'csv'."));
+    }
+
     /// <summary>The results as JSON, or as CSV when the caller asks for it.</summary>
     public static IResult Answer<T>(HttpContext http, T json, IReadOnlyList<KpiQueryResult> results) =>
         WantsCsv(http) ? Csv(results) : TypedResults.Ok(json);

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Authorization.Policy;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace AnalyticsEngine.Gateway.Security;
@@ -41,9 +43,10 @@ public sealed class ProblemAuthorizationResultHandler(IProblemDetailsService pro
 
 /// <summary>
 /// A body or parameter that cannot be read (malformed JSON, wrong types, too large) answers its 4xx with the
-/// reason, instead of a bare status code.
+/// reason, instead of a bare status code: for a value that cannot be read, the field it was for (its JSON path, or the
+/// query parameter) in <c>errors</c>, as a validation problem names it, and why, without .NET's type names.
 /// </summary>
-public sealed class BadRequestExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+public sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -54,8 +57,8 @@ public sealed class BadRequestExceptionHandler(IProblemDetailsService problems) 
         }
 
         httpContext.Response.StatusCode = bad.StatusCode;
-        var detail = bad.InnerException is System.Text.Json.JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        var (detail, errors) = Explain(bad);
+        var context = new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
@@ -65,8 +68,68 @@ public sealed class BadRequestExceptionHandler(IProblemDetailsService problems) 
                 Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Bad request",
                 Detail = detail,
             },
-        });
+        };
+        if (errors is not null)
+        {
+            context.ProblemDetails.Extensions["errors"] = errors;
+        }
+
+        return await problems.TryWriteAsync(context);
     }
+
+    /// <summary>What could not be read and where: the detail, and the field it was for with the reason, when known.</summary>
+    internal static (string Detail, Dictionary<string, string[]>? Errors) Explain(BadHttpRequestException bad)
+    {
+        ArgumentNullException.ThrowIfNull(bad);
+        switch (bad.InnerException)
+        {
+            case JsonException json when Field(json.Path) is { } field && json is Api.JsonValueException:
+                return For(field, json.Message);
+            case JsonException json when json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal):
+                return Field(json.Path) is { } wrongType
+                    ? For(wrongType, "has a value of the wrong type for this field")
+                    : ("The body is not the JSON object this endpoint reads.", null);
+            case JsonException json:
+                var at = json.LineNumber is { } line && json.BytePositionInLine is { } position ? $" (line {line + 1}, byte {position + 1})" : "";
+                return ($"The body is not valid JSON: {PositionSuffix().Replace(json.Message, "")}{at}.", null);
+        }
+
+        if (BindFailure().Match(bad.Message) is { Success: true } failed)
+        {
+            return For(failed.Groups["name"].Value, $"'{failed.Groups["value"].Value}' is not {Kind(failed.Groups["type"].Value)}");
+        }
+
+        if (MissingParameter().Match(bad.Message) is { Success: true } missing)
+        {
+            return For(missing.Groups["name"].Value, "is required");
+        }
+
+        return (bad.Message, null);
+    }
+
+    private static (string, Dictionary<string, string[]>?) For(string field, string reason) => ($"{field}: {reason}.", new() { [field] = [reason] });
+
+    /// <summary>"from" for <c>$.from</c>, "queries[1].from" for <c>$.queries[1].from</c>; none for the body itself.</summary>
+    private static string? Field(string? path) =>
+        path is null || path == "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+
+    private static string Kind(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
+    {
+        "Int16" or "Int32" or "Int64" or "int" or "long" => "a whole number",
+        "Double" or "Single" or "Decimal" or "double" or "decimal" => "a number",
+        "Boolean" or "bool" => "true or false",
+        "Guid" => "a GUID",
+        _ => "a value this parameter takes",
+    };
+
+    [GeneratedRegex(@"\s*Path: .*$")]
+    private static partial Regex PositionSuffix();
+
+    [GeneratedRegex("^Failed to bind parameter \"(?<type>.+) (?<name>[^ \"]+)\" from \"(?<value>.*)\"\\.$")]
+    private static partial Regex BindFailure();
+
+    [GeneratedRegex("^Required parameter \"(?<type>.+) (?<name>[^ \"]+)\" was not provided")]
+    private static partial Regex MissingParameter();
 }
 
 /// <summary>A reason for ProblemDetails that only have a status (written by status code pages), so every error says why.</summary>

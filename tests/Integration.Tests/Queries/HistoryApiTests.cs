@@ -76,7 +76,9 @@ public sealed class HistoryApiTests(AnalyticsFixture fixture)
     [InlineData("from={from}&to={to}&granularity=fortnight", 400, "Unsupported granularity")]
     [InlineData("from={from}&to={far}&granularity=minute", 400, "Too many points")]
     [InlineData("from={from}&to={to}&dimension=no_such_field", 400, "Invalid dimension")]
-    [InlineData("from=yesterday&to={to}", 400, "from")]
+    [InlineData("from=yesterday&to={to}", 400, "'yesterday' is not an ISO 8601 time with an offset")]
+    [InlineData("from={from}&to=2026-11-26T00:00:00", 400, "'2026-11-26T00:00:00' is not an ISO 8601 time with an offset")]
+    [InlineData("from={from}&to={to}&format=xml", 400, "Unsupported format")]
     public async Task History_refuses_bad_ranges_and_granularities_with_a_clear_400(string query, int status, string expected)
     {
         var (clientId, from, to) = await ClientWithOrdersAsync();

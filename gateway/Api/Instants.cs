@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace AnalyticsEngine.Gateway.Api;
+
+/// <summary>
+/// The times the API reads, in bodies and query strings: ISO 8601 with an explicit offset (<c>Z</c> or <c>+02:00</c>).
+/// Without one, .NET would read the time in the server's own zone, so the same request would mean different ranges on
+/// differently configured machines; it is refused instead.
+/// </summary>
+public static partial class Instants
+{
+    /// <summary>What a caller is told a time must look like.</summary>
+    public const string Expected = "an ISO 8601 time with an offset, e.g. 2026-07-01T00:00:00Z or 2026-07-01T02:00:00+02:00";
+
+    public static bool TryParse(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        return text is not null
+            && WithOffset().IsMatch(text)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
+    }
+
+    /// <summary>Why <paramref name="text"/> is not a time the API reads.</summary>
+    public static string Problem(string text) => $"'{text}' is not {Expected}";
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})$")]
+    private static partial Regex WithOffset();
+}
+
+/// <summary>
+/// Reads <see cref="DateTimeOffset"/> values only as <see cref="Instants"/> allows; writes them as System.Text.Json
+/// always did (round-trip ISO 8601).
+/// </summary>
+public sealed class InstantJsonConverter : JsonConverter<DateTimeOffset>
+{
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            throw new JsonValueException($"is a {Describe(reader.TokenType)}, not {Instants.Expected}");
+        }
+
+        var text = reader.GetString()!;
+        return Instants.TryParse(text, out var value) ? value : throw new JsonValueException(Instants.Problem(text));
+    }
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value);
+    }
+
+    internal static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.Number => "number",
+        JsonTokenType.True or JsonTokenType.False => "boolean",
+        JsonTokenType.StartObject => "object",
+        JsonTokenType.StartArray => "array",
+        JsonTokenType.Null => "null",
+        _ => "string",
+    };
+}
+
+/// <summary>
+/// A JSON value of the right syntax that the field cannot take, with the reason written for the caller.
+/// System.Text.Json adds where it was (<see cref="JsonException.Path"/>), which the 400 names.
+/// </summary>
+public sealed class JsonValueException(string reason) : JsonException(reason);

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace AnalyticsEngine.Integration.Tests.Queries;
+
+/// <summary>
+/// What the query endpoints say about a body or parameter they cannot read: the field (its JSON path or the query
+/// parameter) in <c>errors</c> and why, without .NET's type names; and that a time must carry its offset.
+/// </summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class QueryInputTests(AnalyticsFixture fixture)
+{
+    private const string Range = "\"from\":\"2026-11-02T00:00:00Z\",\"to\":\"2026-11-03T00:00:00Z\"";
+
+    private async Task<string> ClientAsync()
+    {
+        var clientId = TestClients.NewId("input");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        return clientId;
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Problem, string Text)> PostAsync(string url, string json)
+    {
+        using var response = await fixture.Http.PostAsync(url, new StringContent(json, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK || response.Content.Headers.ContentType?.MediaType == "application/problem+json", text);
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement, text);
+    }
+
+    private static string[] Errors(JsonElement problem, string field) =>
+        [.. problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(e => e.GetString()!)];
+
+    [Theory]
+    [InlineData("\"2026-11-02T00:00:00\"", "'2026-11-02T00:00:00' is not an ISO 8601 time with an offset")]
+    [InlineData("\"2026-11-02\"", "'2026-11-02' is not an ISO 8601 time with an offset")]
+    [InlineData("\"yesterday\"", "'yesterday' is not an ISO 8601 time with an offset")]
+    [InlineData("1764028800", "is a number, not an ISO 8601 time with an offset")]
+    public async Task A_time_without_an_offset_or_not_a_time_is_refused_naming_the_field(string from, string reason)
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, text) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":{from},\"to\":\"2026-11-03T00:00:00Z\",\"granularity\":\"hour\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith(reason, Assert.Single(Errors(problem, "from")), StringComparison.Ordinal);
+        Assert.DoesNotContain("AnalyticsEngine.", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_time_with_any_offset_is_the_same_instant()
+    {
+        var clientId = await ClientAsync();
+        var orders = TestOrder.Random(6, new DateTimeOffset(2026, 11, 2, 9, 30, 0, TimeSpan.Zero), 7);
+        using (var ingested = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders))
+        {
+            Assert.True(ingested.IsSuccessStatusCode, await ingested.Content.ReadAsStringAsync());
+        }
+
+        var (utcStatus, utc, _) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range},\"granularity\":\"hour\"}}");
+        var (zonedStatus, zoned, _) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-02T05:30:00+05:30\",\"to\":\"2026-11-02T19:00:00-05:00\",\"granularity\":\"hour\"}}");
+
+        Assert.Equal(HttpStatusCode.OK, utcStatus);
+        Assert.Equal(HttpStatusCode.OK, zonedStatus);
+        var values = utc.GetProperty("series")[0].GetProperty("values");
+        Assert.Equal(6, values.EnumerateArray().Sum(v => v.GetProperty("eventCount").GetInt64()));
+        Assert.Equal(values.GetRawText(), zoned.GetProperty("series")[0].GetProperty("values").GetRawText());
+    }
+
+    [Fact]
+    public async Task A_value_of_the_wrong_type_names_its_field_and_no_dotnet_type()
+    {
+        var (status, problem, text) = await PostAsync("/calculate",
+            $"{{\"clientId\":42,\"kpiCode\":\"POF\",{Range},\"granularity\":\"hour\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("has a value of the wrong type for this field", Assert.Single(Errors(problem, "clientId")));
+        Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("AnalyticsEngine.", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_bad_time_in_a_batch_names_the_query_it_is_in()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync("/calculate/batch",
+            $"{{\"queries\":[{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range}}},{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",\"from\":\"2026-11-02 00:00\",\"to\":\"2026-11-03T00:00:00Z\"}}]}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("'2026-11-02 00:00' is not", Assert.Single(Errors(problem, "queries[1].from")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Malformed_json_says_where_it_stopped_being_json()
+    {
+        var (status, problem, _) = await PostAsync("/calculate", "{\"clientId\":\"x\",\n\"kpiCode\":\"POF\",");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.StartsWith("The body is not valid JSON: ", detail, StringComparison.Ordinal);
+        Assert.Contains("(line 2, byte ", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("Path:", detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("xml")]
+    [InlineData("csv,json")]
+    public async Task An_unknown_result_format_is_refused_before_the_query_runs(string format)
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync($"/calculate?format={Uri.EscapeDataString(format)}",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range},\"granularity\":\"hour\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Unsupported format", problem.GetProperty("title").GetString());
+        Assert.Contains($"'{format}'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_query_parameter_that_is_not_a_number_names_the_parameter()
+    {
+        var clientId = await ClientAsync();
+
+        using var response = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF?granularity=hour&recent=many");
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("'many' is not a whole number", Assert.Single(Errors(problem, "recent")));
+    }
+}
