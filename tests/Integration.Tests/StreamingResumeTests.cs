@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using AnalyticsEngine.Gateway.Streaming;
 using AnalyticsEngine.Kpi;
@@ -151,6 +152,10 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         Assert.Contains("not the start of any minute bucket", await Refused("OTD", "minute", [new(minute.AddSeconds(30), 1, false)]));
         Assert.Contains("not the start of any hour bucket", await Refused("OTD", "hour", [new(minute.AddHours(-1).AddMinutes(minute.Minute == 0 ? 1 : 0), 1, false)]));
         await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<KpiResume>("Resume", clientId, "NOPE", "minute", Array.Empty<KpiBucketVersion>()));
+        // Over JSON a bucketStart without its offset does not bind (it would otherwise be read in the gateway's own zone).
+        var withoutOffset = new[] { new { bucketStart = minute.ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture), revision = 1L, isFinal = false } };
+        Assert.Contains("Failed to invoke 'Resume'",
+            (await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<KpiResume>("Resume", clientId, "OTD", "minute", withoutOffset))).Message);
 
         // A refused resume leaves no subscription behind.
         var fanout = fixture.Gateway.Services.GetRequiredService<KpiFanout>();
