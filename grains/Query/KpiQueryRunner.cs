@@ -237,7 +237,7 @@ public sealed class KpiQueryRunner(
             batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
             await using var reader = await batch.ExecuteReaderAsync(ct);
-            var series = await plan.ReadAsync(reader, context, ct);
+            var series = await plan.ReadAsync(reader, context, begun.Positions, ct);
             await reader.DisposeAsync();
             committed = true;
             LastRunUsedRollups = plan.UsesRollups;
@@ -298,7 +298,7 @@ public sealed class KpiQueryRunner(
             throw new InvalidOperationException("The query's batch ended before its statement's answer.");
         }
 
-        var series = (await assumed.ReadAsync(reader, context, cancellationToken)).ToArray();
+        var series = (await assumed.ReadAsync(reader, context, sources.Positions, cancellationToken)).ToArray();
         LastRunUsedRollups = assumed.UsesRollups;
         LastRunReadThroughIndex = false;
         LastRunInOneRoundTrip = true;

@@ -46,8 +46,8 @@ internal static class KpiSqlCompiler
         var grouped = dimension is not null;
         if (objects.Length == 0)
         {
-            // A formula of constants reads no table: one row that says "no bucket has rows".
-            return new KpiSqlPlan(formula, grouped ? "SELECT NULL::int, NULL::text" : "SELECT NULL::int", parameters, [], grouped, [], [], []);
+            // A formula of constants reads no table: no bucket has rows.
+            return new KpiSqlPlan(formula, grouped ? "SELECT NULL::int, NULL::text WHERE false" : "SELECT NULL::int WHERE false", parameters, [], grouped, [], []);
         }
 
         var keys = grouped ? "\"#bucket\", \"#dim\"" : "\"#bucket\"";
@@ -184,24 +184,14 @@ internal static class KpiSqlCompiler
             }
         }
 
-        var positionColumns = new int[objects.Length];
-        var positions = new List<string>();
-        for (var k = 0; k < objects.Length; k++)
-        {
-            positionColumns[k] = selectColumns.Count;
-            selectColumns.Add($"p.\"#seq{k}\"");
-            positions.Add($"(SELECT max(sequence) FROM {Quote(objects[k].Domain)}.{Quote(objects[k].Code)} WHERE client_id = $1) AS \"#seq{k}\"");
-        }
-
         var data = joined.Count == 1
             ? joined[0]
             : "(SELECT * FROM " + joined[0] + string.Concat(joined.Skip(1).Select(j => $" FULL JOIN {j} USING ({keys})")) + ")";
         var sql = new StringBuilder();
         sql.Append("WITH ").AppendJoin(",\n", ctes).Append('\n');
         sql.Append("SELECT ").AppendJoin(", ", selectColumns).Append('\n');
-        sql.Append("FROM (SELECT ").AppendJoin(", ", positions).Append(") AS p\n");
-        sql.Append("LEFT JOIN ").Append(data).Append(" AS d ON true");
-        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, positionColumns, usesRollups, rawRangeModels);
+        sql.Append("FROM ").Append(data).Append(" AS d");
+        return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, usesRollups, rawRangeModels);
     }
 
     /// <summary>Null when <paramref name="dimension"/> can group every object model of the formula, else why not.</summary>

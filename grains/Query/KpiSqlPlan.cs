@@ -18,7 +18,6 @@ internal sealed class KpiSqlPlan(
     bool grouped,
     int[] eventColumns,
     int[] newestColumns,
-    int[] positionColumns,
     bool usesRollups = false,
     IReadOnlyList<string>? rawRangeModels = null)
 {
@@ -76,32 +75,20 @@ internal sealed class KpiSqlPlan(
     internal static NpgsqlParameter<DateTime> InstantParameter(DateTime utc) =>
         new() { TypedValue = utc, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
 
-    /// <summary>Reads the statement's rows and composes one dense series per dimension value.</summary>
+    /// <summary>
+    /// Reads the statement's rows (one per bucket with rows, and dimension value) and composes one dense series per
+    /// dimension value, as of <paramref name="positions"/>: the sources' committed positions read in the statement's snapshot.
+    /// </summary>
     public async Task<IReadOnlyList<KpiSeries>> ReadAsync(
-        NpgsqlDataReader reader, QueryAnswerContext context, CancellationToken cancellationToken)
+        NpgsqlDataReader reader, QueryAnswerContext context, SourcePosition[] positions, CancellationToken cancellationToken)
     {
         var bucketCount = context.Boundaries.Length - 1;
         var rows = new Dictionary<(string? Dimension, int Bucket), double[]>();
         var dimensions = new HashSet<string?>();
         var newest = new Dictionary<(string? Dimension, int Bucket), long>();
-        var positions = new long[positionColumns.Length];
-        var width = -1;
+        var width = reader.FieldCount;
         while (await reader.ReadAsync(cancellationToken))
         {
-            if (width < 0)
-            {
-                width = reader.FieldCount;
-                for (var k = 0; k < positionColumns.Length; k++)
-                {
-                    positions[k] = reader.IsDBNull(positionColumns[k]) ? 0 : reader.GetInt64(positionColumns[k]);
-                }
-            }
-
-            if (reader.IsDBNull(0))
-            {
-                continue; // no bucket has rows
-            }
-
             var bucket = reader.GetInt32(0);
             var dimension = Grouped ? DecodeDimension(reader.GetString(1)) : null;
             var values = new double[width];
@@ -116,7 +103,7 @@ internal sealed class KpiSqlPlan(
                 {
                     newestTicks = Math.Max(newestTicks, TimeTicks.Of(new DateTimeOffset(reader.GetFieldValue<DateTime>(i), TimeSpan.Zero)));
                 }
-                else if (Array.IndexOf(positionColumns, i) < 0)
+                else
                 {
                     values[i] = reader.GetDouble(i);
                 }
@@ -137,7 +124,7 @@ internal sealed class KpiSqlPlan(
             throw new TooManyPointsException(dimensions.Count, bucketCount, context.MaxPoints);
         }
 
-        var asOf = Formula.ObjectModels.Select((m, k) => new SourcePosition(m, positions[k])).ToArray();
+        var asOf = Formula.ObjectModels.Select(m => positions.FirstOrDefault(p => p.ObjectModel == m) ?? new SourcePosition(m, 0)).ToArray();
         var aggregates = new double[Formula.Aggregates.Count];
         var series = new List<KpiSeries>(dimensions.Count);
         foreach (var dimension in dimensions.OrderBy(d => d is null).ThenBy(d => d, StringComparer.Ordinal))
