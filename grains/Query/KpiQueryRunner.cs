@@ -56,7 +56,7 @@ public sealed class KpiQueryRunner(
         {
             return KpiQueryResult.Failed(query, QueryErrorKind.TooManyPoints, ex.Message + ".");
         }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.QueryCanceled && !cancellationToken.IsCancellationRequested)
+        catch (NpgsqlException ex) when (IsTimeout(ex) && !cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning("KPI query {Kpi} of {Client} hit the statement timeout", query.KpiCode, query.ClientId);
             return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
@@ -76,6 +76,10 @@ public sealed class KpiQueryRunner(
             throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
         }
     }
+
+    /// <summary>PostgreSQL's statement timeout, or Npgsql's own should the server not answer at all.</summary>
+    private static bool IsTimeout(NpgsqlException exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } || exception.InnerException is TimeoutException;
 
     /// <summary>Everything before touching the database: the KPI, its compiled formula, the zone and the bucket boundaries, or why not.</summary>
     internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
@@ -208,10 +212,10 @@ public sealed class KpiQueryRunner(
             // index anyway; one that reads the range's raw rows first asks how many are the client's (one more round
             // trip, against tens of milliseconds and more for the statement).
             var rawRead = plan.ReadsRawRanges
-                ? await QuerySnapshot.RawReadAsync(connection, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, ct)
+                ? await QuerySnapshot.RawReadAsync(connection, options.StatementTimeout, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, ct)
                 : null;
             var readThroughIndex = rawRead?.ThroughIndex == true;
-            await using var batch = new NpgsqlBatch(connection);
+            await using var batch = new NpgsqlBatch(connection) { Timeout = QuerySnapshot.ClientTimeoutSeconds(options.StatementTimeout) };
             if (readThroughIndex)
             {
                 // See TenantShare.

@@ -69,6 +69,7 @@ internal static class QuerySnapshot
         sources.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = models.ToArray() });
         var batch = new NpgsqlBatch(connection)
         {
+            Timeout = ClientTimeoutSeconds(statementTimeout),
             BatchCommands =
             {
                 new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
@@ -119,6 +120,14 @@ internal static class QuerySnapshot
         return new Sources(positions.ToArray(), covered, landed || ahead);
     }
 
+    /// <summary>
+    /// Npgsql's own timeout for a query's round trips, in seconds: past the statement timeout, so that PostgreSQL's
+    /// cancels first and the caller hears "timeout" (Npgsql's would break the connection and say only that it gave up;
+    /// its default, 30 s, equals the default statement timeout and, starting earlier, fired first). It stays as the
+    /// backstop for a server that does not answer at all.
+    /// </summary>
+    internal static int ClientTimeoutSeconds(TimeSpan statementTimeout) => (int)Math.Ceiling(statementTimeout.TotalSeconds) + 5;
+
     /// <summary>Whether <see cref="Begin"/> asks if rows landed since a cached result's positions.</summary>
     private static bool ChecksLanded(IReadOnlyList<string> models, SourcePosition[]? cachedPositions) =>
         cachedPositions is not null && models.Count > 0;
@@ -165,10 +174,14 @@ internal static class QuerySnapshot
     /// the query's snapshot.
     /// </summary>
     public static async Task<RawRead> RawReadAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,
+        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[] positions, long[] boundaries,
         CancellationToken cancellationToken)
     {
-        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { SpansCommand(clientId, models) } };
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            Timeout = ClientTimeoutSeconds(statementTimeout),
+            BatchCommands = { SpansCommand(clientId, models) },
+        };
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var readThroughIndex = false;
         var rows = 0.0;
