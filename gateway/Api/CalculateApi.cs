@@ -76,9 +76,18 @@ public static class CalculateApi
         var queries = new List<KpiQuery>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            if (Validate(items[i], out var query) is ProblemHttpResult problem)
+            if (items[i] is null)
             {
-                return Problems.BadRequest($"Query {i + 1}: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
+                return Problems.Validation([$"queries[{i}]: must be a query object, not null"]);
+            }
+
+            switch (Validate(items[i], out var query))
+            {
+                case ValidationProblem invalid:
+                    // Each field at fault by its path in the body, as a value that could not be read is named.
+                    return Problems.Validation(invalid.ProblemDetails.Errors.SelectMany(e => e.Value.Select(message => $"queries[{i}].{e.Key}: {message}")));
+                case ProblemHttpResult problem:
+                    return Problems.BadRequest($"Query {i + 1}: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
             }
 
             queries.Add(query!);

@@ -79,6 +79,8 @@ public sealed class HistoryApiTests(AnalyticsFixture fixture)
     [InlineData("from=yesterday&to={to}", 400, "'yesterday' is not an ISO 8601 time with an offset")]
     [InlineData("from={from}&to=2026-11-26T00:00:00", 400, "'2026-11-26T00:00:00' is not an ISO 8601 time with an offset")]
     [InlineData("from={from}&to={to}&format=xml", 400, "Unsupported format")]
+    [InlineData("from=0001-01-01T00:00:00Z&to=0001-01-01T05:00:00Z&granularity=hour", 400, "The range must lie between 1970-01-01 and 9999-01-01")]
+    [InlineData("from=9998-12-30T00:00:00Z&to=9999-12-31T23:59:59Z&granularity=month", 400, "The range must lie between 1970-01-01 and 9999-01-01")]
     public async Task History_refuses_bad_ranges_and_granularities_with_a_clear_400(string query, int status, string expected)
     {
         var (clientId, from, to) = await ClientWithOrdersAsync();

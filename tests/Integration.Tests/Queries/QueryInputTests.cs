@@ -96,6 +96,22 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_batch_item_that_is_null_or_misses_fields_is_named_by_its_index()
+    {
+        var clientId = await ClientAsync();
+        var good = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range}}}";
+
+        var (nullStatus, nullProblem, _) = await PostAsync("/calculate/batch", $"{{\"queries\":[{good},null]}}");
+        var (missingStatus, missingProblem, _) = await PostAsync("/calculate/batch", $"{{\"queries\":[{good},{{\"clientId\":\"{clientId}\"}}]}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, nullStatus);
+        Assert.Equal("must be a query object, not null", Assert.Single(Errors(nullProblem, "queries[1]")));
+        Assert.Equal(HttpStatusCode.BadRequest, missingStatus);
+        Assert.Equal("is required", Assert.Single(Errors(missingProblem, "queries[1].kpiCode")));
+        Assert.StartsWith("is required", Assert.Single(Errors(missingProblem, "queries[1].from")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Malformed_json_says_where_it_stopped_being_json()
     {
         var (status, problem, _) = await PostAsync("/calculate", "{\"clientId\":\"x\",\n\"kpiCode\":\"POF\",");
