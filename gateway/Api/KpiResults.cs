@@ -101,6 +101,7 @@ public static class KpiResults
             QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message),
             QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message),
             QueryErrorKind.TooManyQueries => Problems.BadRequest("Too many queries", error.Message),
+            QueryErrorKind.Failed => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status500InternalServerError, title: "Query failed"),
             QueryErrorKind.FormulaFailed => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Formula failed over the stored rows"),
             _ => Problems.BadRequest("Invalid KPI", error.Message),
         };

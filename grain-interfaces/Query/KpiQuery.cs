@@ -64,6 +64,9 @@ public enum QueryErrorKind
 
     /// <summary>The KPI's formula cannot be computed over the stored rows, e.g. a value out of range (422).</summary>
     FormulaFailed = 9,
+
+    /// <summary>The query failed for a reason of the engine's or the database's, not the caller's (500); in a batch, that query alone.</summary>
+    Failed = 10,
 }
 
 /// <summary>Why a query failed, in words meant for the caller.</summary>

@@ -13,7 +13,7 @@ namespace AnalyticsEngine.Query;
 /// these; a caller that goes away cancels its statement.
 /// </summary>
 [StatelessWorker]
-public sealed class KpiQueryGrain(
+public sealed partial class KpiQueryGrain(
     NpgsqlDataSource dataSource,
     IOptions<KpiEngineOptions> engineOptions,
     IOptions<KpiQueryOptions> queryOptions,
@@ -88,7 +88,19 @@ public sealed class KpiQueryGrain(
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
     {
         var runner = new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache);
-        var result = await runner.RunAsync(query, config, cancellationToken);
+        KpiQueryResult result;
+        try
+        {
+            result = await runner.RunAsync(query, config, cancellationToken);
+        }
+#pragma warning disable CA1031 // One query's failure is its own answer: the other queries of a batch, a dashboard or a scheduled run keep theirs.
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            LogQueryFailed(logger, exception, query.KpiCode, query.ClientId);
+            return KpiQueryResult.Failed(query, QueryErrorKind.Failed, $"The query of KPI '{query.KpiCode}' failed: {exception.Message}");
+        }
+
         // The answer was exact (raw rows where rollups miss some); the partition's next queries need not be slow.
         // One-way, and a no-op for a partition that checked in the last minutes (IngestOptions.RollupCheckInterval).
         foreach (var model in runner.IncompleteRollups)
@@ -98,4 +110,7 @@ public sealed class KpiQueryGrain(
 
         return result;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "KPI query {Kpi} of {Client} failed")]
+    private static partial void LogQueryFailed(ILogger logger, Exception exception, string kpi, string client);
 }
