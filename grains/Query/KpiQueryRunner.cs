@@ -190,8 +190,10 @@ public sealed class KpiQueryRunner(
         }
 
         var ranges = options.UseRollups ? RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension)) : null;
+        // A drill-down's statement sends at most one row past the points an answer may have (KpiSqlPlan.ReadAsync refuses it).
         KpiSqlPlan Compile(RollupSource? rollups) => KpiSqlCompiler.Compile(
-            formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries));
+            formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries),
+            rowLimit: query.Dimension is null ? null : options.MaxPoints + 1);
 
         if (SendsStatementWithSnapshot && ranges is not null && RolledUpByThisRelease(formula, query.Dimension, clientRollups))
         {

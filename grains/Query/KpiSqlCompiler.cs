@@ -37,7 +37,7 @@ internal static class KpiSqlCompiler
     /// </param>
     public static KpiSqlPlan Compile(
         CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension, RollupSource? rollups = null,
-        int? rawSlotMinutes = null)
+        int? rawSlotMinutes = null, int? rowLimit = null)
     {
         ArgumentNullException.ThrowIfNull(formula);
         ArgumentNullException.ThrowIfNull(models);
@@ -191,6 +191,12 @@ internal static class KpiSqlCompiler
         sql.Append("WITH ").AppendJoin(",\n", ctes).Append('\n');
         sql.Append("SELECT ").AppendJoin(", ", selectColumns).Append('\n');
         sql.Append("FROM ").Append(data).Append(" AS d");
+        if (rowLimit is { } limit)
+        {
+            // Each row is a distinct (bucket, dimension value): more rows than the answer may have points and it is
+            // refused anyway, so PostgreSQL need not send the rest (a drill-down by an order id over a year).
+            sql.Append("\nLIMIT ").Append(limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         return new KpiSqlPlan(formula, sql.ToString(), parameters, terms, grouped, eventColumns, newestColumns, usesRollups, rawRangeModels);
     }
 

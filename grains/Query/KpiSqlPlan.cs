@@ -111,17 +111,16 @@ internal sealed class KpiSqlPlan(
 
             rows[(dimension, bucket)] = values;
             newest[(dimension, bucket)] = newestTicks;
-            dimensions.Add(dimension);
+            // Refused as soon as a new dimension value makes too many points, before the rest is held in memory.
+            if (dimensions.Add(dimension) && (long)dimensions.Count * bucketCount > context.MaxPoints)
+            {
+                throw new TooManyPointsException(dimensions.Count, bucketCount, context.MaxPoints);
+            }
         }
 
         if (dimensions.Count == 0)
         {
             dimensions.Add(null);
-        }
-
-        if ((long)dimensions.Count * bucketCount > context.MaxPoints)
-        {
-            throw new TooManyPointsException(dimensions.Count, bucketCount, context.MaxPoints);
         }
 
         var asOf = Formula.ObjectModels.Select(m => positions.FirstOrDefault(p => p.ObjectModel == m) ?? new SourcePosition(m, 0)).ToArray();
@@ -205,4 +204,4 @@ internal sealed record QueryAnswerContext(
 
 /// <summary>A drill-down whose values times buckets exceed the point limit.</summary>
 internal sealed class TooManyPointsException(int dimensionValues, int buckets, int maxPoints)
-    : Exception($"the drill-down has {dimensionValues} values × {buckets} buckets = {(long)dimensionValues * buckets} points; at most {maxPoints} are allowed");
+    : Exception($"the drill-down has at least {dimensionValues} values × {buckets} buckets = {(long)dimensionValues * buckets} points; at most {maxPoints} are allowed");
