@@ -19,7 +19,8 @@ namespace AnalyticsEngine.Query;
 /// late event in its range makes the query run again. So a report over last quarter stays cached while today's events
 /// stream in. A statement over raw rows runs through <see cref="HybridCache.GetOrCreateAsync{TState, T}"/> under a key
 /// with the positions, so callers at the same positions run it once: those that arrive while it runs join it, those
-/// that arrive after it (having started before its result was the newest) find it there. One over rollups alone,
+/// that arrive after it (having started before its result was the newest) find it there. The run reads in a
+/// connection and snapshot of its own, which any caller may leave, so its result may be as of newer positions. One over rollups alone,
 /// sent with its snapshot, is stored as the newest with the positions it answers with (<see cref="StoreAsync"/>).
 /// </remarks>
 public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> options)
@@ -51,22 +52,22 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         cache.GetOrCreateAsync(key, static _ => ValueTask.FromResult<CachedResult?>(null), ReadOnly, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// The query's result at <paramref name="positions"/>: cached under a key with them, or <paramref name="run"/>'s
+    /// The query's result at <paramref name="positions"/> (or newer): cached under a key with them, or <paramref name="run"/>'s
     /// (once for concurrent callers, and for those that reach this point after the run ended), which is then cached
     /// there and as the query's newest.
     /// </summary>
-    internal async ValueTask<KpiSeries[]> RunAsync(
-        string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<KpiSeries[]>> run, CancellationToken cancellationToken)
+    internal async ValueTask<CachedResult> RunAsync(
+        string key, SourcePosition[] positions, Func<CancellationToken, ValueTask<CachedResult>> run, CancellationToken cancellationToken)
     {
         var ran = false;
         var entry = Entry;
         var result = await cache.GetOrCreateAsync(
             PositionedKey(key, positions),
-            (run, positions),
-            async (state, ct) =>
+            run,
+            async (run, ct) =>
             {
                 ran = true;
-                return new CachedResult(state.positions, await state.run(ct));
+                return await run(ct);
             },
             entry,
             cancellationToken: cancellationToken);
@@ -77,7 +78,7 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
         }
 
         Record(hit: !ran);
-        return result.Series;
+        return result;
     }
 
     /// <summary>

@@ -178,7 +178,7 @@ public sealed class KpiQueryRunner(
             {
                 // Whether the newest cached answer still holds, in one round trip of its own: the snapshot, whether
                 // rows landed in its buckets since, COMMIT. On a miss the query runs in a new snapshot, as uncached.
-                var check = await QuerySnapshot.CheckCachedAsync(
+                var check = await QuerySnapshot.SourcesAsync(
                     connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, cancellationToken);
                 if (!check.ChangedSinceCached)
                 {
@@ -190,11 +190,6 @@ public sealed class KpiQueryRunner(
         }
 
         var ranges = options.UseRollups ? RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension)) : null;
-        // A drill-down's statement sends at most one row past the points an answer may have (KpiSqlPlan.ReadAsync refuses it).
-        KpiSqlPlan Compile(RollupSource? rollups) => KpiSqlCompiler.Compile(
-            formula, BuiltInCatalog.ObjectModelsByCode, query.Dimension, rollups, TermRollups.SlotDividing(context.Boundaries),
-            rowLimit: query.Dimension is null ? null : options.MaxPoints + 1);
-
         if (SendsStatementWithSnapshot && ranges is not null && RolledUpByThisRelease(formula, query.Dimension, clientRollups))
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
@@ -202,7 +197,7 @@ public sealed class KpiQueryRunner(
             // the snapshot says they do; else it is dropped (having read little: KpiSqlCompiler.RollupCte) and the
             // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
             // them wait for one run at the same positions, which are known only with the answer here.
-            var assumed = Compile(RollupSource.AssumingCovered(ranges, formula, query.Dimension));
+            var assumed = Compile(formula, query.Dimension, RollupSource.AssumingCovered(ranges, formula, query.Dimension), context.Boundaries);
             if (!assumed.ReadsRawRanges
                 && await InOneRoundTripAsync(connection, clientRollups, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
             {
@@ -215,68 +210,89 @@ public sealed class KpiQueryRunner(
             }
         }
 
-        // Otherwise two round trips, as for one statement plus its transaction: the snapshot, its limits and what the
-        // sources hold in one batch; the query and COMMIT in the other (and for raw rows, the client's share of the
-        // range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
+        if (key is null)
+        {
+            return (await InTwoRoundTripsAsync(connection, formula, query.Dimension, ranges, clientRollups, context, cancellationToken)).Series;
+        }
+
+        // Through the cache, concurrent callers at the same positions run the statement once. The positions come from a
+        // snapshot of their own, begun and committed in one round trip, and the run reads in a connection and snapshot
+        // of its own: a caller may leave while others still wait on the run, which on that caller's connection would
+        // lose it. Its answer may be newer than the positions it was asked at, and says so in asOf.
+        var sources = await QuerySnapshot.SourcesAsync(
+            connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cachedPositions: null, context.Boundaries, cancellationToken);
+        IncompleteRollups = Incomplete(sources, clientRollups);
+        await connection.DisposeAsync();
+        var result = await cache!.RunAsync(key, sources.Positions, async ct =>
+        {
+            await using var own = await dataSource.OpenConnectionAsync(ct);
+            var (series, positions) = await InTwoRoundTripsAsync(own, formula, query.Dimension, ranges, clientRollups, context, ct);
+            return new CachedResult(positions, series);
+        }, cancellationToken);
+        return Served(result.Series, result.Positions, context);
+    }
+
+    /// <summary>
+    /// The query in two round trips, as for one statement plus its transaction: the snapshot, its limits and what the
+    /// sources hold in one batch; the statement and COMMIT in the other (and for raw rows, the client's share of the
+    /// range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
+    /// </summary>
+    private async Task<(KpiSeries[] Series, SourcePosition[] Positions)> InTwoRoundTripsAsync(
+        NpgsqlConnection connection, CompiledFormula formula, string? dimension, RollupRanges? ranges,
+        IReadOnlyDictionary<string, TermRollups> clientRollups, QueryAnswerContext context, CancellationToken cancellationToken)
+    {
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cancellationToken);
         IncompleteRollups = Incomplete(begun, clientRollups);
-        var plan = Compile(ranges is null ? null : new RollupSource(ranges, begun.Covered));
-        var committed = false;
-        async ValueTask<KpiSeries[]> Run(CancellationToken ct)
+        var plan = Compile(formula, dimension, ranges is null ? null : new RollupSource(ranges, begun.Covered), context.Boundaries);
+
+        // A statement over rollups (here only with the benchmark's switch off, or with rollups for some object models
+        // and raw ranges for others) reads raw rows only at the edges and after the watermark, through the index
+        // anyway; one that reads the range's raw rows first asks how many are the client's (one more round trip,
+        // against tens of milliseconds and more for the statement).
+        var rawRead = plan.ReadsRawRanges
+            ? await QuerySnapshot.RawReadAsync(connection, options.StatementTimeout, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, cancellationToken)
+            : null;
+        var readThroughIndex = rawRead?.ThroughIndex == true;
+        await using var batch = new NpgsqlBatch(connection) { Timeout = QuerySnapshot.ClientTimeoutSeconds(options.StatementTimeout) };
+        if (readThroughIndex)
         {
-            // A statement over rollups (here only with the benchmark's switch off, or with rollups for some object
-            // models and raw ranges for others) reads raw rows only at the edges and after the watermark, through the
-            // index anyway; one that reads the range's raw rows first asks how many are the client's (one more round
-            // trip, against tens of milliseconds and more for the statement).
-            var rawRead = plan.ReadsRawRanges
-                ? await QuerySnapshot.RawReadAsync(connection, options.StatementTimeout, context.ClientId, plan.RawRangeModels, begun.Positions, context.Boundaries, ct)
-                : null;
-            var readThroughIndex = rawRead?.ThroughIndex == true;
-            await using var batch = new NpgsqlBatch(connection) { Timeout = QuerySnapshot.ClientTimeoutSeconds(options.StatementTimeout) };
-            if (readThroughIndex)
-            {
-                // See TenantShare.
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
-            }
-
-            if (rawRead is { Jit: false })
-            {
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
-            }
-
-            // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning
-            // each run and one generic plan, by costs it cannot know. A statement over rollups is written for a
-            // generic plan (every part an index range scan, KpiSqlCompiler.RollupCte), which the transaction already
-            // uses (QuerySnapshot.Begin): planning it each run would cost more than running it (1 ms against 0.2 ms
-            // for a day). One over the range's raw rows is planned for its range: a generic plan cannot tell a day
-            // from a year (a year of raw rows took 3.7 s instead of 1.6 s).
-            if (plan.ReadsRawRanges)
-            {
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"));
-            }
-
-            batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-            await using var reader = await batch.ExecuteReaderAsync(ct);
-            var series = await plan.ReadAsync(reader, context, begun.Positions, ct);
-            await reader.DisposeAsync();
-            committed = true;
-            LastRunUsedRollups = plan.UsesRollups;
-            LastRunReadThroughIndex = readThroughIndex;
-            return series.ToArray();
+            // See TenantShare.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
         }
 
-        // Through the cache, concurrent callers at the same positions run the statement once.
-        var answer = key is null
-            ? await Run(cancellationToken)
-            : Served(await cache!.RunAsync(key, begun.Positions, Run, cancellationToken), begun.Positions, context);
-        if (!committed)
+        if (rawRead is { Jit: false })
         {
-            await CommitAsync(connection, cancellationToken);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL jit = off"));
         }
 
-        return answer;
+        // The statement is prepared (auto-prepare), and PostgreSQL would choose after five runs between planning each
+        // run and one generic plan, by costs it cannot know. A statement over rollups is written for a generic plan
+        // (every part an index range scan, KpiSqlCompiler.RollupCte), which the transaction already uses
+        // (QuerySnapshot.Begin): planning it each run would cost more than running it (1 ms against 0.2 ms for a
+        // day). One over the range's raw rows is planned for its range: a generic plan cannot tell a day from a year
+        // (a year of raw rows took 3.7 s instead of 1.6 s).
+        if (plan.ReadsRawRanges)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"));
+        }
+
+        batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var series = await plan.ReadAsync(reader, context, begun.Positions, cancellationToken);
+        LastRunUsedRollups = plan.UsesRollups;
+        LastRunReadThroughIndex = readThroughIndex;
+        return (series.ToArray(), begun.Positions);
     }
+
+    /// <summary>
+    /// The statement of <paramref name="formula"/> over <paramref name="rollups"/> (raw rows without them). A
+    /// drill-down's sends at most one row past the points an answer may have (<see cref="KpiSqlPlan.ReadAsync"/> refuses it).
+    /// </summary>
+    private KpiSqlPlan Compile(CompiledFormula formula, string? dimension, RollupSource? rollups, long[] boundaries) =>
+        KpiSqlCompiler.Compile(
+            formula, BuiltInCatalog.ObjectModelsByCode, dimension, rollups, TermRollups.SlotDividing(boundaries),
+            rowLimit: dimension is null ? null : options.MaxPoints + 1);
 
     /// <summary>
     /// Runs the snapshot's commands, <paramref name="assumed"/> and COMMIT in one batch; the answer, or null when the
@@ -346,12 +362,6 @@ public sealed class KpiQueryRunner(
                 .Select(p => p.ObjectModel)
                 .ToArray()
             : [];
-
-    private static async Task CommitAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        await using var commit = new NpgsqlCommand("COMMIT", connection);
-        await commit.ExecuteNonQueryAsync(cancellationToken);
-    }
 
     /// <summary>
     /// A cached result as the statement would give it now: as of the snapshot's positions (no row since changed it),

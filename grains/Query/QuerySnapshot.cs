@@ -36,11 +36,11 @@ internal static class QuerySnapshot
     }
 
     /// <summary>
-    /// Whether a cached answer at <paramref name="cachedPositions"/> still holds (<see cref="Sources.ChangedSinceCached"/>),
-    /// with what the sources hold now, in one snapshot of its own, begun and committed in one round trip.
+    /// What the sources hold now, in a snapshot of its own begun and committed in one round trip; given a cached
+    /// answer's positions, also whether that answer still holds (<see cref="Sources.ChangedSinceCached"/>).
     /// </summary>
-    public static async Task<Sources> CheckCachedAsync(
-        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[] cachedPositions, long[] boundaries,
+    public static async Task<Sources> SourcesAsync(
+        NpgsqlConnection connection, TimeSpan statementTimeout, string clientId, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, long[] boundaries,
         CancellationToken cancellationToken)
     {
         await using var batch = Begin(connection, statementTimeout, clientId, models, cachedPositions, boundaries);

@@ -8,6 +8,7 @@ using AnalyticsEngine.Kpi.Formula;
 using AnalyticsEngine.Query;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 
 namespace AnalyticsEngine.Grains.Tests.Query;
 
@@ -171,6 +172,46 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_caller_that_leaves_a_shared_run_takes_nothing_from_the_callers_still_waiting_on_it()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clientId = await CreateClientAsync("UTC", seed: 12, now.AddHours(-5), now.AddMinutes(-1), rows: 60);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        await using var services = CacheServices();
+        var cache = services.GetRequiredService<KpiQueryCache>();
+        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
+        // Each caller on a data source of its own, to see in pg_stat_activity how far each has gone.
+        var name = "shared-run-" + Guid.NewGuid().ToString("N")[..8];
+        await using var leaving = NpgsqlDataSource.Create($"{KpiClusterFixture.Postgres};Application Name={name}-a");
+        await using var staying = NpgsqlDataSource.Create($"{KpiClusterFixture.Postgres};Application Name={name}-b");
+        KpiQueryRunner RunnerOn(NpgsqlDataSource source) =>
+            new(source, new KpiQueryOptions { UseRollups = false }, TimeSpan.FromMinutes(5), NullLogger.Instance, cache);
+
+        // The run (over raw rows: the client's rows are read first) waits on a lock of the orders table; the caller
+        // that started it leaves while another, at the same positions, waits on it.
+        await using var holder = await fixture.Database.OpenConnectionAsync();
+        var transaction = await holder.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("LOCK TABLE scor_data.orders IN ACCESS EXCLUSIVE MODE", holder, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        using var leave = new CancellationTokenSource();
+        var first = RunnerOn(leaving).RunAsync(query, config, leave.Token);
+        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "scor_data");
+        var second = RunnerOn(staying).RunAsync(query, config);
+        await WaitUntilPositionsReadAsync($"{name}-b"); // it joins the run next
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        await transaction.RollbackAsync();
+
+        var answer = await second.WaitAsync(TimeSpan.FromSeconds(30)); // on the leaving caller's connection, the run never ended
+        Assert.Null(answer.Error);
+        Assert.Equal(Flatten(await Runner(false).RunAsync(query, config)), Flatten(answer));
+        Assert.Null((await RunnerOn(leaving).RunAsync(query with { To = now.AddMinutes(-30) }, config)).Error);
+    }
+
+    [Fact]
     public async Task A_cached_result_over_snapshot_rows_is_kept_through_a_row_after_its_range_and_replaced_by_one_before_its_end()
     {
         var now = DateTimeOffset.UtcNow;
@@ -263,6 +304,20 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         while (!server.Keys(pattern: pattern).Any())
         {
             Assert.True(DateTime.UtcNow < deadline, $"no key {pattern} in Redis after 10 s");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Waits until a connection named <paramref name="application"/> has read a query's positions and is idle.</summary>
+    private static async Task WaitUntilPositionsReadAsync(string application)
+    {
+        await using var command = TestDatabase.DataSource.CreateCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle%' AND strpos(query, 'ingest.partitions') + strpos(query, 'COMMIT') > 0");
+        command.Parameters.AddWithValue(application);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await command.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no connection of {application} read the positions within 30 s");
             await Task.Delay(20);
         }
     }
