@@ -55,6 +55,12 @@ public enum IngestStatus
 
     /// <summary>Nothing was stored: the database could not be reached; retry (with the same idempotency key).</summary>
     Unavailable = 6,
+
+    /// <summary>
+    /// Nothing was stored: the idempotency key was used before for a request with other rows (a retry carries the
+    /// same rows); <see cref="IngestResult.CommittedAt"/> says when that request was committed. Send it with a new key.
+    /// </summary>
+    IdempotencyKeyReused = 7,
 }
 
 /// <summary>The outcome of one ingest call. Rows were stored only when <see cref="Status"/> is Committed.</summary>

@@ -172,7 +172,8 @@ public sealed class IngestGrain(
         EventBatch? batch;
         try
         {
-            (result, batch) = await CommitAsync(request.IdempotencyKey, parsed);
+            var fingerprint = request.IdempotencyKey is null ? null : RequestFingerprint.Of(parsed, _table.Layout);
+            (result, batch) = await CommitAsync(request.IdempotencyKey, fingerprint, parsed);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
@@ -192,22 +193,22 @@ public sealed class IngestGrain(
         return result;
     }
 
-    private async Task<(IngestResult Result, EventBatch? Batch)> CommitAsync(string? idempotencyKey, ParseOutcome parsed)
+    private async Task<(IngestResult Result, EventBatch? Batch)> CommitAsync(string? idempotencyKey, byte[]? fingerprint, ParseOutcome parsed)
     {
         try
         {
-            return await CommitOnceAsync(idempotencyKey, parsed);
+            return await CommitOnceAsync(idempotencyKey, fingerprint, parsed);
         }
         catch (Exception ex) when (PartitionSequence.IsMoved(ex))
         {
             // Another writer committed to this partition since this activation's last commit (a duplicate activation
             // during a failover): nothing of this attempt was stored, and the next one numbers from the locked row.
             logger.LogInformation("Partition {Client}/{Model} moved under this activation; committing again", _clientId, _table!.Model.Code);
-            return await CommitOnceAsync(idempotencyKey, parsed);
+            return await CommitOnceAsync(idempotencyKey, fingerprint, parsed);
         }
     }
 
-    private async Task<(IngestResult Result, EventBatch? Batch)> CommitOnceAsync(string? idempotencyKey, ParseOutcome parsed)
+    private async Task<(IngestResult Result, EventBatch? Batch)> CommitOnceAsync(string? idempotencyKey, byte[]? fingerprint, ParseOutcome parsed)
     {
         using var activity = IngestTelemetry.Source.StartActivity("ingest.commit");
         activity?.SetTag("ae.client", _clientId);
@@ -220,9 +221,22 @@ public sealed class IngestGrain(
         // Number the batch. When this activation does not know where the partition ends, this locks and advances the
         // partition's row: a second activation during a failover waits here instead of interleaving sequence numbers.
         var claim = await _sequence!.ClaimAsync(connection, parsed.Rows.Count, CancellationToken.None);
-        if (idempotencyKey is not null && await FindReplayAsync(connection, idempotencyKey) is { } replay)
+        if (idempotencyKey is not null && await FindKeyAsync(connection, idempotencyKey) is { } used)
         {
-            return (replay with { Status = IngestStatus.Replayed }, null);
+            // Keys recorded by releases before fingerprints have none: they count as matching, so a request retried
+            // across an upgrade is still answered from its first attempt.
+            if (used.Fingerprint is null || used.Fingerprint.AsSpan().SequenceEqual(fingerprint))
+            {
+                return (used.Result with { Status = IngestStatus.Replayed }, null);
+            }
+
+            // Answering "replayed" would drop rows the caller believes stored; refusing stores nothing either, but says so,
+            // and when the key was used: the committedAt of its first answer, which the caller can find in its own records.
+            var usedAt = used.Result.CommittedAt;
+            logger.LogInformation("Idempotency key {Key} of {Client}/{Model} reused for a different request", idempotencyKey, _clientId, _table!.Model.Code);
+            return (IngestResult.Failed(IngestStatus.IdempotencyKeyReused,
+                $"The Idempotency-Key '{idempotencyKey}' was already used at {usedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ} for a different request "
+                + "(other rows); nothing of this one was stored. Send it again with a new key.") with { CommittedAt = usedAt }, null);
         }
 
         var rows = new EventRow[parsed.Rows.Count];
@@ -246,7 +260,7 @@ public sealed class IngestGrain(
 
         if (idempotencyKey is not null)
         {
-            commit.BatchCommands.Add(Remember(idempotencyKey, result));
+            commit.BatchCommands.Add(Remember(idempotencyKey, fingerprint, result));
         }
 
         commit.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
@@ -515,23 +529,34 @@ public sealed class IngestGrain(
         }
     }
 
-    private async Task<IngestResult?> FindReplayAsync(NpgsqlConnection connection, string idempotencyKey)
+    /// <summary>The first answer given for <paramref name="idempotencyKey"/> and for which request (<see cref="RequestFingerprint"/>), or null if it is new.</summary>
+    private async Task<UsedKey?> FindKeyAsync(NpgsqlConnection connection, string idempotencyKey)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT result::text FROM ingest.idempotency_keys WHERE client_id = $1 AND object_model = $2 AND idempotency_key = $3", connection);
+            """
+            SELECT result::text, request_fingerprint
+            FROM ingest.idempotency_keys WHERE client_id = $1 AND object_model = $2 AND idempotency_key = $3
+            """, connection);
         command.Parameters.AddWithValue(_clientId);
         command.Parameters.AddWithValue(_table!.Model.Code);
         command.Parameters.AddWithValue(idempotencyKey);
-        var json = (string?)await command.ExecuteScalarAsync();
-        return json is null ? null : JsonSerializer.Deserialize<IngestResult>(json, Json);
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync() || reader.IsDBNull(0))
+        {
+            return null;
+        }
+
+        return new UsedKey(
+            JsonSerializer.Deserialize<IngestResult>(reader.GetString(0), Json)!,
+            reader.IsDBNull(1) ? null : reader.GetFieldValue<byte[]>(1));
     }
 
-    private NpgsqlBatchCommand Remember(string idempotencyKey, IngestResult result)
+    private NpgsqlBatchCommand Remember(string idempotencyKey, byte[]? fingerprint, IngestResult result)
     {
         var command = new NpgsqlBatchCommand(
             """
-            INSERT INTO ingest.idempotency_keys (client_id, object_model, idempotency_key, from_sequence, to_sequence, result)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+            INSERT INTO ingest.idempotency_keys (client_id, object_model, idempotency_key, from_sequence, to_sequence, result, request_fingerprint)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
             """);
         command.Parameters.AddWithValue(_clientId);
         command.Parameters.AddWithValue(_table!.Model.Code);
@@ -539,6 +564,9 @@ public sealed class IngestGrain(
         command.Parameters.AddWithValue(result.FromSequence);
         command.Parameters.AddWithValue(result.ToSequence);
         command.Parameters.AddWithValue(JsonSerializer.Serialize(result, Json));
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)fingerprint ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
         return command;
     }
+
+    private sealed record UsedKey(IngestResult Result, byte[]? Fingerprint);
 }

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+
+namespace AnalyticsEngine.Grains.Tests.Ingest;
+
+/// <summary>
+/// An idempotency key stands for one request: its retries are answered from the first commit, and a different
+/// request under the same key is refused rather than answered "replayed" with its rows dropped.
+/// </summary>
+[Collection(KpiClusterCollection.Name)]
+public sealed class IdempotencyKeyTests(KpiClusterFixture fixture)
+{
+    private static readonly ObjectModelTable Orders = ObjectModelTables.BuiltIn.Get("orders");
+
+    // One instant for every body, so that the same order ids always make the same rows.
+    private static readonly DateTimeOffset OrderedAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds() / 60 * 60);
+
+    [Fact]
+    public async Task The_same_rows_sent_twice_with_one_key_are_stored_once_and_the_second_is_a_replay()
+    {
+        var clientId = await CreateClientAsync();
+        var body = Body("A-1", "A-2", "A-3");
+
+        var first = await IngestAsync(clientId, body, "k-1");
+        var second = await IngestAsync(clientId, body, "k-1");
+
+        Assert.Equal(IngestStatus.Committed, first.Status);
+        Assert.Equal(IngestStatus.Replayed, second.Status);
+        Assert.Equal((1, 3, first.CommittedAt), (second.FromSequence, second.ToSequence, second.CommittedAt));
+        Assert.Equal(["A-1", "A-2", "A-3"], await StoredOrderIdsAsync(clientId));
+    }
+
+    [Fact]
+    public async Task Other_rows_under_a_used_key_are_refused_and_store_nothing()
+    {
+        var clientId = await CreateClientAsync();
+        var first = await IngestAsync(clientId, Body("A-1", "A-2"), "k-1");
+
+        var reused = await IngestAsync(clientId, Body("B-1", "B-2", "B-3"), "k-1");
+
+        Assert.Equal(IngestStatus.Committed, first.Status);
+        Assert.Equal(IngestStatus.IdempotencyKeyReused, reused.Status);
+        Assert.Equal(0, reused.Accepted);
+        Assert.Equal(first.CommittedAt, reused.CommittedAt);
+        var reason = reused.Errors.Single().Reason;
+        Assert.Contains("'k-1' was already used", reason);
+        Assert.Contains(first.CommittedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ"), reason);
+        Assert.Contains("new key", reason);
+        Assert.Equal(["A-1", "A-2"], await StoredOrderIdsAsync(clientId));
+        Assert.Equal(2, await LastSequenceAsync(clientId));
+
+        // The key still stands for the first request, whose retry is answered as before; a new key stores the rows.
+        Assert.Equal(IngestStatus.Replayed, (await IngestAsync(clientId, Body("A-1", "A-2"), "k-1")).Status);
+        Assert.Equal(IngestStatus.Committed, (await IngestAsync(clientId, Body("B-1", "B-2", "B-3"), "k-2")).Status);
+        Assert.Equal(["A-1", "A-2", "B-1", "B-2", "B-3"], await StoredOrderIdsAsync(clientId));
+    }
+
+    [Fact]
+    public async Task A_key_recorded_without_a_fingerprint_replays_whatever_the_rows()
+    {
+        var clientId = await CreateClientAsync();
+        var first = await IngestAsync(clientId, Body("A-1"), "k-1");
+        // As an earlier release recorded keys, before fingerprints.
+        await using (var forget = fixture.Database.CreateCommand(
+            "UPDATE ingest.idempotency_keys SET request_fingerprint = NULL WHERE client_id = $1 AND idempotency_key = 'k-1'"))
+        {
+            forget.Parameters.AddWithValue(clientId);
+            Assert.Equal(1, await forget.ExecuteNonQueryAsync());
+        }
+
+        var retried = await IngestAsync(clientId, Body("A-1", "A-2"), "k-1");
+
+        Assert.Equal(IngestStatus.Committed, first.Status);
+        Assert.Equal(IngestStatus.Replayed, retried.Status);
+        Assert.Equal((1, 1), (retried.FromSequence, retried.ToSequence));
+        Assert.Equal(["A-1"], await StoredOrderIdsAsync(clientId));
+    }
+
+    private async Task<string> CreateClientAsync()
+    {
+        var clientId = "idem-" + Guid.NewGuid().ToString("N")[..10];
+        var problems = await fixture.Client.GetGrain<IClientConfigGrain>(clientId)
+            .Put(new ClientConfig(clientId, "Idempotency test", "Europe/Berlin", ["POF"], [], [], 0));
+        Assert.Empty(problems);
+        return clientId;
+    }
+
+    private Task<IngestResult> IngestAsync(string clientId, byte[] body, string key) =>
+        fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"))
+            .Ingest(new IngestRequest(IngestFormat.Json, body, IngestPolicy.RejectBatch, key));
+
+    private async Task<List<string>> StoredOrderIdsAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand($"SELECT order_id FROM {Orders.QualifiedName} WHERE client_id = $1 ORDER BY sequence");
+        command.Parameters.AddWithValue(clientId);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    private async Task<long> LastSequenceAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "SELECT last_sequence FROM ingest.partitions WHERE client_id = $1 AND object_model = 'orders'");
+        command.Parameters.AddWithValue(clientId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static byte[] Body(params string[] orderIds)
+    {
+        return JsonSerializer.SerializeToUtf8Bytes(orderIds.Select(id => new
+        {
+            order_id = id,
+            ordered_at = OrderedAt,
+            order_value = 10.0,
+            promised_at = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            on_time = true,
+            in_full = true,
+            damage_free = true,
+            documentation_complete = true,
+            status = "delivered",
+        }));
+    }
+}
