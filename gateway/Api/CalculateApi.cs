@@ -111,6 +111,13 @@ public static class CalculateApi
             return KpiResults.Problem(error);
         }
 
+        // A range or granularity no KPI can answer (too long, too many points: the same buckets for every KPI of a
+        // dashboard) is the request's fault, not each KPI's.
+        if (results.Count > 0 && results.All(r => r.Error?.Kind is QueryErrorKind.InvalidRange or QueryErrorKind.TooManyPoints))
+        {
+            return KpiResults.Problem(results[0].Error!);
+        }
+
         return KpiResults.Answer(http, results, results);
     }
 

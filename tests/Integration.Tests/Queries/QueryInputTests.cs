@@ -112,6 +112,18 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_dashboard_over_a_range_no_kpi_can_answer_is_one_400()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync("/calculate/dashboard",
+            $"{{\"clientId\":\"{clientId}\",\"from\":\"2026-01-01T00:00:00Z\",\"to\":\"2026-11-01T00:00:00Z\",\"granularity\":\"minute\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Too many points", problem.GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task Malformed_json_says_where_it_stopped_being_json()
     {
         var (status, problem, _) = await PostAsync("/calculate", "{\"clientId\":\"x\",\n\"kpiCode\":\"POF\",");
