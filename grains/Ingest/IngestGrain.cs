@@ -137,7 +137,10 @@ public sealed class IngestGrain(
     {
         if (_table is null)
         {
-            return IngestResult.Failed(IngestStatus.UnknownObjectModel, $"'{this.GetPrimaryKeyString()}' does not name an object model");
+            var key = this.GetPrimaryKeyString();
+            var model = key[(key.IndexOf('/', StringComparison.Ordinal) + 1)..];
+            return IngestResult.Failed(IngestStatus.UnknownObjectModel,
+                $"'{model}' is not an object model (codes are lower case); they are: {string.Join(", ", tables.All.Select(t => t.Model.Code).Order(StringComparer.Ordinal))}");
         }
 
         if (await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get() is null)
