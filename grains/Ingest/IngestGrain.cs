@@ -143,7 +143,7 @@ public sealed class IngestGrain(
                 $"'{model}' is not an object model (codes are lower case); they are: {string.Join(", ", tables.All.Select(t => t.Model.Code).Order(StringComparer.Ordinal))}");
         }
 
-        if (await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get() is null)
+        if (await GrainFactory.GetGrain<IClientConfigGrain>(_clientId).Get() is not { } config)
         {
             return IngestResult.Failed(IngestStatus.UnknownClient, $"client '{_clientId}' does not exist");
         }
@@ -152,9 +152,12 @@ public sealed class IngestGrain(
         try
         {
             var maxRows = options.Value.MaxRowsPerRequest;
+            // The client's own names for fields (its field mappings) are read as the fields they map to.
+            var mapped = (config.FieldMappings ?? []).Where(m => m.ObjectModel == _table.Model.Code).Select(m => (m.SourceField, m.ModelField)).ToList();
+            var layout = mapped.Count == 0 ? _table.Layout : _table.Layout.WithSourceNames(mapped);
             parsed = request.Format == IngestFormat.Csv
-                ? CsvRowParser.Parse(request.Body, _table.Layout, maxRows)
-                : JsonRowParser.Parse(request.Body, _table.Layout, maxRows);
+                ? CsvRowParser.Parse(request.Body, layout, maxRows)
+                : JsonRowParser.Parse(request.Body, layout, maxRows);
         }
         catch (IngestLimitException ex)
         {
