@@ -1,13 +1,22 @@
-using nietras.SeparatedValues;
+using System.Buffers;
+using System.Text;
+using System.Text.Unicode;
 
 namespace AnalyticsEngine.Ingest;
 
 /// <summary>
-/// Parses CSV with a header row (RFC 4180 quoting) into rows of one object model. The header names
-/// fields; row numbers count data rows from 1 (the header is row 0). An empty cell is null.
+/// Parses UTF-8 CSV with a header row (RFC 4180 quoting) into rows of one object model. The header names
+/// fields; row numbers count data rows from 1 (the header is row 0), columns count from 1. An empty cell is null.
+/// Empty lines at the end are ignored (editors add them); an empty line between rows is an error, not a skipped row.
 /// </summary>
 public static class CsvRowParser
 {
+    /// <summary>
+    /// Stands for bytes that are not UTF-8 in the decoded text: a lone surrogate, which no valid UTF-8 decodes to,
+    /// so a cell that holds one is known to come from invalid bytes and the error can name its row and column.
+    /// </summary>
+    private const char InvalidBytes = '\uDC00';
+
     public static ParseOutcome Parse(byte[] body, EventRowLayout layout, int maxRows)
     {
         var errors = new List<RowError>();
@@ -18,64 +27,115 @@ public static class CsvRowParser
             return new ParseOutcome(0, rows, errors);
         }
 
-        try
+        var reader = new CsvReader(Decode(body));
+        if (!reader.TryReadRecord(out var header, out var problem) || problem is not null)
         {
-            // The header is read as an ordinary row so that every problem with it (unknown or repeated
-            // names) is reported, not only the first.
-            using var reader = Sep.New(',').Reader(o => o with { HasHeader = false, Unescape = true, DisableColCountCheck = true }).From(body);
-            if (!reader.MoveNext())
-            {
-                errors.Add(new RowError(0, null, "The body has no header row."));
-                return new ParseOutcome(0, rows, errors);
-            }
-
-            var header = reader.Current;
-            var names = new List<string>(header.ColCount);
-            for (var i = 0; i < header.ColCount; i++)
-            {
-                names.Add(header[i].ToString());
-            }
-
-            var columns = MapHeader(names, layout, errors);
-            if (errors.Count > 0)
-            {
-                return new ParseOutcome(0, rows, errors);
-            }
-
-            var builder = new RowBuilder(layout, errors);
-            var received = 0;
-            foreach (var row in reader)
-            {
-                if (++received > maxRows)
-                {
-                    throw new IngestLimitException($"A request may carry at most {maxRows} rows; this one has more.");
-                }
-
-                builder.Start(received);
-                if (row.ColCount != columns.Length)
-                {
-                    builder.Fail(null, $"has {row.ColCount} values but the header names {columns.Length} fields");
-                    continue;
-                }
-
-                for (var i = 0; i < columns.Length; i++)
-                {
-                    builder.SetFromText(columns[i], row[i].ToString());
-                }
-
-                if (builder.Complete() is { } parsed)
-                {
-                    rows.Add(parsed);
-                }
-            }
-
-            return new ParseOutcome(received, rows, errors);
-        }
-        catch (InvalidDataException ex)
-        {
-            errors.Add(new RowError(0, null, $"The body is not valid CSV: {ex.Message}"));
+            errors.Add(problem ?? new RowError(0, null, "The body has no header row."));
             return new ParseOutcome(0, rows, errors);
         }
+
+        if (FindInvalidBytes(header, 0, names: null) is { } badHeader)
+        {
+            errors.Add(badHeader);
+            return new ParseOutcome(0, rows, errors);
+        }
+
+        // Every problem with the header (unknown or repeated names) is reported, not only the first.
+        var columns = MapHeader(header, layout, errors);
+        if (errors.Count > 0)
+        {
+            return new ParseOutcome(0, rows, errors);
+        }
+
+        var builder = new RowBuilder(layout, errors);
+        var received = 0;
+        while (reader.TryReadRecord(out var cells, out problem))
+        {
+            if (++received > maxRows)
+            {
+                throw new IngestLimitException($"A request may carry at most {maxRows} rows; this one has more.");
+            }
+
+            if (problem is not null)
+            {
+                // A quote left open swallows the rest of the body, so no later row can be read.
+                errors.Add(problem);
+                return new ParseOutcome(received, [], errors);
+            }
+
+            if (FindInvalidBytes(cells, received, header) is { } badRow)
+            {
+                // Text that is not what the client sent must never be stored, and guessing the bytes' meaning would be.
+                return new ParseOutcome(0, [], [badRow]);
+            }
+
+            builder.Start(received);
+            if (cells.Count == 1 && cells[0].Length == 0)
+            {
+                builder.Fail(null, $"row {received} is empty; remove the empty line or fill in its values");
+                continue;
+            }
+
+            if (cells.Count != columns.Length)
+            {
+                builder.Fail(null, $"has {cells.Count} values but the header names {columns.Length} fields");
+                continue;
+            }
+
+            for (var i = 0; i < columns.Length; i++)
+            {
+                builder.SetFromText(columns[i], cells[i], i + 1);
+            }
+
+            if (builder.Complete() is { } parsed)
+            {
+                rows.Add(parsed);
+            }
+        }
+
+        return new ParseOutcome(received, rows, errors);
+    }
+
+    /// <summary>Decodes UTF-8, leaving a BOM out and marking each invalid sequence with <see cref="InvalidBytes"/>.</summary>
+    private static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.StartsWith(Encoding.UTF8.Preamble))
+        {
+            bytes = bytes[Encoding.UTF8.Preamble.Length..];
+        }
+
+        // UTF-16 never needs more units than UTF-8 has bytes, and each invalid sequence is at least one byte.
+        var chars = new char[bytes.Length];
+        var written = 0;
+        while (true)
+        {
+            var status = Utf8.ToUtf16(bytes, chars.AsSpan(written), out var read, out var count, replaceInvalidSequences: false);
+            written += count;
+            bytes = bytes[read..];
+            if (status == OperationStatus.Done)
+            {
+                return new string(chars, 0, written);
+            }
+
+            Rune.DecodeFromUtf8(bytes, out _, out var invalidLength);
+            chars[written++] = InvalidBytes;
+            bytes = bytes[invalidLength..];
+        }
+    }
+
+    private static RowError? FindInvalidBytes(List<string> cells, int row, List<string>? names)
+    {
+        for (var i = 0; i < cells.Count; i++)
+        {
+            if (cells[i].Contains(InvalidBytes, StringComparison.Ordinal))
+            {
+                var field = names is not null && i < names.Count ? names[i].Trim() : null;
+                var where = row == 0 ? $"the header, column {i + 1}" : $"row {row}, column {i + 1}{(field is null ? "" : $" ({field})")}";
+                return new RowError(row, field, $"The body is not valid text in its charset (UTF-8 unless the Content-Type names another): {where} holds bytes that do not decode; nothing was stored.");
+            }
+        }
+
+        return null;
     }
 
     private static FieldSlot[] MapHeader(IReadOnlyList<string> names, EventRowLayout layout, List<RowError> errors)
@@ -96,5 +156,93 @@ public static class CsvRowParser
         }
 
         return slots;
+    }
+
+    /// <summary>
+    /// Reads records of RFC 4180 CSV: fields separated by commas, records by CRLF, LF or CR; a field in double quotes
+    /// may hold commas, line breaks and doubled quotes. A quote inside an unquoted field is kept as it is.
+    /// </summary>
+    private sealed class CsvReader(string text)
+    {
+        private int _position;
+        private int _record = -1;
+
+        /// <summary>
+        /// Reads the next record, or returns false at the end of the text (empty lines at the end included);
+        /// <paramref name="problem"/> says why a record cannot be read, after which no more can be.
+        /// </summary>
+        public bool TryReadRecord(out List<string> cells, out RowError? problem)
+        {
+            cells = [];
+            problem = null;
+            if (OnlyLineBreaksRemain())
+            {
+                return false;
+            }
+
+            _record++;
+            var cell = new StringBuilder();
+            while (true)
+            {
+                if (_position < text.Length && text[_position] == '"')
+                {
+                    var opened = cells.Count + 1;
+                    _position++;
+                    while (true)
+                    {
+                        var quote = text.IndexOf('"', _position);
+                        if (quote < 0)
+                        {
+                            var where = _record == 0 ? "the header" : $"row {_record}";
+                            problem = new RowError(_record, null, $"The quote that opens column {opened} of {where} is never closed; a quote inside a quoted value is written twice (\"\").");
+                            return true;
+                        }
+
+                        cell.Append(text, _position, quote - _position);
+                        _position = quote + 1;
+                        if (_position < text.Length && text[_position] == '"')
+                        {
+                            cell.Append('"');
+                            _position++;
+                        }
+                        else
+                        {
+                            break;
+                        }
+                    }
+                }
+
+                // The unquoted part of the field, or what follows a closing quote, up to the next comma or line break.
+                var end = text.AsSpan(_position).IndexOfAny(",\r\n");
+                end = end < 0 ? text.Length : _position + end;
+                cell.Append(text, _position, end - _position);
+                cells.Add(cell.ToString());
+                cell.Clear();
+                _position = end;
+                if (_position < text.Length && text[_position] == ',')
+                {
+                    _position++;
+                    continue;
+                }
+
+                SkipLineBreak();
+                return true;
+            }
+        }
+
+        private void SkipLineBreak()
+        {
+            if (_position < text.Length && text[_position] == '\r')
+            {
+                _position++;
+            }
+
+            if (_position < text.Length && text[_position] == '\n')
+            {
+                _position++;
+            }
+        }
+
+        private bool OnlyLineBreaksRemain() => text.AsSpan(_position).IndexOfAnyExcept("\r\n") < 0;
     }
 }

@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using AnalyticsEngine.Catalog;
 
 namespace AnalyticsEngine.Ingest;
@@ -25,12 +28,21 @@ public static class JsonRowParser
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 8 });
+            document = JsonDocument.Parse(body, Options);
         }
         catch (JsonException ex)
         {
             var where = ex.LineNumber is { } line ? $" at line {line + 1}, position {ex.BytePositionInLine + 1}" : "";
-            errors.Add(new RowError(0, null, $"The body is not valid JSON{where}."));
+            errors.Add(new RowError(0, null, $"The body is not valid JSON{where}: {Reason(ex)}"));
+            return new ParseOutcome(0, rows, errors);
+        }
+
+        // The parser checks the UTF-8 of property names and string values only when they are read; the body is checked
+        // whole first, so a row is never half read, and replacement characters are never stored for what the client sent.
+        if (!Utf8.IsValid(body.Span))
+        {
+            document.Dispose();
+            errors.Add(InvalidUtf8(body.Span));
             return new ParseOutcome(0, rows, errors);
         }
 
@@ -50,6 +62,7 @@ public static class JsonRowParser
 
             var builder = new RowBuilder(layout, errors);
             var rowNumber = 0;
+            var fieldsOfRow = new HashSet<string>(StringComparer.Ordinal);
             foreach (var element in document.RootElement.EnumerateArray())
             {
                 builder.Start(++rowNumber);
@@ -59,8 +72,16 @@ public static class JsonRowParser
                     continue;
                 }
 
+                fieldsOfRow.Clear();
                 foreach (var property in element.EnumerateObject())
                 {
+                    if (!fieldsOfRow.Add(property.Name))
+                    {
+                        // Readers disagree on which of two values wins, so the row cannot say what the client meant.
+                        builder.Fail(Truncate(property.Name), "appears more than once in the row; give each field once");
+                        continue;
+                    }
+
                     if (!layout.TryGetSlot(property.Name, out var slot))
                     {
                         builder.Fail(Truncate(property.Name), $"is not a field of '{layout.Model.Code}'");
@@ -103,8 +124,14 @@ public static class JsonRowParser
             case FieldType.Boolean when value.ValueKind is JsonValueKind.True or JsonValueKind.False:
                 builder.SetNumber(slot, value.GetBoolean() ? 1 : 0);
                 return;
-            case FieldType.Timestamp when value.ValueKind == JsonValueKind.String && RowBuilder.TryParseTimestamp(value.GetString()!, out var instant):
-                builder.SetNumber(slot, instant.ToUnixTimeMilliseconds());
+            case FieldType.Timestamp when value.ValueKind == JsonValueKind.String:
+                builder.SetTimestamp(slot, value.GetString()!);
+                return;
+            case FieldType.Number when value.ValueKind == JsonValueKind.Number:
+                builder.Fail(field.Name, $"{Excerpt(value.GetRawText())} is out of range: a number field holds at most ±{double.MaxValue.ToString(CultureInfo.InvariantCulture)}");
+                return;
+            case FieldType.Integer when value.ValueKind == JsonValueKind.Number:
+                builder.Fail(field.Name, $"{Excerpt(value.GetRawText())} is not {RowBuilder.Describe(field.Type)}");
                 return;
             default:
                 builder.Fail(field.Name, $"must be {RowBuilder.Describe(field.Type)}, not {Describe(value.ValueKind)}");
@@ -122,6 +149,61 @@ public static class JsonRowParser
         JsonValueKind.Null => "null",
         _ => kind.ToString(),
     };
+
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 8 };
+
+    /// <summary>The exception's reason without the position, which the message names once, counted from 1.</summary>
+    private static string Reason(JsonException ex)
+    {
+        var message = ex.Message;
+        foreach (var suffix in new[] { " Path:", " LineNumber:" })
+        {
+            var at = message.IndexOf(suffix, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                message = message[..at];
+            }
+        }
+
+        return message.TrimEnd(' ', '|');
+    }
+
+    /// <summary>Names the row and field whose token holds the first byte that is not UTF-8.</summary>
+    private static RowError InvalidUtf8(ReadOnlySpan<byte> body)
+    {
+        Utf8.ToUtf16(body, new char[body.Length], out var offset, out _, replaceInvalidSequences: false);
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Options.MaxDepth });
+        var row = 0;
+        string? field = null;
+        while (reader.Read() && reader.BytesConsumed <= offset)
+        {
+            if (reader.CurrentDepth == 1 && reader.TokenType is not (JsonTokenType.EndObject or JsonTokenType.EndArray))
+            {
+                row++;
+                field = null;
+            }
+            else if (reader.CurrentDepth == 2 && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                field = reader.GetString();
+            }
+        }
+
+        if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 2)
+        {
+            field = Encoding.UTF8.GetString(reader.ValueSpan); // the name itself is invalid: shown with replacement characters
+        }
+        else if (reader.CurrentDepth == 1 && reader.TokenType is not (JsonTokenType.EndObject or JsonTokenType.EndArray))
+        {
+            row++;
+            field = null;
+        }
+
+        var where = row == 0 ? "" : $" in row {row}{(field is null ? "" : $", field '{Truncate(field)}'")}";
+        return new RowError(row, field is null ? null : Truncate(field),
+            $"The body is not valid UTF-8: byte {offset + 1}{where} does not decode; JSON must be UTF-8 (RFC 8259). Nothing was stored.");
+    }
+
+    private static string Excerpt(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
     private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
 }

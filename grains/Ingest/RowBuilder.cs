@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using AnalyticsEngine.Catalog;
 
 namespace AnalyticsEngine.Ingest;
@@ -7,7 +8,7 @@ namespace AnalyticsEngine.Ingest;
 /// Collects the values of one incoming row, whatever its format, and turns them into a
 /// <see cref="ParsedRow"/> once required fields and the object model's row rules hold.
 /// </summary>
-public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
+public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> errors)
 {
     public const int MaxTextLength = 2000;
 
@@ -22,6 +23,7 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
     private double[] _numbers = [];
     private string?[] _texts = [];
     private int _row;
+    private int _column;
     private int _errorsBefore;
 
     public EventRowLayout Layout => layout;
@@ -35,7 +37,8 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
         _texts = new string?[layout.TextCount];
     }
 
-    public void Fail(string? field, string reason) => errors.Add(new RowError(_row, field, reason));
+    public void Fail(string? field, string reason) =>
+        errors.Add(new RowError(_row, field, _column > 0 ? $"column {_column}: {reason}" : reason));
 
     public void SetNumber(FieldSlot slot, double value) => _numbers[slot.Index] = value;
 
@@ -59,13 +62,30 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
         }
     }
 
-    /// <summary>Parses a value written as text (CSV), by the field's type; an empty cell is null.</summary>
-    public void SetFromText(FieldSlot slot, string text)
+    /// <summary>
+    /// Parses a value written as text (CSV) in the 1-based <paramref name="column"/>, by the field's type; an empty cell
+    /// is null. Its errors name the column, which a spreadsheet shows where a field name may be hard to find.
+    /// </summary>
+    public void SetFromText(FieldSlot slot, string text, int column)
     {
         if (text.Length == 0)
         {
             return;
         }
+
+        _column = column;
+        try
+        {
+            SetFromText(slot, text);
+        }
+        finally
+        {
+            _column = 0;
+        }
+    }
+
+    private void SetFromText(FieldSlot slot, string text)
+    {
 
         var field = slot.Field;
         switch (field.Type)
@@ -82,8 +102,8 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
             case FieldType.Boolean when TryParseBoolean(text, out var flag):
                 SetNumber(slot, flag ? 1 : 0);
                 break;
-            case FieldType.Timestamp when TryParseTimestamp(text, out var instant):
-                SetNumber(slot, instant.ToUnixTimeMilliseconds());
+            case FieldType.Timestamp:
+                SetTimestamp(slot, text);
                 break;
             default:
                 Fail(field.Name, $"'{Excerpt(text)}' is not {Describe(field.Type)}");
@@ -125,24 +145,74 @@ public sealed class RowBuilder(EventRowLayout layout, List<RowError> errors)
         _ => "text",
     };
 
+    /// <summary>The first instant a timestamp may name: event times before the Unix epoch are refused.</summary>
+    public static readonly DateTimeOffset EarliestTimestamp = DateTimeOffset.UnixEpoch;
+
     /// <summary>
-    /// Accepts only timestamps that say their offset: a local time without one is ambiguous, and guessing
-    /// would silently shift events between buckets.
+    /// The first instant a timestamp may no longer name: buckets of a year, and the offsets a client adds, must still
+    /// fit in the calendar, which ends with 9999.
     /// </summary>
-    public static bool TryParseTimestamp(string text, out DateTimeOffset value)
+    public static readonly DateTimeOffset TimestampEnd = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Why a timestamp outside the range is refused, for every timestamp field alike.</summary>
+    public static readonly string TimestampRange =
+        $"must be from {EarliestTimestamp:yyyy-MM-ddTHH:mm:ssZ} up to, not including, {TimestampEnd:yyyy-MM-ddTHH:mm:ssZ}";
+
+    /// <summary>Parses a timestamp for <paramref name="slot"/>, or reports why it is none.</summary>
+    public void SetTimestamp(FieldSlot slot, string text)
+    {
+        if (TryParseTimestamp(text, out var instant, out var problem))
+        {
+            SetNumber(slot, instant.ToUnixTimeMilliseconds());
+        }
+        else
+        {
+            Fail(slot.Field.Name, problem);
+        }
+    }
+
+    public static bool TryParseTimestamp(string text, out DateTimeOffset value) => TryParseTimestamp(text, out value, out _);
+
+    /// <summary>
+    /// Accepts only ISO 8601 with an explicit offset (the rule of the gateway's query API): a local time without one is
+    /// ambiguous, guessing would silently shift events between buckets, and a culture's formats (01/03/2026) read
+    /// differently on differently configured machines.
+    /// </summary>
+    public static bool TryParseTimestamp(string text, out DateTimeOffset value, out string problem)
     {
         value = default;
-        if (text.Length is < 20 or > 40)
+        problem = "";
+        if (!Iso8601WithOffset().IsMatch(text))
         {
+            problem = Iso8601WithoutOffset().IsMatch(text)
+                ? $"'{Excerpt(text)}' has no UTC offset; add Z or ±HH:MM, e.g. 2026-03-01T12:00:00Z"
+                : $"'{Excerpt(text)}' is not {Describe(FieldType.Timestamp)}";
             return false;
         }
 
-        var last = text[^1];
-        var hasOffset = last is 'Z' or 'z' || (text[^6] is '+' or '-' && text[^3] == ':');
-        return hasOffset
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out value)
-            && value.Year is >= 1970 and <= 9999;
+        // The pattern leaves only an impossible date (February 30) or an instant past the calendar's end to fail here.
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value))
+        {
+            problem = DateTime.TryParse(text[..10], CultureInfo.InvariantCulture, DateTimeStyles.None, out _)
+                ? $"'{text}' {TimestampRange}"
+                : $"'{text}' is not a date of the calendar";
+            return false;
+        }
+
+        if (value < EarliestTimestamp || value >= TimestampEnd)
+        {
+            problem = $"'{text}' {TimestampRange}";
+            return false;
+        }
+
+        return true;
     }
+
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Iso8601WithOffset();
+
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Iso8601WithoutOffset();
 
     private static bool TryParseBoolean(string text, out bool value)
     {

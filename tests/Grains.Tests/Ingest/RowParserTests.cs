@@ -88,9 +88,199 @@ public sealed class RowParserTests
     [InlineData("2026-03-01")]
     [InlineData("yesterday")]
     [InlineData("1969-12-31T23:59:59Z")]
-    public void Timestamps_without_an_offset_or_out_of_range_are_refused(string timestamp)
+    [InlineData("1970-01-01T00:30:00+01:00")]
+    [InlineData("01/03/2026 12:00:00 +01:00")]
+    [InlineData("Tuesday, 03 March 2026 12:00 +01:00")]
+    [InlineData("2026-03-01 12:00:00Z")]
+    [InlineData("2026-03-01T12:00:00.12345678Z")]
+    [InlineData("2026-02-30T12:00:00Z")]
+    [InlineData("9999-01-01T00:00:00Z")]
+    [InlineData("9999-12-31T12:00:00Z")]
+    [InlineData("9999-12-31T23:00:00-05:00")]
+    public void Timestamps_without_an_offset_not_iso_8601_or_out_of_range_are_refused(string timestamp)
     {
         Assert.False(RowBuilder.TryParseTimestamp(timestamp, out _));
+    }
+
+    [Theory]
+    [InlineData("1970-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00")]
+    [InlineData("2026-03-01T12:00+01:00", "2026-03-01T11:00:00+00:00")]
+    [InlineData("2026-03-01t12:00:00.1234567-05:30", "2026-03-01T17:30:00.1234567+00:00")]
+    [InlineData("9998-12-31T23:59:59.9999999Z", "9998-12-31T23:59:59.9999999+00:00")]
+    public void Iso_8601_timestamps_with_an_offset_within_the_range_are_read_as_written(string timestamp, string utc)
+    {
+        Assert.True(RowBuilder.TryParseTimestamp(timestamp, out var value));
+        Assert.Equal(DateTimeOffset.Parse(utc, CultureInfo.InvariantCulture), value);
+    }
+
+    [Fact]
+    public void A_timestamp_past_the_calendars_last_year_is_refused_in_any_field_with_the_allowed_range()
+    {
+        var json = JsonRowParser.Parse(Encoding.UTF8.GetBytes(OrderJson("\"promised_at\":\"9999-12-31T12:00:00Z\"")), Layout("orders"), 10);
+        var csv = CsvRowParser.Parse(Encoding.UTF8.GetBytes(OrderCsvHeader + "o1,9999-12-31T12:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open\n"), Layout("orders"), 10);
+
+        var promised = Assert.Single(json.Errors);
+        Assert.Equal((1, "promised_at"), (promised.Row, promised.Field));
+        Assert.Contains("from 1970-01-01T00:00:00Z up to, not including, 9999-01-01T00:00:00Z", promised.Reason, StringComparison.Ordinal);
+        var ordered = Assert.Single(csv.Errors);
+        Assert.Equal((1, "ordered_at"), (ordered.Row, ordered.Field));
+        Assert.Contains("9999-01-01T00:00:00Z", ordered.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_json_time_without_offset_is_told_it_has_none()
+    {
+        var outcome = JsonRowParser.Parse(Encoding.UTF8.GetBytes(OrderJson("\"promised_at\":\"2026-03-01T12:00:00\"")), Layout("orders"), 10);
+
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal("promised_at", error.Field);
+        Assert.Contains("has no UTC offset", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_json_number_beyond_the_range_of_a_number_is_told_it_is_out_of_range()
+    {
+        var outcome = JsonRowParser.Parse(Encoding.UTF8.GetBytes(OrderJson("\"order_value\":1e400")), Layout("orders"), 10);
+
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal("order_value", error.Field);
+        Assert.Contains("1e400 is out of range", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_nested_too_deep_is_refused_with_the_parsers_reason()
+    {
+        var outcome = JsonRowParser.Parse(Encoding.UTF8.GetBytes("[{\"carrier\":[[[[[[[[1]]]]]]]]}]"), Layout("orders"), 10);
+
+        var error = Assert.Single(outcome.Errors);
+        Assert.Contains("not valid JSON at line 1", error.Reason, StringComparison.Ordinal);
+        Assert.Contains("depth", error.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("LineNumber", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_field_given_twice_in_one_json_row_is_refused_naming_the_row_and_field()
+    {
+        var body = "[" + OrderJson("") [1..^1] + "," + OrderJson("\"order_id\":\"dup1\",\"order_id\":\"dup2\"")[1..^1] + "]";
+
+        var outcome = JsonRowParser.Parse(Encoding.UTF8.GetBytes(body), Layout("orders"), 10);
+
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal((2, "order_id"), (error.Row, error.Field));
+        Assert.Contains("more than once", error.Reason, StringComparison.Ordinal);
+        Assert.Single(outcome.Rows);
+    }
+
+    [Fact]
+    public void Json_that_is_not_utf8_is_refused_whole_naming_the_row_and_field()
+    {
+        var valid = Encoding.UTF8.GetBytes(OrderJson(""));
+        var invalid = Encoding.UTF8.GetBytes(OrderJson("\"carrier\":\"M~ller\""));
+        invalid[Array.IndexOf(invalid, (byte)'~')] = 0xFC; // ü in Latin-1
+        byte[] body = [(byte)'[', .. valid[1..^1], (byte)',', .. invalid[1..^1], (byte)']'];
+
+        var outcome = JsonRowParser.Parse(body, Layout("orders"), 10);
+
+        Assert.Empty(outcome.Rows);
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal((2, "carrier"), (error.Row, error.Field));
+        Assert.Contains("not valid UTF-8", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_csv_quote_left_open_is_named_by_the_row_and_column_where_it_opens()
+    {
+        var csv = OrderCsvHeader + "o1,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open\n"
+            + "o2,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,\"open\n"
+            + "o3,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open\n";
+
+        var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("orders"), 10);
+
+        Assert.Empty(outcome.Rows);
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal(2, error.Row);
+        Assert.Contains("quote that opens column 9 of row 2 is never closed", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\n\n")]
+    [InlineData("\r\n\r\n\r\n")]
+    public void Empty_lines_at_the_end_of_csv_are_ignored(string ending)
+    {
+        var csv = OrderCsvHeader + "o1,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open" + ending;
+
+        var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("orders"), 10);
+
+        Assert.Empty(outcome.Errors);
+        Assert.Equal(1, outcome.Received);
+        Assert.Single(outcome.Rows);
+    }
+
+    [Fact]
+    public void An_empty_line_between_csv_rows_is_refused_as_an_empty_row()
+    {
+        var row = "2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open\n";
+        var csv = OrderCsvHeader + "o1," + row + "\n" + "o3," + row;
+
+        var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("orders"), 10);
+
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal((2, (string?)null), (error.Row, error.Field));
+        Assert.Contains("row 2 is empty", error.Reason, StringComparison.Ordinal);
+        Assert.Equal([1, 3], outcome.Rows.Select(r => r.RowNumber));
+    }
+
+    [Fact]
+    public void A_csv_value_error_names_the_column_as_well_as_the_field()
+    {
+        var csv = OrderCsvHeader + "o1,2026-03-01T09:00:00Z,ten,2026-03-02T09:00:00Z,true,true,true,true,open\n";
+
+        var error = Assert.Single(CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("orders"), 10).Errors);
+
+        Assert.Equal("order_value", error.Field);
+        Assert.StartsWith("column 3: 'ten'", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Csv_bytes_that_are_not_utf8_are_refused_whole_naming_row_and_column()
+    {
+        var csv = Encoding.UTF8.GetBytes("\uFEFF" + OrderCsvHeader.TrimEnd('\n') + ",carrier\n"
+            + "o1,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open,Müller\n"
+            + "o2,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,open,M~ller\n");
+        csv[Array.IndexOf(csv, (byte)'~')] = 0xFC;
+
+        var outcome = CsvRowParser.Parse(csv, Layout("orders"), 10);
+
+        Assert.Empty(outcome.Rows);
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal((2, "carrier"), (error.Row, error.Field));
+        Assert.Contains("row 2, column 10 (carrier)", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Csv_with_a_utf8_byte_order_mark_reads_its_first_header_name()
+    {
+        var csv = Encoding.UTF8.GetBytes("\uFEFF" + OrderCsvHeader + "o1,2026-03-01T09:00:00Z,10,2026-03-02T09:00:00Z,true,true,true,true,\"open, \"\"late\"\"\"\r\n");
+
+        var outcome = CsvRowParser.Parse(csv, Layout("orders"), 10);
+
+        Assert.Empty(outcome.Errors);
+        Assert.Contains("open, \"late\"", Assert.Single(outcome.Rows).Texts);
+    }
+
+    private const string OrderCsvHeader = "order_id,ordered_at,order_value,promised_at,on_time,in_full,damage_free,documentation_complete,status\n";
+
+    /// <summary>A JSON array of one valid order, whose last properties are <paramref name="extra"/> (later ones win in a dictionary, not here).</summary>
+    private static string OrderJson(string extra)
+    {
+        var fields = new Dictionary<string, string>
+        {
+            ["order_id"] = "\"o1\"", ["ordered_at"] = "\"2026-03-01T09:00:00Z\"", ["order_value"] = "10", ["promised_at"] = "\"2026-03-02T09:00:00Z\"",
+            ["on_time"] = "true", ["in_full"] = "true", ["damage_free"] = "true", ["documentation_complete"] = "true", ["status"] = "\"open\"",
+        };
+        var overridden = extra.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split(':', 2)[0].Trim('"')).ToHashSet();
+        var properties = fields.Where(f => !overridden.Contains(f.Key)).Select(f => $"\"{f.Key}\":{f.Value}");
+        return "[{" + string.Join(',', extra.Length == 0 ? properties : properties.Append(extra)) + "}]";
     }
 
     [Fact]
