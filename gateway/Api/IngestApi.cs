@@ -1,6 +1,11 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Ingest;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace AnalyticsEngine.Gateway.Api;
 
@@ -17,7 +22,8 @@ public sealed record IngestResponse(
 /// <summary>
 /// <c>POST /ingest/{objectModel}?clientId=…</c>: rows as a JSON array or CSV with a header row. <c>policy=reject</c> (default) stores
 /// nothing when any row is invalid; <c>policy=keep</c> stores the valid rows and lists the rejected ones.
-/// An <c>Idempotency-Key</c> header makes a retried request a no-op.
+/// An <c>Idempotency-Key</c> header makes a retried request a no-op. CSV may name its charset (UTF-8 when it does
+/// not); JSON is UTF-8 (RFC 8259). Either is handed to the ingest grain as UTF-8.
 /// </summary>
 public static class IngestApi
 {
@@ -65,19 +71,36 @@ public static class IngestApi
                 return Problems.BadRequest("Unknown policy", $"policy '{policy}' is neither 'reject' (store nothing if any row is invalid) nor 'keep' (store the valid rows).");
         }
 
-        IngestFormat format;
-        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            || FormatOf(mediaType.MediaType) is not { } format)
         {
-            format = IngestFormat.Json;
+            return UnsupportedMediaType($"Send rows as application/json or text/csv (with a header row); got '{request.ContentType ?? "no content type"}'.");
         }
-        else if (request.ContentType?.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase) == true)
+
+        var charset = HeaderUtilities.RemoveQuotes(mediaType.Charset).Value;
+        var isUtf8 = charset is null || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase);
+        if (format == IngestFormat.Json && !isUtf8)
         {
-            format = IngestFormat.Csv;
+            return UnsupportedMediaType($"JSON is UTF-8 (RFC 8259); charset '{charset}' is not accepted. Send the body as UTF-8, with charset=utf-8 or no charset.");
         }
-        else
+
+        if (format == IngestFormat.Csv && !isUtf8 && !CsvCharsets.ContainsKey(charset!))
         {
-            return TypedResults.Problem($"Send rows as application/json or text/csv (with a header row); got '{request.ContentType ?? "no content type"}'.",
-                statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+            return UnsupportedMediaType($"charset '{charset}' is not supported for CSV; send one of {string.Join(", ", SupportedCsvCharsets)}.");
+        }
+
+        var idempotencyKeys = request.Headers["Idempotency-Key"];
+        var idempotencyProblem = idempotencyKeys switch
+        {
+            { Count: > 1 } => $"Idempotency-Key: is sent {idempotencyKeys.Count} times; send it once, or not at all",
+            { Count: 1 } when string.IsNullOrWhiteSpace(idempotencyKeys[0]) =>
+                "Idempotency-Key: is empty; name the batch (e.g. a UUID), or leave the header out to send without one",
+            { Count: 1 } when idempotencyKeys[0]!.Length > 200 => "Idempotency-Key: may be at most 200 characters",
+            _ => null,
+        };
+        if (idempotencyProblem is not null)
+        {
+            return Problems.Validation([idempotencyProblem]);
         }
 
         var body = await ReadBodyAsync(request, options.Value.MaxIngestBodyBytes, ct);
@@ -86,11 +109,12 @@ public static class IngestApi
             return TooLarge($"The body exceeds the limit of {options.Value.MaxIngestBodyBytes} bytes.");
         }
 
-        var idempotencyKey = request.Headers["Idempotency-Key"].FirstOrDefault();
-        if (idempotencyKey is { Length: > 200 })
+        if (!isUtf8)
         {
-            return Problems.BadRequest("Invalid Idempotency-Key", "The Idempotency-Key header may be at most 200 characters.");
+            body = ToUtf8(body, CsvCharsets[charset!]);
         }
+
+        var idempotencyKey = idempotencyKeys.FirstOrDefault();
 
         var result = await cluster.GetGrain<IIngestGrain>(IngestKeys.For(clientId, objectModel))
             .Ingest(new IngestRequest(format, body, ingestPolicy, idempotencyKey));
@@ -116,6 +140,113 @@ public static class IngestApi
     {
         context.Response.Headers.RetryAfter = "2";
         return TypedResults.Problem(detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable");
+    }
+
+    private static IngestFormat? FormatOf(StringSegment mediaType) =>
+        mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ? IngestFormat.Json
+        : mediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) ? IngestFormat.Csv
+        : null;
+
+    private static IResult UnsupportedMediaType(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+
+    /// <summary>The charsets besides UTF-8 that CSV may name: those .NET decodes without an extra encoding provider.</summary>
+    private enum CsvCharset
+    {
+        Ascii,
+        Latin1,
+        Utf16,
+        Utf16BigEndian,
+        Utf16LittleEndian,
+        Utf32,
+        Utf32BigEndian,
+        Utf32LittleEndian,
+    }
+
+    private static readonly Dictionary<string, CsvCharset> CsvCharsets = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["us-ascii"] = CsvCharset.Ascii,
+        ["iso-8859-1"] = CsvCharset.Latin1,
+        ["latin1"] = CsvCharset.Latin1,
+        ["utf-16"] = CsvCharset.Utf16,
+        ["utf-16be"] = CsvCharset.Utf16BigEndian,
+        ["utf-16le"] = CsvCharset.Utf16LittleEndian,
+        ["utf-32"] = CsvCharset.Utf32,
+        ["utf-32be"] = CsvCharset.Utf32BigEndian,
+        ["utf-32le"] = CsvCharset.Utf32LittleEndian,
+    };
+
+    private static readonly string[] SupportedCsvCharsets = ["utf-8", .. CsvCharsets.Keys];
+
+    /// <summary>
+    /// Re-encodes a CSV body as the UTF-8 the ingest grain reads. A sequence the charset cannot decode becomes the byte
+    /// 0xFF, which is never UTF-8, so the grain refuses the batch naming its row and column as it does for invalid UTF-8,
+    /// rather than the edge guessing or replacing what the client sent.
+    /// </summary>
+    private static byte[] ToUtf8(byte[] body, CsvCharset charset)
+    {
+        if (charset == CsvCharset.Latin1)
+        {
+            return Encoding.UTF8.GetBytes(Encoding.Latin1.GetString(body)); // every byte is a character of Latin-1
+        }
+
+        if (charset == CsvCharset.Ascii)
+        {
+            return [.. body.Select(b => b < 0x80 ? b : (byte)0xFF)];
+        }
+
+        var utf8 = new ArrayBufferWriter<byte>(body.Length);
+        ReadOnlySpan<byte> bytes = body;
+        if (charset is CsvCharset.Utf32 or CsvCharset.Utf32BigEndian or CsvCharset.Utf32LittleEndian)
+        {
+            // Without a byte order mark, "utf-32" is big-endian (as RFC 2781 says of UTF-16); a mark is kept and read as
+            // U+FEFF, which the grain skips.
+            var bigEndian = charset == CsvCharset.Utf32BigEndian || (charset == CsvCharset.Utf32 && !bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE, 0, 0]));
+            for (; bytes.Length >= 4; bytes = bytes[4..])
+            {
+                var value = bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+                Write(utf8, value <= 0x10FFFF && Rune.IsValid((int)value) ? new Rune((int)value) : null);
+            }
+        }
+        else
+        {
+            var bigEndian = charset == CsvCharset.Utf16BigEndian || (charset == CsvCharset.Utf16 && !bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]));
+            var units = new char[bytes.Length / 2];
+            for (var i = 0; i < units.Length; i++)
+            {
+                var unit = bytes.Slice(2 * i, 2);
+                units[i] = (char)(bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(unit) : BinaryPrimitives.ReadUInt16LittleEndian(unit));
+            }
+
+            bytes = bytes[(2 * units.Length)..];
+            for (ReadOnlySpan<char> rest = units; !rest.IsEmpty;)
+            {
+                var status = Rune.DecodeFromUtf16(rest, out var rune, out var consumed);
+                Write(utf8, status == OperationStatus.Done ? rune : null);
+                rest = rest[consumed..];
+            }
+        }
+
+        if (!bytes.IsEmpty)
+        {
+            Write(utf8, null); // a code unit cut short at the end
+        }
+
+        return utf8.WrittenSpan.ToArray();
+
+        static void Write(ArrayBufferWriter<byte> utf8, Rune? rune)
+        {
+            var span = utf8.GetSpan(4);
+            if (rune is { } decoded)
+            {
+                utf8.Advance(decoded.EncodeToUtf8(span));
+            }
+            else
+            {
+                span[0] = 0xFF;
+                utf8.Advance(1);
+            }
+        }
     }
 
     private static IResult TooLarge(string detail) =>

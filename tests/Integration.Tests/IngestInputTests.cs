@@ -1,0 +1,208 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+
+namespace AnalyticsEngine.Integration.Tests;
+
+/// <summary>
+/// What the gateway reads from an ingest request besides its rows: the charset of the body and the Idempotency-Key
+/// header. Text is stored as the client wrote it, or the batch is refused; a header that cannot mean one key is refused.
+/// </summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class IngestInputTests(AnalyticsFixture fixture)
+{
+    private const string TimeLogHeader = "time_log_id,staff_name,client_name,hours,rate,billable,logged_at\n";
+
+    [Theory]
+    [InlineData("iso-8859-1")]
+    [InlineData("latin1")]
+    [InlineData("utf-16")]
+    [InlineData("utf-16be")]
+    [InlineData("utf-32le")]
+    [InlineData("us-ascii")]
+    public async Task Csv_in_a_declared_charset_is_stored_as_the_text_it_encodes(string charset)
+    {
+        var clientId = await NewClientAsync("cs");
+        var name = charset == "us-ascii" ? "Mueller" : "Müller";
+        var encoding = charset switch
+        {
+            "utf-16" => new UnicodeEncoding(bigEndian: false, byteOrderMark: true),
+            "utf-16be" => new UnicodeEncoding(bigEndian: true, byteOrderMark: false),
+            "utf-32le" => new UTF32Encoding(bigEndian: false, byteOrderMark: false),
+            "us-ascii" => Encoding.ASCII,
+            _ => Encoding.Latin1,
+        };
+        var text = TimeLogHeader + $"t1,Ann,{name},7.5,120,true,2026-03-01T09:00:00Z\n";
+
+        using var response = await PostCsvAsync(clientId, [.. encoding.GetPreamble(), .. encoding.GetBytes(text)], $"text/csv; charset={charset}");
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        Assert.Equal([name], await StoredClientNamesAsync(clientId));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("us-ascii")]
+    public async Task Csv_bytes_not_valid_in_the_charset_are_refused_naming_row_and_column_and_store_nothing(string? charset)
+    {
+        var clientId = await NewClientAsync("cs");
+        var body = Encoding.ASCII.GetBytes(TimeLogHeader + "t1,Ann,Acme,7.5,120,true,2026-03-01T09:00:00Z\nt2,Bob,M~ller,7.5,120,true,2026-03-01T09:00:00Z\n");
+        body[Array.IndexOf(body, (byte)'~')] = 0xFC;
+
+        using var response = await PostCsvAsync(clientId, body, charset is null ? "text/csv" : $"text/csv; charset={charset}");
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal((2, "client_name"), (error.GetProperty("row").GetInt32(), error.GetProperty("field").GetString()));
+        Assert.Contains("row 2, column 3", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await StoredClientNamesAsync(clientId));
+    }
+
+    [Theory]
+    [InlineData("text/csv; charset=windows-1252", "windows-1252")]
+    [InlineData("text/csv; charset=\"ebcdic-cp-us\"", "ebcdic-cp-us")]
+    [InlineData("application/json; charset=iso-8859-1", "iso-8859-1")]
+    [InlineData("application/json; charset=utf-16", "utf-16")]
+    public async Task A_charset_that_cannot_be_read_gets_415_naming_it(string contentType, string charset)
+    {
+        var clientId = await NewClientAsync("cs");
+
+        using var response = await PostCsvAsync(clientId, Encoding.ASCII.GetBytes(TimeLogHeader), contentType);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains($"'{charset}'", detail, StringComparison.Ordinal);
+        Assert.Contains(contentType.StartsWith("text/csv", StringComparison.Ordinal) ? "iso-8859-1" : "UTF-8", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_that_is_not_utf8_is_refused_naming_row_and_field_and_stores_nothing()
+    {
+        var clientId = await NewClientAsync("js");
+        var rows = TestOrder.Random(2, DateTimeOffset.UtcNow.AddMinutes(-5), 4);
+        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new[] { rows[0], rows[1] with { carrier = "M~ller" } }));
+        body[Array.IndexOf(body, (byte)'~')] = 0xFC;
+
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json; charset=utf-8");
+        using var response = await fixture.Http.PostAsync($"/ingest/orders?clientId={clientId}", content);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal((2, "carrier"), (error.GetProperty("row").GetInt32(), error.GetProperty("field").GetString()));
+        Assert.Contains("not valid UTF-8", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await StoredOrdersAsync(clientId));
+    }
+
+    [Fact]
+    public async Task An_event_time_in_the_calendars_last_year_is_refused_with_the_allowed_range()
+    {
+        var clientId = await NewClientAsync("end");
+        var row = JsonSerializer.SerializeToNode(TestOrder.Random(1, DateTimeOffset.UtcNow.AddMinutes(-5), 5)[0])!.AsObject();
+        row["ordered_at"] = "9999-12-31T12:00:00Z";
+
+        using var response = await fixture.Http.PostAsync($"/ingest/orders?clientId={clientId}&policy=keep",
+            new StringContent($"[{row.ToJsonString()}]", Encoding.UTF8, "application/json"));
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal((1, "ordered_at"), (error.GetProperty("row").GetInt32(), error.GetProperty("field").GetString()));
+        Assert.Contains("up to, not including, 9999-01-01T00:00:00Z", error.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await StoredOrdersAsync(clientId));
+    }
+
+    [Fact]
+    public async Task An_empty_idempotency_key_is_refused_so_no_later_request_is_taken_for_its_replay()
+    {
+        var clientId = await NewClientAsync("idem");
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var (status, problem) = await PostOrdersAsync(clientId, new StringValues(""));
+
+            Assert.Equal(StatusCodes.Status400BadRequest, status);
+            Assert.Contains("empty", problem.GetProperty("errors").GetProperty("Idempotency-Key")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await StoredOrdersAsync(clientId));
+    }
+
+    [Fact]
+    public async Task Two_idempotency_keys_are_refused_rather_than_one_ignored()
+    {
+        var clientId = await NewClientAsync("idem");
+
+        var (status, problem) = await PostOrdersAsync(clientId, new StringValues(["batch-1", "batch-2"]));
+
+        Assert.Equal(StatusCodes.Status400BadRequest, status);
+        Assert.Contains("2 times", problem.GetProperty("errors").GetProperty("Idempotency-Key")[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await StoredOrdersAsync(clientId));
+    }
+
+    private async Task<string> NewClientAsync(string prefix)
+    {
+        var clientId = TestClients.NewId(prefix);
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        return clientId;
+    }
+
+    private async Task<HttpResponseMessage> PostCsvAsync(string clientId, byte[] body, string contentType)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return await fixture.Http.PostAsync($"/ingest/time_logs?clientId={clientId}", content);
+    }
+
+    /// <summary>
+    /// Posts orders with the Idempotency-Key header lines exactly as given, through the test server directly: HttpClient
+    /// drops an empty header value and would join two into one line.
+    /// </summary>
+    private async Task<(int Status, JsonElement Body)> PostOrdersAsync(string clientId, StringValues idempotencyKeys)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(TestOrder.Random(2, DateTimeOffset.UtcNow.AddMinutes(-5), 6));
+        var context = await fixture.Gateway.Server.SendAsync(http =>
+        {
+            http.Request.Method = HttpMethods.Post;
+            http.Request.Path = "/ingest/orders";
+            http.Request.QueryString = QueryString.Create("clientId", clientId);
+            http.Request.Headers.Authorization = fixture.Http.DefaultRequestHeaders.Authorization!.ToString();
+            http.Request.Headers["Idempotency-Key"] = idempotencyKeys;
+            http.Request.ContentType = "application/json";
+            http.Request.Body = new MemoryStream(body);
+        });
+
+        return (context.Response.StatusCode, (await JsonDocument.ParseAsync(context.Response.Body)).RootElement.Clone());
+    }
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(expected == response.StatusCode, $"expected {expected}, got {response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private async Task<List<string>> StoredClientNamesAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand("SELECT client_name FROM msp_data.time_logs WHERE client_id = $1");
+        command.Parameters.AddWithValue(clientId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var names = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    private async Task<long> StoredOrdersAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand("SELECT count(*) FROM scor_data.orders WHERE client_id = $1");
+        command.Parameters.AddWithValue(clientId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
