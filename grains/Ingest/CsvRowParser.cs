@@ -28,11 +28,13 @@ public static class CsvRowParser
         }
 
         var reader = new CsvReader(Decode(body));
-        if (!reader.TryReadRecord(out var header, out var problem) || problem is not null)
+        if (!reader.TryReadRecord(out var headerCells, out var problem) || problem is not null)
         {
             errors.Add(problem ?? new RowError(0, null, "The body has no header row."));
             return new ParseOutcome(0, rows, errors);
         }
+
+        List<string> header = [.. headerCells]; // the reader reuses its list for the next record
 
         if (FindInvalidBytes(header, 0, names: null) is { } badHeader)
         {
@@ -104,6 +106,11 @@ public static class CsvRowParser
             bytes = bytes[Encoding.UTF8.Preamble.Length..];
         }
 
+        if (Utf8.IsValid(bytes))
+        {
+            return Encoding.UTF8.GetString(bytes); // the usual body: one pass to check, one to decode
+        }
+
         // UTF-16 never needs more units than UTF-8 has bytes, and each invalid sequence is at least one byte.
         var chars = new char[bytes.Length];
         var written = 0;
@@ -141,7 +148,7 @@ public static class CsvRowParser
     private static FieldSlot[] MapHeader(IReadOnlyList<string> names, EventRowLayout layout, List<RowError> errors)
     {
         var slots = new FieldSlot[names.Count];
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal); // by the field's name: a client's own name for it counts as it
         for (var i = 0; i < names.Count; i++)
         {
             var name = names[i].Trim();
@@ -149,9 +156,9 @@ public static class CsvRowParser
             {
                 errors.Add(new RowError(0, name, $"header column {i + 1} is not a field of '{layout.Model.Code}'"));
             }
-            else if (!seen.Add(name))
+            else if (!seen.Add(slots[i].Field.Name))
             {
-                errors.Add(new RowError(0, name, $"header column {i + 1} repeats a field"));
+                errors.Add(new RowError(0, name, $"header column {i + 1} repeats a field ({slots[i].Field.Name})"));
             }
         }
 
@@ -164,6 +171,8 @@ public static class CsvRowParser
     /// </summary>
     private sealed class CsvReader(string text)
     {
+        private readonly StringBuilder _cell = new();
+        private readonly List<string> _cells = [];
         private int _position;
         private int _record = -1;
 
@@ -173,7 +182,8 @@ public static class CsvRowParser
         /// </summary>
         public bool TryReadRecord(out List<string> cells, out RowError? problem)
         {
-            cells = [];
+            cells = _cells; // valid until the next call
+            cells.Clear();
             problem = null;
             if (OnlyLineBreaksRemain())
             {
@@ -181,7 +191,7 @@ public static class CsvRowParser
             }
 
             _record++;
-            var cell = new StringBuilder();
+            var cell = _cell.Clear();
             while (true)
             {
                 if (_position < text.Length && text[_position] == '"')
@@ -215,9 +225,17 @@ public static class CsvRowParser
                 // The unquoted part of the field, or what follows a closing quote, up to the next comma or line break.
                 var end = text.AsSpan(_position).IndexOfAny(",\r\n");
                 end = end < 0 ? text.Length : _position + end;
-                cell.Append(text, _position, end - _position);
-                cells.Add(cell.ToString());
-                cell.Clear();
+                if (cell.Length == 0)
+                {
+                    cells.Add(text.Substring(_position, end - _position)); // unquoted: no copy through the builder
+                }
+                else
+                {
+                    cell.Append(text, _position, end - _position);
+                    cells.Add(cell.ToString());
+                    cell.Clear();
+                }
+
                 _position = end;
                 if (_position < text.Length && text[_position] == ',')
                 {

@@ -62,7 +62,7 @@ public static class JsonRowParser
 
             var builder = new RowBuilder(layout, errors);
             var rowNumber = 0;
-            var fieldsOfRow = new HashSet<string>(StringComparer.Ordinal);
+            var given = new bool[layout.Slots.Count]; // per field, whether the row has given it yet
             foreach (var element in document.RootElement.EnumerateArray())
             {
                 builder.Start(++rowNumber);
@@ -72,22 +72,25 @@ public static class JsonRowParser
                     continue;
                 }
 
-                fieldsOfRow.Clear();
+                Array.Clear(given);
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (!fieldsOfRow.Add(property.Name))
+                    var name = property.Name;
+                    if (!layout.TryGetSlot(name, out var slot))
+                    {
+                        builder.Fail(Truncate(name), $"is not a field of '{layout.Model.Code}'");
+                        continue;
+                    }
+
+                    ref var seen = ref given[slot.IsText ? layout.NumberCount + slot.Index : slot.Index];
+                    if (seen)
                     {
                         // Readers disagree on which of two values wins, so the row cannot say what the client meant.
-                        builder.Fail(Truncate(property.Name), "appears more than once in the row; give each field once");
+                        builder.Fail(Truncate(name), "appears more than once in the row (by this name or a name the client maps to the same field); give each field once");
                         continue;
                     }
 
-                    if (!layout.TryGetSlot(property.Name, out var slot))
-                    {
-                        builder.Fail(Truncate(property.Name), $"is not a field of '{layout.Model.Code}'");
-                        continue;
-                    }
-
+                    seen = true;
                     ReadValue(builder, slot, property.Value);
                 }
 

@@ -180,36 +180,133 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
     /// </summary>
     public static bool TryParseTimestamp(string text, out DateTimeOffset value, out string problem)
     {
-        value = default;
         problem = "";
-        if (!Iso8601WithOffset().IsMatch(text))
+        switch (TryParseIso8601(text, out value))
         {
-            problem = Iso8601WithoutOffset().IsMatch(text)
-                ? $"'{Excerpt(text)}' has no UTC offset; add Z or ±HH:MM, e.g. 2026-03-01T12:00:00Z"
-                : $"'{Excerpt(text)}' is not {Describe(FieldType.Timestamp)}";
+            case IsoParse.Read when value >= EarliestTimestamp && value < TimestampEnd:
+                return true;
+            case IsoParse.Read or IsoParse.OutOfRange:
+                problem = $"'{Excerpt(text)}' {TimestampRange}";
+                return false;
+            case IsoParse.NoSuchDate:
+                problem = $"'{Excerpt(text)}' is not a date of the calendar";
+                return false;
+            default:
+                problem = Iso8601WithoutOffset().IsMatch(text)
+                    ? $"'{Excerpt(text)}' has no UTC offset; add Z or ±HH:MM, e.g. 2026-03-01T12:00:00Z"
+                    : $"'{Excerpt(text)}' is not {Describe(FieldType.Timestamp)}";
+                return false;
+        }
+    }
+
+    private enum IsoParse
+    {
+        NotIso8601,
+        NoSuchDate,
+        OutOfRange,
+        Read,
+    }
+
+    /// <summary>
+    /// Reads exactly <c>yyyy-MM-ddTHH:mm[:ss[.f…]]</c> then <c>Z</c> or <c>±HH:MM</c>, digit by digit: every ingested
+    /// row has its timestamps read here (a pattern match and .NET's general parser took a third of a row's parsing).
+    /// </summary>
+    private static IsoParse TryParseIso8601(string text, out DateTimeOffset value)
+    {
+        value = default;
+        var t = text.AsSpan();
+        if (t.Length < 17 || t[4] != '-' || t[7] != '-' || t[10] is not ('T' or 't') || t[13] != ':'
+            || !Digits(t, 0, 4, out var year) || !Digits(t, 5, 2, out var month) || !Digits(t, 8, 2, out var day)
+            || !Digits(t, 11, 2, out var hour) || !Digits(t, 14, 2, out var minute))
+        {
+            return IsoParse.NotIso8601;
+        }
+
+        var at = 16;
+        var second = 0;
+        long fraction = 0;
+        if (at < t.Length && t[at] == ':')
+        {
+            if (!Digits(t, at + 1, 2, out second))
+            {
+                return IsoParse.NotIso8601;
+            }
+
+            at += 3;
+            if (at < t.Length && t[at] == '.')
+            {
+                var digits = 0;
+                for (at++; at < t.Length && char.IsAsciiDigit(t[at]); at++, digits++)
+                {
+                    fraction = fraction * 10 + (t[at] - '0');
+                }
+
+                if (digits is 0 or > 7)
+                {
+                    return IsoParse.NotIso8601;
+                }
+
+                for (; digits < 7; digits++)
+                {
+                    fraction *= 10; // to ticks of 100 ns
+                }
+            }
+        }
+
+        TimeSpan offset;
+        if (at == t.Length - 1 && t[at] is 'Z' or 'z')
+        {
+            offset = TimeSpan.Zero;
+        }
+        else if (at == t.Length - 6 && t[at] is '+' or '-' && t[at + 3] == ':'
+            && Digits(t, at + 1, 2, out var offsetHours) && Digits(t, at + 4, 2, out var offsetMinutes) && offsetMinutes < 60)
+        {
+            offset = new TimeSpan(offsetHours, offsetMinutes, 0) * (t[at] == '-' ? -1 : 1);
+            if (offset.Duration() > TimeSpan.FromHours(14))
+            {
+                return IsoParse.NotIso8601;
+            }
+        }
+        else
+        {
+            return IsoParse.NotIso8601;
+        }
+
+        if (month is < 1 or > 12 || day < 1 || year < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return IsoParse.NoSuchDate;
+        }
+
+        // Years at the calendar's two ends can fall outside it in UTC; they are out of range anyway.
+        if (year is < 1970 - 1 or > 9999 - 1)
+        {
+            return IsoParse.OutOfRange;
+        }
+
+        value = new DateTimeOffset(new DateTime(year, month, day, hour, minute, second).AddTicks(fraction), offset);
+        return IsoParse.Read;
+    }
+
+    private static bool Digits(ReadOnlySpan<char> text, int start, int count, out int value)
+    {
+        value = 0;
+        if (start + count > text.Length)
+        {
             return false;
         }
 
-        // The pattern leaves only an impossible date (February 30) or an instant past the calendar's end to fail here.
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value))
+        for (var i = start; i < start + count; i++)
         {
-            problem = DateTime.TryParse(text[..10], CultureInfo.InvariantCulture, DateTimeStyles.None, out _)
-                ? $"'{text}' {TimestampRange}"
-                : $"'{text}' is not a date of the calendar";
-            return false;
-        }
+            if (!char.IsAsciiDigit(text[i]))
+            {
+                return false;
+            }
 
-        if (value < EarliestTimestamp || value >= TimestampEnd)
-        {
-            problem = $"'{text}' {TimestampRange}";
-            return false;
+            value = value * 10 + (text[i] - '0');
         }
 
         return true;
     }
-
-    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})$", RegexOptions.CultureInvariant)]
-    private static partial Regex Iso8601WithOffset();
 
     [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$", RegexOptions.CultureInvariant)]
     private static partial Regex Iso8601WithoutOffset();
