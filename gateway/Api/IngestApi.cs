@@ -40,7 +40,8 @@ public static class IngestApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         return app;
     }
 
@@ -126,6 +127,8 @@ public static class IngestApi
                 result.Status == IngestStatus.Replayed, result.CommittedAt, result.Errors)),
             IngestStatus.UnknownClient or IngestStatus.UnknownObjectModel => Problems.NotFound(result.Errors[0].Reason),
             IngestStatus.TooLarge => TooLarge(result.Errors[0].Reason),
+            IngestStatus.IdempotencyKeyReused => TypedResults.Problem(result.Errors[0].Reason, statusCode: StatusCodes.Status422UnprocessableEntity,
+                title: "Idempotency-Key already used", extensions: new Dictionary<string, object?> { ["keyUsedAt"] = result.CommittedAt }),
             IngestStatus.Unavailable => Unavailable(result.Errors[0].Reason, request.HttpContext),
             _ => Problems.BadRequest(
                 "The batch was refused",

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -140,6 +141,31 @@ public sealed class IngestInputTests(AnalyticsFixture fixture)
         Assert.Equal(StatusCodes.Status400BadRequest, status);
         Assert.Contains("2 times", problem.GetProperty("errors").GetProperty("Idempotency-Key")[0].GetString(), StringComparison.Ordinal);
         Assert.Equal(0, await StoredOrdersAsync(clientId));
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_reused_for_other_rows_is_a_422_that_says_when_it_was_used()
+    {
+        var clientId = await NewClientAsync("idem");
+        async Task<HttpResponseMessage> PostAsync(int seed)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/ingest/orders?clientId={clientId}")
+            {
+                Content = JsonContent.Create(TestOrder.Random(2, DateTimeOffset.UtcNow.AddMinutes(-5), seed)),
+            };
+            request.Headers.Add("Idempotency-Key", "batch-7");
+            return await fixture.Http.SendAsync(request);
+        }
+
+        using var first = await PostAsync(seed: 7);
+        using var reused = await PostAsync(seed: 8);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var problem = await ProblemAsync(reused, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("Idempotency-Key already used", problem.GetProperty("title").GetString());
+        Assert.Contains("'batch-7' was already used", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(problem.TryGetProperty("keyUsedAt", out _));
+        Assert.Equal(2, await StoredOrdersAsync(clientId));
     }
 
     private async Task<string> NewClientAsync(string prefix)
