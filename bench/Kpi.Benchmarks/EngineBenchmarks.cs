@@ -70,13 +70,4 @@ public class EngineBenchmarks
 
         return published;
     }
-
-    /// <summary>
-    /// A short run inside this process: no generated project to build (which can take minutes on a busy machine
-    /// with the Orleans code generator), and a few minutes in all.
-    /// </summary>
-    private sealed class ShortInProcess : ManualConfig
-    {
-        public ShortInProcess() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
-    }
 }

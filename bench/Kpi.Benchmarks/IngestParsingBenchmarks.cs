@@ -2,9 +2,6 @@ using System.Globalization;
 using System.Text;
 using AnalyticsEngine.Ingest;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace AnalyticsEngine.Kpi.Benchmarks;
 
@@ -13,7 +10,7 @@ namespace AnalyticsEngine.Kpi.Benchmarks;
 /// checked and converted (times, flags, numbers), as before a commit.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(Config))]
+[Config(typeof(ShortInProcess))]
 public class IngestParsingBenchmarks
 {
     private static readonly EventRowLayout Orders = ObjectModelTables.BuiltIn.Get("orders").Layout;
@@ -54,9 +51,4 @@ public class IngestParsingBenchmarks
 
     [Benchmark]
     public object Json() => JsonRowParser.Parse(_json, Orders, int.MaxValue);
-
-    private sealed class Config : ManualConfig
-    {
-        public Config() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
-    }
 }

@@ -2,9 +2,6 @@ using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Query;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace AnalyticsEngine.Kpi.Benchmarks;
 
@@ -14,7 +11,7 @@ namespace AnalyticsEngine.Kpi.Benchmarks;
 /// for rollups and bound to a batch command. QueryBench measures the whole query with the database.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(Config))]
+[Config(typeof(ShortInProcess))]
 public class QueryPlanningBenchmarks
 {
     private static readonly ClientConfig Client = new("bench", "Query planning benchmark", "Europe/Berlin", ["POF"], [], [], 1);
@@ -48,10 +45,5 @@ public class QueryPlanningBenchmarks
         var plan = KpiSqlCompiler.Compile(
             formula, BuiltInCatalog.ObjectModelsByCode, null, RollupSource.AssumingCovered(ranges, formula, null), TermRollups.SlotDividing(boundaries));
         return plan.CreateBatchCommand(Client.ClientId, boundaries);
-    }
-
-    private sealed class Config : ManualConfig
-    {
-        public Config() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
     }
 }
