@@ -1,9 +1,6 @@
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using NodaTime;
 
 namespace AnalyticsEngine.Kpi.Benchmarks;
