@@ -45,7 +45,16 @@ builder.Services.ConfigureHttpJsonOptions(o => GatewayJson.Configure(o.Serialize
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
 {
     context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
-    context.ProblemDetails.Detail ??= StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
+    // Sentence case like every other title here, whether the framework or the exception handler wrote the 415.
+    if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
+    {
+        context.ProblemDetails.Title = "Unsupported media type";
+    }
+
+    // A validation problem's errors say why; the status's generic reason is only for a problem that says nothing else.
+    context.ProblemDetails.Detail ??= context.ProblemDetails is HttpValidationProblemDetails { Errors.Count: > 0 }
+        ? StatusDetails.InvalidFields
+        : StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
 });
 builder.Services.AddOpenApi(o => o.AddBearerSecurityScheme());
 

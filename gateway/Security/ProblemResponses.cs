@@ -1,9 +1,15 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Authorization.Policy;
+using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace AnalyticsEngine.Gateway.Security;
 
@@ -57,7 +63,9 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         }
 
         httpContext.Response.StatusCode = bad.StatusCode;
-        var (detail, errors) = Explain(bad);
+        var (detail, errors) = bad.StatusCode == StatusCodes.Status415UnsupportedMediaType
+            ? (StatusDetails.UnsupportedMediaType(httpContext), null)
+            : Explain(bad, BodyTypeInfo(httpContext));
         var context = new ProblemDetailsContext
         {
             HttpContext = httpContext,
@@ -65,7 +73,12 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
             ProblemDetails =
             {
                 Status = bad.StatusCode,
-                Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Bad request",
+                Title = bad.StatusCode switch
+                {
+                    StatusCodes.Status413PayloadTooLarge => "Payload too large",
+                    StatusCodes.Status415UnsupportedMediaType => "Unsupported media type",
+                    _ => "Bad request",
+                },
                 Detail = detail,
             },
         };
@@ -77,21 +90,45 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         return await problems.TryWriteAsync(context);
     }
 
-    /// <summary>What could not be read and where: the detail, and the field it was for with the reason, when known.</summary>
-    internal static (string Detail, Dictionary<string, string[]>? Errors) Explain(BadHttpRequestException bad)
+    /// <summary>The JSON contract of the body the endpoint reads, to name a field's allowed values or siblings.</summary>
+    private static JsonTypeInfo? BodyTypeInfo(HttpContext context)
+    {
+        // The exception handler clears the endpoint before handlers run; its feature keeps the one that failed.
+        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+        var type = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+        var options = context.RequestServices.GetService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>()?.Value.SerializerOptions;
+        return type is null || options is null ? null : options.GetTypeInfo(type);
+    }
+
+    /// <summary>
+    /// What could not be read and where: the detail, and the field it was for with the reason, when known.
+    /// <paramref name="body"/>, the contract of the body read, lets a reason list a field's allowed values or its siblings.
+    /// </summary>
+    internal static (string Detail, Dictionary<string, string[]>? Errors) Explain(BadHttpRequestException bad, JsonTypeInfo? body = null)
     {
         ArgumentNullException.ThrowIfNull(bad);
         switch (bad.InnerException)
         {
             case JsonException json when Field(json.Path) is { } field && json is Api.JsonValueException:
                 return For(field, json.Message);
+            case JsonException json when Field(json.Path) is { } unmapped && json.Message.StartsWith("The JSON property '", StringComparison.Ordinal)
+                && json.Message.Contains("could not be mapped", StringComparison.Ordinal):
+                return For(unmapped, NotAField(body, Segments(json.Path!)));
+            case JsonException json when Field(json.Path) is { } duplicate && json.Message.StartsWith("Duplicate property", StringComparison.Ordinal):
+                return For(duplicate, "appears twice; give each field once");
             case JsonException json when json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal):
                 return Field(json.Path) is { } wrongType
-                    ? For(wrongType, "has a value of the wrong type for this field")
+                    ? For(wrongType, WrongValue(Resolve(body, Segments(json.Path!))?.Type, json.InnerException))
                     : ("The body is not the JSON object this endpoint reads.", null);
             case JsonException json:
                 var at = json.LineNumber is { } line && json.BytePositionInLine is { } position ? $" (line {line + 1}, byte {position + 1})" : "";
                 return ($"The body is not valid JSON: {PositionSuffix().Replace(json.Message, "")}{at}.", null);
+        }
+
+        // An empty body, or the literal null, reads no object; .NET's own message speaks of services.
+        if (bad.Message.Contains("but no body was provided", StringComparison.Ordinal))
+        {
+            return ("The body must be a JSON object.", null);
         }
 
         if (BindFailure().Match(bad.Message) is { Success: true } failed)
@@ -107,6 +144,85 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         return (bad.Message, null);
     }
 
+    private static string NotAField(JsonTypeInfo? body, IReadOnlyList<string> segments)
+    {
+        var parent = segments.Count > 1 ? Resolve(body, segments.Take(segments.Count - 1).ToList()) : body;
+        var owner = segments.Count > 1 ? string.Concat(segments.Take(segments.Count - 1).Select((s, i) => s.StartsWith('[') || i == 0 ? s : "." + s)) : "this request";
+        return parent is { Kind: JsonTypeInfoKind.Object, Properties.Count: > 0 }
+            ? $"is not a field of {owner}; the fields are: {string.Join(", ", parent.Properties.Select(p => p.Name))}"
+            : $"is not a field of {owner}";
+    }
+
+    /// <summary>Why a value could not be read into a field of <paramref name="type"/>, in the API's words.</summary>
+    private static string WrongValue(Type? type, Exception? inner)
+    {
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        if (type is { IsEnum: true })
+        {
+            return $"is not one of the values this field takes: {string.Join(", ", EnumNames(type))}";
+        }
+
+        // A number token the field's numeric type cannot hold (too large, or a fraction for a whole number) fails as a FormatException.
+        if (type is not null && inner is FormatException && Range(type) is { } range)
+        {
+            return $"is out of range for this field, which takes {range}";
+        }
+
+        return "has a value of the wrong type for this field";
+    }
+
+    private static string? Range(Type type) => Type.GetTypeCode(type) switch
+    {
+        TypeCode.Byte => Whole(byte.MinValue, byte.MaxValue),
+        TypeCode.Int16 => Whole(short.MinValue, short.MaxValue),
+        TypeCode.UInt16 => Whole(ushort.MinValue, ushort.MaxValue),
+        TypeCode.Int32 => Whole(int.MinValue, int.MaxValue),
+        TypeCode.UInt32 => Whole(uint.MinValue, uint.MaxValue),
+        TypeCode.Int64 => Whole(long.MinValue, long.MaxValue),
+        TypeCode.UInt64 => Whole(ulong.MinValue, ulong.MaxValue),
+        TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "a finite number of ordinary size",
+        _ => null,
+    };
+
+    private static string Whole(IFormattable min, IFormattable max) =>
+        $"a whole number from {min.ToString(null, CultureInfo.InvariantCulture)} to {max.ToString(null, CultureInfo.InvariantCulture)}";
+
+    /// <summary>An enum's names as the API writes them: its JSON member name if it has one, else camelCase.</summary>
+    private static IEnumerable<string> EnumNames(Type type) =>
+        type.GetFields(BindingFlags.Public | BindingFlags.Static).Select(f =>
+            f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(f.Name));
+
+    /// <summary>The contract of the value at <paramref name="segments"/> under <paramref name="body"/>; none if the path leaves it.</summary>
+    private static JsonTypeInfo? Resolve(JsonTypeInfo? body, IReadOnlyList<string> segments)
+    {
+        var info = body;
+        foreach (var segment in segments)
+        {
+            if (info is null)
+            {
+                return null;
+            }
+
+            var type = segment.StartsWith('[') || info.Kind == JsonTypeInfoKind.Dictionary
+                ? info.ElementType
+                : info.Properties.FirstOrDefault(p => string.Equals(p.Name, segment, info.Options.PropertyNameCaseInsensitive
+                    ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))?.PropertyType;
+            if (type is null)
+            {
+                return null;
+            }
+
+            info = info.Options.GetTypeInfo(Nullable.GetUnderlyingType(type) ?? type);
+        }
+
+        return info;
+    }
+
+    /// <summary><c>$.schedule.day</c> as ["schedule", "day"]; <c>$.queries[1].from</c> as ["queries", "[1]", "from"].</summary>
+    private static List<string> Segments(string path) =>
+        [.. PathSegment().Matches(path).Select(m => m.Groups["name"].Success ? m.Groups["name"].Value
+            : m.Groups["quoted"].Success ? m.Groups["quoted"].Value.Replace("''", "'", StringComparison.Ordinal) : m.Value)];
+
     private static (string, Dictionary<string, string[]>?) For(string field, string reason) => ($"{field}: {reason}.", new() { [field] = [reason] });
 
     /// <summary>"from" for <c>$.from</c>, "queries[1].from" for <c>$.queries[1].from</c>; none for the body itself.</summary>
@@ -121,6 +237,9 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         "Guid" => "a GUID",
         _ => "a value this parameter takes",
     };
+
+    [GeneratedRegex(@"\.(?<name>[^.\[]+)|\[\d+\]|\['(?<quoted>(?:[^']|'')*)'\]")]
+    private static partial Regex PathSegment();
 
     [GeneratedRegex(@"\s*Path: .*$")]
     private static partial Regex PositionSuffix();
@@ -146,9 +265,32 @@ public static class StatusDetails
             StatusCodes.Status404NotFound => $"Nothing is at {context.Request.Path}.",
             StatusCodes.Status405MethodNotAllowed => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
             StatusCodes.Status413PayloadTooLarge => "The body is larger than this endpoint accepts.",
-            StatusCodes.Status415UnsupportedMediaType => "Send the body as application/json (Content-Type: application/json).",
+            StatusCodes.Status415UnsupportedMediaType => UnsupportedMediaType(context),
             _ => null,
         };
+    }
+
+    /// <summary>The detail of a validation problem: its <c>errors</c> say which fields and why.</summary>
+    public const string InvalidFields = "Some fields are invalid; see errors.";
+
+    /// <summary>
+    /// What to send instead: the media types the endpoint declares it accepts (JSON unless it says otherwise, as the
+    /// ingest endpoints do for CSV), and what the request had.
+    /// </summary>
+    public static string UnsupportedMediaType(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+        var accepted = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.ContentTypes is { Count: > 0 } declared
+            ? declared.Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+            : ["application/json"];
+        var send = accepted.Count == 1
+            ? $"Send the body as {accepted[0]} (Content-Type: {accepted[0]})"
+            : $"Send the body as one of {string.Join(", ", accepted)}, named in Content-Type";
+        var had = string.IsNullOrEmpty(context.Request.ContentType)
+            ? "this request has no Content-Type"
+            : $"this request's is '{context.Request.ContentType}'";
+        return $"{send}; {had}.";
     }
 
     private static string Unauthorized(HttpContext context)
