@@ -234,6 +234,12 @@ public static class BatchApi
             problems.Add("kpiCodes: must not hold empty codes or control characters");
         }
 
+        // A code given twice would be computed and stored twice in every run.
+        foreach (var repeated in codes.Where(c => !string.IsNullOrWhiteSpace(c)).GroupBy(c => c!.Trim(), StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            problems.Add($"kpiCodes: '{repeated.Key}' appears more than once");
+        }
+
         var granularity = QueryGranularity.Range;
         if (request.Granularity is not null && !CalculateApi.TryParseGranularity(request.Granularity, out granularity))
         {
@@ -258,6 +264,13 @@ public static class BatchApi
             string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim());
         return null;
     }
+
+    /// <summary>
+    /// The day names a weekly job takes. Enum.TryParse would also read "Monday, Friday" as flags (Friday) and "3" as
+    /// Wednesday; a job runs on one day, named.
+    /// </summary>
+    private static readonly Dictionary<string, DayOfWeek> DaysOfWeek = Enum.GetValues<DayOfWeek>()
+        .ToDictionary(d => d.ToString(), StringComparer.OrdinalIgnoreCase);
 
     private static BatchSchedule? ParseSchedule(BatchScheduleSpec? spec, List<string> problems)
     {
@@ -312,7 +325,7 @@ public static class BatchApi
             {
                 problems.Add("schedule.dayOfWeek: only for weekly jobs");
             }
-            else if (!Enum.TryParse(spec.DayOfWeek, ignoreCase: true, out day) || !Enum.IsDefined(day) || int.TryParse(spec.DayOfWeek, out _))
+            else if (!DaysOfWeek.TryGetValue(spec.DayOfWeek.Trim(), out day))
             {
                 problems.Add($"schedule.dayOfWeek: '{spec.DayOfWeek}' is not a day of the week (monday ... sunday)");
             }
