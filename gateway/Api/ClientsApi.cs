@@ -116,22 +116,25 @@ public static class ClientsApi
 
         Check("name", request.Name);
         Check("timeZone", request.TimeZone);
-        foreach (var code in request.SelectedKpis ?? [])
+        // Each entry by its index and field, so a caller with many mappings can tell which one to fix.
+        var codes = request.SelectedKpis ?? [];
+        for (var i = 0; i < codes.Count; i++)
         {
-            Check("selectedKpis", code, required: true);
+            Check($"selectedKpis[{i}]", codes[i], required: true);
         }
 
-        foreach (var mapping in request.FieldMappings ?? [])
+        var mappings = request.FieldMappings ?? [];
+        for (var i = 0; i < mappings.Count; i++)
         {
-            if (mapping is null)
+            if (mappings[i] is not { } mapping)
             {
-                problems.Add("fieldMappings: must not contain null");
+                problems.Add($"fieldMappings[{i}]: must not be null");
                 continue;
             }
 
-            Check("fieldMappings", mapping.ObjectModel, required: true);
-            Check("fieldMappings", mapping.SourceField, required: true);
-            Check("fieldMappings", mapping.ModelField, required: true);
+            Check($"fieldMappings[{i}].objectModel", mapping.ObjectModel, required: true);
+            Check($"fieldMappings[{i}].sourceField", mapping.SourceField, required: true);
+            Check($"fieldMappings[{i}].modelField", mapping.ModelField, required: true);
         }
 
         return problems;

@@ -44,6 +44,12 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
 
     public async Task<FormulaCheck> PutCustomKpi(KpiDefinition kpi)
     {
+        // Named by the request's own fields (code, name, ...), as the caller sent one KPI, not the client's list.
+        if (ValidateCustomKpi(kpi, "") is { Count: > 0 } fieldProblems)
+        {
+            return new FormulaCheck([.. fieldProblems.Select(p => new FormulaProblem(0, 0, p, ""))], []);
+        }
+
         var check = FormulaChecker.Check(kpi.Formula);
         if (!check.IsValid)
         {
@@ -103,21 +109,10 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             problems.Add($"timeZone: '{config.TimeZone}' is not an IANA time zone id (e.g. 'Europe/Berlin')");
         }
 
-        foreach (var kpi in config.CustomKpis ?? [])
+        var customKpis = config.CustomKpis ?? [];
+        for (var i = 0; i < customKpis.Count; i++)
         {
-            if (!KpiCodePattern().IsMatch(kpi.Code ?? ""))
-            {
-                problems.Add($"customKpis: code '{kpi.Code}' must be 2-64 characters of A-Z, 0-9 and '_', starting with a letter");
-            }
-            else if (BuiltInCatalog.FindKpi(kpi.Code!) is not null)
-            {
-                problems.Add($"customKpis: code '{kpi.Code}' is a catalog KPI; choose another code");
-            }
-
-            if (string.IsNullOrWhiteSpace(kpi.Name) || kpi.Name.Length > 200)
-            {
-                problems.Add($"customKpis: '{kpi.Code}' needs a name of at most 200 characters");
-            }
+            problems.AddRange(ValidateCustomKpi(customKpis[i], $"customKpis[{i}]."));
         }
 
         foreach (var code in config.SelectedKpis ?? [])
@@ -128,6 +123,51 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             }
         }
 
+        return problems;
+    }
+
+    /// <summary>The longest name a custom KPI may have.</summary>
+    public const int MaxKpiNameLength = 200;
+
+    /// <summary>The longest description: a few paragraphs, enough for a tooltip or a help page.</summary>
+    public const int MaxKpiDescriptionLength = 2000;
+
+    /// <summary>The longest unit ("%", "EUR", "orders/hour").</summary>
+    public const int MaxKpiUnitLength = 32;
+
+    /// <summary>The longest module name, as long as a code.</summary>
+    public const int MaxKpiModuleLength = 64;
+
+    /// <summary>Checks one custom KPI's fields; each problem names its field under <paramref name="prefix"/> ("" or "customKpis[2].").</summary>
+    public static List<string> ValidateCustomKpi(KpiDefinition kpi, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(kpi);
+        var problems = new List<string>();
+        if (!KpiCodePattern().IsMatch(kpi.Code ?? ""))
+        {
+            problems.Add($"{prefix}code: '{kpi.Code}' must be 2-64 characters of A-Z, 0-9 and '_', starting with a letter");
+        }
+        else if (BuiltInCatalog.FindKpi(kpi.Code!) is not null)
+        {
+            problems.Add($"{prefix}code: '{kpi.Code}' is a catalog KPI; choose another code");
+        }
+
+        if (string.IsNullOrWhiteSpace(kpi.Name) || kpi.Name.Length > MaxKpiNameLength)
+        {
+            problems.Add($"{prefix}name: is required and at most {MaxKpiNameLength} characters");
+        }
+
+        void Cap(string field, string? value, int max)
+        {
+            if (value is { } text && text.Length > max)
+            {
+                problems.Add($"{prefix}{field}: must be at most {max} characters; it has {text.Length}");
+            }
+        }
+
+        Cap("description", kpi.Description, MaxKpiDescriptionLength);
+        Cap("unit", kpi.Unit, MaxKpiUnitLength);
+        Cap("module", kpi.Module, MaxKpiModuleLength);
         return problems;
     }
 
