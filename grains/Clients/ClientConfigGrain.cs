@@ -123,7 +123,52 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
             }
         }
 
+        problems.AddRange(ValidateFieldMappings(config.FieldMappings ?? []));
         return problems;
+    }
+
+    /// <summary>The longest name a client may give a field in its field mappings.</summary>
+    public const int MaxSourceFieldLength = 128;
+
+    /// <summary>
+    /// Each mapping names a catalog object model and one of its fields, and a name of the client's own that stands for
+    /// that field alone: not another field's name (which would make that field unreadable), and not mapped twice.
+    /// </summary>
+    private static IEnumerable<string> ValidateFieldMappings(IReadOnlyList<FieldMapping> mappings)
+    {
+        var mapped = new HashSet<(string, string)>();
+        for (var i = 0; i < mappings.Count; i++)
+        {
+            if (mappings[i] is not { ObjectModel: { } modelCode, SourceField: { } source, ModelField: { } target })
+            {
+                continue; // a missing part is the API's to report, by its field
+            }
+
+            var at = $"fieldMappings[{i}]";
+            if (!BuiltInCatalog.ObjectModelsByCode.TryGetValue(modelCode, out var model))
+            {
+                yield return $"{at}.objectModel: '{modelCode}' is not an object model; they are: {string.Join(", ", BuiltInCatalog.ObjectModelsByCode.Keys.Order(StringComparer.Ordinal))}";
+                continue;
+            }
+
+            if (model.FindField(target) is null)
+            {
+                yield return $"{at}.modelField: '{target}' is not a field of '{modelCode}'; its fields are: {string.Join(", ", model.Fields.Select(f => f.Name))}";
+            }
+
+            if (source.Length is 0 or > MaxSourceFieldLength || source.Trim().Length != source.Length)
+            {
+                yield return $"{at}.sourceField: must be 1-{MaxSourceFieldLength} characters without leading or trailing spaces";
+            }
+            else if (source != target && model.FindField(source) is not null)
+            {
+                yield return $"{at}.sourceField: '{source}' is the name of another field of '{modelCode}', which would become unreadable";
+            }
+            else if (!mapped.Add((modelCode, source)))
+            {
+                yield return $"{at}.sourceField: '{source}' is mapped more than once for '{modelCode}'";
+            }
+        }
     }
 
     /// <summary>The longest name a custom KPI may have.</summary>
