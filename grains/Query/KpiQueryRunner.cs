@@ -170,6 +170,7 @@ public sealed class KpiQueryRunner(
         LastRunInOneRoundTrip = false;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string? key = null;
+        QuerySnapshot.Sources? checkedSources = null;
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
             key = KpiQueryCache.Key(
@@ -178,7 +179,7 @@ public sealed class KpiQueryRunner(
             {
                 // Whether the newest cached answer still holds, in one round trip of its own: the snapshot, whether
                 // rows landed in its buckets since, COMMIT. On a miss the query runs in a new snapshot, as uncached.
-                var check = await QuerySnapshot.SourcesAsync(
+                var check = checkedSources = await QuerySnapshot.SourcesAsync(
                     connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, cancellationToken);
                 if (!check.ChangedSinceCached)
                 {
@@ -216,10 +217,11 @@ public sealed class KpiQueryRunner(
         }
 
         // Through the cache, concurrent callers at the same positions run the statement once. The positions come from a
-        // snapshot of their own, begun and committed in one round trip, and the run reads in a connection and snapshot
-        // of its own: a caller may leave while others still wait on the run, which on that caller's connection would
-        // lose it. Its answer may be newer than the positions it was asked at, and says so in asOf.
-        var sources = await QuerySnapshot.SourcesAsync(
+        // snapshot of their own, begun and committed in one round trip (the cache check's, when it ran), and the run
+        // reads in a connection and snapshot of its own: a caller may leave while others still wait on the run, which on
+        // that caller's connection would lose it. Its answer may be newer than the positions it was asked at, and says
+        // so in asOf.
+        var sources = checkedSources ?? await QuerySnapshot.SourcesAsync(
             connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cachedPositions: null, context.Boundaries, cancellationToken);
         IncompleteRollups = Incomplete(sources, clientRollups);
         await connection.DisposeAsync();
