@@ -221,7 +221,7 @@ public sealed partial class BatchJobGrain(
 #pragma warning restore CA1031
         {
             LogRunFailed(logger, exception, JobId, run.RunId);
-            error = $"The run failed: {exception.Message}";
+            error = ServerFailure.Describe("The run");
         }
 
         var finished = run with

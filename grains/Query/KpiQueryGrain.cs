@@ -98,7 +98,7 @@ public sealed partial class KpiQueryGrain(
 #pragma warning restore CA1031
         {
             LogQueryFailed(logger, exception, query.KpiCode, query.ClientId);
-            return KpiQueryResult.Failed(query, QueryErrorKind.Failed, $"The query of KPI '{query.KpiCode}' failed: {exception.Message}");
+            return KpiQueryResult.Failed(query, QueryErrorKind.Failed, ServerFailure.Describe($"The query of KPI '{query.KpiCode}'"));
         }
 
         // The answer was exact (raw rows where rollups miss some); the partition's next queries need not be slow.

@@ -71,9 +71,9 @@ public sealed class KpiQueryRunner(
         }
         catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // PostgresException does not cross grain boundaries (no codec): say what failed in one that does.
+            // The statement goes into the log with the error; the caller is told where to find them.
             logger.LogError(ex, "KPI query {Kpi} of {Client} failed: {Sql}", query.KpiCode, query.ClientId, ex.BatchCommand?.CommandText);
-            throw new InvalidOperationException($"The query of KPI '{query.KpiCode}' failed in PostgreSQL: {ex.SqlState} {ex.MessageText}");
+            return KpiQueryResult.Failed(query, QueryErrorKind.Failed, ServerFailure.Describe($"The query of KPI '{query.KpiCode}'"));
         }
     }
 
