@@ -181,7 +181,10 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
     public static bool TryParseTimestamp(string text, out DateTimeOffset value, out string problem)
     {
         problem = "";
-        switch (TryParseIso8601(text, out value))
+
+        // Spaces around the value are a spreadsheet's padding, as around a number (which .NET's parser skips).
+        var trimmed = text.AsSpan().Trim();
+        switch (TryParseIso8601(trimmed, out value))
         {
             case IsoParse.Read when value >= EarliestTimestamp && value < TimestampEnd:
                 return true;
@@ -192,7 +195,7 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
                 problem = $"'{Excerpt(text)}' is not a date of the calendar";
                 return false;
             default:
-                problem = Iso8601WithoutOffset().IsMatch(text)
+                problem = Iso8601WithoutOffset().IsMatch(trimmed)
                     ? $"'{Excerpt(text)}' has no UTC offset; add Z or ±HH:MM, e.g. 2026-03-01T12:00:00Z"
                     : $"'{Excerpt(text)}' is not {Describe(FieldType.Timestamp)}";
                 return false;
@@ -211,10 +214,9 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
     /// Reads exactly <c>yyyy-MM-ddTHH:mm[:ss[.f…]]</c> then <c>Z</c> or <c>±HH:MM</c>, digit by digit: every ingested
     /// row has its timestamps read here (a pattern match and .NET's general parser took a third of a row's parsing).
     /// </summary>
-    private static IsoParse TryParseIso8601(string text, out DateTimeOffset value)
+    private static IsoParse TryParseIso8601(ReadOnlySpan<char> t, out DateTimeOffset value)
     {
         value = default;
-        var t = text.AsSpan();
         if (t.Length < 17 || t[4] != '-' || t[7] != '-' || t[10] is not ('T' or 't') || t[13] != ':'
             || !Digits(t, 0, 4, out var year) || !Digits(t, 5, 2, out var month) || !Digits(t, 8, 2, out var day)
             || !Digits(t, 11, 2, out var hour) || !Digits(t, 14, 2, out var minute))

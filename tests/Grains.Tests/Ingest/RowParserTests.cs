@@ -58,6 +58,18 @@ public sealed class RowParserTests
     }
 
     [Fact]
+    public void Spaces_around_csv_values_are_padding_for_numbers_flags_and_timestamps_alike()
+    {
+        var csv = "time_log_id,staff_name,client_name,hours,rate,billable,logged_at\n"
+            + "t1,Ann,Acme, 7.5 , 120 , true , 2026-03-01T09:00:00+01:00 \n";
+
+        var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("time_logs"), 100);
+
+        Assert.Empty(outcome.Errors);
+        Assert.Equal(new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero), Assert.Single(outcome.Rows).EventTime);
+    }
+
+    [Fact]
     public void An_unknown_or_repeated_csv_header_is_refused_before_any_row()
     {
         var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes("order_id,colour,order_id\na,red,b\n"), Layout("orders"), 100);
@@ -97,6 +109,8 @@ public sealed class RowParserTests
     [InlineData("9999-01-01T00:00:00Z")]
     [InlineData("9999-12-31T12:00:00Z")]
     [InlineData("9999-12-31T23:00:00-05:00")]
+    [InlineData("2026-03-01T12:00:00 Z")]
+    [InlineData(" ")]
     public void Timestamps_without_an_offset_not_iso_8601_or_out_of_range_are_refused(string timestamp)
     {
         Assert.False(RowBuilder.TryParseTimestamp(timestamp, out _));
@@ -107,6 +121,7 @@ public sealed class RowParserTests
     [InlineData("2026-03-01T12:00+01:00", "2026-03-01T11:00:00+00:00")]
     [InlineData("2026-03-01t12:00:00.1234567-05:30", "2026-03-01T17:30:00.1234567+00:00")]
     [InlineData("9998-12-31T23:59:59.9999999Z", "9998-12-31T23:59:59.9999999+00:00")]
+    [InlineData(" 2026-03-01T12:00:00Z\t", "2026-03-01T12:00:00+00:00")]
     public void Iso_8601_timestamps_with_an_offset_within_the_range_are_read_as_written(string timestamp, string utc)
     {
         Assert.True(RowBuilder.TryParseTimestamp(timestamp, out var value));
