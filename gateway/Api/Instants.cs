@@ -26,7 +26,8 @@ public static partial class Instants
     /// <summary>Why <paramref name="text"/> is not a time the API reads.</summary>
     public static string Problem(string text) => $"'{text}' is not {Expected}";
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})$")]
+    // ASCII digits only (\d would take any script's) and \z, not $, which lets a trailing newline through.
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]
     private static partial Regex WithOffset();
 }
 

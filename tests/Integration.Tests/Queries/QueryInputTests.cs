@@ -37,6 +37,7 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
     [InlineData("\"2026-11-02\"", "'2026-11-02' is not an ISO 8601 time with an offset")]
     [InlineData("\"yesterday\"", "'yesterday' is not an ISO 8601 time with an offset")]
     [InlineData("1764028800", "is a number, not an ISO 8601 time with an offset")]
+    [InlineData("\"2026-11-02T00:00:00Z\\n\"", "'2026-11-02T00:00:00Z\n' is not an ISO 8601 time with an offset")]
     public async Task A_time_without_an_offset_or_not_a_time_is_refused_naming_the_field(string from, string reason)
     {
         var clientId = await ClientAsync();
