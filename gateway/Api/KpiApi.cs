@@ -11,12 +11,12 @@ public static class KpiApi
     public static IEndpointRouteBuilder MapKpiApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
-            .AddEndpointFilter(RefuseFormatOtherThanJson)
+            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
-            .AddEndpointFilter(RefuseFormatOtherThanJson)
+            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
@@ -26,19 +26,6 @@ public static class KpiApi
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiHistory");
         return app;
-    }
-
-    /// <summary>
-    /// The live snapshot and window answer JSON only; a <c>format</c> such as csv would otherwise be answered in JSON,
-    /// as if the caller had not asked.
-    /// </summary>
-    private static ValueTask<object?> RefuseFormatOtherThanJson(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var format = context.HttpContext.Request.Query["format"];
-        return format.Count == 0 || (format.Count == 1 && string.Equals(format[0], "json", StringComparison.OrdinalIgnoreCase))
-            ? next(context)
-            : ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
-                $"format '{format}' is not available here; {context.HttpContext.Request.Path} answers JSON only (format=json, or leave it out)."));
     }
 
     /// <summary>

@@ -25,17 +25,28 @@ public static class KpiResults
     }
 
     /// <summary>
-    /// An endpoint filter that refuses a <c>format</c> other than json or csv before the query runs (it would otherwise
-    /// be answered in JSON, as if the caller had not asked).
+    /// Endpoint filters that refuse a <c>format</c> the endpoint does not answer before it runs: the answer would
+    /// otherwise come in JSON, as if the caller had not asked.
     /// </summary>
-    public static ValueTask<object?> RefuseUnknownFormat(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public static ValueTask<object?> RefuseUnknownFormat(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        RefuseFormatsOtherThan(context, next, "JSON or CSV", "json", "csv");
+
+    /// <inheritdoc cref="RefuseUnknownFormat"/>
+    public static ValueTask<object?> RefuseFormatOtherThanJson(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        RefuseFormatsOtherThan(context, next, "JSON only", "json");
+
+    private static ValueTask<object?> RefuseFormatsOtherThan(
+        EndpointFilterInvocationContext context, EndpointFilterDelegate next, string answers, params string[] formats)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var format = context.HttpContext.Request.Query["format"].ToString();
-        return format.Length == 0 || format.Equals("json", StringComparison.OrdinalIgnoreCase) || format.Equals("csv", StringComparison.OrdinalIgnoreCase)
+        var request = context.HttpContext.Request;
+        var format = request.Query["format"];
+        return format.Count == 0 || (format.Count == 1 && formats.Contains(format[0], StringComparer.OrdinalIgnoreCase))
             ? next(context)
-            : ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format", $"format '{format}' is not one of 'json', 'csv'."));
+            : ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
+                $"format '{format}' is not available here; {request.Path} answers {answers} "
+                + $"({string.Join(" or ", formats.Select(f => $"format={f}"))}, or leave it out for JSON)."));
     }
 
     /// <summary>The results as JSON, or as CSV when the caller asks for it.</summary>
