@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
@@ -81,15 +82,6 @@ public sealed class KpiQueryRunner(
     private static bool IsTimeout(NpgsqlException exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } || exception.InnerException is TimeoutException;
 
-    /// <summary>The earliest instant a query may start at: ingest refuses events before it (Unix time 0).</summary>
-    private static readonly DateTimeOffset Earliest = DateTimeOffset.UnixEpoch;
-
-    /// <summary>
-    /// The latest instant a query may end at: ingest refuses events from it on, and a week or month bucket reaching
-    /// past it could end beyond the last date .NET and NodaTime can represent.
-    /// </summary>
-    private static readonly DateTimeOffset Latest = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
     /// <summary>Everything before touching the database: the KPI, its compiled formula, the zone and the bucket boundaries, or why not.</summary>
     internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
     {
@@ -103,10 +95,12 @@ public sealed class KpiQueryRunner(
             return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range is empty or inverted: 'to' ({query.To:O}) must be after 'from' ({query.From:O}).");
         }
 
-        if (query.From < Earliest || query.To > Latest)
+        // The instants ingest accepts (RowBuilder): no stored event is outside them, and a bucket reaching past the end
+        // could end beyond the last date .NET and NodaTime can represent.
+        if (query.From < RowBuilder.EarliestTimestamp || query.To > RowBuilder.TimestampEnd)
         {
             return PreparedQuery.Failed(QueryErrorKind.InvalidRange,
-                $"The range must lie between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
+                $"The range must lie between {RowBuilder.EarliestTimestamp:yyyy-MM-dd} and {RowBuilder.TimestampEnd:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
         }
 
         if (query.To - query.From > options.MaxRange)
