@@ -195,7 +195,16 @@ public static class IngestApi
 
         if (charset == CsvCharset.Ascii)
         {
-            return [.. body.Select(b => b < 0x80 ? b : (byte)0xFF)];
+            // ASCII is UTF-8 as it is. The body is this request's own copy, so a byte outside ASCII is marked in place.
+            for (var i = body.AsSpan().IndexOfAnyExceptInRange((byte)0, (byte)0x7F); i >= 0 && i < body.Length; i++)
+            {
+                if (body[i] >= 0x80)
+                {
+                    body[i] = 0xFF;
+                }
+            }
+
+            return body;
         }
 
         var utf8 = new ArrayBufferWriter<byte>(body.Length);

@@ -27,7 +27,7 @@ public static class CsvRowParser
             return new ParseOutcome(0, rows, errors);
         }
 
-        var reader = new CsvReader(Decode(body));
+        var reader = new CsvReader(Decode(body, out var hasInvalidBytes));
         if (!reader.TryReadRecord(out var headerCells, out var problem) || problem is not null)
         {
             errors.Add(problem ?? new RowError(0, null, "The body has no header row."));
@@ -36,7 +36,7 @@ public static class CsvRowParser
 
         List<string> header = [.. headerCells]; // the reader reuses its list for the next record
 
-        if (FindInvalidBytes(header, 0, names: null) is { } badHeader)
+        if (hasInvalidBytes && FindInvalidBytes(header, 0, names: null) is { } badHeader)
         {
             errors.Add(badHeader);
             return new ParseOutcome(0, rows, errors);
@@ -65,7 +65,7 @@ public static class CsvRowParser
                 return new ParseOutcome(received, [], errors);
             }
 
-            if (FindInvalidBytes(cells, received, header) is { } badRow)
+            if (hasInvalidBytes && FindInvalidBytes(cells, received, header) is { } badRow)
             {
                 // Text that is not what the client sent must never be stored, and guessing the bytes' meaning would be.
                 return new ParseOutcome(0, [], [badRow]);
@@ -98,15 +98,19 @@ public static class CsvRowParser
         return new ParseOutcome(received, rows, errors);
     }
 
-    /// <summary>Decodes UTF-8, leaving a BOM out and marking each invalid sequence with <see cref="InvalidBytes"/>.</summary>
-    private static string Decode(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Decodes UTF-8, leaving a BOM out and marking each invalid sequence with <see cref="InvalidBytes"/>; the cells of a
+    /// body without any are not searched for them.
+    /// </summary>
+    private static string Decode(ReadOnlySpan<byte> bytes, out bool hasInvalidBytes)
     {
         if (bytes.StartsWith(Encoding.UTF8.Preamble))
         {
             bytes = bytes[Encoding.UTF8.Preamble.Length..];
         }
 
-        if (Utf8.IsValid(bytes))
+        hasInvalidBytes = !Utf8.IsValid(bytes);
+        if (!hasInvalidBytes)
         {
             return Encoding.UTF8.GetString(bytes); // the usual body: one pass to check, one to decode
         }
