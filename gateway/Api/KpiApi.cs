@@ -94,7 +94,8 @@ public static class KpiApi
             : Problems.NotFound($"Client '{clientId}' does not compute KPI '{kpiCode}'.");
     }
 
-    private static readonly Dictionary<string, KpiWindowKind> WindowKinds = new(StringComparer.Ordinal)
+    // Names are read whatever their case, as the query API's JSON names are.
+    private static readonly Dictionary<string, KpiWindowKind> WindowKinds = new(StringComparer.OrdinalIgnoreCase)
     {
         ["lastMinutes"] = KpiWindowKind.LastMinutes,
         ["lastHours"] = KpiWindowKind.LastHours,
@@ -150,22 +151,13 @@ public static class Granularities
 {
     public const string StreamingNames = "'minute', 'hour', 'day'";
 
-    public static bool TryParseStreaming(string name, out Granularity granularity)
+    private static readonly Dictionary<string, Granularity> Streaming = new(StringComparer.OrdinalIgnoreCase)
     {
-        switch (name)
-        {
-            case "minute":
-                granularity = Granularity.Minute;
-                return true;
-            case "hour":
-                granularity = Granularity.Hour;
-                return true;
-            case "day":
-                granularity = Granularity.Day;
-                return true;
-            default:
-                granularity = default;
-                return false;
-        }
-    }
+        ["minute"] = Granularity.Minute,
+        ["hour"] = Granularity.Hour,
+        ["day"] = Granularity.Day,
+    };
+
+    /// <summary>Reads a streaming granularity by its name, whatever its case (as the query API's JSON reads its own).</summary>
+    public static bool TryParseStreaming(string name, out Granularity granularity) => Streaming.TryGetValue(name, out granularity);
 }

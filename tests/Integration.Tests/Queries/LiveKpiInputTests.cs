@@ -72,4 +72,31 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
 
         Assert.True(status == HttpStatusCode.OK, window.ToString());
     }
+
+    [Theory]
+    [InlineData("?granularity=Hour")]
+    [InlineData("?granularity=DAY")]
+    [InlineData("/window?kind=LastHours&count=2")]
+    [InlineData("/window?kind=monthtodate")]
+    public async Task Granularity_and_window_names_are_read_whatever_their_case(string query)
+    {
+        var clientId = await ClientAsync();
+
+        var (status, value) = await GetAsync($"/clients/{clientId}/kpis/POF{query}");
+
+        Assert.True(status == HttpStatusCode.OK, value.ToString());
+    }
+
+    [Theory]
+    [InlineData("?granularity=hours", "granularity 'hours' is not one of 'minute', 'hour', 'day'.")]
+    [InlineData("/window?kind=lastHour&count=2", "kind 'lastHour' is not one of")]
+    public async Task A_granularity_or_window_of_no_known_name_is_refused_with_the_names(string query, string detail)
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem) = await GetAsync($"/clients/{clientId}/kpis/POF{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith(detail, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
 }
