@@ -24,7 +24,9 @@ public static partial class Instants
     }
 
     /// <summary>Why <paramref name="text"/> is not a time the API reads.</summary>
-    public static string Problem(string text) => $"'{text}' is not {Expected}";
+    public static string Problem(string text) => WithOffset().IsMatch(text)
+        ? $"'{text}' is not a time of the calendar (a month's day, an hour or a minute past its last, or an offset beyond ±14:00)"
+        : $"'{text}' is not {Expected}";
 
     // ASCII digits only (\d would take any script's) and \z, not $, which lets a trailing newline through.
     [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]

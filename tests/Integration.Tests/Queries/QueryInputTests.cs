@@ -38,6 +38,8 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
     [InlineData("\"yesterday\"", "'yesterday' is not an ISO 8601 time with an offset")]
     [InlineData("1764028800", "is a number, not an ISO 8601 time with an offset")]
     [InlineData("\"2026-11-02T00:00:00Z\\n\"", "'2026-11-02T00:00:00Z\n' is not an ISO 8601 time with an offset")]
+    [InlineData("\"2026-02-30T00:00:00Z\"", "'2026-02-30T00:00:00Z' is not a time of the calendar")]
+    [InlineData("\"2026-11-02T24:00:00+01:00\"", "'2026-11-02T24:00:00+01:00' is not a time of the calendar")]
     public async Task A_time_without_an_offset_or_not_a_time_is_refused_naming_the_field(string from, string reason)
     {
         var clientId = await ClientAsync();
