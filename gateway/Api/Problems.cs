@@ -32,3 +32,20 @@ internal static class InputText
     public static List<string> Problems(params (string Field, string? Value)[] fields) =>
         [.. fields.Where(f => HasControlCharacters(f.Value)).Select(f => $"{f.Field}: must not contain control characters").Distinct()];
 }
+
+/// <summary>
+/// Refuses a query string that gives a parameter more than once. Model binding joins the values with commas
+/// (<c>clientId=a&amp;clientId=b</c> would be the client "a,b") or takes one of them, and either answer would be about
+/// something the caller did not ask for. No endpoint takes a list in its query string.
+/// </summary>
+internal static class RepeatedQueryValues
+{
+    public static ValueTask<object?> Refuse(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var repeated = context.HttpContext.Request.Query
+            .Where(p => p.Value.Count > 1)
+            .Select(p => $"{p.Key}: is given {p.Value.Count} times in the query string; give it once")
+            .ToList();
+        return repeated.Count == 0 ? next(context) : ValueTask.FromResult<object?>(Problems.Validation(repeated));
+    }
+}

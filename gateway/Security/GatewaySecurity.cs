@@ -1,3 +1,4 @@
+using AnalyticsEngine.Gateway.Api;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors.Infrastructure;
@@ -84,13 +85,14 @@ public static class GatewaySecurity
     }
 
     /// <summary>
-    /// The group every API endpoint is mapped into: at least a viewer, client isolation on every client id the
-    /// request names, ordinary JSON bodies capped at <see cref="MaxJsonBodyBytes"/>.
+    /// The group every API endpoint is mapped into: at least a viewer, each query parameter given once, client isolation
+    /// on every client id the request names, ordinary JSON bodies capped at <see cref="MaxJsonBodyBytes"/>.
     /// </summary>
     public static RouteGroupBuilder MapSecuredApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("");
         api.RequireAuthorization(Policies.Read)
+            .AddEndpointFilter(RepeatedQueryValues.Refuse)
             .AddEndpointFilter<RouteGroupBuilder, ClientAccessFilter>()
             .WithBodySizeLimit(MaxJsonBodyBytes)
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -168,6 +168,37 @@ public sealed class IngestInputTests(AnalyticsFixture fixture)
         Assert.Equal(2, await StoredOrdersAsync(clientId));
     }
 
+    [Fact]
+    public async Task A_client_named_twice_in_the_query_string_is_refused_and_stores_nothing()
+    {
+        var first = await NewClientAsync("q2");
+        var second = await NewClientAsync("q2");
+        var body = Encoding.UTF8.GetBytes(TimeLogHeader + "t1,Ann,Acme,7.5,120,true,2026-03-01T09:00:00Z\n");
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("text/csv");
+
+        using var response = await fixture.Http.PostAsync($"/ingest/time_logs?clientId={first}&clientId={second}", content);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal("is given 2 times in the query string; give it once",
+            Assert.Single(problem.GetProperty("errors").GetProperty("clientId").EnumerateArray()).GetString());
+        Assert.Empty(await StoredClientNamesAsync(first));
+        Assert.Empty(await StoredClientNamesAsync(second));
+    }
+
+    [Theory]
+    [InlineData("/clients/{0}/kpis/POF?granularity=hour&granularity=day", "granularity")]
+    [InlineData("/clients/{0}/kpis/POF/history?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z", "to")]
+    public async Task A_query_parameter_given_twice_is_refused_naming_it(string url, string parameter)
+    {
+        var clientId = await NewClientAsync("q2");
+
+        using var response = await fixture.Http.GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, url, clientId));
+
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
+    }
+
     private async Task<string> NewClientAsync(string prefix)
     {
         var clientId = TestClients.NewId(prefix);
