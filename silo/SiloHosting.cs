@@ -1,3 +1,4 @@
+using System.Globalization;
 using AnalyticsEngine.Batch;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Clients;
@@ -58,6 +59,11 @@ public static class SiloHosting
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();
         services.AddOptions<KpiQueryOptions>().Bind(configuration.GetSection("Query"))
             .Validate(o => o.CacheDuration >= TimeSpan.Zero, "Query:CacheDuration must not be negative.")
+            .Validate(o => o.StatementTimeout > TimeSpan.Zero && o.BatchTimeout > TimeSpan.Zero, "Query:StatementTimeout and Query:BatchTimeout must be positive.")
+            // The last query a batch starts may run for a statement timeout (and Npgsql's 5 s past it) after the batch's
+            // time is up; its caller must still be waiting for the answer.
+            .Validate(o => o.BatchTimeout + o.StatementTimeout + TimeSpan.FromSeconds(5) < TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture),
+                $"Query:BatchTimeout plus Query:StatementTimeout plus 5 s must be shorter than a query call's timeout, {IKpiQueryGrain.CallTimeout}.")
             .ValidateOnStart();
         // Results up to a few hundred kB (a year of days with components) fit; bigger ones are simply not cached.
         services.AddHybridCache(o => o.MaximumPayloadBytes = 4 * 1024 * 1024);

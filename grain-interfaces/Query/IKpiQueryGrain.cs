@@ -7,13 +7,24 @@ namespace AnalyticsEngine.Query;
 [Alias("ae.IKpiQueryGrain")]
 public interface IKpiQueryGrain : IGrainWithIntegerKey
 {
+    /// <summary>
+    /// How long a caller waits for a query call. A statement may run for <c>Query:StatementTimeout</c> (30 s) and a
+    /// batch for <c>Query:BatchTimeout</c> (2 min), past the cluster's default response timeout (the gateway's is 10 s),
+    /// which would otherwise answer a slow but healthy query with a failure while it went on running. The silo checks
+    /// at start that its limits fit within it.
+    /// </summary>
+    public const string CallTimeout = "00:05:00";
+
     /// <summary>One KPI over a range; a bad request comes back as <see cref="KpiQueryResult.Error"/>, not as an exception.</summary>
+    [ResponseTimeout(CallTimeout)]
     Task<KpiQueryResult> Calculate(KpiQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>Several queries; each result carries its own error, if any.</summary>
+    [ResponseTimeout(CallTimeout)]
     Task<IReadOnlyList<KpiQueryResult>> CalculateBatch(IReadOnlyList<KpiQuery> queries, CancellationToken cancellationToken = default);
 
     /// <summary>Every KPI the client has selected, over one range and granularity.</summary>
+    [ResponseTimeout(CallTimeout)]
     Task<IReadOnlyList<KpiQueryResult>> CalculateDashboard(
         string clientId, DateTimeOffset from, DateTimeOffset to, QueryGranularity granularity, CancellationToken cancellationToken = default);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
@@ -37,11 +38,18 @@ public sealed partial class KpiQueryGrain(
         ArgumentNullException.ThrowIfNull(queries);
         var configs = new Dictionary<string, ClientConfig?>(StringComparer.Ordinal);
         var results = new List<KpiQueryResult>(queries.Count);
+        var started = Stopwatch.GetTimestamp();
         foreach (var query in queries)
         {
             if (results.Count >= queryOptions.Value.MaxBatch)
             {
                 results.Add(KpiQueryResult.Failed(query, QueryErrorKind.TooManyQueries, $"A batch may hold at most {queryOptions.Value.MaxBatch} queries."));
+                continue;
+            }
+
+            if (PastBatchTimeout(query, started) is { } notStarted)
+            {
+                results.Add(notStarted);
                 continue;
             }
 
@@ -69,9 +77,11 @@ public sealed partial class KpiQueryGrain(
         }
 
         var results = new List<KpiQueryResult>(config.SelectedKpis.Count);
+        var started = Stopwatch.GetTimestamp();
         foreach (var code in config.SelectedKpis.Take(queryOptions.Value.MaxBatch))
         {
-            results.Add(await CalculateAsync(new KpiQuery(clientId, code, from, to, granularity), config, cancellationToken));
+            var query = new KpiQuery(clientId, code, from, to, granularity);
+            results.Add(PastBatchTimeout(query, started) ?? await CalculateAsync(query, config, cancellationToken));
         }
 
         return results;
@@ -83,6 +93,20 @@ public sealed partial class KpiQueryGrain(
         return (await TermRollups.PartitionsAsync(dataSource, clientId, config, cancellationToken))
             .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.RestartedAt, p.MissingRows))
             .ToArray();
+    }
+
+    /// <summary>
+    /// The answer to a query a batch may no longer start (<see cref="KpiQueryOptions.BatchTimeout"/> has passed since
+    /// <paramref name="started"/>), or null. The batch's call must end within <see cref="IKpiQueryGrain.CallTimeout"/>;
+    /// what it answered so far is kept.
+    /// </summary>
+    private KpiQueryResult? PastBatchTimeout(KpiQuery query, long started)
+    {
+        var limit = queryOptions.Value.BatchTimeout;
+        return Stopwatch.GetElapsedTime(started) < limit
+            ? null
+            : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
+                $"Not started: the batch had run for {limit.TotalSeconds:0.#} s (Query:BatchTimeout); ask for fewer KPIs or a shorter range, or send this one again.");
     }
 
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)

@@ -12,6 +12,12 @@ public sealed class KpiQueryOptions
     /// <summary>Longest range one query may cover.</summary>
     public TimeSpan MaxRange { get; set; } = TimeSpan.FromDays(366 * 5);
 
+    /// <summary>
+    /// How long a batch, a dashboard or a scheduled run may go on starting queries; those it has not started by then
+    /// are answered with a timeout error, and the others keep their results.
+    /// </summary>
+    public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
     public int MaxBatch { get; set; } = 200;
 
