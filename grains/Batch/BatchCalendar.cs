@@ -107,6 +107,22 @@ internal static class BatchCalendar
     }
 
     /// <summary>
+    /// The latest time at or before <paramref name="now"/> at which the schedule was due, from <paramref name="due"/> (a
+    /// due time not after it) on: the run that stands for every one missed while no silo was up, since its range is
+    /// the most recent complete one, which its readers wait for.
+    /// </summary>
+    public static Instant LatestRun(BatchSchedule schedule, DateTimeZone zone, Instant due, Instant now)
+    {
+        var latest = due;
+        for (var next = NextRun(schedule, zone, latest); next <= now; next = NextRun(schedule, zone, next))
+        {
+            latest = next;
+        }
+
+        return latest;
+    }
+
+    /// <summary>
     /// The <c>[from, to)</c> a run due at <paramref name="due"/> covers: the <see cref="BatchRange.Count"/> complete
     /// units before the one holding <paramref name="due"/>. Hours are the stream's hour buckets (a repeated hour is two).
     /// </summary>

@@ -31,12 +31,13 @@ public sealed partial class BatchJobGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // A run that was in progress when its silo stopped will never finish: say so instead of "running" forever.
+        // A run that was in progress when its silo stopped will never finish: say so instead of "running" forever. One
+        // that stored its outcome before the silo stopped keeps it: only this state's copy was behind.
         if (state.State.LastRun is { Status: BatchRunStatus.Running } interrupted)
         {
-            var failed = interrupted with { Status = BatchRunStatus.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = "The run was interrupted (its silo stopped); the next run is unaffected." };
-            await store.FinishRunAsync(failed, [], cancellationToken);
-            state.State.LastRun = failed;
+            const string error = "The run was interrupted (its silo stopped); the next run is unaffected.";
+            state.State.LastRun = await store.FinishInterruptedRunAsync(interrupted, error, cancellationToken)
+                ?? interrupted with { Status = BatchRunStatus.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = error };
             await SaveAsync();
         }
     }
@@ -155,11 +156,13 @@ public sealed partial class BatchJobGrain(
             return;
         }
 
-        // Runs missed while no silo was up collapse into this one; the next is the first due time after now.
+        // Runs missed while no silo was up collapse into one, for the latest of them (its range is the most recent);
+        // the next is the first due time after now.
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(state.State.Definition.ClientId).Get();
         var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb[config.TimeZone];
-        state.State.NextRunAt = BatchCalendar.NextRun(state.State.Definition.Schedule, zone, now).ToDateTimeOffset();
-        await StartOrSkipAsync(due);
+        var schedule = state.State.Definition.Schedule;
+        state.State.NextRunAt = BatchCalendar.NextRun(schedule, zone, now).ToDateTimeOffset();
+        await StartOrSkipAsync(BatchCalendar.LatestRun(schedule, zone, due, now));
         await RegisterReminderAsync(now);
     }
 

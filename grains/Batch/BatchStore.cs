@@ -57,7 +57,10 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
         return jobs;
     }
 
-    /// <summary>Records a run as started (again, harmlessly, if it already is).</summary>
+    /// <summary>
+    /// Records a run as started. A row of the same id is a start the job's state never named (its silo stopped before the
+    /// state was written, so that run never ran): it is replaced whole, so nothing of it shows under this run.
+    /// </summary>
     public async Task InsertRunAsync(string clientId, BatchRunSummary run, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -65,7 +68,10 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
             """
             INSERT INTO batch.runs (job_id, run_id, client_id, trigger, status, scheduled_for, range_from, range_to, started_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (job_id, run_id) DO NOTHING
+            ON CONFLICT (job_id, run_id) DO UPDATE SET
+                client_id = EXCLUDED.client_id, trigger = EXCLUDED.trigger, status = EXCLUDED.status,
+                scheduled_for = EXCLUDED.scheduled_for, range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to,
+                started_at = EXCLUDED.started_at, finished_at = NULL, error = NULL, results = NULL
             """);
         command.Parameters.AddWithValue(run.JobId);
         command.Parameters.AddWithValue(run.RunId);
@@ -95,6 +101,31 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue((object?)run.Error ?? DBNull.Value);
         command.Parameters.AddWithValue(NpgsqlDbType.Jsonb, JsonSerializer.Serialize(results, Json));
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Marks as failed a run its job's state still calls running when the job wakes (its silo stopped during the run),
+    /// unless the run stored its outcome before that: only the state's copy was then stale. Returns the run as stored.
+    /// </summary>
+    public async Task<BatchRunSummary?> FinishInterruptedRunAsync(BatchRunSummary run, string error, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var finish = new NpgsqlBatchCommand(
+            """
+            UPDATE batch.runs SET status = 'failed', finished_at = now(), error = $3, results = '[]'
+             WHERE job_id = $1 AND run_id = $2 AND status = 'running'
+            """);
+        finish.Parameters.AddWithValue(run.JobId);
+        finish.Parameters.AddWithValue(run.RunId);
+        finish.Parameters.AddWithValue(error);
+        var read = new NpgsqlBatchCommand($"SELECT {SummaryColumns} FROM batch.runs WHERE job_id = $1 AND run_id = $2");
+        read.Parameters.AddWithValue(run.JobId);
+        read.Parameters.AddWithValue(run.RunId);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(finish);
+        batch.BatchCommands.Add(read);
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadSummary(reader) : null;
     }
 
     public async Task<IReadOnlyList<BatchRunSummary>> ListRunsAsync(string jobId, int limit, CancellationToken ct = default)

@@ -25,6 +25,22 @@ public sealed class BatchCalendarTests
     }
 
     [Fact]
+    public void Runs_missed_while_no_silo_was_up_are_stood_for_by_the_latest_of_them()
+    {
+        // Due Monday 06:00 Berlin; the silos come back on Thursday at 09:00: Thursday's 06:00 is the latest run missed.
+        var monday = At("2026-11-02T05:00:00Z");
+        Assert.Equal(At("2026-11-05T05:00:00Z"), BatchCalendar.LatestRun(Daily(6, 0), Berlin, monday, At("2026-11-05T08:00:00Z")));
+
+        // Only the due time itself has passed: that is the run.
+        Assert.Equal(monday, BatchCalendar.LatestRun(Daily(6, 0), Berlin, monday, monday + Duration.FromMinutes(1)));
+
+        // Hourly across the fall-back night (2026-10-25 in Berlin): the repeated hour counts twice, the latest is 03:15 CET.
+        var hourly = new BatchSchedule(BatchFrequency.Hourly, 0, 15);
+        Assert.Equal(At("2026-10-25T02:15:00Z"),
+            BatchCalendar.LatestRun(hourly, Berlin, At("2026-10-24T22:15:00Z"), At("2026-10-25T02:20:00Z")));
+    }
+
+    [Fact]
     public void A_daily_job_whose_time_is_skipped_by_spring_forward_runs_when_the_clock_resumes()
     {
         // 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST, so 02:30 does not exist; it runs at 03:30 CEST.
