@@ -7,11 +7,37 @@ namespace AnalyticsEngine.Batch;
 [StatelessWorker]
 public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptions> options) : Grain, IBatchJobDirectoryGrain
 {
-    public Task<IReadOnlyList<BatchJobInfo>> List(IReadOnlyList<string>? clientIds) =>
-        store.ListJobsAsync(clientIds, options.Value.MaxListed);
+    public async Task<IReadOnlyList<BatchJobInfo>> List(IReadOnlyList<string>? clientIds)
+    {
+        var jobs = await store.ListJobsAsync(clientIds, options.Value.MaxListed);
+        if (!jobs.Any(IsRunning))
+        {
+            return jobs;
+        }
 
-    public Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit) =>
-        store.ListRunsAsync(jobId, Math.Clamp(limit, 1, 1000));
+        // A job listed with a run going may have lost that run with its silo, and would say so only when it next wakes
+        // (a week on, for a weekly job). Asking it wakes it now: it answers for itself, and marks a run it no longer has
+        // as interrupted as it wakes.
+        var answers = await Task.WhenAll(jobs.Select(async job => IsRunning(job)
+            ? await GrainFactory.GetGrain<IBatchJobGrain>(job.JobId).GetInfo() ?? job
+            : job));
+        return answers;
+    }
+
+    public async Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit)
+    {
+        var runs = await store.ListRunsAsync(jobId, Math.Clamp(limit, 1, 1000));
+        if (runs is [{ Status: BatchRunStatus.Running }, ..])
+        {
+            // As for List: the job decides whether its newest run still goes, and the runs are read again after it has.
+            await GrainFactory.GetGrain<IBatchJobGrain>(jobId).GetInfo();
+            runs = await store.ListRunsAsync(jobId, Math.Clamp(limit, 1, 1000));
+        }
+
+        return runs;
+    }
+
+    private static bool IsRunning(BatchJobInfo job) => job.LastRun?.Status == BatchRunStatus.Running;
 
     public Task<BatchRun?> GetRun(string jobId, long runId) => store.GetRunAsync(jobId, runId);
 }

@@ -88,6 +88,25 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_job_listed_with_a_run_it_no_longer_has_is_listed_as_the_job_itself_says()
+    {
+        var clientId = await NewClientAsync();
+        var jobId = Guid.NewGuid().ToString("N");
+        var job = fixture.Client.GetGrain<IBatchJobGrain>(jobId);
+        Assert.Empty((await job.Schedule(Hourly(clientId, "POF"))).Problems);
+
+        // What a silo that stopped during run 999 leaves in the listing: the job's projection says it is running.
+        var info = (await job.GetInfo())!;
+        var lost = new BatchRunSummary(jobId, 999, BatchRunTrigger.Manual, info.CreatedAt, info.CreatedAt.AddHours(-2), info.CreatedAt,
+            BatchRunStatus.Running, info.CreatedAt, null, null);
+        await new BatchStore(TestDatabase.DataSource).UpsertJobAsync(info with { LastRun = lost });
+
+        var listed = Assert.Single(await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]));
+
+        Assert.NotEqual(999, listed.LastRun?.RunId);
+    }
+
+    [Fact]
     public async Task Unscheduling_removes_the_reminder_and_refuses_manual_runs()
     {
         var clientId = await NewClientAsync();
