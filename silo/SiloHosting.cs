@@ -71,6 +71,7 @@ public static class SiloHosting
         services.AddOptions<BatchOptions>().Bind(configuration.GetSection("Batch"))
             .Validate(o => o.TestTickPeriod is null || o.TestTickPeriod > TimeSpan.Zero, "Batch:TestTickPeriod must be positive when set.")
             .Validate(o => o.MaxListed > 0, "Batch:MaxListed must be positive.")
+            .Validate(o => o.RunsKept > 0, "Batch:RunsKept must be positive.")
             .ValidateOnStart();
         return services;
     }

@@ -235,7 +235,7 @@ public sealed partial class BatchJobGrain(
         };
         try
         {
-            await store.FinishRunAsync(finished, results, CancellationToken.None);
+            await store.FinishRunAsync(finished, results, options.Value.RunsKept, CancellationToken.None);
             if (state.State.LastRun?.RunId == finished.RunId)
             {
                 state.State.LastRun = finished;

@@ -9,6 +9,12 @@ public sealed class BatchOptions
     /// </summary>
     public TimeSpan? TestTickPeriod { get; set; }
 
+    /// <summary>
+    /// How many of a job's newest runs are kept with their results; older ones are deleted as a run finishes (an hourly
+    /// job's thousand runs are six weeks of them).
+    /// </summary>
+    public int RunsKept { get; set; } = 1000;
+
     /// <summary>Most jobs <c>GET /batch/jobs</c> lists.</summary>
     public int MaxListed { get; set; } = 1000;
 }

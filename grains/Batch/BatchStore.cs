@@ -85,22 +85,33 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Stores how a run ended and its results, in one statement.</summary>
-    public async Task FinishRunAsync(BatchRunSummary run, IReadOnlyList<KpiQueryResult> results, CancellationToken ct = default)
+    /// <summary>
+    /// Stores how a run ended and its results, and deletes the job's runs older than its newest
+    /// <paramref name="runsKept"/>, in one round trip.
+    /// </summary>
+    public async Task FinishRunAsync(BatchRunSummary run, IReadOnlyList<KpiQueryResult> results, int runsKept, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        await using var command = dataSource.CreateCommand(
+        ArgumentOutOfRangeException.ThrowIfLessThan(runsKept, 1);
+        var finish = new NpgsqlBatchCommand(
             """
             UPDATE batch.runs SET status = $3, finished_at = $4, error = $5, results = $6
              WHERE job_id = $1 AND run_id = $2
             """);
-        command.Parameters.AddWithValue(run.JobId);
-        command.Parameters.AddWithValue(run.RunId);
-        command.Parameters.AddWithValue(Name(run.Status));
-        command.Parameters.AddWithValue((object?)run.FinishedAt ?? DBNull.Value);
-        command.Parameters.AddWithValue((object?)run.Error ?? DBNull.Value);
-        command.Parameters.AddWithValue(NpgsqlDbType.Jsonb, JsonSerializer.Serialize(results, Json));
-        await command.ExecuteNonQueryAsync(ct);
+        finish.Parameters.AddWithValue(run.JobId);
+        finish.Parameters.AddWithValue(run.RunId);
+        finish.Parameters.AddWithValue(Name(run.Status));
+        finish.Parameters.AddWithValue((object?)run.FinishedAt ?? DBNull.Value);
+        finish.Parameters.AddWithValue((object?)run.Error ?? DBNull.Value);
+        finish.Parameters.AddWithValue(NpgsqlDbType.Jsonb, JsonSerializer.Serialize(results, Json));
+        // Run ids count up from 1 without gaps, so the kept ones are the ids after this one's minus the count.
+        var prune = new NpgsqlBatchCommand("DELETE FROM batch.runs WHERE job_id = $1 AND run_id <= $2");
+        prune.Parameters.AddWithValue(run.JobId);
+        prune.Parameters.AddWithValue(run.RunId - runsKept);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(finish);
+        batch.BatchCommands.Add(prune);
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public sealed class BatchStoreTests : IAsyncLifetime
         await _store.InsertRunAsync("c", running);
         var succeeded = running with { Status = BatchRunStatus.Succeeded, FinishedAt = due.AddSeconds(5) };
         KpiQueryResult[] results = [new("c", "POF", QueryGranularity.Hour, running.From, running.To, null, [], null)];
-        await _store.FinishRunAsync(succeeded, results);
+        await _store.FinishRunAsync(succeeded, results, runsKept: 10);
 
         var stored = await _store.FinishInterruptedRunAsync(running, Interrupted);
 
@@ -53,12 +53,26 @@ public sealed class BatchStoreTests : IAsyncLifetime
     {
         var tuesday = new DateTimeOffset(2026, 11, 3, 9, 30, 0, TimeSpan.Zero);
         await _store.InsertRunAsync("c", Run(4, BatchRunTrigger.Schedule, tuesday.AddDays(-1)));
-        await _store.FinishRunAsync(Run(4, BatchRunTrigger.Schedule, tuesday.AddDays(-1)) with { Status = BatchRunStatus.Failed, Error = "old" }, []);
+        await _store.FinishRunAsync(Run(4, BatchRunTrigger.Schedule, tuesday.AddDays(-1)) with { Status = BatchRunStatus.Failed, Error = "old" }, [], runsKept: 10);
 
         var manual = Run(4, BatchRunTrigger.Manual, tuesday);
         await _store.InsertRunAsync("c", manual);
 
         var stored = Assert.Single(await _store.ListRunsAsync(_jobId, 10));
         Assert.Equal(manual, stored);
+    }
+
+    [Fact]
+    public async Task A_finished_run_deletes_the_runs_older_than_the_newest_kept()
+    {
+        var due = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+        for (var id = 1; id <= 5; id++)
+        {
+            await _store.InsertRunAsync("c", Run(id, BatchRunTrigger.Schedule, due.AddHours(id)));
+        }
+
+        await _store.FinishRunAsync(Run(5, BatchRunTrigger.Schedule, due.AddHours(5)) with { Status = BatchRunStatus.Succeeded }, [], runsKept: 2);
+
+        Assert.Equal([5L, 4L], (await _store.ListRunsAsync(_jobId, 10)).Select(r => r.RunId));
     }
 }
