@@ -76,9 +76,10 @@ public sealed partial class BatchJobGrain(
         state.State.Status = BatchJobStatus.Scheduled;
         state.State.CreatedAt = now.ToDateTimeOffset();
         state.State.NextRunAt = options.Value.TestTickPeriod is { } tick ? (now + Duration.FromTimeSpan(tick)).ToDateTimeOffset() : due.ToDateTimeOffset();
-        await state.WriteStateAsync();
+        // The reminder first: one left behind by a failed write finds no job when it fires and unregisters itself,
+        // where a job written without its reminder would never run.
         await RegisterReminderAsync(now);
-        await store.UpsertJobAsync(Info());
+        await SaveAsync();
         LogScheduled(logger, JobId, definition.ClientId, state.State.NextRunAt.Value);
         return new(Info(), []);
     }
@@ -112,14 +113,16 @@ public sealed partial class BatchJobGrain(
             return false;
         }
 
+        // The state first: a reminder a failure leaves behind finds the job unscheduled when it fires and unregisters
+        // itself, where a job still listed as scheduled without its reminder would never run.
+        state.State.Status = BatchJobStatus.Unscheduled;
+        state.State.NextRunAt = null;
+        await SaveAsync();
         if (await this.GetReminder(ReminderName) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
         }
 
-        state.State.Status = BatchJobStatus.Unscheduled;
-        state.State.NextRunAt = null;
-        await SaveAsync();
         return true;
     }
 
