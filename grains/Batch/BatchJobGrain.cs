@@ -174,12 +174,34 @@ public sealed partial class BatchJobGrain(
         if (_run is not null)
         {
             LogSkipped(logger, JobId, due.ToDateTimeOffset());
-            await SaveAsync();
+            await RecordSkippedAsync(due);
             return;
         }
 
         await StartRunAsync(BatchRunTrigger.Schedule, due);
     }
+
+    /// <summary>
+    /// Records a run due while the previous one still goes as failed without running it, so its period's missing
+    /// results are listed with the reason rather than absent. The running one stays the job's last run.
+    /// </summary>
+    private async Task RecordSkippedAsync(Instant due)
+    {
+        var (definition, running) = (state.State.Definition!, state.State.LastRun!);
+        var (from, to) = BatchCalendar.RangeFor(definition.Range, await ZoneAsync(definition), due);
+        var now = DateTimeOffset.UtcNow;
+        var skipped = new BatchRunSummary(JobId, state.State.LastRunId + 1, BatchRunTrigger.Schedule, due.ToDateTimeOffset(), from.ToDateTimeOffset(),
+            to.ToDateTimeOffset(), BatchRunStatus.Failed, now, now, $"Skipped: run {running.RunId}, started at {running.StartedAt:O}, was still going.");
+        await store.InsertRunAsync(definition.ClientId, skipped);
+        await store.FinishRunAsync(skipped, [], options.Value.RunsKept);
+        state.State.LastRunId = skipped.RunId;
+        await SaveAsync();
+    }
+
+    private async Task<DateTimeZone> ZoneAsync(BatchJobDefinition definition) =>
+        await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get() is { } config
+            ? DateTimeZoneProviders.Tzdb[config.TimeZone]
+            : DateTimeZone.Utc;
 
     /// <summary>Records the run as started, then runs it in a timer: the caller (a user or the reminder) does not wait.</summary>
     private async Task<BatchRunSummary> StartRunAsync(BatchRunTrigger trigger, Instant due)

@@ -107,6 +107,44 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_run_due_while_the_last_one_still_goes_is_listed_as_skipped_and_the_last_one_finishes()
+    {
+        var clientId = await NewClientAsync();
+        var jobId = Guid.NewGuid().ToString("N");
+        var job = fixture.Client.GetGrain<IBatchJobGrain>(jobId);
+        Assert.Empty((await job.Schedule(Hourly(clientId, "POF"))).Problems);
+
+        // Every query reads the rollup coverage first: held, a run of the job waits there past the next tick.
+        await using var holder = await TestDatabase.DataSource.OpenConnectionAsync();
+        var transaction = await holder.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("LOCK TABLE query.rollup_terms IN ACCESS EXCLUSIVE MODE", holder, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        IReadOnlyList<BatchRunSummary> runs;
+        try
+        {
+            runs = await PollAsync(() => RunsAsync(jobId), r => r.Any(IsSkipped), "a skipped run");
+        }
+        finally
+        {
+            await transaction.RollbackAsync();
+        }
+
+        // The run it names was the one still going, and it finishes once its query may read.
+        var skipped = runs.First(IsSkipped);
+        var held = runs.Single(x => x.Status == BatchRunStatus.Running);
+        Assert.Equal(BatchRunStatus.Failed, skipped.Status);
+        Assert.True(skipped.RunId > held.RunId);
+        Assert.StartsWith($"Skipped: run {held.RunId}, started at ", skipped.Error, StringComparison.Ordinal);
+        var finished = await PollAsync(() => RunsAsync(jobId), r => r.Single(x => x.RunId == held.RunId).Status != BatchRunStatus.Running, "the held run to finish");
+        Assert.Equal(BatchRunStatus.Succeeded, finished.Single(x => x.RunId == held.RunId).Status);
+
+        static bool IsSkipped(BatchRunSummary run) => run.Error?.StartsWith("Skipped", StringComparison.Ordinal) == true;
+    }
+
+    [Fact]
     public async Task Unscheduling_removes_the_reminder_and_refuses_manual_runs()
     {
         var clientId = await NewClientAsync();
