@@ -17,6 +17,9 @@ public sealed class KpiClusterFixture : IAsyncLifetime
     public static string Postgres { get; } = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
         ?? "Host=127.0.0.1;Port=55432;Username=analytics;Password=analytics;Database=analytics";
 
+    /// <summary>The application name of the silos' connections, so a test can tell their backends from others'.</summary>
+    public string ApplicationName { get; } = "ae-kpi-cluster-" + Guid.NewGuid().ToString("N")[..8];
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(Postgres);
@@ -28,10 +31,11 @@ public sealed class KpiClusterFixture : IAsyncLifetime
         await SchemaMigrator.ApplyAsync(Postgres, NullLogger.Instance, CancellationToken.None);
         await ObjectModelTables.BuiltIn.EnsureCreatedAsync(Database, CancellationToken.None);
 
+        var product = new NpgsqlConnectionStringBuilder(Postgres) { ApplicationName = ApplicationName }.ConnectionString;
         var builder = new InProcessTestClusterBuilder(2);
         builder.ConfigureSiloHost((_, host) =>
         {
-            host.Services.AddGrainServices(host.Configuration, Postgres);
+            host.Services.AddGrainServices(host.Configuration, product);
             // Ingest grains leave rolling up to the tests (TermRollups.RollUpAsync), so a test knows which rows are in
             // the rollups and which a query reads raw; only a backfill a query asks for (RollupBackfillTests) rolls up,
             // in passes small enough to take several. Every pass looks for abandoned rollups, so that a test can see
@@ -43,7 +47,7 @@ public sealed class KpiClusterFixture : IAsyncLifetime
                 o.AbandonedRollupsCheckInterval = TimeSpan.Zero;
             });
         });
-        builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(Postgres));
+        builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(product));
         builder.ConfigureClient(client => client.AddMemoryStreams(EventStreams.Provider));
         Cluster = builder.Build();
         await Cluster.DeployAsync();

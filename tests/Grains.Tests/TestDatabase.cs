@@ -36,14 +36,16 @@ public static class TestDatabase
 
     /// <summary>
     /// Waits until a backend running a statement that contains <paramref name="statement"/> waits for a lock held by
-    /// the backend <paramref name="holder"/>.
+    /// the backend <paramref name="holder"/>; given <paramref name="applicationName"/>, a backend of connections by that
+    /// name (a cluster's, where other test collections' queries may wait on the same lock).
     /// </summary>
-    public static async Task WaitUntilBlockedByAsync(int holder, string statement)
+    public static async Task WaitUntilBlockedByAsync(int holder, string statement, string? applicationName = null)
     {
         await using var command = DataSource.CreateCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND strpos(query, $2) > 0");
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND strpos(query, $2) > 0 AND ($3::text IS NULL OR application_name = $3)");
         command.Parameters.AddWithValue(holder);
         command.Parameters.AddWithValue(statement);
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = applicationName, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         for (var attempt = 0; attempt < 600; attempt++)
         {
             if ((long)(await command.ExecuteScalarAsync())! > 0)

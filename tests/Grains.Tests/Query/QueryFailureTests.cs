@@ -20,6 +20,7 @@ public sealed class QueryFailureTests(KpiClusterFixture fixture)
 
         // Every query reads the rolled-up terms first: the batch's first query waits on the lock, and its backend is
         // terminated there (as an administrator or a failover would), which is no timeout and no fault of the formula.
+        // Only this cluster's backends are terminated: other collections' queries may wait on the lock too.
         await using var holder = await fixture.Database.OpenConnectionAsync();
         var transaction = await holder.BeginTransactionAsync();
         await using (var hold = new NpgsqlCommand("LOCK TABLE query.rollup_terms IN ACCESS EXCLUSIVE MODE", holder, transaction))
@@ -28,11 +29,13 @@ public sealed class QueryFailureTests(KpiClusterFixture fixture)
         }
 
         var batch = fixture.Client.GetGrain<IKpiQueryGrain>(0).CalculateBatch([Query("POF"), Query("OTD")]);
-        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "query.rollup_terms");
+        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "query.rollup_terms", fixture.ApplicationName);
         await using (var terminate = new NpgsqlCommand(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder, transaction))
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND application_name = $2",
+            holder, transaction))
         {
             terminate.Parameters.AddWithValue(holder.ProcessID);
+            terminate.Parameters.AddWithValue(fixture.ApplicationName);
             Assert.Equal(1L, await terminate.ExecuteScalarAsync());
         }
 

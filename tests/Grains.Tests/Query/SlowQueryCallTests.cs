@@ -18,6 +18,9 @@ public sealed class SlowQueryClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
 
+    /// <summary>The application name of the silo's connections, so a test can tell its backends from others'.</summary>
+    public string ApplicationName { get; } = "ae-slow-query-" + Guid.NewGuid().ToString("N")[..8];
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(KpiClusterFixture.Postgres);
@@ -27,15 +30,16 @@ public sealed class SlowQueryClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await SchemaMigrator.ApplyAsync(KpiClusterFixture.Postgres, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        var product = new NpgsqlConnectionStringBuilder(KpiClusterFixture.Postgres) { ApplicationName = ApplicationName }.ConnectionString;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSiloHost((_, host) =>
         {
-            host.Services.AddGrainServices(host.Configuration, KpiClusterFixture.Postgres);
+            host.Services.AddGrainServices(host.Configuration, product);
             host.Services.Configure<KpiQueryOptions>(o => o.BatchTimeout = Short);
             host.Services.Configure<IngestOptions>(o => o.RollupDelay = TimeSpan.FromHours(1));
             host.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = Short);
         });
-        builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(KpiClusterFixture.Postgres));
+        builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(product));
         builder.ConfigureClient(client =>
         {
             client.AddMemoryStreams(EventStreams.Provider);
@@ -111,7 +115,7 @@ public sealed class SlowQueryCallTests(SlowQueryClusterFixture fixture) : IClass
 
         var started = TimeProvider.System.GetTimestamp();
         var pending = call();
-        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "query.rollup_terms");
+        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "query.rollup_terms", fixture.ApplicationName);
         // What is tested is a wait longer than the timeouts: the time itself is the condition.
         var waited = TimeProvider.System.GetElapsedTime(started);
         await Task.Delay(SlowQueryClusterFixture.Short * 1.5 - waited > TimeSpan.Zero ? SlowQueryClusterFixture.Short * 1.5 - waited : TimeSpan.Zero);
