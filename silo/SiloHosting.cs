@@ -60,6 +60,7 @@ public static class SiloHosting
         services.AddOptions<KpiQueryOptions>().Bind(configuration.GetSection("Query"))
             .Validate(o => o.CacheDuration >= TimeSpan.Zero, "Query:CacheDuration must not be negative.")
             .Validate(o => o.StatementTimeout > TimeSpan.Zero && o.BatchTimeout > TimeSpan.Zero, "Query:StatementTimeout and Query:BatchTimeout must be positive.")
+            .Validate(o => o.MaxBatchPoints > 0, "Query:MaxBatchPoints must be positive.")
             // The last query a batch starts may run for a statement timeout (and Npgsql's 5 s past it) after the batch's
             // time is up; its caller must still be waiting for the answer.
             .Validate(o => o.BatchTimeout + o.StatementTimeout + TimeSpan.FromSeconds(5) < TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture),

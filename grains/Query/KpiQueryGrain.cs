@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
@@ -38,7 +37,7 @@ public sealed partial class KpiQueryGrain(
         ArgumentNullException.ThrowIfNull(queries);
         var configs = new Dictionary<string, ClientConfig?>(StringComparer.Ordinal);
         var results = new List<KpiQueryResult>(queries.Count);
-        var started = Stopwatch.GetTimestamp();
+        var budget = new BatchBudget(queryOptions.Value);
         foreach (var query in queries)
         {
             if (results.Count >= queryOptions.Value.MaxBatch)
@@ -47,7 +46,7 @@ public sealed partial class KpiQueryGrain(
                 continue;
             }
 
-            if (PastBatchTimeout(query, started) is { } notStarted)
+            if (budget.Refusal(query) is { } notStarted)
             {
                 results.Add(notStarted);
                 continue;
@@ -61,7 +60,7 @@ public sealed partial class KpiQueryGrain(
 
             results.Add(config is null
                 ? KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist.")
-                : await CalculateAsync(query, config, cancellationToken));
+                : budget.Spend(await CalculateAsync(query, config, cancellationToken)));
         }
 
         return results;
@@ -77,11 +76,11 @@ public sealed partial class KpiQueryGrain(
         }
 
         var results = new List<KpiQueryResult>(config.SelectedKpis.Count);
-        var started = Stopwatch.GetTimestamp();
+        var budget = new BatchBudget(queryOptions.Value);
         foreach (var code in config.SelectedKpis.Take(queryOptions.Value.MaxBatch))
         {
             var query = new KpiQuery(clientId, code, from, to, granularity);
-            results.Add(PastBatchTimeout(query, started) ?? await CalculateAsync(query, config, cancellationToken));
+            results.Add(budget.Refusal(query) ?? budget.Spend(await CalculateAsync(query, config, cancellationToken)));
         }
 
         return results;
@@ -93,20 +92,6 @@ public sealed partial class KpiQueryGrain(
         return (await TermRollups.PartitionsAsync(dataSource, clientId, config, cancellationToken))
             .Select(p => new PartitionRollupStatus(p.ObjectModel, p.LastSequence, p.RolledUpThrough, !p.MissesRows, p.RestartedAt, p.MissingRows))
             .ToArray();
-    }
-
-    /// <summary>
-    /// The answer to a query a batch may no longer start (<see cref="KpiQueryOptions.BatchTimeout"/> has passed since
-    /// <paramref name="started"/>), or null. The batch's call must end within <see cref="IKpiQueryGrain.CallTimeout"/>;
-    /// what it answered so far is kept.
-    /// </summary>
-    private KpiQueryResult? PastBatchTimeout(KpiQuery query, long started)
-    {
-        var limit = queryOptions.Value.BatchTimeout;
-        return Stopwatch.GetElapsedTime(started) < limit
-            ? null
-            : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
-                $"Not started: the batch had run for {limit.TotalSeconds:0.#} s (Query:BatchTimeout); ask for fewer KPIs or a shorter range, or send this one again.");
     }
 
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)

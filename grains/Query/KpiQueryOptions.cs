@@ -18,6 +18,12 @@ public sealed class KpiQueryOptions
     /// </summary>
     public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Most points (values of buckets and dimension values) the answers of one batch, dashboard or scheduled run may
+    /// hold before it starts no more queries: their answer travels as one message and one response.
+    /// </summary>
+    public int MaxBatchPoints { get; set; } = 100_000;
+
     /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
     public int MaxBatch { get; set; } = 200;
 
