@@ -20,9 +20,10 @@ public sealed class KpiQueryOptions
 
     /// <summary>
     /// Most points (values of buckets and dimension values) the answers of one batch, dashboard or scheduled run may
-    /// hold before it starts no more queries: their answer travels as one message and one response.
+    /// hold before it starts no more queries: their answer travels as one message and one response (a point is about
+    /// half a kilobyte of JSON, so some 25 MB).
     /// </summary>
-    public int MaxBatchPoints { get; set; } = 100_000;
+    public int MaxBatchPoints { get; set; } = 50_000;
 
     /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
     public int MaxBatch { get; set; } = 200;
