@@ -224,6 +224,16 @@ public static class CsvRowParser
                             break;
                         }
                     }
+
+                    // RFC 4180: a quoted value ends its field. Text after it ("ab"cd) is a quote misplaced, and joining
+                    // the two would store what the client may not have meant.
+                    if (_position < text.Length && text[_position] is not (',' or '\r' or '\n'))
+                    {
+                        var where = _record == 0 ? "the header" : $"row {_record}";
+                        problem = new RowError(_record, null,
+                            $"Column {opened} of {where} has text after its closing quote; quote the whole value, and write a quote inside it twice (\"\").");
+                        return true;
+                    }
                 }
 
                 // The unquoted part of the field, or what follows a closing quote, up to the next comma or line break.

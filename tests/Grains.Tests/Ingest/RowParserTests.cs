@@ -218,6 +218,22 @@ public sealed class RowParserTests
     }
 
     [Theory]
+    [InlineData("t1,Ann,\"Acme\"Inc,7.5,120,true,2026-03-01T09:00:00Z\n", 3)]
+    [InlineData("t1,Ann,\"Acme\" ,7.5,120,true,2026-03-01T09:00:00Z\n", 3)]
+    [InlineData("\"t1\"x,Ann,Acme,7.5,120,true,2026-03-01T09:00:00Z\n", 1)]
+    public void Text_after_a_closing_quote_refuses_the_body_naming_row_and_column(string row, int column)
+    {
+        var csv = "time_log_id,staff_name,client_name,hours,rate,billable,logged_at\n" + row;
+
+        var outcome = CsvRowParser.Parse(Encoding.UTF8.GetBytes(csv), Layout("time_logs"), 100);
+
+        Assert.Empty(outcome.Rows);
+        var error = Assert.Single(outcome.Errors);
+        Assert.Equal(1, error.Row);
+        Assert.StartsWith($"Column {column} of row 1 has text after its closing quote", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("\n\n")]
     [InlineData("\r\n\r\n\r\n")]
     public void Empty_lines_at_the_end_of_csv_are_ignored(string ending)
