@@ -39,6 +39,16 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
         }
     }
 
+    /// <summary>A new client's job of POF, hourly, scheduled.</summary>
+    private async Task<(string JobId, IBatchJobGrain Job)> ScheduleHourlyPofAsync()
+    {
+        var clientId = await NewClientAsync();
+        var jobId = Guid.NewGuid().ToString("N");
+        var job = fixture.Client.GetGrain<IBatchJobGrain>(jobId);
+        Assert.Empty((await job.Schedule(Hourly(clientId, "POF"))).Problems);
+        return (jobId, job);
+    }
+
     private async Task<IReadOnlyList<BatchRunSummary>> RunsAsync(string jobId) =>
         await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).ListRuns(jobId, 100);
 
@@ -90,10 +100,7 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
     [Fact]
     public async Task A_job_listed_with_a_run_it_no_longer_has_is_listed_as_the_job_itself_says()
     {
-        var clientId = await NewClientAsync();
-        var jobId = Guid.NewGuid().ToString("N");
-        var job = fixture.Client.GetGrain<IBatchJobGrain>(jobId);
-        Assert.Empty((await job.Schedule(Hourly(clientId, "POF"))).Problems);
+        var (jobId, job) = await ScheduleHourlyPofAsync();
 
         // What a silo that stopped during run 999 leaves in the listing: the job's projection says it is running.
         var info = (await job.GetInfo())!;
@@ -101,7 +108,7 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
             BatchRunStatus.Running, info.CreatedAt, null, null);
         await new BatchStore(TestDatabase.DataSource).UpsertJobAsync(info with { LastRun = lost });
 
-        var listed = Assert.Single(await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]));
+        var listed = Assert.Single(await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([info.Definition.ClientId]));
 
         Assert.NotEqual(999, listed.LastRun?.RunId);
     }
@@ -109,10 +116,7 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
     [Fact]
     public async Task A_run_due_while_the_last_one_still_goes_is_listed_as_skipped_and_the_last_one_finishes()
     {
-        var clientId = await NewClientAsync();
-        var jobId = Guid.NewGuid().ToString("N");
-        var job = fixture.Client.GetGrain<IBatchJobGrain>(jobId);
-        Assert.Empty((await job.Schedule(Hourly(clientId, "POF"))).Problems);
+        var (jobId, job) = await ScheduleHourlyPofAsync();
 
         // Every query reads the rollup coverage first: held, a run of the job waits there past the next tick.
         await using var holder = await TestDatabase.DataSource.OpenConnectionAsync();
