@@ -49,6 +49,7 @@ public static class GatewaySecurity
         // Unreadable bodies and parameters become ProblemDetails with the reason (in every environment).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<BadRequestExceptionHandler>();
+        services.AddExceptionHandler<ClusterExceptionHandler>();
 
         services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddGatewayRateLimiter();

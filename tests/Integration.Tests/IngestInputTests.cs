@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -197,6 +198,58 @@ public sealed class IngestInputTests(AnalyticsFixture fixture)
 
         var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task An_ingest_the_cluster_answers_too_late_is_a_504_saying_to_retry_and_the_retry_reports_what_it_stored()
+    {
+        var clientId = await NewClientAsync("late");
+        var first = Encoding.UTF8.GetBytes(TimeLogHeader + "t1,Ann,Acme,7.5,120,true,2026-03-01T09:00:00Z\n");
+        using (var created = await PostCsvAsync(clientId, first, "text/csv"))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.OK, await created.Content.ReadAsStringAsync());
+        }
+
+        await using var impatient = fixture.CreateGateway().WithWebHostBuilder(web => web.UseSetting("Orleans:ResponseTimeoutSeconds", "1"));
+        using var http = AnalyticsFixture.CreateClient(impatient, fixture.Token(AnalyticsEngine.Gateway.Security.Roles.Admin, clientId));
+        HttpRequestMessage Second()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/ingest/time_logs?clientId={clientId}")
+            {
+                Content = new ByteArrayContent(Encoding.UTF8.GetBytes(TimeLogHeader + "t2,Bob,Late Ltd,2,120,true,2026-03-01T10:00:00Z\n")),
+            };
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("text/csv");
+            request.Headers.Add("Idempotency-Key", "late-" + clientId);
+            return request;
+        }
+
+        // The partition's row is held: the ingest grain's commit waits on it past the gateway's patience.
+        await using (var holder = await fixture.Database.OpenConnectionAsync())
+        await using (var transaction = await holder.BeginTransactionAsync())
+        {
+            await using (var hold = new Npgsql.NpgsqlCommand(
+                "SELECT 1 FROM ingest.partitions WHERE client_id = $1 AND object_model = 'time_logs' FOR UPDATE", holder, transaction))
+            {
+                hold.Parameters.AddWithValue(clientId);
+                Assert.Equal(1, await hold.ExecuteScalarAsync());
+            }
+
+            using var late = Second();
+            using var response = await http.SendAsync(late);
+            var problem = await ProblemAsync(response, HttpStatusCode.GatewayTimeout);
+            Assert.Equal("Cluster timeout", problem.GetProperty("title").GetString());
+            Assert.Contains("same Idempotency-Key", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Equal("1", Assert.Single(response.Headers.GetValues("Retry-After")));
+            await transaction.RollbackAsync();
+        }
+
+        // The first try went on and committed; the retry is told so, and the rows are stored once.
+        using var retry = Second();
+        using var retried = await fixture.Http.SendAsync(retry);
+        var text = await retried.Content.ReadAsStringAsync();
+        Assert.True(retried.StatusCode == HttpStatusCode.OK, text);
+        Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("replayed").GetBoolean(), text);
+        Assert.Equal(["Acme", "Late Ltd"], (await StoredClientNamesAsync(clientId)).Order(StringComparer.Ordinal));
     }
 
     private async Task<string> NewClientAsync(string prefix)

@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace AnalyticsEngine.Gateway.Security;
+
+/// <summary>
+/// A grain call the cluster did not answer in time, or that no silo could take, answers 504 or 503 saying so and
+/// whether to send the request again, rather than a bare 500: the request may still take effect (an ingest commits
+/// after its caller stopped waiting), which a retry with the same <c>Idempotency-Key</c> then reports.
+/// </summary>
+public sealed class ClusterExceptionHandler(IProblemDetailsService problems, IOptions<ClientMessagingOptions> messaging) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        var (status, title, detail) = exception switch
+        {
+            TimeoutException => (StatusCodes.Status504GatewayTimeout, "Cluster timeout",
+                $"The cluster did not answer within {messaging.Value.ResponseTimeout.TotalSeconds:0.#} s (Orleans:ResponseTimeoutSeconds). " +
+                "The request may still take effect: send it again (an ingest with the same Idempotency-Key, which then answers what the first one did)."),
+            SiloUnavailableException or OrleansMessageRejectionException => (StatusCodes.Status503ServiceUnavailable, "Cluster unavailable",
+                "No silo could take the request just now (one may be starting or stopping). Send it again in a moment."),
+            _ => (0, "", ""),
+        };
+        if (status == 0)
+        {
+            return false;
+        }
+
+        httpContext.Response.StatusCode = status;
+        httpContext.Response.Headers.RetryAfter = "1";
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+}
