@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using System.Text.RegularExpressions;
+using AnalyticsEngine.Clients;
 
 namespace AnalyticsEngine.Gateway.Security;
 
@@ -59,7 +59,7 @@ public sealed class ClientGrant
 /// The one rule of client isolation, used by HTTP (<see cref="ClientAccessFilter"/>) and the hub: a caller
 /// sees a client only when its token's <c>clients</c> claim lists it or is <c>*</c>.
 /// </summary>
-public static partial class ClientAccess
+public static class ClientAccess
 {
     /// <summary>Claim listing the client ids a caller may see: space-separated, repeated, or a JSON array.</summary>
     public const string ClaimType = "clients";
@@ -80,13 +80,10 @@ public static partial class ClientAccess
     public static bool CanAccess(ClaimsPrincipal user, string clientId) => GrantOf(user).Allows(clientId);
 
     /// <summary>Whether an id can name a client at all; anything else is refused before it reaches a grain or the database.</summary>
-    public static bool IsWellFormed(string clientId) => ClientIdPattern().IsMatch(clientId);
+    public static bool IsWellFormed(string clientId) => ClientIds.IsWellFormed(clientId);
 
     public static string DeniedMessage(string clientId) =>
         $"Your token does not grant access to client '{clientId}'.";
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$", RegexOptions.CultureInvariant)]
-    private static partial Regex ClientIdPattern();
 }
 
 /// <summary>

@@ -84,7 +84,7 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
     public static List<string> Validate(string clientId, ClientConfig config)
     {
         var problems = new List<string>();
-        if (!ClientIdPattern().IsMatch(clientId))
+        if (!ClientIds.IsWellFormed(clientId))
         {
             problems.Add("clientId: must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit");
         }
@@ -216,10 +216,7 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         return problems;
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex ClientIdPattern();
-
-    [GeneratedRegex("^[A-Z][A-Z0-9_]{1,63}$")]
+    [GeneratedRegex(@"^[A-Z][A-Z0-9_]{1,63}\z")]
     private static partial Regex KpiCodePattern();
 }
 

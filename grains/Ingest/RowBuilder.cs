@@ -310,7 +310,7 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
         return true;
     }
 
-    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?\z", RegexOptions.CultureInvariant)]
     private static partial Regex Iso8601WithoutOffset();
 
     private static bool TryParseBoolean(string text, out bool value)

@@ -26,6 +26,7 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
         "\uD800 lone surrogate",
         "😀 emoji",
         " ",
+        "well-formed-but-for-a-line-break\n",
     ];
 
     private static readonly string[] MalformedBodies =
@@ -194,6 +195,23 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
         }
 
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Theory]
+    [InlineData("/clients", "{{\"clientId\":\"{0}\\n\",\"name\":\"n\",\"timeZone\":\"UTC\"}}")]
+    [InlineData("/calculate", "{{\"clientId\":\"{0}\\n\",\"kpiCode\":\"POF\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\",\"granularity\":\"day\"}}")]
+    public async Task A_client_id_with_a_trailing_line_break_is_refused_as_no_client_id(string url, string body)
+    {
+        // A line break would end the Location header and the cache key the id goes into; "$" let it through.
+        var clientId = TestClients.NewId("nl");
+
+        using var response = await fixture.Http.PostAsync(url,
+            new StringContent(string.Format(System.Globalization.CultureInfo.InvariantCulture, body, clientId), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("Invalid client id", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
+        using var listed = await fixture.Http.GetAsync($"/clients/{Uri.EscapeDataString(clientId + "\n")}");
+        Assert.NotEqual(HttpStatusCode.OK, listed.StatusCode);
     }
 
     [Fact]
