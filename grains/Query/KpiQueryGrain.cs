@@ -3,6 +3,7 @@ using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NodaTime;
 using Npgsql;
 using Orleans.Concurrency;
 
@@ -73,6 +74,15 @@ public sealed partial class KpiQueryGrain(
         if (config is null)
         {
             return [KpiQueryResult.Failed(new KpiQuery(clientId, "", from, to, granularity), QueryErrorKind.UnknownClient, $"Client '{clientId}' does not exist.")];
+        }
+
+        if (config.SelectedKpis.Count == 0)
+        {
+            // No KPI to refuse the range for it: the range is checked as any KPI's would be, so the answer does not
+            // depend on whether the client has selected some.
+            var none = new KpiQuery(clientId, "", from, to, granularity);
+            var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+            return KpiQueryRunner.RangeProblem(none, queryOptions.Value, zone) is { } problem ? [KpiQueryResult.Failed(none, problem.Kind, problem.Message)] : [];
         }
 
         var results = new List<KpiQueryResult>(config.SelectedKpis.Count);

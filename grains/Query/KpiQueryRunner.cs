@@ -85,27 +85,9 @@ public sealed class KpiQueryRunner(
     /// <summary>Everything before touching the database: the KPI, its compiled formula, the zone and the bucket boundaries, or why not.</summary>
     internal static PreparedQuery Prepare(KpiQuery query, ClientConfig config, KpiQueryOptions options)
     {
-        if (!Enum.IsDefined(query.Granularity))
+        if (RangeProblem(query, options) is { } rangeProblem)
         {
-            return PreparedQuery.Failed(QueryErrorKind.UnsupportedGranularity, $"Granularity {query.Granularity} is not supported.");
-        }
-
-        if (query.To <= query.From)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range is empty or inverted: 'to' ({query.To:O}) must be after 'from' ({query.From:O}).");
-        }
-
-        // The instants ingest accepts (RowBuilder): no stored event is outside them, and a bucket reaching past the end
-        // could end beyond the last date .NET and NodaTime can represent.
-        if (query.From < RowBuilder.EarliestTimestamp || query.To > RowBuilder.TimestampEnd)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidRange,
-                $"The range must lie between {RowBuilder.EarliestTimestamp:yyyy-MM-dd} and {RowBuilder.TimestampEnd:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
-        }
-
-        if (query.To - query.From > options.MaxRange)
-        {
-            return PreparedQuery.Failed(QueryErrorKind.InvalidRange, $"The range covers {(query.To - query.From).TotalDays:0.#} days; at most {options.MaxRange.TotalDays:0} are allowed.");
+            return PreparedQuery.Failed(rangeProblem.Kind, rangeProblem.Message);
         }
 
         var definition = ClientKpis.Find(config, query.KpiCode);
@@ -131,12 +113,53 @@ public sealed class KpiQueryRunner(
         var boundaries = QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints);
         if (boundaries is null)
         {
-            return PreparedQuery.Failed(QueryErrorKind.TooManyPoints,
-                $"A {query.Granularity.ToString().ToLowerInvariant()} series over {(query.To - query.From).TotalDays:0.#} days has more than {options.MaxPoints} points; ask for a coarser granularity or a shorter range.");
+            var tooMany = TooManyPoints(query, options);
+            return PreparedQuery.Failed(tooMany.Kind, tooMany.Message);
         }
 
         return new PreparedQuery(definition.Code, formula, zone, boundaries, null);
     }
+
+    /// <summary>
+    /// What is wrong with a query's range or granularity whatever its KPI (including too many buckets in the client's
+    /// <paramref name="zone"/>), or null: what a dashboard of no KPIs is checked for, as one of any KPIs would be.
+    /// </summary>
+    internal static QueryError? RangeProblem(KpiQuery query, KpiQueryOptions options, DateTimeZone zone) =>
+        RangeProblem(query, options)
+        ?? (QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints) is null
+            ? TooManyPoints(query, options)
+            : null);
+
+    private static QueryError? RangeProblem(KpiQuery query, KpiQueryOptions options)
+    {
+        if (!Enum.IsDefined(query.Granularity))
+        {
+            return new QueryError(QueryErrorKind.UnsupportedGranularity, $"Granularity {query.Granularity} is not supported.");
+        }
+
+        if (query.To <= query.From)
+        {
+            return new QueryError(QueryErrorKind.InvalidRange, $"The range is empty or inverted: 'to' ({query.To:O}) must be after 'from' ({query.From:O}).");
+        }
+
+        // The instants ingest accepts (RowBuilder): no stored event is outside them, and a bucket reaching past the end
+        // could end beyond the last date .NET and NodaTime can represent.
+        if (query.From < RowBuilder.EarliestTimestamp || query.To > RowBuilder.TimestampEnd)
+        {
+            return new QueryError(QueryErrorKind.InvalidRange,
+                $"The range must lie between {RowBuilder.EarliestTimestamp:yyyy-MM-dd} and {RowBuilder.TimestampEnd:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
+        }
+
+        if (query.To - query.From > options.MaxRange)
+        {
+            return new QueryError(QueryErrorKind.InvalidRange, $"The range covers {(query.To - query.From).TotalDays:0.#} days; at most {options.MaxRange.TotalDays:0} are allowed.");
+        }
+
+        return null;
+    }
+
+    private static QueryError TooManyPoints(KpiQuery query, KpiQueryOptions options) => new(QueryErrorKind.TooManyPoints,
+        $"A {query.Granularity.ToString().ToLowerInvariant()} series over {(query.To - query.From).TotalDays:0.#} days has more than {options.MaxPoints} points; ask for a coarser granularity or a shorter range.");
 
     /// <summary>
     /// The object models of the last query whose partitions hold rows that this release's rollups do not all cover

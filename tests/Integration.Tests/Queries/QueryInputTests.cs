@@ -114,16 +114,39 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         Assert.StartsWith("is required", Assert.Single(Errors(missingProblem, "queries[1].from")), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_dashboard_over_a_range_no_kpi_can_answer_is_one_400()
+    [Theory]
+    [InlineData(false, "2026-01-01T00:00:00Z", "minute", "Too many points")]
+    [InlineData(true, "2026-01-01T00:00:00Z", "minute", "Too many points")]
+    [InlineData(true, "1960-01-01T00:00:00Z", "day", "Invalid range")]
+    public async Task A_dashboard_over_a_range_no_kpi_can_answer_is_one_400_whether_or_not_the_client_selected_kpis(
+        bool noKpis, string from, string granularity, string title)
     {
         var clientId = await ClientAsync();
+        if (noKpis)
+        {
+            using var emptied = await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "No KPIs", timeZone = "Europe/Berlin", selectedKpis = Array.Empty<string>() });
+            Assert.True(emptied.IsSuccessStatusCode, await emptied.Content.ReadAsStringAsync());
+        }
 
         var (status, problem, _) = await PostAsync("/calculate/dashboard",
-            $"{{\"clientId\":\"{clientId}\",\"from\":\"2026-01-01T00:00:00Z\",\"to\":\"2026-11-01T00:00:00Z\",\"granularity\":\"minute\"}}");
+            $"{{\"clientId\":\"{clientId}\",\"from\":\"{from}\",\"to\":\"2026-11-01T00:00:00Z\",\"granularity\":\"{granularity}\"}}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("Too many points", problem.GetProperty("title").GetString());
+        Assert.Equal(title, problem.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task A_dashboard_of_no_kpis_over_a_fine_range_is_an_empty_answer()
+    {
+        var clientId = await ClientAsync();
+        using var emptied = await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "No KPIs", timeZone = "Europe/Berlin", selectedKpis = Array.Empty<string>() });
+        Assert.True(emptied.IsSuccessStatusCode, await emptied.Content.ReadAsStringAsync());
+
+        var (status, answer, _) = await PostAsync("/calculate/dashboard",
+            $"{{\"clientId\":\"{clientId}\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-11-01T00:00:00Z\",\"granularity\":\"day\"}}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, answer.GetArrayLength());
     }
 
     [Fact]
