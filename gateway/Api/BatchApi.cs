@@ -234,8 +234,9 @@ public static class BatchApi
             problems.Add("kpiCodes: must not hold empty codes or control characters");
         }
 
-        // A code given twice would be computed and stored twice in every run.
-        foreach (var repeated in codes.Where(c => !string.IsNullOrWhiteSpace(c)).GroupBy(c => c!.Trim(), StringComparer.Ordinal).Where(g => g.Count() > 1))
+        // A code given twice would be computed and stored twice in every run; the catalog reads codes whatever their
+        // case, so POF and pof are the same KPI.
+        foreach (var repeated in codes.Where(c => !string.IsNullOrWhiteSpace(c)).GroupBy(c => c!.Trim(), StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
         {
             problems.Add($"kpiCodes: '{repeated.Key}' appears more than once");
         }

@@ -49,12 +49,14 @@ public sealed class BatchScheduleInputTests(AnalyticsFixture fixture)
         Assert.Equal("friday", job.GetProperty("definition").GetProperty("schedule").GetProperty("dayOfWeek").GetString());
     }
 
-    [Fact]
-    public async Task A_kpi_code_given_twice_is_refused_naming_it()
+    [Theory]
+    [InlineData("[\"POF\",\"OTD\",\" POF\"]")]
+    [InlineData("[\"POF\",\"OTD\",\"pof\"]")]
+    public async Task A_kpi_code_given_twice_is_refused_naming_it(string codes)
     {
         var clientId = await ClientAsync();
 
-        var (status, body) = await ScheduleAsync(clientId, "[\"POF\",\"OTD\",\" POF\"]", "{\"frequency\":\"daily\"}");
+        var (status, body) = await ScheduleAsync(clientId, codes, "{\"frequency\":\"daily\"}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("'POF' appears more than once",
