@@ -72,11 +72,11 @@ public static class BatchApi
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
         batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch");
-        batch.MapGet("/jobs", ListAsync).RequireAuthorization(Policies.Read).WithName("ListBatchJobs");
-        batch.MapGet("/jobs/{jobId}", GetAsync).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
+        batch.MapGet("/jobs", ListAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs");
+        batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
-        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
+        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
         batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }
@@ -208,6 +208,10 @@ public static class BatchApi
     {
         definition = null;
         var problems = InputText.Problems(("name", request.Name), ("dimension", request.Dimension));
+        if (request.Dimension is { } dimension && string.IsNullOrWhiteSpace(dimension))
+        {
+            problems.Add(CalculateApi.NoEmptyDimension);
+        }
         if (string.IsNullOrWhiteSpace(request.ClientId))
         {
             problems.Add("clientId: is required");

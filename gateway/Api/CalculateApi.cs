@@ -18,7 +18,7 @@ public sealed record CalculateRequest(
 /// <summary>Many KPI queries at once: <c>POST /calculate/batch</c>.</summary>
 public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Queries) : IClientsScoped
 {
-    public IEnumerable<string?> ClientIds => Queries?.Select(q => q?.ClientId) ?? [];
+    public IEnumerable<string?> NamedClientIds() => Queries?.Select(q => q?.ClientId) ?? [];
 }
 
 /// <summary>Every KPI a client has selected over one range: <c>POST /calculate/dashboard</c>.</summary>
@@ -146,6 +146,11 @@ public static class CalculateApi
             missing.Add("to: is required (ISO 8601 with an offset, e.g. 2026-10-01T00:00:00Z)");
         }
 
+        if (request.Dimension is { } dimension && string.IsNullOrWhiteSpace(dimension))
+        {
+            missing.Add(NoEmptyDimension);
+        }
+
         if (missing.Count > 0)
         {
             return Problems.Validation(missing);
@@ -161,10 +166,12 @@ public static class CalculateApi
             return Problems.BadRequest("Invalid range", $"'to' ({request.To:O}) must be after 'from' ({request.From:O}).");
         }
 
-        query = new KpiQuery(request.ClientId!, request.KpiCode!, request.From!.Value, request.To!.Value, granularity,
-            string.IsNullOrWhiteSpace(request.Dimension) ? null : request.Dimension);
+        query = new KpiQuery(request.ClientId!, request.KpiCode!, request.From!.Value, request.To!.Value, granularity, request.Dimension);
         return null;
     }
+
+    /// <summary>A dimension of only spaces names no field; read as none, it would answer a question the caller did not ask.</summary>
+    internal const string NoEmptyDimension = "dimension: must name a field to drill down by; leave it out for no drill-down";
 
     public static bool TryParseGranularity(string name, out QueryGranularity granularity)
     {

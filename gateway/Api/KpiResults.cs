@@ -17,11 +17,14 @@ public static class KpiResults
     public const string CsvHeader =
         "client_id,kpi_code,granularity,dimension,bucket_start,bucket_end,value,no_value_reason,event_count,newest_event_time,is_final,as_of,components,error";
 
+    /// <summary>Whether to answer CSV: <c>format</c> decides when given (it is the explicit ask), else <c>Accept</c>.</summary>
     public static bool WantsCsv(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        return string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
-            || http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
+        var format = http.Request.Query["format"];
+        return format.Count > 0
+            ? string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase)
+            : http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ public interface IClientScoped
 /// <summary>A request body that names several clients, e.g. a batch of queries (checked by <see cref="ClientAccessFilter"/>).</summary>
 public interface IClientsScoped
 {
-    IEnumerable<string?> ClientIds { get; }
+    /// <summary>The clients the body names (a method, not a property, so it is no field of the body's JSON).</summary>
+    IEnumerable<string?> NamedClientIds();
 }
 
 /// <summary>The clients a caller may see, read from its token's <c>clients</c> claim.</summary>
@@ -142,8 +143,8 @@ public sealed class ClientAccessFilter : IEndpointFilter
                 case IClientScoped { ClientId: { } fromBody }:
                     yield return fromBody;
                     break;
-                case IClientsScoped { ClientIds: { } ids }:
-                    foreach (var id in ids)
+                case IClientsScoped scoped:
+                    foreach (var id in scoped.NamedClientIds())
                     {
                         if (id is not null)
                         {

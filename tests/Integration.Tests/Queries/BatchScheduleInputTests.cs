@@ -62,4 +62,44 @@ public sealed class BatchScheduleInputTests(AnalyticsFixture fixture)
         Assert.Equal("'POF' appears more than once",
             Assert.Single(body.GetProperty("errors").GetProperty("kpiCodes").EnumerateArray()).GetString());
     }
+
+    [Fact]
+    public async Task A_number_written_as_a_string_is_refused_as_a_value_of_the_wrong_type()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, body) = await ScheduleAsync(clientId, "[\"OTD\"]", "{\"frequency\":\"hourly\",\"minute\":\"15\"}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.True(body.GetProperty("errors").TryGetProperty("schedule.minute", out _), body.ToString());
+    }
+
+    [Fact]
+    public async Task A_dimension_of_only_spaces_is_refused_not_read_as_none()
+    {
+        var clientId = await ClientAsync();
+        using var content = new StringContent(
+            $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"dimension\":\"   \",\"schedule\":{{\"frequency\":\"daily\"}}}}", Encoding.UTF8, "application/json");
+
+        using var response = await fixture.Http.PostAsync("/batch/schedule", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.StartsWith("must name a field", Assert.Single(body.GetProperty("errors").GetProperty("dimension").EnumerateArray()).GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/batch/jobs?format=csv")]
+    [InlineData("/batch/jobs/{0}?format=csv")]
+    [InlineData("/batch/jobs/{0}/runs?format=csv")]
+    public async Task Job_listings_answer_json_only_and_refuse_another_format(string url)
+    {
+        var clientId = await ClientAsync();
+        var (_, job) = await ScheduleAsync(clientId, "[\"OTD\"]", "{\"frequency\":\"daily\"}");
+
+        using var response = await fixture.Http.GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, url, job.GetProperty("jobId").GetString()));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("answers JSON only", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

@@ -187,4 +187,44 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("'many' is not a whole number", Assert.Single(Errors(problem, "recent")));
     }
+
+    [Fact]
+    public async Task A_batch_body_with_a_field_it_does_not_have_is_refused_even_one_the_server_computes()
+    {
+        var (status, problem, text) = await PostAsync("/calculate/batch", "{\"queries\":[],\"clientIds\":[\"x\"]}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.True(problem.TryGetProperty("errors", out var errors) && errors.TryGetProperty("clientIds", out _), text);
+        Assert.DoesNotContain("clientIds", Errors(problem, "clientIds")[0].Split("fields are:")[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_format_given_decides_over_the_accept_header()
+    {
+        var clientId = await ClientAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/calculate?format=json")
+        {
+            Content = new StringContent(
+                $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\",\"granularity\":\"day\"}}",
+                Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("text/csv");
+
+        using var response = await fixture.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_dimension_of_only_spaces_is_refused_not_read_as_none()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\",\"dimension\":\"  \"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("must name a field", Assert.Single(Errors(problem, "dimension")), StringComparison.Ordinal);
+    }
 }

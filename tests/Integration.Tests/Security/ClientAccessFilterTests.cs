@@ -12,7 +12,7 @@ public sealed class ClientAccessFilterTests
 
     private sealed record Batch(IReadOnlyList<One> Queries) : IClientsScoped
     {
-        public IEnumerable<string?> ClientIds => Queries.Select(q => q.ClientId);
+        public IEnumerable<string?> NamedClientIds() => Queries.Select(q => q.ClientId);
     }
 
     [Theory]
