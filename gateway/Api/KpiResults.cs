@@ -194,6 +194,7 @@ public static class CsvText
         csv.Append("\r\n");
     }
 
+    // Finite only: "-Infinity" parses as a double, yet a spreadsheet reads the leading '-' as a formula.
     private static bool IsNumber(string field) =>
-        field.Length > 0 && double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+        field.Length > 0 && double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number);
 }

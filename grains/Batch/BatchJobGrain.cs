@@ -37,7 +37,7 @@ public sealed partial class BatchJobGrain(
         {
             const string error = "The run was interrupted (its silo stopped); the next run is unaffected.";
             state.State.LastRun = await store.FinishInterruptedRunAsync(interrupted, error, cancellationToken)
-                ?? interrupted with { Status = BatchRunStatus.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = error };
+                ?? interrupted with { Status = BatchRunStatus.Failed, FinishedAt = StoredNow(), Error = error };
             await SaveAsync();
         }
     }
@@ -103,7 +103,7 @@ public sealed partial class BatchJobGrain(
             return new(BatchRunStart.AlreadyRunning, state.State.LastRun);
         }
 
-        return new(BatchRunStart.Started, await StartRunAsync(BatchRunTrigger.Manual, SystemClock.Instance.GetCurrentInstant()));
+        return new(BatchRunStart.Started, await StartRunAsync(BatchRunTrigger.Manual, Instant.FromDateTimeOffset(StoredNow())));
     }
 
     public async Task<bool> Unschedule()
@@ -189,13 +189,23 @@ public sealed partial class BatchJobGrain(
     {
         var (definition, running) = (state.State.Definition!, state.State.LastRun!);
         var (from, to) = BatchCalendar.RangeFor(definition.Range, await ZoneAsync(definition), due);
-        var now = DateTimeOffset.UtcNow;
+        var now = StoredNow();
         var skipped = new BatchRunSummary(JobId, state.State.LastRunId + 1, BatchRunTrigger.Schedule, due.ToDateTimeOffset(), from.ToDateTimeOffset(),
             to.ToDateTimeOffset(), BatchRunStatus.Failed, now, now, $"Skipped: run {running.RunId}, started at {running.StartedAt:O}, was still going.");
         await store.InsertRunAsync(definition.ClientId, skipped);
         await store.FinishRunAsync(skipped, [], options.Value.RunsKept);
         state.State.LastRunId = skipped.RunId;
         await SaveAsync();
+    }
+
+    /// <summary>
+    /// Now, to the microsecond PostgreSQL stores: a run's times then read the same from the job's state and from
+    /// <c>batch.runs</c>.
+    /// </summary>
+    private static DateTimeOffset StoredNow()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
     }
 
     private async Task<DateTimeZone> ZoneAsync(BatchJobDefinition definition) =>
@@ -211,7 +221,7 @@ public sealed partial class BatchJobGrain(
         var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb[config.TimeZone];
         var (from, to) = BatchCalendar.RangeFor(definition.Range, zone, due);
         var run = new BatchRunSummary(JobId, state.State.LastRunId + 1, trigger, due.ToDateTimeOffset(), from.ToDateTimeOffset(), to.ToDateTimeOffset(),
-            BatchRunStatus.Running, DateTimeOffset.UtcNow, null, null);
+            BatchRunStatus.Running, StoredNow(), null, null);
 
         // The run row exists before the state names it, so a listed last run can always be read.
         await store.InsertRunAsync(definition.ClientId, run);
@@ -255,7 +265,7 @@ public sealed partial class BatchJobGrain(
         var finished = run with
         {
             Status = error is null ? BatchRunStatus.Succeeded : BatchRunStatus.Failed,
-            FinishedAt = DateTimeOffset.UtcNow,
+            FinishedAt = StoredNow(),
             Error = error,
         };
         try

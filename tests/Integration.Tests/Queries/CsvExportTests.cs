@@ -36,6 +36,16 @@ public sealed class CsvTextTests
         CsvText.Line(line, [number, "=x"]);
         Assert.Equal($"{number},'=x\r\n", line.ToString());
     }
+
+    [Theory]
+    [InlineData("-Infinity", "'-Infinity")]
+    [InlineData("-∞", "'-∞")]
+    public void Text_that_parses_as_an_infinite_number_is_still_neutralised(string text, string expected)
+    {
+        var line = new System.Text.StringBuilder();
+        CsvText.Line(line, [text]);
+        Assert.Equal($"{expected}\r\n", line.ToString());
+    }
 }
 
 /// <summary>Hostile dimension values from ingested data come back from every CSV answer as one field each, intact but inert.</summary>
