@@ -292,7 +292,9 @@ public static class BatchApi
             case "daily": frequency = BatchFrequency.Daily; break;
             case "weekly": frequency = BatchFrequency.Weekly; break;
             default:
-                problems.Add($"schedule.frequency: '{spec.Frequency}' is not one of 'hourly', 'daily', 'weekly'");
+                problems.Add(spec.Frequency is null
+                    ? "schedule.frequency: is required: 'hourly', 'daily' or 'weekly'"
+                    : $"schedule.frequency: '{spec.Frequency}' is not one of 'hourly', 'daily', 'weekly'");
                 return null;
         }
 
@@ -363,7 +365,9 @@ public static class BatchApi
             case "week": unit = BatchRangeUnit.Week; break;
             case "month": unit = BatchRangeUnit.Month; break;
             default:
-                problems.Add($"range.unit: '{spec.Unit}' is not one of 'hour', 'day', 'week', 'month'");
+                problems.Add(spec.Unit is null
+                    ? "range.unit: is required: 'hour', 'day', 'week' or 'month'"
+                    : $"range.unit: '{spec.Unit}' is not one of 'hour', 'day', 'week', 'month'");
                 return null;
         }
 

@@ -102,4 +102,16 @@ public sealed class BatchScheduleInputTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("answers JSON only", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_schedule_without_a_frequency_is_told_the_frequency_is_required()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, body) = await ScheduleAsync(clientId, "[\"OTD\"]", "{\"time\":\"06:00\"}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("is required: 'hourly', 'daily' or 'weekly'",
+            Assert.Single(body.GetProperty("errors").GetProperty("schedule.frequency").EnumerateArray()).GetString());
+    }
 }
