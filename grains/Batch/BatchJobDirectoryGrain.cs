@@ -26,12 +26,13 @@ public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptio
 
     public async Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit)
     {
-        var runs = await store.ListRunsAsync(jobId, Math.Clamp(limit, 1, 1000));
+        limit = Math.Clamp(limit, 1, 1000);
+        var runs = await store.ListRunsAsync(jobId, limit);
         if (runs is [{ Status: BatchRunStatus.Running }, ..])
         {
             // As for List: the job decides whether its newest run still goes, and the runs are read again after it has.
             await GrainFactory.GetGrain<IBatchJobGrain>(jobId).GetInfo();
-            runs = await store.ListRunsAsync(jobId, Math.Clamp(limit, 1, 1000));
+            runs = await store.ListRunsAsync(jobId, limit);
         }
 
         return runs;
