@@ -55,6 +55,7 @@ builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
     context.ProblemDetails.Detail ??= context.ProblemDetails is HttpValidationProblemDetails { Errors.Count: > 0 }
         ? StatusDetails.InvalidFields
         : StatusDetails.For(context.ProblemDetails.Status, context.HttpContext);
+    StatusDetails.Tidy(context.ProblemDetails);
 });
 builder.Services.AddOpenApi(o => o.AddBearerSecurityScheme());
 

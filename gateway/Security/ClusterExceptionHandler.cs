@@ -18,7 +18,7 @@ public sealed class ClusterExceptionHandler(IProblemDetailsService problems, IOp
         {
             TimeoutException => (StatusCodes.Status504GatewayTimeout, "Cluster timeout",
                 $"The cluster did not answer within {messaging.Value.ResponseTimeout.TotalSeconds:0.#} s (Orleans:ResponseTimeoutSeconds). " +
-                "The request may still take effect: send it again (an ingest with the same Idempotency-Key, which then answers what the first one did)."),
+                "The request may still take effect: send it again (an ingest with the same Idempotency-Key, which stores its rows once either way)."),
             SiloUnavailableException or OrleansMessageRejectionException => (StatusCodes.Status503ServiceUnavailable, "Cluster unavailable",
                 "No silo could take the request just now (one may be starting or stopping). Send it again in a moment."),
             _ => (0, "", ""),

@@ -254,6 +254,37 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
 /// <summary>A reason for ProblemDetails that only have a status (written by status code pages), so every error says why.</summary>
 public static class StatusDetails
 {
+    /// <summary>Most characters of one detail or error message; past it the text is cut and says how much was left out.</summary>
+    public const int MaxMessageLength = 1000;
+
+    /// <summary>
+    /// Keeps a ProblemDetails a reasonable size and wording whatever wrote it: details and error messages that echo a
+    /// long input (a 100,000-character code) are cut, and the framework's own titles ("Not Found") are in sentence
+    /// case like the product's.
+    /// </summary>
+    public static void Tidy(Microsoft.AspNetCore.Mvc.ProblemDetails problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        problem.Detail = Capped(problem.Detail);
+        if (problem is HttpValidationProblemDetails validation)
+        {
+            foreach (var (field, messages) in validation.Errors)
+            {
+                validation.Errors[field] = [.. messages.Select(m => Capped(m)!)];
+            }
+        }
+
+        if (problem.Status is { } status && problem.Title is { Length: > 1 } title
+            && string.Equals(title, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status), StringComparison.Ordinal))
+        {
+            problem.Title = title[..1] + title[1..].ToLowerInvariant();
+        }
+    }
+
+    private static string? Capped(string? text) => text is { Length: > MaxMessageLength }
+        ? $"{text[..MaxMessageLength]}… ({text.Length - MaxMessageLength} more characters)"
+        : text;
+
     public static string? For(int? status, HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -215,6 +215,32 @@ public sealed class HostileInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_long_input_is_not_echoed_back_whole()
+    {
+        var client = await ClientAsync();
+        var code = new string('X', 100_000);
+
+        using var response = await fixture.Http.PostAsync("/calculate", new StringContent(
+            $"{{\"clientId\":\"{client}\",\"kpiCode\":\"{code}\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\"}}",
+            Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString()!;
+        Assert.InRange(detail.Length, 1000, 1100);
+        Assert.EndsWith("more characters)", detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET", "/no/such/path", "Not found")]
+    [InlineData("DELETE", "/kpis/POF", "Method not allowed")]
+    public async Task The_frameworks_own_problems_have_titles_in_the_products_case(string method, string url, string title)
+    {
+        using var response = await fixture.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
+
+        Assert.Equal(title, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task A_body_that_is_not_json_gets_415_or_400()
     {
         var failures = new List<string>();
