@@ -87,7 +87,7 @@ public static class CalculateApi
                     // Each field at fault by its path in the body, as a value that could not be read is named.
                     return Problems.Validation(invalid.ProblemDetails.Errors.SelectMany(e => e.Value.Select(message => $"queries[{i}].{e.Key}: {message}")));
                 case ProblemHttpResult problem:
-                    return Problems.BadRequest($"Query {i + 1}: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
+                    return Problems.BadRequest($"queries[{i}]: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
             }
 
             queries.Add(query!);

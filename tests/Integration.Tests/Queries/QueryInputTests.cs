@@ -227,4 +227,18 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.StartsWith("must name a field", Assert.Single(Errors(problem, "dimension")), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_batch_query_the_gateway_refuses_is_named_by_its_index_as_its_fields_are()
+    {
+        var clientId = await ClientAsync();
+        var good = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\"}}";
+        var inverted = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-02T00:00:00Z\",\"to\":\"2026-11-01T00:00:00Z\"}}";
+
+        var (status, problem, _) = await PostAsync("/calculate/batch", $"{{\"queries\":[{good},{inverted}]}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("queries[1]: Invalid range", problem.GetProperty("title").GetString());
+        Assert.Equal(1, problem.GetProperty("index").GetInt32());
+    }
 }
