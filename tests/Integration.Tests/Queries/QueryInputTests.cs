@@ -222,7 +222,7 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         var clientId = await ClientAsync();
 
         var (status, problem, _) = await PostAsync("/calculate",
-            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\",\"dimension\":\"  \"}}");
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",{Range},\"dimension\":\"  \"}}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.StartsWith("must name a field", Assert.Single(Errors(problem, "dimension")), StringComparison.Ordinal);
@@ -232,7 +232,7 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
     public async Task A_batch_query_the_gateway_refuses_is_named_by_its_index_as_its_fields_are()
     {
         var clientId = await ClientAsync();
-        var good = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-01T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\"}}";
+        var good = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range}}}";
         var inverted = $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-02T00:00:00Z\",\"to\":\"2026-11-01T00:00:00Z\"}}";
 
         var (status, problem, _) = await PostAsync("/calculate/batch", $"{{\"queries\":[{good},{inverted}]}}");
