@@ -212,6 +212,7 @@ public static class BatchApi
         {
             problems.Add(CalculateApi.NoEmptyDimension);
         }
+
         if (string.IsNullOrWhiteSpace(request.ClientId))
         {
             problems.Add("clientId: is required");

@@ -80,9 +80,6 @@ public static class ClientAccess
 
     public static bool CanAccess(ClaimsPrincipal user, string clientId) => GrantOf(user).Allows(clientId);
 
-    /// <summary>Whether an id can name a client at all; anything else is refused before it reaches a grain or the database.</summary>
-    public static bool IsWellFormed(string clientId) => ClientIds.IsWellFormed(clientId);
-
     public static string DeniedMessage(string clientId) =>
         $"Your token does not grant access to client '{clientId}'.";
 }
@@ -102,7 +99,7 @@ public sealed class ClientAccessFilter : IEndpointFilter
         ClientGrant? grant = null;
         foreach (var clientId in RequestedClientIds(context))
         {
-            if (!ClientAccess.IsWellFormed(clientId))
+            if (!ClientIds.IsWellFormed(clientId))
             {
                 return TypedResults.ValidationProblem(
                     new Dictionary<string, string[]> { ["clientId"] = [$"must be {ClientAccess.FormatDescription}"] },

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Api;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
@@ -114,7 +115,7 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
 
     private void EnsureClientAccess(string clientId)
     {
-        if (clientId is null || !ClientAccess.IsWellFormed(clientId))
+        if (!ClientIds.IsWellFormed(clientId))
         {
             throw new HubException($"clientId must be {ClientAccess.FormatDescription}.");
         }

@@ -3,7 +3,6 @@ using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using NodaTime;
 using Npgsql;
 using Orleans.Concurrency;
 
@@ -81,8 +80,7 @@ public sealed partial class KpiQueryGrain(
             // No KPI to refuse the range for it: the range is checked as any KPI's would be, so the answer does not
             // depend on whether the client has selected some.
             var none = new KpiQuery(clientId, "", from, to, granularity);
-            var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
-            return KpiQueryRunner.RangeProblem(none, queryOptions.Value, zone) is { } problem ? [KpiQueryResult.Failed(none, problem.Kind, problem.Message)] : [];
+            return KpiQueryRunner.RangeProblem(none, config, queryOptions.Value) is { } problem ? [KpiQueryResult.Failed(none, problem.Kind, problem.Message)] : [];
         }
 
         var results = new List<KpiQueryResult>(config.SelectedKpis.Count);

@@ -87,7 +87,7 @@ public sealed class KpiQueryRunner(
     {
         if (RangeProblem(query, options) is { } rangeProblem)
         {
-            return PreparedQuery.Failed(rangeProblem.Kind, rangeProblem.Message);
+            return PreparedQuery.Failed(rangeProblem);
         }
 
         var definition = ClientKpis.Find(config, query.KpiCode);
@@ -109,12 +109,11 @@ public sealed class KpiQueryRunner(
             return PreparedQuery.Failed(QueryErrorKind.InvalidDimension, $"Cannot drill down KPI '{definition.Code}' by '{dimension}': {problem}");
         }
 
-        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+        var zone = ZoneOf(config);
         var boundaries = QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints);
         if (boundaries is null)
         {
-            var tooMany = TooManyPoints(query, options);
-            return PreparedQuery.Failed(tooMany.Kind, tooMany.Message);
+            return PreparedQuery.Failed(TooManyPoints(query, options));
         }
 
         return new PreparedQuery(definition.Code, formula, zone, boundaries, null);
@@ -122,13 +121,16 @@ public sealed class KpiQueryRunner(
 
     /// <summary>
     /// What is wrong with a query's range or granularity whatever its KPI (including too many buckets in the client's
-    /// <paramref name="zone"/>), or null: what a dashboard of no KPIs is checked for, as one of any KPIs would be.
+    /// zone), or null: what a dashboard of no KPIs is checked for, as one of any KPIs would be.
     /// </summary>
-    internal static QueryError? RangeProblem(KpiQuery query, KpiQueryOptions options, DateTimeZone zone) =>
+    internal static QueryError? RangeProblem(KpiQuery query, ClientConfig config, KpiQueryOptions options) =>
         RangeProblem(query, options)
-        ?? (QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints) is null
+        ?? (QueryBuckets.Compute(ZoneOf(config), query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints) is null
             ? TooManyPoints(query, options)
             : null);
+
+    /// <summary>The zone a client's buckets are cut in (UTC should a stored name no longer be known).</summary>
+    private static DateTimeZone ZoneOf(ClientConfig config) => DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
 
     private static QueryError? RangeProblem(KpiQuery query, KpiQueryOptions options)
     {
@@ -403,5 +405,7 @@ public sealed class KpiQueryRunner(
 /// <summary>A query ready to run, or the reason it cannot.</summary>
 internal sealed record PreparedQuery(string? KpiCode, CompiledFormula? Formula, DateTimeZone? Zone, long[]? Boundaries, QueryError? Error)
 {
-    public static PreparedQuery Failed(QueryErrorKind kind, string message) => new(null, null, null, null, new QueryError(kind, message));
+    public static PreparedQuery Failed(QueryErrorKind kind, string message) => Failed(new QueryError(kind, message));
+
+    public static PreparedQuery Failed(QueryError error) => new(null, null, null, null, error);
 }
