@@ -29,7 +29,9 @@ public sealed class SlowQueryClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // As a silo's start does (SiloApp): the schema, then the object models' tables a client's KPIs read.
         await SchemaMigrator.ApplyAsync(KpiClusterFixture.Postgres, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        await ObjectModelTables.BuiltIn.EnsureCreatedAsync(Database, CancellationToken.None);
         var product = new NpgsqlConnectionStringBuilder(KpiClusterFixture.Postgres) { ApplicationName = ApplicationName }.ConnectionString;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSiloHost((_, host) =>
