@@ -87,7 +87,8 @@ public static class CalculateApi
                     // Each field at fault by its path in the body, as a value that could not be read is named.
                     return Problems.Validation(invalid.ProblemDetails.Errors.SelectMany(e => e.Value.Select(message => $"queries[{i}].{e.Key}: {message}")));
                 case ProblemHttpResult problem:
-                    return Problems.BadRequest($"queries[{i}]: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "", new Dictionary<string, object?> { ["index"] = i });
+                    return Problems.BadRequest($"queries[{i}]: {problem.ProblemDetails.Title}", problem.ProblemDetails.Detail ?? "",
+                        Problems.UnderItem(problem.ProblemDetails.Extensions, $"queries[{i}]", i));
             }
 
             queries.Add(query!);
@@ -158,12 +159,14 @@ public static class CalculateApi
 
         if (!TryParseGranularity(request.Granularity ?? "day", out var granularity))
         {
-            return Problems.BadRequest("Unsupported granularity", $"granularity '{request.Granularity}' is not one of {GranularityNames}.");
+            return Problems.BadRequest("Unsupported granularity", $"granularity '{request.Granularity}' is not one of {GranularityNames}.",
+                Problems.ErrorAt("granularity", $"'{request.Granularity}' is not one of {GranularityNames}"));
         }
 
         if (request.To <= request.From)
         {
-            return Problems.BadRequest("Invalid range", $"'to' ({request.To:O}) must be after 'from' ({request.From:O}).");
+            return Problems.BadRequest("Invalid range", $"'to' ({request.To:O}) must be after 'from' ({request.From:O}).",
+                Problems.ErrorAt("to", $"must be after 'from' ({request.From:O})"));
         }
 
         query = new KpiQuery(request.ClientId!, request.KpiCode!, request.From!.Value, request.To!.Value, granularity, request.Dimension);

@@ -28,9 +28,20 @@ public static partial class Instants
         ? $"'{text}' is not a time of the calendar (a month's day, an hour or a minute past its last, or an offset beyond ±14:00)"
         : $"'{text}' is not {Expected}";
 
+    /// <summary>
+    /// Why <paramref name="text"/>, read from a query string, is not a time the API reads. A query string decodes an
+    /// unencoded '+' to a space, so "…T00:00:00+02:00" arrives as "…T00:00:00 02:00": that is named, with its remedy.
+    /// </summary>
+    public static string QueryStringProblem(string text) => WithOffset().IsMatch(PlusReadAsSpace().Replace(text, "+"))
+        ? $"'{text}' is not {Expected}: the '+' of its offset arrived as a space, as an unencoded '+' in a query string does; write it as %2B"
+        : Problem(text);
+
     // ASCII digits only (\d would take any script's) and \z, not $, which lets a trailing newline through.
     [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]
     private static partial Regex WithOffset();
+
+    [GeneratedRegex(@" (?=[0-9]{2}:[0-9]{2}\z)")]
+    private static partial Regex PlusReadAsSpace();
 }
 
 /// <summary>

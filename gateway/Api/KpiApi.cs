@@ -39,7 +39,7 @@ public static class KpiApi
         // Read here rather than bound as DateTimeOffset, which would take a time without an offset as the server's local time.
         var times = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
             .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
-            .Select(t => $"{t.Name}: {Instants.Problem(t.Text!)}")
+            .Select(t => $"{t.Name}: {Instants.QueryStringProblem(t.Text!)}")
             .ToList();
         if (times.Count > 0)
         {

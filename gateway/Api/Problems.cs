@@ -11,6 +11,25 @@ internal static class Problems
     public static ProblemHttpResult BadRequest(string title, string detail, IDictionary<string, object?>? extensions = null) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: title, extensions: extensions);
 
+    /// <summary>The <c>errors</c> extension naming the one field at fault, as a validation problem names its fields.</summary>
+    public static Dictionary<string, object?> ErrorAt(string field, string reason) =>
+        new() { ["errors"] = new Dictionary<string, string[]> { [field] = [reason] } };
+
+    /// <summary>
+    /// A problem's extensions for the item at <paramref name="index"/> of a list in the body: its index, and the fields
+    /// of its <c>errors</c> by their path from the body (<c>queries[1].granularity</c>).
+    /// </summary>
+    public static Dictionary<string, object?> UnderItem(IDictionary<string, object?> extensions, string path, int index)
+    {
+        var moved = new Dictionary<string, object?>(extensions) { ["index"] = index };
+        if (extensions.TryGetValue("errors", out var value) && value is IDictionary<string, string[]> errors)
+        {
+            moved["errors"] = errors.ToDictionary(e => $"{path}.{e.Key}", e => e.Value);
+        }
+
+        return moved;
+    }
+
     /// <summary>A validation problem from "field: message" lines, grouped by field.</summary>
     public static ValidationProblem Validation(IEnumerable<string> problems) =>
         TypedResults.ValidationProblem(problems

@@ -122,7 +122,7 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
                     : ("The body is not the JSON object this endpoint reads.", null);
             case JsonException json:
                 var at = json.LineNumber is { } line && json.BytePositionInLine is { } position ? $" (line {line + 1}, byte {position + 1})" : "";
-                return ($"The body is not valid JSON: {PositionSuffix().Replace(json.Message, "")}{at}.", null);
+                return ($"The body is not valid JSON: {JsonSyntax.Reason(json)}{at}.", null);
         }
 
         // An empty body, or the literal null, reads no object; .NET's own message speaks of services.
@@ -162,10 +162,17 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
             return $"is not one of the values this field takes: {string.Join(", ", EnumNames(type))}";
         }
 
-        // A number token the field's numeric type cannot hold (too large, or a fraction for a whole number) fails as a FormatException.
+        // A number token the field's numeric type cannot hold (too large, or a fraction for a whole number) fails as a
+        // FormatException; the token itself is not kept, so the reason covers both.
         if (type is not null && inner is FormatException && Range(type) is { } range)
         {
-            return $"is out of range for this field, which takes {range}";
+            return $"is not {range}";
+        }
+
+        // A string whose bytes are not UTF-8 fails while it is transcoded.
+        if (type == typeof(string) && inner is InvalidOperationException { InnerException: System.Text.DecoderFallbackException })
+        {
+            return "is not valid UTF-8 text";
         }
 
         return "has a value of the wrong type for this field";
@@ -231,7 +238,9 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
 
     private static string Kind(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>') switch
     {
-        "Int16" or "Int32" or "Int64" or "int" or "long" => "a whole number",
+        "Int16" or "short" => Whole(short.MinValue, short.MaxValue),
+        "Int32" or "int" => Whole(int.MinValue, int.MaxValue),
+        "Int64" or "long" => Whole(long.MinValue, long.MaxValue),
         "Double" or "Single" or "Decimal" or "double" or "decimal" => "a number",
         "Boolean" or "bool" => "true or false",
         "Guid" => "a GUID",
@@ -240,9 +249,6 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
 
     [GeneratedRegex(@"\.(?<name>[^.\[]+)|\[\d+\]|\['(?<quoted>(?:[^']|'')*)'\]")]
     private static partial Regex PathSegment();
-
-    [GeneratedRegex(@"\s*Path: .*$")]
-    private static partial Regex PositionSuffix();
 
     [GeneratedRegex("^Failed to bind parameter \"(?<type>.+) (?<name>[^ \"]+)\" from \"(?<value>.*)\"\\.$")]
     private static partial Regex BindFailure();

@@ -33,7 +33,7 @@ public static class JsonRowParser
         catch (JsonException ex)
         {
             var where = ex.LineNumber is { } line ? $" at line {line + 1}, position {ex.BytePositionInLine + 1}" : "";
-            errors.Add(new RowError(0, null, $"The body is not valid JSON{where}: {Reason(ex)}"));
+            errors.Add(new RowError(0, null, $"The body is not valid JSON{where}: {JsonSyntax.Reason(ex)}"));
             return new ParseOutcome(0, rows, errors);
         }
 
@@ -154,22 +154,6 @@ public static class JsonRowParser
     };
 
     private static readonly JsonDocumentOptions Options = new() { MaxDepth = 8 };
-
-    /// <summary>The exception's reason without the position, which the message names once, counted from 1.</summary>
-    private static string Reason(JsonException ex)
-    {
-        var message = ex.Message;
-        foreach (var suffix in new[] { " Path:", " LineNumber:" })
-        {
-            var at = message.IndexOf(suffix, StringComparison.Ordinal);
-            if (at >= 0)
-            {
-                message = message[..at];
-            }
-        }
-
-        return message.TrimEnd(' ', '|');
-    }
 
     /// <summary>Names the row and field whose token holds the first byte that is not UTF-8.</summary>
     private static RowError InvalidUtf8(ReadOnlySpan<byte> body)

@@ -165,6 +165,36 @@ public sealed class RequestBodyTests(AnalyticsFixture fixture)
             $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"schedule\":{{\"frequency\":\"hourly\",\"minute\":99999999999}}}}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("is out of range for this field, which takes a whole number from -2147483648 to 2147483647", Error(problem, "schedule.minute"));
+        Assert.Equal("is not a whole number from -2147483648 to 2147483647", Error(problem, "schedule.minute"));
+    }
+
+    [Fact]
+    public async Task A_fraction_for_a_whole_number_field_asks_for_a_whole_number()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem) = await PostAsync("/batch/schedule",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"schedule\":{{\"frequency\":\"hourly\",\"minute\":15.5}}}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("is not a whole number from -2147483648 to 2147483647", Error(problem, "schedule.minute"));
+    }
+
+    [Fact]
+    public async Task A_string_that_is_not_utf8_is_named_by_its_field_and_nothing_is_created()
+    {
+        var clientId = TestClients.NewId("utf8");
+        var body = Encoding.UTF8.GetBytes($"{{\"clientId\":\"{clientId}\",\"name\":\"caf\u0001\"}}");
+        body[Array.IndexOf(body, (byte)1)] = 0xE9; // Latin-1 'é', not UTF-8
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await fixture.Http.PostAsync("/clients", content);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("is not valid UTF-8 text", Error(problem, "name"));
+        using var lookup = await fixture.Http.GetAsync($"/clients/{clientId}");
+        Assert.Equal(HttpStatusCode.NotFound, lookup.StatusCode);
     }
 }

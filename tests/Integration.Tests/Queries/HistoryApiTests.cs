@@ -78,6 +78,7 @@ public sealed class HistoryApiTests(AnalyticsFixture fixture)
     [InlineData("from={from}&to={to}&dimension=no_such_field", 400, "Invalid dimension")]
     [InlineData("from=yesterday&to={to}", 400, "'yesterday' is not an ISO 8601 time with an offset")]
     [InlineData("from={from}&to=2026-11-26T00:00:00", 400, "'2026-11-26T00:00:00' is not an ISO 8601 time with an offset")]
+    [InlineData("from=2026-11-26T00:00:00+01:00&to={to}", 400, "the '+' of its offset arrived as a space, as an unencoded '+' in a query string does; write it as %2B")]
     [InlineData("from={from}&to={to}&format=xml", 400, "Unsupported format")]
     [InlineData("from=0001-01-01T00:00:00Z&to=0001-01-01T05:00:00Z&granularity=hour", 400, "The range must lie between 1970-01-01 and 9999-01-01")]
     [InlineData("from=9998-12-30T00:00:00Z&to=9999-12-31T23:59:59Z&granularity=month", 400, "The range must lie between 1970-01-01 and 9999-01-01")]

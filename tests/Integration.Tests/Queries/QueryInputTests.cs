@@ -185,7 +185,62 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("'many' is not a whole number", Assert.Single(Errors(problem, "recent")));
+        Assert.Equal("'many' is not a whole number from -2147483648 to 2147483647", Assert.Single(Errors(problem, "recent")));
+    }
+
+    [Fact]
+    public async Task A_query_parameter_too_large_for_its_type_says_what_it_takes()
+    {
+        var clientId = await ClientAsync();
+
+        using var response = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF?granularity=hour&recent=99999999999");
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("'99999999999' is not a whole number from -2147483648 to 2147483647", Assert.Single(Errors(problem, "recent")));
+    }
+
+    [Fact]
+    public async Task A_trailing_comma_is_named_as_json_not_allowing_it_without_reader_advice()
+    {
+        var (status, problem, _) = await PostAsync("/calculate", "{\"clientId\":\"x\",\"kpiCode\":\"POF\",}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("trailing comma", detail, StringComparison.Ordinal);
+        Assert.Contains("which JSON does not allow (line 1, byte ", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("reader options", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("mode", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unsupported_granularity_is_named_by_its_field_also_inside_a_batch()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range},\"granularity\":\"fortnight\"}}");
+        var (batchStatus, batchProblem, _) = await PostAsync("/calculate/batch",
+            $"{{\"queries\":[{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range}}},{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",{Range},\"granularity\":\"fortnight\"}}]}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("'fortnight' is not one of 'minute', 'hour'", Assert.Single(Errors(problem, "granularity")), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, batchStatus);
+        Assert.Equal(1, batchProblem.GetProperty("index").GetInt32());
+        Assert.StartsWith("'fortnight' is not one of", Assert.Single(Errors(batchProblem, "queries[1].granularity")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_inverted_range_is_named_by_its_to_field()
+    {
+        var clientId = await ClientAsync();
+
+        var (status, problem, _) = await PostAsync("/calculate",
+            $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",\"from\":\"2026-11-03T00:00:00Z\",\"to\":\"2026-11-02T00:00:00Z\"}}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Invalid range", problem.GetProperty("title").GetString());
+        Assert.Equal("must be after 'from' (2026-11-03T00:00:00.0000000+00:00)", Assert.Single(Errors(problem, "to")));
     }
 
     [Fact]
