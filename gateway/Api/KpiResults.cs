@@ -17,39 +17,53 @@ public static class KpiResults
     public const string CsvHeader =
         "client_id,kpi_code,granularity,dimension,bucket_start,bucket_end,value,no_value_reason,event_count,newest_event_time,is_final,as_of,components,error";
 
-    /// <summary>Whether to answer CSV: <c>format</c> decides when given (it is the explicit ask), else <c>Accept</c>.</summary>
+    private static readonly ResultFormat[] JsonOrCsv = [ResultFormat.Json, ResultFormat.Csv];
+    private static readonly ResultFormat[] JsonOnly = [ResultFormat.Json];
+
+    /// <summary>Whether to answer CSV (<see cref="ResultFormats.Negotiate"/>).</summary>
     public static bool WantsCsv(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        var format = http.Request.Query["format"];
-        return format.Count > 0
-            ? string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase)
-            : http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase));
+        return ResultFormats.Negotiate(http.Request, JsonOrCsv) == ResultFormat.Csv;
     }
 
     /// <summary>
-    /// Endpoint filters that refuse a <c>format</c> the endpoint does not answer before it runs: the answer would
-    /// otherwise come in JSON, as if the caller had not asked.
+    /// Endpoint filters that refuse, before the endpoint runs, a <c>format</c> it does not answer (400) and an
+    /// <c>Accept</c> header that takes none of the formats it does (406): the answer would otherwise come in JSON, as if
+    /// the caller had not asked.
     /// </summary>
     public static ValueTask<object?> RefuseUnknownFormat(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        RefuseFormatsOtherThan(context, next, "JSON or CSV", "json", "csv");
+        RefuseFormatsOtherThan(context, next, "JSON or CSV", JsonOrCsv);
 
     /// <inheritdoc cref="RefuseUnknownFormat"/>
     public static ValueTask<object?> RefuseFormatOtherThanJson(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        RefuseFormatsOtherThan(context, next, "JSON only", "json");
+        RefuseFormatsOtherThan(context, next, "JSON only", JsonOnly);
 
     private static ValueTask<object?> RefuseFormatsOtherThan(
-        EndpointFilterInvocationContext context, EndpointFilterDelegate next, string answers, params string[] formats)
+        EndpointFilterInvocationContext context, EndpointFilterDelegate next, string answers, ResultFormat[] offered)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
         var request = context.HttpContext.Request;
+        var names = offered.Select(f => f.ToString().ToLowerInvariant()).ToArray();
         var format = request.Query["format"];
-        return format.Count == 0 || (format.Count == 1 && formats.Contains(format[0], StringComparer.OrdinalIgnoreCase))
-            ? next(context)
-            : ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
+        if (format.Count > 1 || (format.Count == 1 && !names.Contains(format[0], StringComparer.OrdinalIgnoreCase)))
+        {
+            return ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
                 $"format '{format}' is not available here; {request.Path} answers {answers} "
-                + $"({string.Join(" or ", formats.Select(f => $"format={f}"))}, or leave it out for JSON)."));
+                + $"({string.Join(" or ", names.Select(f => $"format={f}"))}, or leave it out for JSON)."));
+        }
+
+        if (ResultFormats.Negotiate(request, offered) is null)
+        {
+            return ValueTask.FromResult<object?>(TypedResults.Problem(
+                $"The Accept header ('{request.Headers.Accept}') takes none of what {request.Path} answers: "
+                + $"{string.Join(" or ", offered.Select(ResultFormats.MediaType))}. Accept one of them, or ask with "
+                + $"{string.Join(" or ", names.Select(f => $"format={f}"))}.",
+                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable"));
+        }
+
+        return next(context);
     }
 
     /// <summary>The results as JSON, or as CSV when the caller asks for it.</summary>
