@@ -8,7 +8,6 @@ using AnalyticsEngine.ServiceDefaults;
 using Microsoft.AspNetCore.SignalR;
 using Orleans.Configuration;
 using Scalar.AspNetCore;
-using StackExchange.Redis;
 
 if (DevTokens.IsInvocation(args))
 {
@@ -35,10 +34,9 @@ builder.UseOrleansClient(client =>
     client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(orleans.GetValue("ResponseTimeoutSeconds", 10)));
 });
 
-builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
-builder.Services.AddSingleton(_ => new Npgsql.NpgsqlDataSourceBuilder(ConnectionSettings.Postgres(builder.Configuration)).Build());
+// Ready = a grain call answers. The gateway talks to no database itself: were PostgreSQL or Redis part of its
+// readiness, a database restart would take every gateway out of its Service at once, dashboards and all.
 builder.Services.AddHealthChecks()
-    .AddDependencyChecks()
     .AddCheck<ClusterHealthCheck>("cluster", tags: [ServiceDefaultsExtensions.ReadyTag]);
 
 builder.Services.ConfigureHttpJsonOptions(o => GatewayJson.Configure(o.SerializerOptions));

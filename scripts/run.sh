@@ -97,7 +97,6 @@ for ((i = 0; i < SILOS; i++)); do
   log="$LOGS/silo-$i.log"
   start "silo $i" "$log" env \
     Orleans__SiloPort=$((11111 + i)) Orleans__GatewayPort=$((30000 + i)) \
-    ASPNETCORE_URLS="http://127.0.0.1:$health_port" \
     dotnet run -c Release --no-build --project silo -- --urls "http://127.0.0.1:$health_port"
 done
 for ((i = 0; i < SILOS; i++)); do

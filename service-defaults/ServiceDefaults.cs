@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -27,7 +28,8 @@ public static class ServiceDefaultsExtensions
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
             .WithTracing(tracing => tracing
-                .AddSource(Telemetry.ActivitySourceName)
+                // The product's sources by prefix: the hosts' own and the grains' ("AnalyticsEngine.Query" among them).
+                .AddSource(Telemetry.ActivitySourceName + "*")
                 .AddSource("Microsoft.Orleans.Runtime")
                 .AddSource("Microsoft.Orleans.Application")
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !IsInfrastructurePath(ctx.Request.Path))
@@ -54,18 +56,38 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/health/live</c> (the process answers), <c>/health/ready</c> (dependencies reachable) and <c>/metrics</c>.</summary>
+    /// <summary>
+    /// Maps <c>/health/live</c> (the process answers), <c>/health/ready</c> (the host can serve) and <c>/metrics</c>.
+    /// With <c>Management:Port</c> set they answer only on that port (the host must listen on it too, e.g.
+    /// <c>ASPNETCORE_HTTP_PORTS=8080;8081</c>): probes and scrapers reach it, a public Service or Ingress that
+    /// exposes only the other port does not, so the health report's reasons and the metrics stay inside the cluster.
+    /// </summary>
     public static IEndpointRouteBuilder MapServiceDefaults(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        var managementPort = app.ServiceProvider.GetRequiredService<IConfiguration>().GetValue<int?>(ManagementPortKey);
+        IEndpointConventionBuilder[] endpoints =
+        [
+            app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }),
+            app.MapHealthChecks("/health/ready", new HealthCheckOptions
+            {
+                Predicate = check => check.Tags.Contains(ReadyTag),
+                ResponseWriter = HealthReportWriter.WriteAsync,
+            }),
+            app.MapPrometheusScrapingEndpoint("/metrics"),
+        ];
+        if (managementPort is { } port)
         {
-            Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = HealthReportWriter.WriteAsync,
-        });
-        app.MapPrometheusScrapingEndpoint("/metrics");
+            foreach (var endpoint in endpoints)
+            {
+                endpoint.RequireHost($"*:{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
+        }
+
         return app;
     }
+
+    /// <summary>The configuration key of the port health and metrics answer on alone (none: every port).</summary>
+    public const string ManagementPortKey = "Management:Port";
 
     /// <summary>Adds the PostgreSQL and Redis readiness checks.</summary>
     public static IHealthChecksBuilder AddDependencyChecks(this IHealthChecksBuilder checks) => checks

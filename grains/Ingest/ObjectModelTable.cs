@@ -38,6 +38,30 @@ public sealed class ObjectModelTable
     /// <summary>The event-time column's name, quoted.</summary>
     public string EventTimeColumn { get; }
 
+    /// <summary>
+    /// A boolean SQL expression: whether everything <see cref="CreateTableSql"/> makes without TimescaleDB is there
+    /// already (table, index, slot statistics at their target). It reads only the catalogs, so unlike the DDL it
+    /// waits on no lock of the table.
+    /// </summary>
+    public string ExistsSql()
+    {
+        var model = Model;
+        var schema = KpiSqlCompiler.Literal(Quote(model.Domain));
+        var checks = new List<string>
+        {
+            $"to_regclass({KpiSqlCompiler.Literal(QualifiedName)}) IS NOT NULL",
+            $"to_regclass({KpiSqlCompiler.Literal($"{Quote(model.Domain)}.{Quote($"{model.Code}_client_time")}")}) IS NOT NULL",
+        };
+        if (model.Kind == ObjectKind.Event)
+        {
+            checks.AddRange(TermRollups.SlotMinutes.Select(minutes =>
+                $"EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxnamespace = to_regnamespace({schema}) " +
+                $"AND stxname = {KpiSqlCompiler.Literal($"{model.Code}_slots_{minutes}")} AND stxstattarget = {SlotStatisticsTarget})"));
+        }
+
+        return string.Join(" AND ", checks);
+    }
+
     /// <summary>Idempotent DDL for the table and its indexes.</summary>
     public string CreateTableSql(bool withTimescale)
     {

@@ -30,9 +30,25 @@ public sealed class ObjectModelTables
     /// <c>CREATE TABLE IF NOT EXISTS</c> is not safe against a concurrent creation of the same table: the
     /// loser fails on the catalog's unique index instead of finding the table.
     /// </summary>
+    /// <remarks>
+    /// When the catalogs show everything there (every start but a database's first, without TimescaleDB), no DDL
+    /// runs: <c>CREATE INDEX IF NOT EXISTS</c> takes a share lock on the table even when the index exists, so each
+    /// silo start (a scale-out, every step of a rolling update) would wait for ingest's open COPYs and then hold
+    /// every new one back until its transaction ends.
+    /// </remarks>
     public async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using (var present = new NpgsqlCommand(
+                         "SELECT NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AND "
+                         + string.Join(" AND ", _tables.Values.Select(t => $"({t.ExistsSql()})")), connection))
+        {
+            if ((bool)(await present.ExecuteScalarAsync(ct))!)
+            {
+                return;
+            }
+        }
+
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
         {

@@ -12,8 +12,10 @@ namespace AnalyticsEngine.Silo.Storage;
 /// <remarks>
 /// Files run in ordinal name order, each in its own transaction, and are recorded with a SHA-256 checksum in
 /// <c>public.ae_schema_migrations</c>. A session-level advisory lock serialises silos that start together;
-/// the ones that wait find the work done and skip it. Every migration is written to be idempotent, so a file
-/// whose checksum changed after it was applied is applied again (with a warning) rather than refused.
+/// the ones that wait find the work done and skip it. A file whose checksum changed after it was applied is not
+/// applied again, only reported: while a rolling update or a rollback runs two releases side by side, each would
+/// otherwise apply its own version of the file over the other's at every silo start (the Orleans query texts of
+/// <c>0001</c>, say). A change to the schema comes as a new numbered file.
 /// </remarks>
 public static partial class SchemaMigrator
 {
@@ -104,12 +106,12 @@ public static partial class SchemaMigrator
         {
             if (applied.TryGetValue(migration.Name, out var checksum))
             {
-                if (checksum == migration.Checksum)
+                if (checksum != migration.Checksum)
                 {
-                    continue;
+                    LogChecksumChanged(logger, migration.Name);
                 }
 
-                LogChecksumChanged(logger, migration.Name);
+                continue;
             }
 
             await ApplyOneAsync(connection, migration, ct).ConfigureAwait(false);
@@ -189,7 +191,7 @@ public static partial class SchemaMigrator
     [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for another process to finish applying schema migrations")]
     private static partial void LogWaitingForLock(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {Name} changed after it was applied; applying it again (migrations are idempotent)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration {Name} differs from the one applied to this database; it is not applied again (another release's version, or an edit: a schema change belongs in a new numbered file)")]
     private static partial void LogChecksumChanged(ILogger logger, string name);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Name}")]

@@ -41,4 +41,45 @@ public sealed class ObjectModelTablesTests
             await drop.ExecuteNonQueryAsync();
         }
     }
+
+    [Fact]
+    public async Task A_start_over_existing_tables_does_not_wait_for_ingest_in_flight()
+    {
+        var name = $"ae_tables_{Guid.NewGuid():N}";
+        await using (var create = TestDatabase.DataSource.CreateCommand($"CREATE DATABASE {name}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            var scratch = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = name, Pooling = false };
+            await using var database = NpgsqlDataSource.Create(scratch.ConnectionString);
+            await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None);
+
+            // An ingest transaction still open on a table, as a COPY in flight is.
+            await using var ingest = await database.OpenConnectionAsync();
+            await using var transaction = await ingest.BeginTransactionAsync();
+            await using (var insert = new NpgsqlCommand(
+                             """
+                             INSERT INTO scor_data.orders (client_id, sequence, order_id, ordered_at, order_value, promised_at,
+                                                           on_time, in_full, damage_free, documentation_complete, status)
+                             VALUES ('busy', 1, 'o-1', now(), 10, now(), true, true, true, true, 'delivered')
+                             """, ingest, transaction))
+            {
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            // The DDL's share lock would wait for that transaction until cancelled; the catalogs alone do not.
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, patience.Token);
+
+            await transaction.RollbackAsync();
+        }
+        finally
+        {
+            await using var drop = TestDatabase.DataSource.CreateCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
 }

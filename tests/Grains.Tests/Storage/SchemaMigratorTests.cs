@@ -91,20 +91,33 @@ public sealed class SchemaMigratorTests
     }
 
     [Fact]
-    public async Task A_migration_edited_after_it_was_applied_is_applied_again()
+    public async Task A_migration_that_differs_from_the_applied_one_is_not_applied_again()
     {
+        // Another release's version of the file, as in a rolling update or a rollback: applying it would overwrite
+        // what that release applied, and its next silo start would overwrite this one's.
         await TestDatabase.EnsureMigratedAsync();
         var last = SchemaMigrator.Migrations[^1];
         await using (var tamper = TestDatabase.DataSource.CreateCommand(
-                         $"UPDATE {SchemaMigrator.HistoryTable} SET checksum = 'edited' WHERE name = $1"))
+                         $"UPDATE {SchemaMigrator.HistoryTable} SET checksum = 'other release' WHERE name = $1"))
         {
             tamper.Parameters.AddWithValue(last.Name);
             await tamper.ExecuteNonQueryAsync();
         }
 
-        await SchemaMigrator.ApplyAsync(TestDatabase.ConnectionString, NullLogger.Instance, CancellationToken.None);
+        var before = (await HistoryAsync())[last.Name];
+        try
+        {
+            await SchemaMigrator.ApplyAsync(TestDatabase.ConnectionString, NullLogger.Instance, CancellationToken.None);
 
-        Assert.Equal(last.Checksum, (await HistoryAsync())[last.Name].Checksum);
+            Assert.Equal(before, (await HistoryAsync())[last.Name]);
+        }
+        finally
+        {
+            await using var restore = TestDatabase.DataSource.CreateCommand($"UPDATE {SchemaMigrator.HistoryTable} SET checksum = $2 WHERE name = $1");
+            restore.Parameters.AddWithValue(last.Name);
+            restore.Parameters.AddWithValue(last.Checksum);
+            await restore.ExecuteNonQueryAsync();
+        }
     }
 
     [Fact]
