@@ -29,6 +29,8 @@ builder.UseOrleansClient(client =>
     });
     client.UseRedisClustering(redis);
     client.AddActivityPropagation();
+    // A silo leaving may take KPI grains this gateway watches with it: their watches are renewed at once.
+    client.AddGatewayCountChangedHandler(sp => (_, change) => sp.GetRequiredService<KpiFanout>().OnGatewayCountChanged(change));
     // A call to a silo that just died would otherwise hang for the default 30 s; ingest retries are
     // safe (idempotency keys), so fail fast and let the caller retry.
     client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(orleans.GetValue("ResponseTimeoutSeconds", 10)));

@@ -12,6 +12,9 @@ public sealed class KpiWatch : IKpiObserver
 {
     private readonly ConcurrentDictionary<string, ClientPushes> _clients = new(StringComparer.Ordinal);
 
+    /// <summary>The run watches for a few seconds on one silo; its KPI grains are not deactivated meanwhile.</summary>
+    public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
     public Task OnKpiChanged(KpiValue[] changes)
     {
         var now = DateTimeOffset.UtcNow;

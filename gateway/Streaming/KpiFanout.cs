@@ -21,6 +21,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 {
     private static readonly TimeSpan RenewEvery = KpiGrainLease.Renewal;
 
+    /// <summary>How soon a watch that could not be renewed is tried again.</summary>
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(3);
+
+    private const int RenewalsInParallel = 32;
+
     private readonly IClusterClient _cluster;
     private readonly KpiHubConnections _connections;
     private readonly ILogger<KpiFanout> _logger;
@@ -35,6 +40,8 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _conflated;
     private readonly Histogram<double> _commitToPush;
+    private readonly HashSet<WatchKey> _failedRenewals = [];
+    private TaskCompletionSource<bool> _renewNow = NewSignal();
     private IKpiObserver? _reference;
 
     public KpiFanout(IClusterClient cluster, KpiHubConnections connections, ILogger<KpiFanout> logger)
@@ -78,7 +85,8 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         return ViewerRanges.Select((range, i) => new Measurement<long>(counts[i], new KeyValuePair<string, object?>("viewers", range.Tag)));
     }
 
-    private IKpiObserver Reference => _reference ??= _cluster.CreateObjectReference<IKpiObserver>(this);
+    /// <summary>This gateway's observer, as KPI grains know it (one for every series it watches).</summary>
+    public IKpiObserver Reference => _reference ??= _cluster.CreateObjectReference<IKpiObserver>(this);
 
     public bool CanAdd(string connectionId, WatchKey key, int limit)
     {
@@ -267,37 +275,112 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         return Task.CompletedTask;
     }
 
-    /// <summary>Renews every upstream watch before its lease runs out (and re-creates it after a silo failure).</summary>
+    /// <summary>
+    /// Renews every upstream watch before its lease runs out, which also re-creates a watch whose KPI grain was
+    /// lost with a silo. Watches that could not be renewed (their grain's silo just died, and the cluster has not
+    /// declared it dead yet) are tried again every few seconds until they are, rather than at the next round.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(RenewEvery);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        using var renewal = new PeriodicTimer(RenewEvery);
+        using var retry = new PeriodicTimer(RetryEvery);
+        var nextRenewal = renewal.WaitForNextTickAsync(stoppingToken).AsTask();
+        var nextRetry = retry.WaitForNextTickAsync(stoppingToken).AsTask();
+        while (true)
         {
+            var woken = await Task.WhenAny(nextRenewal, nextRetry, _renewNow.Task);
+            if (stoppingToken.IsCancellationRequested || !await woken)
+            {
+                return;
+            }
+
             WatchKey[] keys;
             lock (_gate)
             {
-                keys = [.. _viewersByKey.Keys];
+                if (woken == _renewNow.Task)
+                {
+                    _renewNow = NewSignal();
+                }
+
+                keys = woken == nextRetry ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
+                _failedRenewals.Clear();
             }
 
-            foreach (var key in keys)
+            if (woken == nextRenewal)
             {
-                try
-                {
-                    var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
-                    // Whatever changed in the current bucket while a grain was being re-created reaches viewers now;
-                    // a value viewers already have is not sent again.
-                    if (snapshot.Current is { } current && IsNews(key, current))
-                    {
-                        await OnKpiChanged([current]);
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    _logger.LogWarning(ex, "Renewing the watch of {Series} failed; retrying next round", key);
-                }
+                nextRenewal = renewal.WaitForNextTickAsync(stoppingToken).AsTask();
+            }
+            else if (woken == nextRetry)
+            {
+                nextRetry = retry.WaitForNextTickAsync(stoppingToken).AsTask();
+            }
+
+            // In parallel: a call to a grain on a silo that just died may wait out the response timeout, and one
+            // after another those would hold back every other series' renewal.
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = RenewalsInParallel, CancellationToken = stoppingToken },
+                async (key, _) => await RenewAsync(key));
+        }
+    }
+
+    /// <summary>Called by a KPI grain that deactivates: its watches of this gateway are renewed at once.</summary>
+    public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity)
+    {
+        var key = new WatchKey(clientId, kpiCode, granularity);
+        bool watched;
+        lock (_gate)
+        {
+            watched = _viewersByKey.ContainsKey(key);
+        }
+
+        if (watched)
+        {
+            _ = RenewAsync(key);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Called by the Orleans client when the number of silos it is connected to changes: fewer means a silo left,
+    /// possibly with KPI grains this gateway watches, so every watch is renewed now (those that fail, again every
+    /// <see cref="RetryEvery"/>).
+    /// </summary>
+    public void OnGatewayCountChanged(GatewayCountChangedEventArgs change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (change.NumberOfConnectedGateways < change.PreviousNumberOfConnectedGateways)
+        {
+            lock (_gate)
+            {
+                _renewNow.TrySetResult(true);
             }
         }
     }
+
+    /// <summary>Renews one upstream watch; a failure leaves it to the next retry.</summary>
+    private async Task RenewAsync(WatchKey key)
+    {
+        try
+        {
+            var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
+            // Whatever changed in the current bucket while a grain was being re-created reaches viewers now;
+            // a value viewers already have is not sent again.
+            if (snapshot.Current is { } current && IsNews(key, current))
+            {
+                await OnKpiChanged([current]);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _logger.LogWarning(ex, "Renewing the watch of {Series} failed; retrying in {Delay}", key, RetryEvery);
+            lock (_gate)
+            {
+                _failedRenewals.Add(key);
+            }
+        }
+    }
+
+    private static TaskCompletionSource<bool> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public override void Dispose()
     {

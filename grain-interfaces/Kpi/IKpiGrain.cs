@@ -29,6 +29,13 @@ public interface IKpiObserver : IGrainObserver
 {
     [OneWay]
     Task OnKpiChanged(KpiValue[] changes);
+
+    /// <summary>
+    /// The KPI grain holding this watch is deactivating (its silo is leaving, say) and forgets its watchers: watch
+    /// again now, which activates it elsewhere, rather than at the next renewal.
+    /// </summary>
+    [OneWay]
+    Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity);
 }
 
 /// <summary>How long a watch lives without renewal, and how often watchers renew it.</summary>

@@ -21,6 +21,19 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
         return Task.CompletedTask;
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Watchers live only in this activation. Told now, gateways watch again at once and so activate the grain
+        // elsewhere (a call arriving while this one deactivates is forwarded to the next activation); otherwise
+        // their series would stand still until their next renewal.
+        foreach (var (observer, granularity) in _watchers.Keys)
+        {
+            observer.OnWatchEnded(_clientId, _kpiCode, granularity).Ignore();
+        }
+
+        return Task.CompletedTask;
+    }
+
     public async Task<KpiSnapshot> Watch(IKpiObserver observer, Granularity granularity, int recentBuckets)
     {
         _watchers[(observer, granularity)] = DateTime.UtcNow + KpiGrainLease.Duration;

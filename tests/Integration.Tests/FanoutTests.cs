@@ -4,6 +4,7 @@ using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 
 namespace AnalyticsEngine.Integration.Tests;
 
@@ -106,5 +107,56 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
         await onSecond.InvokeAsync("Unsubscribe", clientId, "SCOR_ORDER_COUNT", "minute");
         await onSecond.DisposeAsync();
         Assert.Equal(0, await kpiGrain.GetWatcherCount());
+    }
+
+    [Fact]
+    public async Task A_kpi_grain_that_deactivates_is_watched_again_at_once_and_its_changes_keep_coming()
+    {
+        var clientId = TestClients.NewId("moved");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var minute = DateTimeOffset.UtcNow.AddMinutes(-2);
+        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var orders = TestOrder.Random(8, minute, seed: 43);
+        var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
+        await using var hub = await fixture.ConnectHubAsync();
+        var arrived = new TaskCompletionSource<KpiValue>(TaskCreationOptions.RunContinuationsAsynchronously);
+        hub.On<KpiValue[]>("kpiChanged", values =>
+        {
+            foreach (var v in values.Where(v => v.BucketStart == minute && v.EventCount == orders.Count))
+            {
+                arrived.TrySetResult(v);
+            }
+        });
+        await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "OTD", "minute");
+        Assert.Equal(1, await kpiGrain.GetWatcherCount());
+
+        // As when its silo leaves: the activation and the watchers it held are gone.
+        await kpiGrain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+
+        // The gateway watches the next activation at once, well before its renewal round (every 30 s).
+        await Eventually.HoldsAsync(async () => await kpiGrain.GetWatcherCount() == 1, TimeSpan.FromSeconds(10),
+            () => "the KPI grain's next activation has no watcher");
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders)).EnsureSuccessStatusCode();
+        var value = await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(TestOrder.OnTimePercent(orders), value.Value!.Value, precision: 9);
+    }
+
+    [Fact]
+    public async Task When_a_silo_connection_is_lost_every_watch_is_renewed_at_once()
+    {
+        var clientId = TestClients.NewId("lost");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var fanout = fixture.Gateway.Services.GetRequiredService<AnalyticsEngine.Gateway.Streaming.KpiFanout>();
+        var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
+        await using var hub = await fixture.ConnectHubAsync();
+        await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "OTD", "minute");
+
+        // As when the grain's silo crashed: its next activation knows no watcher, and nobody told the gateway.
+        await kpiGrain.Unwatch(fanout.Reference, Granularity.Minute);
+        Assert.Equal(0, await kpiGrain.GetWatcherCount());
+        fanout.OnGatewayCountChanged(new GatewayCountChangedEventArgs(1, 2));
+
+        await Eventually.HoldsAsync(async () => await kpiGrain.GetWatcherCount() == 1, TimeSpan.FromSeconds(10),
+            () => "the watch was not renewed after the gateway count fell");
     }
 }

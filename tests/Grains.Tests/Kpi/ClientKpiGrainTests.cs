@@ -210,6 +210,8 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
 
         public IEnumerable<KpiValue> Values => _values;
 
+        public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
         public Task OnKpiChanged(KpiValue[] changes)
         {
             foreach (var change in changes)

@@ -56,5 +56,7 @@ public sealed class CurrentBucketTests(KpiClusterFixture fixture)
     private sealed class IgnoringObserver : IKpiObserver
     {
         public Task OnKpiChanged(KpiValue[] changes) => Task.CompletedTask;
+
+        public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
     }
 }
