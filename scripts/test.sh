@@ -19,6 +19,16 @@ export ConnectionStrings__Postgres="Host=127.0.0.1;Port=${AE_PG_PORT:-55432};Use
 export ConnectionStrings__Redis="127.0.0.1:${AE_REDIS_PORT:-56379}"
 
 bash scripts/services.sh start
+
+# The dashboard's browser test drives Debian's chromium (tests/Integration.Tests/DashboardBrowserTests.cs);
+# Playwright downloads no browser.
+if [[ ! -x /usr/bin/chromium ]]; then
+  [[ $(id -u) -eq 0 ]] || { echo "chromium is missing: apt-get install chromium (as root)" >&2; exit 1; }
+  echo "installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+fi
 PGPASSWORD=analytics psql -X -q -h 127.0.0.1 -p "${AE_PG_PORT:-55432}" -U analytics -d analytics -v ON_ERROR_STOP=1 <<SQL
 DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE);
 CREATE DATABASE $TEST_DB;
