@@ -42,8 +42,7 @@ public sealed class CustomKpiTests(AnalyticsFixture fixture)
     {
         var clientId = TestClients.NewId("ck");
         await TestClients.CreateAsync(fixture.Http, clientId);
-        var minute = DateTimeOffset.UtcNow.AddMinutes(-5);
-        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var minute = TestOrder.MinuteStart(5);
         var before = TestOrder.Random(20, minute, seed: 21);
         (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", before)).EnsureSuccessStatusCode();
 

@@ -17,8 +17,7 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
     {
         var clientId = TestClients.NewId("fan");
         await TestClients.CreateAsync(fixture.Http, clientId);
-        var minute = DateTimeOffset.UtcNow.AddMinutes(-3);
-        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var minute = TestOrder.MinuteStart(3);
         var orders = TestOrder.Random(12, minute, seed: 41);
         var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
 
@@ -63,8 +62,7 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
         using var secondHttp = AnalyticsFixture.CreateClient(second, token);
         var clientId = TestClients.NewId("fan2");
         await TestClients.CreateAsync(fixture.Http, clientId, "Europe/Berlin", "SCOR_ORDER_COUNT");
-        var minute = DateTimeOffset.UtcNow.AddMinutes(-3);
-        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var minute = TestOrder.MinuteStart(3);
         var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "SCOR_ORDER_COUNT"));
 
         // Each viewer reports the order count of the minute whenever a change reaches it.
@@ -114,8 +112,7 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
     {
         var clientId = TestClients.NewId("moved");
         await TestClients.CreateAsync(fixture.Http, clientId);
-        var minute = DateTimeOffset.UtcNow.AddMinutes(-2);
-        minute = new DateTimeOffset(minute.Year, minute.Month, minute.Day, minute.Hour, minute.Minute, 0, TimeSpan.Zero);
+        var minute = TestOrder.MinuteStart(2);
         var orders = TestOrder.Random(8, minute, seed: 43);
         var kpiGrain = fixture.Gateway.Services.GetRequiredService<IClusterClient>().GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
         await using var hub = await fixture.ConnectHubAsync();

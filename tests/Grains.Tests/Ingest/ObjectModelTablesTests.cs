@@ -6,18 +6,10 @@ namespace AnalyticsEngine.Grains.Tests.Ingest;
 public sealed class ObjectModelTablesTests
 {
     [Fact]
-    public async Task Silos_starting_together_on_an_empty_database_all_find_the_tables()
-    {
-        var name = $"ae_tables_{Guid.NewGuid():N}";
-        await using (var create = TestDatabase.DataSource.CreateCommand($"CREATE DATABASE {name}"))
+    public async Task Silos_starting_together_on_an_empty_database_all_find_the_tables() =>
+        await InScratchDatabaseAsync(async connectionString =>
         {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            var scratch = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = name, Pooling = false };
-            var silos = Enumerable.Range(0, 4).Select(_ => NpgsqlDataSource.Create(scratch.ConnectionString)).ToList();
+            var silos = Enumerable.Range(0, 4).Select(_ => NpgsqlDataSource.Create(connectionString)).ToList();
             try
             {
                 await Task.WhenAll(silos.Select(s => ObjectModelTables.BuiltIn.EnsureCreatedAsync(s, CancellationToken.None)));
@@ -34,27 +26,13 @@ public sealed class ObjectModelTablesTests
                     await silo.DisposeAsync();
                 }
             }
-        }
-        finally
-        {
-            await using var drop = TestDatabase.DataSource.CreateCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            await drop.ExecuteNonQueryAsync();
-        }
-    }
+        });
 
     [Fact]
-    public async Task A_start_over_existing_tables_does_not_wait_for_ingest_in_flight()
-    {
-        var name = $"ae_tables_{Guid.NewGuid():N}";
-        await using (var create = TestDatabase.DataSource.CreateCommand($"CREATE DATABASE {name}"))
+    public async Task A_start_over_existing_tables_does_not_wait_for_ingest_in_flight() =>
+        await InScratchDatabaseAsync(async connectionString =>
         {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            var scratch = new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = name, Pooling = false };
-            await using var database = NpgsqlDataSource.Create(scratch.ConnectionString);
+            await using var database = NpgsqlDataSource.Create(connectionString);
             await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, CancellationToken.None);
 
             // An ingest transaction still open on a table, as a COPY in flight is.
@@ -75,6 +53,20 @@ public sealed class ObjectModelTablesTests
             await ObjectModelTables.BuiltIn.EnsureCreatedAsync(database, patience.Token);
 
             await transaction.RollbackAsync();
+        });
+
+    /// <summary>Runs <paramref name="test"/> against a database of its own, created empty and dropped after.</summary>
+    private static async Task InScratchDatabaseAsync(Func<string, Task> test)
+    {
+        var name = $"ae_tables_{Guid.NewGuid():N}";
+        await using (var create = TestDatabase.DataSource.CreateCommand($"CREATE DATABASE {name}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            await test(new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = name, Pooling = false }.ConnectionString);
         }
         finally
         {
