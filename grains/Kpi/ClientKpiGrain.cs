@@ -279,6 +279,9 @@ public sealed class ClientKpiGrain(
         var models = BuiltInCatalog.ObjectModelsByCode;
         _engine = (allowRestore && checkpoint.State.ConfigVersion == _configVersion ? TryRestore(zone, kpis) : null)
             ?? new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
+        // The clock first: the catch-up that follows may replay all history, and only buckets within retention
+        // should be built from it (a year of minute buckets otherwise, checkpointed and pushed before the first tick).
+        _engine.AdvanceTime(Now());
 
         foreach (var error in _engine.Errors)
         {

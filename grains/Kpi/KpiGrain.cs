@@ -12,7 +12,10 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
     private readonly Dictionary<(IKpiObserver Observer, Granularity Granularity), DateTime> _watchers = [];
     private string _clientId = "";
     private string _kpiCode = "";
-    private bool _publishing;
+
+    // Whether the client grain may be publishing this KPI to us. A new activation cannot know (the client grain may
+    // still publish to the one it replaces), so it assumes so: unwatched, it then tells the client grain to stop.
+    private bool _publishing = true;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -38,11 +41,10 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
     {
         _watchers[(observer, granularity)] = DateTime.UtcNow + KpiGrainLease.Duration;
         var clientGrain = GrainFactory.GetGrain<IClientKpiGrain>(_clientId);
-        if (!_publishing)
-        {
-            await clientGrain.SetPublishing(_kpiCode, true);
-            _publishing = true;
-        }
+        // On every watch and renewal, not only the first: the client grain keeps what it publishes in memory alone,
+        // so a new activation of it (its silo left) publishes nothing until asked again.
+        await clientGrain.SetPublishing(_kpiCode, true);
+        _publishing = true;
 
         return await clientGrain.GetSnapshot(_kpiCode, granularity, recentBuckets);
     }
@@ -55,6 +57,12 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
 
     public Task Publish(KpiValue[] changes)
     {
+        if (_watchers.Count == 0)
+        {
+            // Activated by the client grain's publishing alone (the watched activation went): nobody to tell.
+            return StopPublishingWhenUnwatched();
+        }
+
         foreach (var ((observer, granularity), _) in _watchers)
         {
             var forThisWatcher = Array.FindAll(changes, c => c.Granularity == granularity);

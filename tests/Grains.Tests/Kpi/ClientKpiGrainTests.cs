@@ -35,6 +35,28 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Changes_keep_coming_after_the_client_grain_is_replaced()
+    {
+        var clientId = await CreateClientAsync();
+        var minute = Minute(-3);
+        var observer = new CollectingObserver();
+        var reference = fixture.Client.CreateObjectReference<IKpiObserver>(observer);
+        var kpiGrain = fixture.Client.GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
+        await kpiGrain.Watch(reference, Granularity.Minute, 5);
+        await IngestAsync(clientId, Orders(minute, onTime: [true, true, false, true]));
+        await observer.WaitForAsync(v => v.BucketStart == minute && v.EventCount == 4, Patience);
+
+        // Its silo left, say: the next activation knows nothing of what it was asked to publish. The KPI grain,
+        // which lives on, asks again when the gateway renews its watch.
+        await fixture.Cluster.DeactivateAsync(fixture.Client.GetGrain<IClientKpiGrain>(clientId));
+        await kpiGrain.Watch(reference, Granularity.Minute, 5);
+        await IngestAsync(clientId, Orders(minute, onTime: [false, false]));
+
+        var pushed = await observer.WaitForAsync(v => v.BucketStart == minute && v.EventCount == 6, Patience);
+        Assert.Equal(50, pushed.Value);
+    }
+
+    [Fact]
     public async Task Rows_committed_but_never_published_are_read_back_from_the_database()
     {
         var clientId = await CreateClientAsync();
