@@ -370,4 +370,37 @@ public class EngineTests
 
     private static string Describe(KpiValue v) =>
         $"{v.BucketStart:O} {v.BucketEnd:O} {v.Value} {v.NoValueReason} {v.Revision} {v.EventCount} {v.NewestEventTime:O} {string.Join(",", v.Components)}";
+
+    [Fact]
+    public void A_sum_that_overflows_has_no_value_and_no_component_value()
+    {
+        var engine = Engine(("S", "sum(orders.value)"));
+        engine.Apply("orders", [TestModels.Order(1, T0.AddSeconds(1), value: 1e308), TestModels.Order(2, T0.AddSeconds(2), value: 1e308)]);
+
+        var value = Minute(engine, "S", T0.AddSeconds(30));
+
+        Assert.Null(value.Value);
+        Assert.NotNull(value.NoValueReason);
+        // Not +∞, which no JSON number can carry (the gateway's strict number handling would fail the whole answer).
+        Assert.Null(Assert.Single(value.Components).Value);
+    }
+
+    [Fact]
+    public void A_snapshot_row_far_in_the_future_does_not_stop_the_current_buckets_being_published()
+    {
+        var engine = Engine(("U", "sum(licenses.seats_used)"));
+        engine.Apply("licenses", [TestModels.License(1, T0.AddMinutes(-30), "L1", 10, 4)]);
+        engine.DrainChanges(_ => true, [], At(T0));
+        // A mistyped observation (the year 2100) of another key.
+        engine.Apply("licenses", [TestModels.License(2, new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero), "L2", 10, 1)]);
+        engine.DrainChanges(_ => true, [], At(T0.AddMinutes(1)));
+
+        engine.AdvanceTime(At(T0.AddMinutes(2)));
+        var changes = new List<KpiValue>();
+        engine.DrainChanges(_ => true, changes, At(T0.AddMinutes(2)));
+
+        var current = Assert.Single(changes, c => c.Granularity == Granularity.Minute && c.BucketStart == T0.AddMinutes(2));
+        Assert.Equal(4, current.Value);
+        Assert.DoesNotContain(changes, c => c.BucketStart.Year == 2099);
+    }
 }

@@ -662,11 +662,10 @@ public sealed class ClientKpiEngine
 
             runtime.CarryDirtyFrom[g] = long.MaxValue;
             var calendar = series.Calendar;
+            // Up to the current bucket, not the newest that holds rows: a bucket after now that holds rows is dirty and
+            // published anyway, and one row far ahead (a mistyped year) would otherwise move the walk's window there,
+            // thousands of future buckets, and leave the current one out.
             var last = calendar.Resolve(nowTicks);
-            if (series.Buckets.Count > 0 && series.Buckets[^1].Range.Start > last.Start)
-            {
-                last = series.Buckets[^1].Range;
-            }
 
             // Never walk further back than the buckets the granularity keeps.
             from = Math.Max(from, calendar.StartOfLast(last.Start, Math.Max(1, _options.Kept(series.Granularity))));
@@ -720,7 +719,8 @@ public sealed class ClientKpiEngine
             }
 
             aggregates[a] = _scratch.Result(kpi.Formula.Aggregates[a].Function);
-            components[a] = new KpiComponent(kpi.Formula.Aggregates[a].Name, double.IsNaN(aggregates[a]) ? null : aggregates[a]);
+            // No value for a component that has none (NaN) or overflowed (±∞): JSON has no number for either.
+            components[a] = new KpiComponent(kpi.Formula.Aggregates[a].Name, double.IsFinite(aggregates[a]) ? aggregates[a] : null);
         }
 
         var (value, reason) = kpi.Formula.Evaluate(aggregates);
