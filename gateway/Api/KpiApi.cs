@@ -71,10 +71,13 @@ public static class KpiApi
             return Problems.BadRequest("Unknown window", $"kind '{kind}' is not one of {string.Join(", ", WindowKinds.Keys.Select(k => $"'{k}'"))}.");
         }
 
-        var rolling = windowKind is KpiWindowKind.LastMinutes or KpiWindowKind.LastHours or KpiWindowKind.LastDays;
-        if (rolling && count is not (>= 1 and <= 1440))
+        var countedIn = LiveRetention.CountedIn(windowKind);
+        var rolling = countedIn is not null;
+        if (countedIn is { } unit && (count is null || count < 1 || count > LiveRetention.MaxBuckets(unit)))
         {
-            return Problems.BadRequest("Invalid count", $"a {kind} window needs count between 1 and 1440.");
+            return Problems.BadRequest("Invalid count",
+                $"a {kind} window needs count between 1 and {LiveRetention.MaxBuckets(unit)}, the {unit.ToString().ToLowerInvariant()}s "
+                + "the live engine keeps; ask POST /calculate for a longer range.");
         }
 
         // A period to date has no length to give; a count there would be ignored, and the caller misled.
@@ -115,9 +118,11 @@ public static class KpiApi
             return Problems.BadRequest("Unknown granularity", $"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
         }
 
-        if (recent is < 1 or > 1440)
+        if (recent is < 1 || recent > LiveRetention.MaxBuckets(parsed))
         {
-            return Problems.BadRequest("Invalid recent", "recent must be between 1 and 1440 buckets.");
+            return Problems.BadRequest("Invalid recent",
+                $"recent must be between 1 and {LiveRetention.MaxBuckets(parsed)} {granularity ?? "minute"} buckets, the ones the live engine keeps; "
+                + "ask /history or POST /calculate for a longer range.");
         }
 
         if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)

@@ -28,6 +28,31 @@ public enum KpiWindowKind
     YearToDate = 7,
 }
 
+/// <summary>
+/// How many buckets of each granularity the live engine can answer from: a snapshot's recent buckets and a rolling
+/// window reach at most this far back (the engine keeps at least these; longer ranges are one-time queries, which
+/// read the stored rows). Asking for more would be answered with empty buckets for what the engine no longer holds.
+/// </summary>
+public static class LiveRetention
+{
+    /// <summary>A day of minutes, 45 days of hours, 400 days.</summary>
+    public static int MaxBuckets(Granularity granularity) => granularity switch
+    {
+        Granularity.Minute => 24 * 60,
+        Granularity.Hour => 24 * 45,
+        _ => 400,
+    };
+
+    /// <summary>The granularity a rolling window counts in; none for a period to date.</summary>
+    public static Granularity? CountedIn(KpiWindowKind kind) => kind switch
+    {
+        KpiWindowKind.LastMinutes => Granularity.Minute,
+        KpiWindowKind.LastHours => Granularity.Hour,
+        KpiWindowKind.LastDays => Granularity.Day,
+        _ => null,
+    };
+}
+
 /// <summary>A rolling or period-to-date window; build one with the factory methods.</summary>
 [GenerateSerializer, Immutable, Alias("ae.KpiWindow")]
 public readonly record struct KpiWindow([property: Id(0)] KpiWindowKind Kind, [property: Id(1)] int Count)

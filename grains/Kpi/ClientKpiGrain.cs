@@ -108,7 +108,7 @@ public sealed class ClientKpiGrain(
             return Task.FromResult(new KpiSnapshot(ClientId, kpiCode, granularity, null, []));
         }
 
-        return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), Now()));
+        return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), Now()));
     }
 
     public Task<KpiResume> Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
@@ -118,7 +118,7 @@ public sealed class ClientKpiGrain(
             return Task.FromResult(new KpiResume(ClientId, kpiCode, granularity, default, [], []));
         }
 
-        return Task.FromResult(_engine.Resume(kpiCode, granularity, Math.Clamp(recentBuckets, 1, 1440), held, Now()));
+        return Task.FromResult(_engine.Resume(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), held, Now()));
     }
 
     public Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window) =>

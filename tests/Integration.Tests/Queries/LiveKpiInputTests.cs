@@ -46,6 +46,9 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
     [InlineData("?granularity=DAY")]
     [InlineData("/window?kind=LastHours&count=2")]
     [InlineData("/window?kind=monthtodate")]
+    [InlineData("/window?kind=lastHours&count=1080")]
+    [InlineData("/window?kind=lastDays&count=400")]
+    [InlineData("?granularity=day&recent=400")]
     public async Task A_format_granularity_or_window_the_endpoint_takes_is_answered_whatever_its_case(string query)
     {
         var clientId = await ClientAsync();
@@ -60,6 +63,10 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
     [InlineData("/window?kind=monthToDate&count=3", "count applies only to lastMinutes, lastHours, lastDays.")]
     [InlineData("?granularity=hours", "granularity 'hours' is not one of 'minute', 'hour', 'day'.")]
     [InlineData("/window?kind=lastHour&count=2", "kind 'lastHour' is not one of 'lastMinutes', ")]
+    [InlineData("/window?kind=lastHours&count=1081", "a lastHours window needs count between 1 and 1080, the hours the live engine keeps; ask POST /calculate")]
+    [InlineData("/window?kind=lastDays&count=401", "a lastDays window needs count between 1 and 400, the days the live engine keeps")]
+    [InlineData("/window?kind=lastMinutes", "a lastMinutes window needs count between 1 and 1440")]
+    [InlineData("?granularity=hour&recent=1081", "recent must be between 1 and 1080 hour buckets, the ones the live engine keeps")]
     public async Task A_count_granularity_or_window_the_endpoint_does_not_take_is_refused_saying_why(string query, string detail)
     {
         var clientId = await ClientAsync();
