@@ -299,7 +299,17 @@ public sealed class ClientKpiGrain(
         try
         {
             var state = serializer.Deserialize<ClientKpiEngineState>(bytes) ?? throw new InvalidDataException("empty engine state");
-            return ClientKpiEngine.Restore(state, ClientId, zone, kpis, BuiltInCatalog.ObjectModelsByCode, engineOptions.Value);
+            var restored = ClientKpiEngine.Restore(state, ClientId, zone, kpis, BuiltInCatalog.ObjectModelsByCode, engineOptions.Value);
+            if (restored.TermsNotInCheckpoint.Count > 0)
+            {
+                // A release changed a formula of the catalog (the client's configuration, and so its version, did not
+                // change): the new terms would count only rows after the checkpoint. Replay everything instead.
+                logger.LogInformation("Checkpoint of client {Client} has no state for {Terms}; rebuilding from the stored events",
+                    ClientId, string.Join(", ", restored.TermsNotInCheckpoint));
+                return null;
+            }
+
+            return restored;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -365,7 +365,21 @@ public class EngineTests
         engine.Apply("orders", [TestModels.Order(1, T0, value: 3), TestModels.Order(2, T0, value: 4)]);
         var restored = ClientKpiEngine.Restore(engine.Export(), "c", Utc, [TestModels.Kpi("B", "max(orders.value)"), TestModels.Kpi("C", "count(orders)")], TestModels.All, new KpiEngineOptions());
         Assert.Equal(4, Minute(restored, "B", T0).Value);
-        Assert.Equal(0, Minute(restored, "C", T0).Value); // new term starts empty; the grain replays history for it
+        Assert.Equal(0, Minute(restored, "C", T0).Value); // new term starts empty, and is named for the caller to replay
+        Assert.Equal(["orders: " + Assert.Single(restored.Objects.Single(o => o.Code == "orders").TermKeys, k => k.Contains("count", StringComparison.OrdinalIgnoreCase))],
+            restored.TermsNotInCheckpoint);
+    }
+
+    [Fact]
+    public void A_checkpoint_restored_with_the_same_terms_misses_none()
+    {
+        var kpis = new[] { TestModels.Kpi("A", "sum(orders.value)"), TestModels.Kpi("B", "max(orders.value)") };
+        var engine = new ClientKpiEngine("c", Utc, kpis, TestModels.All, new KpiEngineOptions());
+        engine.Apply("orders", [TestModels.Order(1, T0, value: 3)]);
+
+        var restored = ClientKpiEngine.Restore(Checkpoints.RoundTrip(engine.Export()), "c", Utc, kpis, TestModels.All, new KpiEngineOptions());
+
+        Assert.Empty(restored.TermsNotInCheckpoint);
     }
 
     private static string Describe(KpiValue v) =>

@@ -360,7 +360,8 @@ public sealed class ClientKpiEngine
 
     /// <summary>
     /// Rebuilds an engine from a checkpoint. Terms are matched by their normalised key, so KPIs that still exist
-    /// keep their state; a term the checkpoint does not know starts empty (the caller replays its history).
+    /// keep their state; a term of an event object the checkpoint does not know starts empty and is listed in
+    /// <see cref="TermsNotInCheckpoint"/> (a caller that needs it whole replays the history instead).
     /// </summary>
     public static ClientKpiEngine Restore(
         ClientKpiEngineState state,
@@ -372,9 +373,12 @@ public sealed class ClientKpiEngine
     {
         ArgumentNullException.ThrowIfNull(state);
         var engine = new ClientKpiEngine(clientId, zone, kpis, models, options);
-        EngineCheckpoint.Restore(engine, state);
+        engine.TermsNotInCheckpoint = EngineCheckpoint.Restore(engine, state);
         return engine;
     }
+
+    /// <summary>After <see cref="Restore"/>: the event objects' terms the checkpoint held no state for, as "object model: term".</summary>
+    public IReadOnlyList<string> TermsNotInCheckpoint { get; private set; } = [];
 
     internal void RestorePosition(string objectModel, long position)
     {

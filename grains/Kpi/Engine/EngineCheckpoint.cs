@@ -42,7 +42,11 @@ internal static class EngineCheckpoint
         return state;
     }
 
-    public static void Restore(ClientKpiEngine engine, ClientKpiEngineState state)
+    /// <returns>
+    /// The terms of event objects that the checkpoint's buckets hold no state for (as "object model: term"): their
+    /// buckets restore without them while the positions say every row was applied.
+    /// </returns>
+    public static List<string> Restore(ClientKpiEngine engine, ClientKpiEngineState state)
     {
         foreach (var (objectModel, position) in state.Positions)
         {
@@ -60,6 +64,14 @@ internal static class EngineCheckpoint
         }
 
         var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout, state.Texts)).ToArray();
+        // A snapshot object's terms are computed from its rows, which the checkpoint keeps whole; an event object's
+        // exist only as bucket states.
+        var missing = state.Layouts
+            .Select(layout => (Layout: layout, Runtime: engine.FindObject(layout.ObjectModel)))
+            .Where(l => l.Runtime is { Kind: ObjectKind.Event })
+            .SelectMany(l => l.Runtime!.TermKeys.Except(l.Layout.NumberTerms.Concat(l.Layout.SetTerms), StringComparer.Ordinal)
+                .Select(term => $"{l.Layout.ObjectModel}: {term}"))
+            .ToList();
         foreach (var exported in state.Buckets)
         {
             var series = engine.Series[(int)exported.Granularity];
@@ -85,6 +97,8 @@ internal static class EngineCheckpoint
                 }
             }
         }
+
+        return missing;
     }
 
     private static ExportedBucket ExportBucket(Granularity granularity, Bucket bucket, IReadOnlyList<ObjectRuntime> objects, Dictionary<string, int> texts)

@@ -119,6 +119,9 @@ internal sealed class ObjectRuntime
 
     public EngineTerm? FindTerm(string stateKey) => _termsByKey.GetValueOrDefault(stateKey);
 
+    /// <summary>The state keys of this object's terms.</summary>
+    public IEnumerable<string> TermKeys => _termsByKey.Keys;
+
     public BucketPart NewPart()
     {
         var part = new BucketPart(NumberSlots, SetSlots);
