@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using AnalyticsEngine.Gateway.Security;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,8 +28,9 @@ public sealed class DashboardBrowserTests(AnalyticsFixture fixture)
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: scripts/test.sh installs it (apt-get install chromium)");
         var clientId = TestClients.NewId("browser");
         await TestClients.CreateAsync(fixture.Http, clientId, "UTC", "OTD");
-        await using var gateway = fixture.CreateGateway();
-        gateway.UseKestrel(0);
+        // A port of its own: the development settings' Urls (127.0.0.1:5080) may be taken by scripts/run.sh.
+        await using var gateway = fixture.CreateGateway().WithWebHostBuilder(web => web.UseSetting("urls", "http://127.0.0.1:0"));
+        gateway.UseKestrel();
         gateway.StartServer();
         var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 

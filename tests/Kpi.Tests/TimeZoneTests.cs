@@ -105,4 +105,23 @@ public class TimeZoneTests
     }
 
     private static LocalDateTime Local(DateTimeOffset time) => Instant.FromDateTimeOffset(time).InZone(NewYork).LocalDateTime;
+
+    [Theory]
+    [InlineData("Australia/Lord_Howe", 100)] // clocks move by 30 minutes: an hour bucket there lasts half an hour once a year
+    [InlineData("Australia/Lord_Howe", 1080)]
+    [InlineData("America/New_York", 1080)]
+    [InlineData("Asia/Kolkata", 500)]
+    public void The_start_of_the_last_hours_is_the_one_a_walk_back_bucket_by_bucket_reaches(string zoneId, int count)
+    {
+        var calendar = new BucketCalendar(DateTimeZoneProviders.Tzdb[zoneId], Granularity.Hour);
+        // Three days after Lord Howe's clocks went back (2026-04-05 02:00 +11 to 01:30 +10:30).
+        var now = Instant.FromUtc(2026, 4, 7, 12, 10).ToUnixTimeTicks();
+        var walked = calendar.Resolve(now);
+        for (var i = 1; i < count; i++)
+        {
+            walked = calendar.Previous(walked);
+        }
+
+        Assert.Equal(walked.Start, calendar.StartOfLast(now, count));
+    }
 }

@@ -49,6 +49,23 @@ internal sealed class BucketCalendar(DateTimeZone zone, Granularity granularity)
         return new BucketRange(start.ToUnixTimeTicks(), end.ToUnixTimeTicks());
     }
 
+    /// <summary>Whether every change of the zone's offset between the two instants is a whole number of <paramref name="unitTicks"/>.</summary>
+    private bool OffsetChangesAreWhole(long fromTicks, long toTicks, long unitTicks)
+    {
+        Offset? previous = null;
+        foreach (var interval in Zone.GetZoneIntervals(Instant.FromUnixTimeTicks(fromTicks), Instant.FromUnixTimeTicks(toTicks)))
+        {
+            if (previous is { } before && (interval.WallOffset - before).Ticks % unitTicks != 0)
+            {
+                return false;
+            }
+
+            previous = interval.WallOffset;
+        }
+
+        return true;
+    }
+
     /// <summary>The bucket just before the one starting at <paramref name="start"/>.</summary>
     public BucketRange Previous(BucketRange bucket) => Resolve(bucket.Start - 1);
 
@@ -62,12 +79,17 @@ internal sealed class BucketCalendar(DateTimeZone zone, Granularity granularity)
         }
 
         // Walk back bucket by bucket (exact even where a zone shifts by a fraction of the unit); for long spans use
-        // the fixed unit length, which is exact in every zone whose offsets change by whole hours.
+        // the fixed unit length, which is exact wherever the zone's offset changes by whole units over the span (not
+        // in Australia/Lord_Howe, whose clocks move by 30 minutes: an hour bucket there can last half an hour).
         var bucket = Resolve(unixTicks);
         if (count > 64)
         {
             var unit = Granularity == Granularity.Minute ? TimeSpan.TicksPerMinute : TimeSpan.TicksPerHour;
-            return Resolve(bucket.Start - ((count - 1) * unit)).Start;
+            var estimate = Resolve(bucket.Start - ((count - 1) * unit)).Start;
+            if (OffsetChangesAreWhole(estimate, bucket.Start, unit))
+            {
+                return estimate;
+            }
         }
 
         for (var i = 1; i < count; i++)
