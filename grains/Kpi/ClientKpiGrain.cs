@@ -73,6 +73,9 @@ public sealed class ClientKpiGrain(
     /// <summary>Partitions a gap check found behind: the committed end it saw, and when.</summary>
     private readonly Dictionary<string, (long Last, long SeenAt)> _behind = new(StringComparer.Ordinal);
     private ClientKpiEngine _engine = null!;
+
+    // Completes when the engine holds every committed event again after a rebuild (Reconfigure).
+    private Task _rebuilt = Task.CompletedTask;
     private long _configVersion;
     private int _eventsSinceCheckpoint;
     private long _checkpointedAt;
@@ -101,28 +104,27 @@ public sealed class ClientKpiGrain(
         }
     }
 
-    public Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets)
+    public async Task<KpiSnapshot> GetSnapshot(string kpiCode, Granularity granularity, int recentBuckets)
     {
-        if (!_engine.KpiCodes.Contains(kpiCode))
-        {
-            return Task.FromResult(new KpiSnapshot(ClientId, kpiCode, granularity, null, []));
-        }
-
-        return Task.FromResult(_engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), Now()));
+        await _rebuilt;
+        return _engine.KpiCodes.Contains(kpiCode)
+            ? _engine.Snapshot(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), Now())
+            : new KpiSnapshot(ClientId, kpiCode, granularity, null, []);
     }
 
-    public Task<KpiResume> Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
+    public async Task<KpiResume> Resume(string kpiCode, Granularity granularity, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
     {
-        if (!_engine.KpiCodes.Contains(kpiCode))
-        {
-            return Task.FromResult(new KpiResume(ClientId, kpiCode, granularity, default, [], []));
-        }
-
-        return Task.FromResult(_engine.Resume(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), held, Now()));
+        await _rebuilt;
+        return _engine.KpiCodes.Contains(kpiCode)
+            ? _engine.Resume(kpiCode, granularity, Math.Clamp(recentBuckets, 1, LiveRetention.MaxBuckets(granularity)), held, Now())
+            : new KpiResume(ClientId, kpiCode, granularity, default, [], []);
     }
 
-    public Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window) =>
-        Task.FromResult(_engine.KpiCodes.Contains(kpiCode) ? _engine.Window(kpiCode, window, Now()) : null);
+    public async Task<KpiValue?> GetWindow(string kpiCode, KpiWindow window)
+    {
+        await _rebuilt;
+        return _engine.KpiCodes.Contains(kpiCode) ? _engine.Window(kpiCode, window, Now()) : null;
+    }
 
     public Task SetPublishing(string kpiCode, bool publishing)
     {
@@ -144,9 +146,20 @@ public sealed class ClientKpiGrain(
 
     public async Task Reconfigure()
     {
-        // A changed KPI set or time zone invalidates the partial states: rebuild from the stored events.
-        await BuildEngineAsync(allowRestore: false, CancellationToken.None);
-        await CatchUpAllAsync(CancellationToken.None);
+        // A changed KPI set or time zone invalidates the partial states: rebuild from the stored events. Reads, which
+        // interleave with this, wait for the end of the replay rather than answer from a half-replayed engine.
+        var rebuilt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _rebuilt = rebuilt.Task;
+        try
+        {
+            await BuildEngineAsync(allowRestore: false, CancellationToken.None);
+            await CatchUpAllAsync(CancellationToken.None);
+        }
+        finally
+        {
+            rebuilt.SetResult();
+        }
+
         await CheckpointAsync();
     }
 
