@@ -181,10 +181,23 @@ public sealed class IngestGrain(
             var fingerprint = request.IdempotencyKey is null ? null : RequestFingerprint.Of(parsed, _table.Layout);
             (result, batch) = await CommitAsync(request.IdempotencyKey, fingerprint, parsed);
         }
+        catch (CommitOutcomeUnknownException ex)
+        {
+            // COMMIT was sent and the connection broke before its answer: the rows may be stored. "Nothing was stored,
+            // retry" would have a caller without an idempotency key store them twice.
+            logger.LogWarning(ex.InnerException, "Commit of {Client}/{Model} sent, outcome unknown", _clientId, _table.Model.Code);
+            return IngestResult.Failed(IngestStatus.Unavailable, request.IdempotencyKey is null
+                ? "the connection to the database broke while the batch was committing, so it may or may not be stored; check "
+                  + "before sending it again (a batch sent with an Idempotency-Key can be retried safely: the retry is answered "
+                  + "from the first attempt if that one was stored)"
+                : "the connection to the database broke while the batch was committing, so it may or may not be stored; retry "
+                  + "with the same Idempotency-Key: the retry is answered from the first attempt if that one was stored",
+                parsed.Received);
+        }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
-            // The transaction did not commit (or its outcome is unknown and a retry with the same
-            // idempotency key settles it); the caller gets a clear "retry", never a database exception.
+            // The transaction failed before its COMMIT was sent, or the server refused it: the caller gets a clear
+            // "retry", never a database exception.
             logger.LogWarning(ex, "Commit of {Client}/{Model} failed", _clientId, _table.Model.Code);
             return IngestResult.Failed(IngestStatus.Unavailable, "the database is unavailable; nothing was stored, retry the request", parsed.Received);
         }
@@ -270,7 +283,17 @@ public sealed class IngestGrain(
         }
 
         commit.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-        await commit.ExecuteNonQueryAsync();
+        try
+        {
+            await commit.ExecuteNonQueryAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException and not PostgresException or TimeoutException)
+        {
+            // Not the server refusing the batch (a PostgresException: the COMMIT was then skipped) but the connection
+            // or the wait failing after COMMIT went out: the server may have committed.
+            throw new CommitOutcomeUnknownException(ex);
+        }
+
         _sequence.Committed(claim);
         IngestTelemetry.RowsCommitted.Add(rows.Length);
         IngestTelemetry.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -576,3 +599,6 @@ public sealed class IngestGrain(
 
     private sealed record UsedKey(IngestResult Result, byte[]? Fingerprint);
 }
+
+/// <summary>The COMMIT of an ingest batch was sent, and its answer never came back.</summary>
+internal sealed class CommitOutcomeUnknownException(Exception inner) : Exception("The outcome of the commit is unknown", inner);

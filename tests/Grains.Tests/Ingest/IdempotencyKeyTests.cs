@@ -77,6 +77,45 @@ public sealed class IdempotencyKeyTests(KpiClusterFixture fixture)
         Assert.Equal(["A-1"], await StoredOrderIdsAsync(clientId));
     }
 
+    [Fact]
+    public async Task A_commit_whose_connection_the_server_ends_stores_nothing_says_so_and_its_retry_stores_once()
+    {
+        var clientId = await CreateClientAsync();
+        // Another transaction holds the key's row uncommitted, so the batch's COMMIT round trip waits on it...
+        await using var holder = await fixture.Database.OpenConnectionAsync();
+        await using var holding = await holder.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand(
+                         "INSERT INTO ingest.idempotency_keys (client_id, object_model, idempotency_key) VALUES ($1, 'orders', 'k-cut')", holder, holding))
+        {
+            hold.Parameters.AddWithValue(clientId);
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var ingest = IngestAsync(clientId, Body("L-1"), "k-cut");
+        // ...and the server ends its connection there: it says so (FATAL) before any COMMIT, so nothing was stored.
+        // (A connection that breaks without a word after COMMIT went out is answered "may or may not be stored".)
+        await using var cut = fixture.Database.CreateCommand(
+            """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO ingest.idempotency_keys%' AND pid <> pg_backend_pid()
+            """);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await cut.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline && !ingest.IsCompleted, "the commit never waited on the held key");
+            await Task.Delay(20);
+        }
+
+        var result = await ingest;
+        await holding.RollbackAsync();
+        var retried = await IngestAsync(clientId, Body("L-1"), "k-cut");
+
+        Assert.Equal(IngestStatus.Unavailable, result.Status);
+        Assert.Contains("nothing was stored", result.Errors.Single().Reason);
+        Assert.Equal(IngestStatus.Committed, retried.Status);
+        Assert.Equal(["L-1"], await StoredOrderIdsAsync(clientId));
+    }
+
     private async Task<string> CreateClientAsync()
     {
         var clientId = "idem-" + Guid.NewGuid().ToString("N")[..10];
