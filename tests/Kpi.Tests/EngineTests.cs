@@ -417,4 +417,41 @@ public class EngineTests
         Assert.Equal(4, current.Value);
         Assert.DoesNotContain(changes, c => c.BucketStart.Year == 2099);
     }
+
+    [Theory]
+    [InlineData(false, -3)] // the late row older than retention
+    [InlineData(false, 3)] // the late row in a retained minute before the carried one
+    [InlineData(true, -3)] // the revision before retention goes with the checkpoint
+    public void A_carried_snapshot_bucket_never_goes_back_a_revision_once_the_bucket_it_carried_from_is_evicted(bool restored, int lateMinute)
+    {
+        var options = new KpiEngineOptions { MinuteBucketsKept = 10 };
+        var kpis = new[] { TestModels.Kpi("U", "sum(licenses.seats_used)") };
+        var engine = new ClientKpiEngine("c", Utc, kpis, TestModels.All, options);
+        engine.Apply("licenses",
+        [
+            TestModels.License(1, T0.AddSeconds(1), "L1", 10, 1),
+            TestModels.License(2, T0.AddSeconds(2), "L1", 10, 2),
+            TestModels.License(3, T0.AddSeconds(3), "L1", 10, 3),
+        ]);
+        var carried = T0.AddMinutes(5);
+        engine.AdvanceTime(At(carried.AddSeconds(30)));
+        var held = engine.Snapshot("U", Granularity.Minute, 1, At(carried.AddSeconds(30))).Current!;
+
+        // The bucket the row-less minute carried from leaves retention...
+        engine.AdvanceTime(At(T0.AddMinutes(11)));
+        engine.DrainChanges(_ => true, [], At(T0.AddMinutes(11)));
+        if (restored)
+        {
+            engine = ClientKpiEngine.Restore(Checkpoints.RoundTrip(engine.Export()), "c", Utc, kpis, TestModels.All, options);
+        }
+
+        // ...then a late observation of another key, older than retention, changes what that minute shows.
+        engine.Apply("licenses", [TestModels.License(4, T0.AddMinutes(lateMinute), "L2", 10, 100)]);
+        var changes = new List<KpiValue>();
+        engine.DrainChanges(_ => true, changes, At(T0.AddMinutes(11)));
+
+        var pushed = Assert.Single(changes, c => c.Granularity == Granularity.Minute && c.BucketStart == carried);
+        Assert.Equal(103, pushed.Value);
+        Assert.True(pushed.Revision > held.Revision, $"pushed revision {pushed.Revision} after holding {held.Revision}");
+    }
 }

@@ -24,6 +24,13 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
     /// <summary>Buckets starting before this are evicted and not created again.</summary>
     public long RetentionStart { get; set; } = long.MinValue;
 
+    /// <summary>
+    /// Per object, the revision row-less buckets before its first retained part carry: the highest revision of its
+    /// evicted parts, raised by every row older than retention. Without it a carried bucket's revision would fall back
+    /// to 0 once the part it carried from was evicted, and a consumer holding the higher one would drop the correction.
+    /// </summary>
+    public long[] RevisionBeforeRetention { get; } = new long[objectCount];
+
     /// <summary>The bucket holding <paramref name="ticks"/>, created if needed; null when it is older than retention.</summary>
     public Bucket? GetOrCreate(long ticks)
     {
@@ -112,6 +119,14 @@ internal sealed class BucketSeries(BucketCalendar calendar, int objectCount)
         for (var i = 0; i < keep; i++)
         {
             _byStart.Remove(_buckets[i].Range.Start);
+            var parts = _buckets[i].Parts;
+            for (var p = 0; p < parts.Length; p++)
+            {
+                if (parts[p] is { } part && part.Revision > RevisionBeforeRetention[p])
+                {
+                    RevisionBeforeRetention[p] = part.Revision;
+                }
+            }
         }
 
         _buckets.RemoveRange(0, keep);

@@ -565,9 +565,11 @@ public sealed class ClientKpiEngine
             int later;
             if (bucket is null)
             {
-                // Older than retention, yet possibly the key's latest row: every retained bucket may change.
+                // Older than retention, yet possibly the key's latest row: every retained bucket may change, the
+                // row-less ones before this object's first retained part too, which carry the revision from before.
                 changedFrom = series.RetentionStart;
                 later = 0;
+                series.RevisionBeforeRetention[runtime.Index]++;
             }
             else
             {
@@ -636,7 +638,7 @@ public sealed class ClientKpiEngine
             }
         }
 
-        return 0;
+        return series.RevisionBeforeRetention[runtime.Index];
     }
 
     private static ulong ObjectsPresent(Bucket bucket)

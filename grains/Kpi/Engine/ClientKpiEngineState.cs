@@ -36,6 +36,10 @@ public sealed class ClientKpiEngineState
     /// <summary>Per granularity, start of the bucket that held "now" at the last drain (Unix ticks).</summary>
     [Id(5)]
     public long[] CurrentStarts { get; set; } = [];
+
+    /// <summary>Per granularity, per object model, the revision carried from before retention (<see cref="BucketSeries.RevisionBeforeRetention"/>).</summary>
+    [Id(7)]
+    public List<Dictionary<string, long>> RevisionsBeforeRetention { get; set; } = [];
 }
 
 /// <summary>How one object model's accumulators and distinct sets are laid out in the exported parts.</summary>

@@ -13,6 +13,10 @@ internal static class EngineCheckpoint
             Positions = new Dictionary<string, long>(engine.Positions, StringComparer.Ordinal),
             RetentionStarts = engine.Series.Select(s => s.RetentionStart).ToArray(),
             CurrentStarts = engine.Series.Select(s => s.CurrentStart).ToArray(),
+            RevisionsBeforeRetention = engine.Series
+                .Select(s => engine.Objects.Where(o => s.RevisionBeforeRetention[o.Index] > 0)
+                    .ToDictionary(o => o.Code, o => s.RevisionBeforeRetention[o.Index], StringComparer.Ordinal))
+                .ToList(),
         };
         foreach (var runtime in engine.Objects)
         {
@@ -61,6 +65,17 @@ internal static class EngineCheckpoint
         for (var g = 0; g < engine.Series.Length && g < state.CurrentStarts.Length; g++)
         {
             engine.Series[g].CurrentStart = state.CurrentStarts[g];
+        }
+
+        for (var g = 0; g < engine.Series.Length && g < state.RevisionsBeforeRetention.Count; g++)
+        {
+            foreach (var (objectModel, revision) in state.RevisionsBeforeRetention[g])
+            {
+                if (engine.FindObject(objectModel) is { } runtime)
+                {
+                    engine.Series[g].RevisionBeforeRetention[runtime.Index] = revision;
+                }
+            }
         }
 
         var maps = state.Layouts.Select(layout => LayoutMap.For(engine.FindObject(layout.ObjectModel), layout, state.Texts)).ToArray();
