@@ -64,6 +64,7 @@ builder.Services.AddSignalR(o =>
     {
         o.MaximumReceiveMessageSize = 32 * 1024;
         o.AddFilter<HubRateLimitFilter>();
+        o.AddFilter<HubErrorFilter>();
     })
     .AddJsonProtocol(o => GatewayJson.Configure(o.PayloadSerializerOptions))
     .AddMessagePackProtocol();

@@ -164,5 +164,9 @@ public static class Granularities
     };
 
     /// <summary>Reads a streaming granularity by its name, whatever its case (as the query API's JSON reads its own).</summary>
-    public static bool TryParseStreaming(string name, out Granularity granularity) => Streaming.TryGetValue(name, out granularity);
+    public static bool TryParseStreaming(string? name, out Granularity granularity)
+    {
+        granularity = default;
+        return name is not null && Streaming.TryGetValue(name, out granularity);
+    }
 }

@@ -287,7 +287,8 @@ public static class StatusDetails
         }
     }
 
-    private static string? Capped(string? text) => text is { Length: > MaxMessageLength }
+    /// <summary>The text cut at <see cref="MaxMessageLength"/>, saying how much was left out.</summary>
+    public static string? Capped(string? text) => text is { Length: > MaxMessageLength }
         ? $"{text[..MaxMessageLength]}… ({text.Length - MaxMessageLength} more characters)"
         : text;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.ServiceDefaults;
@@ -41,6 +42,10 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Counter<long> _conflated;
     private readonly Histogram<double> _commitToPush;
     private readonly HashSet<WatchKey> _failedRenewals = [];
+
+    // Connections closed while a call of theirs may still be running, and when: pruned after ClosedRemembered.
+    private readonly Dictionary<string, long> _closedAt = [];
+    private static readonly TimeSpan ClosedRemembered = TimeSpan.FromMinutes(2);
     private TaskCompletionSource<bool> _renewNow = NewSignal();
     private IKpiObserver? _reference;
 
@@ -116,10 +121,21 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     /// <summary>Makes the connection a viewer of the series, then answers the snapshot (so no change falls between).</summary>
     public async Task<KpiSnapshot> AddViewerAsync(string connectionId, WatchKey key, int recentBuckets)
     {
-        // Every viewer gets a fresh snapshot; only the first one registers upstream.
-        var snapshot = AddViewer(connectionId, key)
-            ? await KpiGrainOf(key).Watch(Reference, key.Granularity, recentBuckets)
-            : await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, recentBuckets);
+        var added = AddViewer(connectionId, key);
+        KpiSnapshot snapshot;
+        try
+        {
+            // Every viewer gets a fresh snapshot; only the first one registers upstream.
+            snapshot = added == Added.FirstViewer
+                ? await KpiGrainOf(key).Watch(Reference, key.Granularity, recentBuckets)
+                : await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, recentBuckets);
+        }
+        catch
+        {
+            await ForgetAsync(connectionId, key, added);
+            throw;
+        }
+
         if (snapshot.Current is { } current)
         {
             RememberSent(key, KpiBucketVersion.Of(current));
@@ -131,12 +147,23 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     /// <summary>Makes the connection a viewer of the series, then answers what differs from the buckets it <paramref name="held"/>.</summary>
     public async Task<KpiResume> ResumeViewerAsync(string connectionId, WatchKey key, int recentBuckets, IReadOnlyList<KpiBucketVersion> held)
     {
-        if (AddViewer(connectionId, key))
+        var added = AddViewer(connectionId, key);
+        KpiResume resume;
+        try
         {
-            await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
+            if (added == Added.FirstViewer)
+            {
+                await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
+            }
+
+            resume = await ClientGrainOf(key).Resume(key.KpiCode, key.Granularity, recentBuckets, held);
+        }
+        catch
+        {
+            await ForgetAsync(connectionId, key, added);
+            throw;
         }
 
-        var resume = await ClientGrainOf(key).Resume(key.KpiCode, key.Granularity, recentBuckets, held);
         // The client now has the server's current bucket: answered if it differed, else it held that very version.
         var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
             ? KpiBucketVersion.Of(changed)
@@ -149,18 +176,40 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         return resume;
     }
 
-    /// <returns>True when the connection is the series' first viewer on this gateway.</returns>
-    private bool AddViewer(string connectionId, WatchKey key)
+    /// <summary>What <see cref="AddViewer"/> did.</summary>
+    private enum Added
+    {
+        /// <summary>The connection already viewed the series.</summary>
+        AlreadyViewing,
+
+        /// <summary>The connection is a new viewer of a series this gateway already watches.</summary>
+        Viewer,
+
+        /// <summary>The connection is the series' first viewer on this gateway: the upstream watch is its to make.</summary>
+        FirstViewer,
+    }
+
+    private Added AddViewer(string connectionId, WatchKey key)
     {
         lock (_gate)
         {
+            // A call still running when its connection closed must not leave a viewer behind that nothing removes.
+            if (_closedAt.ContainsKey(connectionId))
+            {
+                throw new HubException("The connection is closing.");
+            }
+
             if (!_viewersByKey.TryGetValue(key, out var viewers))
             {
                 _viewersByKey[key] = viewers = [];
             }
 
             var first = viewers.Count == 0;
-            viewers.Add(connectionId);
+            if (!viewers.Add(connectionId))
+            {
+                return Added.AlreadyViewing;
+            }
+
             if (!_keysByConnection.TryGetValue(connectionId, out var keys))
             {
                 _keysByConnection[connectionId] = keys = [];
@@ -168,7 +217,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             }
 
             keys.Add(key);
-            return first;
+            return first ? Added.FirstViewer : Added.Viewer;
         }
     }
 
@@ -225,11 +274,16 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
     }
 
+    /// <summary>Undoes what <see cref="AddViewer"/> did for a call that then failed.</summary>
+    private Task ForgetAsync(string connectionId, WatchKey key, Added added) =>
+        added == Added.AlreadyViewing ? Task.CompletedTask : RemoveViewerAsync(connectionId, key);
+
     public async Task RemoveConnectionAsync(string connectionId)
     {
         List<WatchKey> emptied = [];
         lock (_gate)
         {
+            _closedAt[connectionId] = Stopwatch.GetTimestamp();
             if (_keysByConnection.Remove(connectionId, out var keys))
             {
                 emptied.AddRange(keys.Where(key => RemoveLocked(connectionId, key)));
@@ -304,6 +358,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 
                 keys = woken == nextRetry ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
                 _failedRenewals.Clear();
+                // A call outlives its connection by the grain call's timeout at most.
+                foreach (var closed in _closedAt.Where(c => Stopwatch.GetElapsedTime(c.Value) > ClosedRemembered).Select(c => c.Key).ToList())
+                {
+                    _closedAt.Remove(closed);
+                }
             }
 
             if (woken == nextRenewal)

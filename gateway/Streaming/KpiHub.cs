@@ -35,20 +35,19 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
     {
         var key = await CheckSubscriptionAsync(clientId, kpiCode, granularity);
         CheckHeld(held, options.Value.MaxResumeBuckets);
-        var wasViewing = fanout.IsViewing(Context.ConnectionId, key);
         try
         {
+            // A refused resume leaves no viewer behind (the fan-out takes back what the call added).
             return await fanout.ResumeViewerAsync(Context.ConnectionId, key, options.Value.RecentBuckets, held);
         }
         catch (FormatException misaligned)
         {
             // Only the grain knows the client's time zone, so a bucket start that is no bucket's start shows up there.
-            if (!wasViewing)
-            {
-                await fanout.RemoveViewerAsync(Context.ConnectionId, key);
-            }
-
             throw new HubException(misaligned.Message);
+        }
+        catch (Exception outside) when (outside is OverflowException or ArgumentOutOfRangeException)
+        {
+            throw new HubException("held lists a bucket start too close to the end of the calendar to be a bucket of this series.");
         }
     }
 

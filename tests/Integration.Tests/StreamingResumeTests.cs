@@ -151,6 +151,13 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         Assert.Contains("is not one of", await Refused("OTD", "fortnight", []));
         Assert.Contains("not the start of any minute bucket", await Refused("OTD", "minute", [new(minute.AddSeconds(30), 1, false)]));
         Assert.Contains("not the start of any hour bucket", await Refused("OTD", "hour", [new(minute.AddHours(-1).AddMinutes(minute.Minute == 0 ? 1 : 0), 1, false)]));
+        Assert.Contains("too close to the end of the calendar",
+            await Refused("OTD", "minute", [new(new DateTimeOffset(9999, 12, 31, 23, 59, 0, TimeSpan.Zero), 1, false)]));
+        Assert.Contains("is not one of", await Refused("OTD", null!, []));
+        var longCode = new string('K', 10_000);
+        var capped = await Refused(longCode, "minute", []);
+        Assert.True(capped.Length < 1_200, $"{capped.Length} characters"); // 1,000 and the client's own prefix
+        Assert.EndsWith("more characters)", capped, StringComparison.Ordinal);
         await Assert.ThrowsAsync<HubException>(() => hub.InvokeAsync<KpiResume>("Resume", clientId, "NOPE", "minute", Array.Empty<KpiBucketVersion>()));
         // Over JSON a bucketStart without its offset does not bind (it would otherwise be read in the gateway's own zone).
         var withoutOffset = new[] { new { bucketStart = minute.ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture), revision = 1L, isFinal = false } };
@@ -166,6 +173,24 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         var fresh = await hub.InvokeAsync<KpiResume>("Resume", clientId, "OTD", "minute", Array.Empty<KpiBucketVersion>());
         Assert.Equal(60, fresh.Changed.Count);
         Assert.True(fanout.IsViewing(hub.ConnectionId!, new WatchKey(clientId, "OTD", Granularity.Minute)));
+    }
+
+    [Fact]
+    public async Task A_call_still_running_when_its_connection_closed_leaves_no_viewer_behind()
+    {
+        var clientId = TestClients.NewId("rclosed");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var fanout = fixture.Gateway.Services.GetRequiredService<KpiFanout>();
+        var key = new WatchKey(clientId, "OTD", Granularity.Minute);
+        const string connection = "closed-before-its-subscribe-ran";
+
+        // The hub's disconnect handler ran first; the connection's Subscribe reaches the fan-out only then.
+        await fanout.RemoveConnectionAsync(connection);
+
+        await Assert.ThrowsAsync<HubException>(() => fanout.AddViewerAsync(connection, key, 5));
+        await Assert.ThrowsAsync<HubException>(() => fanout.ResumeViewerAsync(connection, key, 5, []));
+        Assert.False(fanout.IsViewing(connection, key));
+        Assert.Equal(0, await Cluster.GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD")).GetWatcherCount());
     }
 
     [Fact]
