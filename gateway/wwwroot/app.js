@@ -575,11 +575,19 @@ async function subscribeTile(tile) {
       // Back after a drop: send what the tile holds and get only what it missed (docs/streaming-api.md, "Resume").
       const held = sortedSeries(tile).slice(-MAX_RESUME_BUCKETS)
         .map((v) => ({ bucketStart: v.bucketStart, revision: Number(v.revision), isFinal: Boolean(v.isFinal) }));
-      const resume = await state.connection.invoke("Resume", tile.client.clientId, tile.info.code, granularity, held);
-      if (generation !== tile.generation) return;
-      for (const start of resume?.expired ?? []) tile.series.delete(Date.parse(start));
-      ({ changedAny } = mergeValues(tile, resume?.changed ?? [], { replace: true }));
-    } else {
+      try {
+        const resume = await state.connection.invoke("Resume", tile.client.clientId, tile.info.code, granularity, held);
+        if (generation !== tile.generation) return;
+        for (const start of resume?.expired ?? []) tile.series.delete(Date.parse(start));
+        ({ changedAny } = mergeValues(tile, resume?.changed ?? [], { replace: true }));
+      } catch (error) {
+        if (generation !== tile.generation || !isConnected() || retryAfterSeconds(error) !== null) throw error;
+        // Refused: what the tile holds no longer fits the series (the client's time zone changed, so its buckets
+        // lie on another grid, say). Start afresh from a snapshot rather than stay stuck on the refusal.
+        tile.series.clear();
+      }
+    }
+    if (tile.series.size === 0) {
       const snapshot = await state.connection.invoke("Subscribe", tile.client.clientId, tile.info.code, granularity);
       if (generation !== tile.generation) return;
       const values = [...(snapshot?.recent ?? [])];
@@ -596,7 +604,19 @@ async function subscribeTile(tile) {
     // A dropped connection is shown by the badge and healed by re-subscribing; only real refusals belong on the tile.
     tile.error = isConnected() ? hubErrorText(error) : null;
     renderTile(tile);
+    // Over the call limit (many tiles resuming at once after a reconnect): try again when the gateway says, with
+    // jitter so that the tiles do not all come back in the same instant.
+    const wait = retryAfterSeconds(error);
+    if (wait !== null) {
+      setTimeout(() => { if (generation === tile.generation) subscribeTile(tile); }, wait * 1000 + Math.random() * 1000);
+    }
   }
+}
+
+/** The seconds a "Too many calls; retry after N s." refusal asks to wait; null for any other error. */
+function retryAfterSeconds(error) {
+  const match = /Too many calls; retry after (\d+) s/.exec(String(error?.message ?? ""));
+  return match ? Number(match[1]) : null;
 }
 
 function resubscribeAll() {
