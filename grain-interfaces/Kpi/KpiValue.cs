@@ -14,7 +14,14 @@ public enum Granularity
 [GenerateSerializer, Immutable, Alias("ae.KpiComponent")]
 public sealed record KpiComponent(
     [property: Id(0)] string Name,
-    [property: Id(1)] double? Value);
+    [property: Id(1)] double? Value)
+{
+    /// <summary>
+    /// The component of an aggregate's result, the same on the stream and the query path: no value where the aggregate
+    /// has none (NaN) or overflowed (±∞), which no JSON number can carry.
+    /// </summary>
+    public static KpiComponent Of(string name, double aggregate) => new(name, double.IsFinite(aggregate) ? aggregate : null);
+}
 
 /// <summary>How far one source partition (a client's object model) has been applied.</summary>
 [GenerateSerializer, Immutable, Alias("ae.SourcePosition")]

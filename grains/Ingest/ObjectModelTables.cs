@@ -39,14 +39,19 @@ public sealed class ObjectModelTables
     public async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using (var present = new NpgsqlCommand(
-                         "SELECT NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AND "
+        bool withTimescale, present;
+        await using (var probe = new NpgsqlCommand(
+                         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'), "
                          + string.Join(" AND ", _tables.Values.Select(t => $"({t.ExistsSql()})")), connection))
+        await using (var reader = await probe.ExecuteReaderAsync(ct))
         {
-            if ((bool)(await present.ExecuteScalarAsync(ct))!)
-            {
-                return;
-            }
+            await reader.ReadAsync(ct);
+            (withTimescale, present) = (reader.GetBoolean(0), reader.GetBoolean(1));
+        }
+
+        if (present && !withTimescale)
+        {
+            return;
         }
 
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -56,8 +61,6 @@ public sealed class ObjectModelTables
             await lockCommand.ExecuteNonQueryAsync(ct);
         }
 
-        await using var probe = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')", connection, transaction);
-        var withTimescale = (bool)(await probe.ExecuteScalarAsync(ct))!;
         foreach (var table in _tables.Values)
         {
             await using var command = new NpgsqlCommand(table.CreateTableSql(withTimescale), connection, transaction);

@@ -136,7 +136,7 @@ internal sealed class KpiSqlPlan(
                 for (var a = 0; a < aggregates.Length; a++)
                 {
                     aggregates[a] = TermResult(Formula.Aggregates[a].Function, terms[a], row);
-                    components[a] = new KpiComponent(Formula.Aggregates[a].Name, double.IsFinite(aggregates[a]) ? aggregates[a] : null);
+                    components[a] = KpiComponent.Of(Formula.Aggregates[a].Name, aggregates[a]);
                 }
 
                 var (value, reason) = Formula.Evaluate(aggregates);

@@ -725,8 +725,7 @@ public sealed class ClientKpiEngine
             }
 
             aggregates[a] = _scratch.Result(kpi.Formula.Aggregates[a].Function);
-            // No value for a component that has none (NaN) or overflowed (±∞): JSON has no number for either.
-            components[a] = new KpiComponent(kpi.Formula.Aggregates[a].Name, double.IsFinite(aggregates[a]) ? aggregates[a] : null);
+            components[a] = KpiComponent.Of(kpi.Formula.Aggregates[a].Name, aggregates[a]);
         }
 
         var (value, reason) = kpi.Formula.Evaluate(aggregates);
