@@ -15,6 +15,10 @@ public sealed class KpiWatch : IKpiObserver
     /// <summary>The run watches for a few seconds on one silo; its KPI grains are not deactivated meanwhile.</summary>
     public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
 
+    public Task OnSeriesRedefined(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
+    public Task OnSeriesEnded(string clientId, string kpiCode, Granularity granularity, string reason) => Task.CompletedTask;
+
     public Task OnKpiChanged(KpiValue[] changes)
     {
         var now = DateTimeOffset.UtcNow;

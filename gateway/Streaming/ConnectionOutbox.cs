@@ -24,6 +24,11 @@ public sealed class ConnectionOutbox(
     private readonly Lock _gate = new();
     private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> _pending = [];
     private Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> _spare = [];
+
+    // Messages that replace a series as a whole, in the order offered; sent before the pending values, which all
+    // arrived after them (Replace drops those that did not).
+    private List<SeriesChange> _replacements = [];
+    private List<SeriesChange> _spareReplacements = [];
     private bool _sending;
     private bool _closed;
 
@@ -78,15 +83,53 @@ public sealed class ConnectionOutbox(
         }
     }
 
+    /// <summary>
+    /// Queues a message that replaces the series as a whole (<see cref="SeriesChange.ReplacesSeries"/>): what is
+    /// pending for the series, or an earlier replacement of it not sent yet, is void and dropped; values offered
+    /// after it are sent after it. Starts sending if idle.
+    /// </summary>
+    public void Replace(SeriesChange replacement)
+    {
+        if (!replacement.ReplacesSeries)
+        {
+            throw new ArgumentException("Only a message that replaces its series can replace what is pending for it.", nameof(replacement));
+        }
+
+        bool start;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            DiscardLocked(replacement.Series);
+            _replacements.RemoveAll(r => r.Series == replacement.Series);
+            _replacements.Add(replacement);
+            start = !_sending;
+            _sending = true;
+        }
+
+        if (start)
+        {
+            _ = SendPendingAsync();
+        }
+    }
+
     /// <summary>Forgets pending values of a series the connection no longer watches.</summary>
     public void Discard(WatchKey series)
     {
         lock (_gate)
         {
-            foreach (var key in _pending.Keys.Where(k => k.Series == series).ToList())
-            {
-                _pending.Remove(key);
-            }
+            DiscardLocked(series);
+        }
+    }
+
+    private void DiscardLocked(WatchKey series)
+    {
+        foreach (var key in _pending.Keys.Where(k => k.Series == series).ToList())
+        {
+            _pending.Remove(key);
         }
     }
 
@@ -97,6 +140,7 @@ public sealed class ConnectionOutbox(
         {
             _closed = true;
             _pending.Clear();
+            _replacements.Clear();
         }
     }
 
@@ -105,20 +149,37 @@ public sealed class ConnectionOutbox(
         while (true)
         {
             Dictionary<(WatchKey Series, DateTimeOffset BucketStart), Pending> batch;
+            List<SeriesChange> replacements;
             lock (_gate)
             {
-                if (_closed || _pending.Count == 0)
+                if (_closed || (_pending.Count == 0 && _replacements.Count == 0))
                 {
                     _sending = false;
                     return;
                 }
 
-                // Swap in the (empty) spare so new values collect while this batch is on its way.
+                // Swap in the (empty) spares so new values collect while this batch is on its way.
                 batch = _pending;
                 _pending = _spare;
                 _spare = batch;
+                replacements = _replacements;
+                _replacements = _spareReplacements;
+                _spareReplacements = replacements;
             }
 
+            foreach (var replacement in replacements)
+            {
+                try
+                {
+                    await send(replacement);
+                }
+                catch (Exception ex)
+                {
+                    onSendFailed(ex);
+                }
+            }
+
+            replacements.Clear();
             foreach (var series in batch.GroupBy(e => e.Key.Series, e => e.Value))
             {
                 try

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.ServiceDefaults;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
 
 namespace AnalyticsEngine.Gateway.Streaming;
 
@@ -43,15 +44,20 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Histogram<double> _commitToPush;
     private readonly HashSet<WatchKey> _failedRenewals = [];
 
+    private readonly SeriesResets _resets = new();
+    private readonly HashSet<WatchKey> _failedResets = [];
+    private readonly int _recentBuckets;
+
     // Connections closed while a call of theirs may still be running, and when: pruned after ClosedRemembered.
     private readonly Dictionary<string, long> _closedAt = [];
     private static readonly TimeSpan ClosedRemembered = TimeSpan.FromMinutes(2);
     private TaskCompletionSource<bool> _renewNow = NewSignal();
     private IKpiObserver? _reference;
 
-    public KpiFanout(IClusterClient cluster, KpiHubConnections connections, ILogger<KpiFanout> logger)
+    public KpiFanout(IClusterClient cluster, KpiHubConnections connections, IOptions<GatewayLimits> limits, ILogger<KpiFanout> logger)
     {
         _cluster = cluster;
+        _recentBuckets = limits.Value.RecentBuckets;
         _connections = connections;
         _logger = logger;
         _pushes = _meter.CreateCounter<long>("ae.gateway.pushes", "{message}", "KPI change messages sent to connections");
@@ -136,11 +142,15 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             throw;
         }
 
-        if (snapshot.Current is { } current)
+        if (snapshot.Current is not { } current)
         {
-            RememberSent(key, KpiBucketVersion.Of(current));
+            // The KPI was deselected or deleted after the hub checked it.
+            await ForgetAsync(connectionId, key, added);
+            throw new HubException(NotComputed(key));
         }
 
+        RememberSent(key, KpiBucketVersion.Of(current));
+        ResetIfRedefined(key, snapshot.Definition);
         return snapshot;
     }
 
@@ -164,6 +174,12 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             throw;
         }
 
+        if (resume.Current == default)
+        {
+            await ForgetAsync(connectionId, key, added);
+            throw new HubException(NotComputed(key));
+        }
+
         // The client now has the server's current bucket: answered if it differed, else it held that very version.
         var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
             ? KpiBucketVersion.Of(changed)
@@ -173,6 +189,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             RememberSent(key, current);
         }
 
+        ResetIfRedefined(key, resume.Definition);
         return resume;
     }
 
@@ -317,6 +334,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 
                 outboxes = [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
                 RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
+                _resets.Record(series.Key, values);
             }
 
             var change = new SeriesChange(series.Key, values);
@@ -349,6 +367,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             }
 
             WatchKey[] keys;
+            WatchKey[] resets = [];
             lock (_gate)
             {
                 if (woken == _renewNow.Task)
@@ -358,6 +377,12 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 
                 keys = woken == nextRetry ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
                 _failedRenewals.Clear();
+                if (woken == nextRetry)
+                {
+                    resets = [.. _failedResets.Where(_viewersByKey.ContainsKey)];
+                    _failedResets.Clear();
+                }
+
                 // A call outlives its connection by the grain call's timeout at most.
                 foreach (var closed in _closedAt.Where(c => Stopwatch.GetElapsedTime(c.Value) > ClosedRemembered).Select(c => c.Key).ToList())
                 {
@@ -378,6 +403,10 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             // after another those would hold back every other series' renewal.
             await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = RenewalsInParallel, CancellationToken = stoppingToken },
                 async (key, _) => await RenewAsync(key));
+            foreach (var key in resets)
+            {
+                _ = ResetAsync(key);
+            }
         }
     }
 
@@ -397,6 +426,143 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Called by a KPI grain whose KPI the client grain rebuilt under a new definition: every viewer of the series is
+    /// sent the rebuilt series (<c>kpiReset</c>) to keep in place of what it holds.
+    /// </summary>
+    public Task OnSeriesRedefined(string clientId, string kpiCode, Granularity granularity)
+    {
+        _ = ResetAsync(new WatchKey(clientId, kpiCode, granularity));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Called by a KPI grain whose KPI is no longer computed: its viewers are told why (<c>kpiEnded</c>) and dropped.</summary>
+    public Task OnSeriesEnded(string clientId, string kpiCode, Granularity granularity, string reason)
+    {
+        EndSeries(new WatchKey(clientId, kpiCode, granularity), reason);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Reads the series' snapshot once for all its viewers on this gateway and sends it to each in place of what it
+    /// holds; values pushed meanwhile follow it (<see cref="SeriesResets.TryFinish"/>). A failed read is tried again
+    /// every <see cref="RetryEvery"/> while the series has viewers.
+    /// </summary>
+    private async Task ResetAsync(WatchKey key)
+    {
+        lock (_gate)
+        {
+            if (!_viewersByKey.ContainsKey(key) || !_resets.TryStart(key))
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            while (true)
+            {
+                var snapshot = await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, _recentBuckets);
+                if (snapshot.Current is not { } current)
+                {
+                    lock (_gate)
+                    {
+                        _resets.Abandon(key);
+                    }
+
+                    EndSeries(key, NotComputed(key));
+                    await KpiGrainOf(key).Unwatch(Reference, key.Granularity);
+                    return;
+                }
+
+                lock (_gate)
+                {
+                    if (!_resets.TryFinish(key, snapshot, out var after))
+                    {
+                        continue; // redefined again while this was read
+                    }
+
+                    if (!_viewersByKey.TryGetValue(key, out var viewers))
+                    {
+                        return;
+                    }
+
+                    _newestSent[key] = KpiBucketVersion.Of(current); // replaces, whatever its revision
+                    if (after.Length > 0)
+                    {
+                        RememberSentLocked(key, KpiBucketVersion.Of(after[^1]));
+                    }
+
+                    // Under the lock, as EndSeries is: an end of the series is never overtaken by this reset.
+                    var reset = SeriesChange.Reset(key, snapshot);
+                    var pushed = after.Length > 0 ? new SeriesChange(key, after) : null;
+                    foreach (var outbox in viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>())
+                    {
+                        outbox.Replace(reset);
+                        if (pushed is not null)
+                        {
+                            outbox.Offer(pushed);
+                        }
+                    }
+                }
+
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Reading the redefined series {Series} failed; retrying in {Delay}", key, RetryEvery);
+            lock (_gate)
+            {
+                _resets.Abandon(key);
+                _failedResets.Add(key);
+            }
+        }
+    }
+
+    /// <summary>Tells every viewer of the series that it ended and why, and forgets them (the KPI grain has forgotten the watch).</summary>
+    private void EndSeries(WatchKey key, string reason)
+    {
+        lock (_gate)
+        {
+            if (!_viewersByKey.Remove(key, out var viewers))
+            {
+                return;
+            }
+
+            _newestSent.Remove(key);
+            _resets.Forget(key);
+            _failedRenewals.Remove(key);
+            _failedResets.Remove(key);
+            var ended = SeriesChange.Ended(key, reason);
+            foreach (var connectionId in viewers)
+            {
+                _keysByConnection.GetValueOrDefault(connectionId)?.Remove(key);
+                _outboxes.GetValueOrDefault(connectionId)?.Replace(ended);
+            }
+        }
+
+        _logger.LogInformation("Series {Series} ended: {Reason}", key, reason);
+    }
+
+    private static string NotComputed(WatchKey key) =>
+        $"KPI '{key.KpiCode}' is not computed for client '{key.ClientId}': it is not selected, or its formula does not compile.";
+
+    /// <summary>Starts a reset of the series when a snapshot or answer says its viewers hold another definition's values.</summary>
+    private void ResetIfRedefined(WatchKey key, string? definition)
+    {
+        bool changed;
+        lock (_gate)
+        {
+            changed = _viewersByKey.ContainsKey(key) && _resets.DefinitionChanged(key, definition);
+        }
+
+        if (changed)
+        {
+            _ = ResetAsync(key);
+        }
     }
 
     /// <summary>
@@ -422,6 +588,16 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         try
         {
             var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
+            if (snapshot.Current is null)
+            {
+                // Deselected or deleted while the KPI grain that would have said so was gone (its silo left, say).
+                EndSeries(key, NotComputed(key));
+                await KpiGrainOf(key).Unwatch(Reference, key.Granularity);
+                return;
+            }
+
+            ResetIfRedefined(key, snapshot.Definition);
+
             // Whatever changed in the current bucket while a grain was being re-created reaches viewers now;
             // a value viewers already have is not sent again.
             if (snapshot.Current is { } current && IsNews(key, current))
@@ -456,6 +632,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 
         _viewersByKey.Remove(key);
         _newestSent.Remove(key);
+        _resets.Forget(key);
         return true;
     }
 

@@ -19,6 +19,12 @@ public sealed class KpiHub(KpiFanout fanout, IClusterClient cluster, IOptions<Ga
 {
     public const string ChangedMethod = "kpiChanged";
 
+    /// <summary>The series was rebuilt under a new definition: the client replaces what it holds with this snapshot.</summary>
+    public const string ResetMethod = "kpiReset";
+
+    /// <summary>The series is no longer computed; the connection no longer views it.</summary>
+    public const string EndedMethod = "kpiEnded";
+
     public async Task<KpiSnapshot> Subscribe(string clientId, string kpiCode, string granularity)
     {
         var key = await CheckSubscriptionAsync(clientId, kpiCode, granularity);

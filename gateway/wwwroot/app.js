@@ -314,10 +314,12 @@ function createTile(client, info) {
     loading: false,
     error: null,
     subscribedTo: null, // the granularity the hub may be sending, so a period switch knows what to unsubscribe
+    ended: false, // the hub said the KPI is no longer computed: not subscribed again until the user asks
+    definition: null, // what the held values mean (formula and time zone), as the hub last said
     receivedAt: null,
     lastFlashAt: -Infinity,
   };
-  retry.addEventListener("click", () => subscribeTile(tile));
+  retry.addEventListener("click", () => { tile.ended = false; subscribeTile(tile); });
   root.addEventListener("animationend", () => root.classList.remove("flash"));
   renderTile(tile);
   return tile;
@@ -578,8 +580,14 @@ async function subscribeTile(tile) {
       try {
         const resume = await state.connection.invoke("Resume", tile.client.clientId, tile.info.code, granularity, held);
         if (generation !== tile.generation) return;
-        for (const start of resume?.expired ?? []) tile.series.delete(Date.parse(start));
-        ({ changedAny } = mergeValues(tile, resume?.changed ?? [], { replace: true }));
+        if (resume?.definition && tile.definition && resume.definition !== tile.definition) {
+          // Redefined while away (another formula or time zone): what the tile holds means something else now.
+          tile.series.clear();
+        } else {
+          for (const start of resume?.expired ?? []) tile.series.delete(Date.parse(start));
+          ({ changedAny } = mergeValues(tile, resume?.changed ?? [], { replace: true }));
+          tile.definition = resume?.definition ?? tile.definition;
+        }
       } catch (error) {
         if (generation !== tile.generation || !isConnected() || retryAfterSeconds(error) !== null) throw error;
         // Refused: what the tile holds no longer fits the series (the client's time zone changed, so its buckets
@@ -593,6 +601,7 @@ async function subscribeTile(tile) {
       const values = [...(snapshot?.recent ?? [])];
       if (snapshot?.current) values.push(snapshot.current);
       ({ changedAny } = mergeValues(tile, values));
+      tile.definition = snapshot?.definition ?? null;
     }
     if (changedAny) tile.receivedAt = new Date();
     tile.loading = false;
@@ -620,7 +629,39 @@ function retryAfterSeconds(error) {
 }
 
 function resubscribeAll() {
-  for (const tile of state.tiles.values()) if (tile.wanted) subscribeTile(tile);
+  for (const tile of state.tiles.values()) if (tile.wanted && !tile.ended) subscribeTile(tile);
+}
+
+/** The tile's series as the hub now has it, when the KPI's definition or the client's time zone changed. */
+function onKpiReset(snapshot) {
+  const tile = state.tiles.get(key(snapshot?.clientId, snapshot?.kpiCode));
+  if (!tile || tile.ended || normalizeGranularity(snapshot.granularity) !== tile.subscribedTo) return;
+  // What the tile holds is the old definition's, with the same revisions as the new values: replace it all. An answer
+  // to a Subscribe or Resume still in flight was read before, and is dropped.
+  tile.generation++;
+  tile.loading = false;
+  tile.definition = snapshot.definition ?? null;
+  tile.series.clear();
+  const values = [...(snapshot.recent ?? [])];
+  if (snapshot.current) values.push(snapshot.current);
+  mergeValues(tile, values);
+  tile.receivedAt = new Date();
+  tile.error = null;
+  renderTile(tile, { flash: true });
+}
+
+/** The KPI is no longer computed (deleted or deselected): the tile says why and stops asking for it. */
+function onKpiEnded(ended) {
+  const tile = state.tiles.get(key(ended?.clientId, ended?.kpiCode));
+  if (!tile || normalizeGranularity(ended.granularity) !== tile.subscribedTo) return;
+  tile.generation++; // an answer still in flight is for the series that ended
+  tile.subscribedTo = null;
+  tile.ended = true;
+  tile.definition = null;
+  tile.loading = false;
+  tile.series.clear();
+  tile.error = String(ended.reason ?? "This KPI is no longer computed.");
+  renderTile(tile);
 }
 
 function onKpiChanged(values) {
@@ -628,7 +669,7 @@ function onKpiChanged(values) {
   const touched = new Map();
   for (const v of values) {
     const tile = state.tiles.get(key(v?.clientId, v?.kpiCode));
-    if (!tile) continue;
+    if (!tile || tile.ended) continue; // a push that raced the series' end
     const list = touched.get(tile) ?? [];
     list.push(v);
     touched.set(tile, list);
@@ -653,6 +694,7 @@ function setPeriod(period) {
     tile.series.clear();
     tile.receivedAt = null;
     tile.error = null;
+    tile.ended = false;
     tile.granularity = null;
     if (old && isConnected()) {
       state.connection.invoke("Unsubscribe", tile.client.clientId, tile.info.code, old).catch(() => {
@@ -699,6 +741,8 @@ function createConnection() {
     .build();
 
   connection.on("kpiChanged", onKpiChanged);
+  connection.on("kpiReset", onKpiReset);
+  connection.on("kpiEnded", onKpiEnded);
   connection.onreconnecting((error) => {
     setConnectionState("reconnecting", "Reconnecting…", error ? String(error.message ?? error) : undefined);
   });

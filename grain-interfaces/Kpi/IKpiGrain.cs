@@ -21,6 +21,18 @@ public interface IKpiGrain : IGrainWithStringKey
     Task Publish(KpiValue[] changes);
 
     Task<int> GetWatcherCount();
+
+    /// <summary>
+    /// The KPI's definition or the client's time zone changed and the client grain has rebuilt it: watchers are told
+    /// that what their viewers hold no longer holds (<see cref="IKpiObserver.OnSeriesRedefined"/>).
+    /// </summary>
+    /// <remarks>One-way: a configuration change never waits on a KPI grain whose silo just went.</remarks>
+    [OneWay]
+    Task Redefined();
+
+    /// <summary>The KPI is no longer computed for the client: watchers are told why, and forgotten.</summary>
+    [OneWay]
+    Task Ended(string reason);
 }
 
 /// <summary>A gateway's receiver of KPI changes.</summary>
@@ -36,6 +48,17 @@ public interface IKpiObserver : IGrainObserver
     /// </summary>
     [OneWay]
     Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity);
+
+    /// <summary>
+    /// The series was rebuilt under a new definition (a changed formula or time zone): the values viewers hold are
+    /// the old definition's, with the same revisions as the new ones, so a push alone would not replace them.
+    /// </summary>
+    [OneWay]
+    Task OnSeriesRedefined(string clientId, string kpiCode, Granularity granularity);
+
+    /// <summary>The series is no longer computed (its KPI was deleted or deselected); the watch is over.</summary>
+    [OneWay]
+    Task OnSeriesEnded(string clientId, string kpiCode, Granularity granularity, string reason);
 }
 
 /// <summary>How long a watch lives without renewal, and how often watchers renew it.</summary>

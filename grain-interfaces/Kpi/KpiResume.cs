@@ -34,7 +34,16 @@ public sealed record KpiResume(
     [property: Id(2)] Granularity Granularity,
     [property: Id(3)] DateTimeOffset Current,
     [property: Id(4)] IReadOnlyList<KpiValue> Changed,
-    [property: Id(5)] IReadOnlyList<DateTimeOffset> Expired);
+    [property: Id(5)] IReadOnlyList<DateTimeOffset> Expired)
+{
+    /// <summary>
+    /// The definition the series is computed under (<see cref="KpiDefinitionVersion"/>): when it is not that of the
+    /// values the client holds, they were computed under another formula or time zone, and the client drops them
+    /// and subscribes afresh.
+    /// </summary>
+    [Id(6)]
+    public string? Definition { get; init; }
+}
 
 /// <summary>Which of two values of one bucket is the newer, the rule every consumer of pushes applies.</summary>
 public static class KpiVersions

@@ -71,4 +71,23 @@ public sealed record KpiSnapshot(
     [property: Id(1)] string KpiCode,
     [property: Id(2)] Granularity Granularity,
     [property: Id(3)] KpiValue? Current,
-    [property: Id(4)] IReadOnlyList<KpiValue> Recent);
+    [property: Id(4)] IReadOnlyList<KpiValue> Recent)
+{
+    /// <summary>The definition the series is computed under (<see cref="KpiDefinitionVersion"/>); null for a KPI not computed.</summary>
+    [Id(5)]
+    public string? Definition { get; init; }
+}
+
+/// <summary>
+/// A short fingerprint of what a series' values mean: the KPI's formula and the time zone its buckets are cut in.
+/// It changes exactly when the series is rebuilt under a new definition, whose values count the same events and so
+/// carry the same revisions as the old ones: a client holding values of another definition must replace them all.
+/// </summary>
+public static class KpiDefinitionVersion
+{
+    public static string Of(string formula, string timeZone)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(formula + "\n" + timeZone));
+        return Convert.ToHexStringLower(hash, 0, 8);
+    }
+}

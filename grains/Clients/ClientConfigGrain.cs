@@ -37,9 +37,32 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         await store.SaveAsync(stored);
         _config = stored;
 
-        // The KPI set or time zone may have changed: the client's computation rebuilds itself.
+        // The KPI set or time zone may have changed: the client's computation rebuilds itself, and then the dashboards
+        // watching a KPI it now computes differently, or no longer, are told.
         await GrainFactory.GetGrain<IClientKpiGrain>(clientId).Reconfigure();
+        if (current is not null)
+        {
+            TellWatchers(clientId, KpiDefinitionChanges.Between(current, stored));
+        }
+
         return [];
+    }
+
+    /// <summary>
+    /// One-way calls: a message lost with a silo is made up for by the gateways, whose next renewal of the watch sees
+    /// the series' new definition (or that it is gone) and resets (or ends) it then.
+    /// </summary>
+    private void TellWatchers(string clientId, KpiDefinitionChanges changes)
+    {
+        foreach (var code in changes.Redefined)
+        {
+            GrainFactory.GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, code)).Redefined().Ignore();
+        }
+
+        foreach (var (code, reason) in changes.Ended)
+        {
+            GrainFactory.GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, code)).Ended(reason).Ignore();
+        }
     }
 
     public async Task<FormulaCheck> PutCustomKpi(KpiDefinition kpi)

@@ -78,6 +78,33 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
 
     public Task<int> GetWatcherCount() => Task.FromResult(_watchers.Count);
 
+    public Task Redefined()
+    {
+        foreach (var (observer, granularity) in _watchers.Keys)
+        {
+            observer.OnSeriesRedefined(_clientId, _kpiCode, granularity).Ignore();
+        }
+
+        if (_watchers.Count == 0)
+        {
+            DeactivateOnIdle(); // activated only to be told
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task Ended(string reason)
+    {
+        foreach (var (observer, granularity) in _watchers.Keys)
+        {
+            observer.OnSeriesEnded(_clientId, _kpiCode, granularity, reason).Ignore();
+        }
+
+        _watchers.Clear();
+        await StopPublishingWhenUnwatched();
+        DeactivateOnIdle();
+    }
+
     private Task DropExpiredWatchers(CancellationToken cancellationToken)
     {
         var now = DateTime.UtcNow;

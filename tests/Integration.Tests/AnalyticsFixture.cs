@@ -129,6 +129,23 @@ public sealed class AnalyticsFixture : IAsyncLifetime
         return connection;
     }
 
+    /// <summary>A SignalR connection over MessagePack (long polling), with this token.</summary>
+    public async Task<HubConnection> ConnectMessagePackHubAsync(string token)
+    {
+        var server = Gateway.Server;
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(server.BaseAddress, "hubs/kpi"), options =>
+            {
+                options.HttpMessageHandlerFactory = _ => server.CreateHandler();
+                options.AccessTokenProvider = () => Task.FromResult<string?>(token);
+                options.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+            })
+            .AddMessagePackProtocol()
+            .Build();
+        await connection.StartAsync();
+        return connection;
+    }
+
     public async Task DisposeAsync()
     {
         Http?.Dispose();

@@ -199,18 +199,7 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         var clientId = TestClients.NewId("rmsgp");
         await TestClients.CreateAsync(fixture.Http, clientId);
         var recent = Minute(DateTimeOffset.UtcNow).AddMinutes(-2);
-        var server = fixture.Gateway.Server;
-        var token = fixture.Token(AnalyticsEngine.Gateway.Security.Roles.Viewer, clientId);
-        await using var hub = new HubConnectionBuilder()
-            .WithUrl(new Uri(server.BaseAddress, "hubs/kpi"), options =>
-            {
-                options.HttpMessageHandlerFactory = _ => server.CreateHandler();
-                options.AccessTokenProvider = () => Task.FromResult<string?>(token);
-                options.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
-            })
-            .AddMessagePackProtocol()
-            .Build();
-        await hub.StartAsync();
+        await using var hub = await fixture.ConnectMessagePackHubAsync(fixture.Token(AnalyticsEngine.Gateway.Security.Roles.Viewer, clientId));
         var copy = new SeriesCopy();
         hub.On<KpiValue[]>("kpiChanged", copy.ApplyPush);
         copy.ApplySnapshot(await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "OTD", "minute"));

@@ -194,7 +194,7 @@ public sealed class ClientKpiEngine
             range = series.Calendar.Previous(range);
         }
 
-        return new KpiSnapshot(_clientId, kpiCode, granularity, current, recent);
+        return new KpiSnapshot(_clientId, kpiCode, granularity, current, recent) { Definition = kpi.DefinitionVersion };
     }
 
     /// <summary>
@@ -256,7 +256,7 @@ public sealed class ClientKpiEngine
         }
 
         changed.Sort((a, b) => a.BucketStart.CompareTo(b.BucketStart));
-        return new KpiResume(_clientId, kpiCode, granularity, TimeTicks.ToDateTimeOffset(current.Start), changed, expired);
+        return new KpiResume(_clientId, kpiCode, granularity, TimeTicks.ToDateTimeOffset(current.Start), changed, expired) { Definition = kpi.DefinitionVersion };
 
         void AddIfDiffers(BucketRange bucket)
         {
@@ -422,7 +422,7 @@ public sealed class ClientKpiEngine
         }
 
         var objects = formula.ObjectModels.Select(m => _objectsByCode[m]).ToArray();
-        var compiled = new CompiledKpi(kpi, formula, terms, objects);
+        var compiled = new CompiledKpi(kpi, Zone.Id, formula, terms, objects);
         _kpis.Add(compiled);
         _kpisByCode.Add(kpi.Code, compiled);
     }

@@ -234,6 +234,10 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
 
         public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
 
+        public Task OnSeriesRedefined(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
+        public Task OnSeriesEnded(string clientId, string kpiCode, Granularity granularity, string reason) => Task.CompletedTask;
+
         public Task OnKpiChanged(KpiValue[] changes)
         {
             foreach (var change in changes)

@@ -58,5 +58,9 @@ public sealed class CurrentBucketTests(KpiClusterFixture fixture)
         public Task OnKpiChanged(KpiValue[] changes) => Task.CompletedTask;
 
         public Task OnWatchEnded(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
+        public Task OnSeriesRedefined(string clientId, string kpiCode, Granularity granularity) => Task.CompletedTask;
+
+        public Task OnSeriesEnded(string clientId, string kpiCode, Granularity granularity, string reason) => Task.CompletedTask;
     }
 }
