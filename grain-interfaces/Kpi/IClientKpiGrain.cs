@@ -35,6 +35,10 @@ public interface IClientKpiGrain : IGrainWithStringKey
     /// <summary>How far each of the client's source partitions has been applied.</summary>
     Task<IReadOnlyList<SourcePosition>> GetPositions();
 
-    /// <summary>Reloads the client's configuration (KPI set, time zone) after it changed.</summary>
-    Task Reconfigure();
+    /// <summary>
+    /// Reloads the client's configuration after it changed, and rebuilds the computation from the stored events when
+    /// it computes something else now (a KPI added, removed or with another formula, or another time zone).
+    /// </summary>
+    /// <returns>Whether it rebuilt (false for a change of names, units or field mappings alone).</returns>
+    Task<bool> Reconfigure();
 }

@@ -144,8 +144,17 @@ public sealed class ClientKpiGrain(
         Task.FromResult<IReadOnlyList<SourcePosition>>(
             _engine.ObjectModels.Order(StringComparer.Ordinal).Select(m => new SourcePosition(m, _engine.Position(m))).ToList());
 
-    public async Task Reconfigure()
+    public async Task<bool> Reconfigure()
     {
+        var (config, kpis, zone) = await LoadConfigurationAsync();
+        if (_engine.ComputesTheSame(kpis, zone))
+        {
+            // A new name or field mappings, say: the engine stays, and its checkpoint now stands for this version.
+            _configVersion = config?.Version ?? 0;
+            await CheckpointAsync();
+            return false;
+        }
+
         // A changed KPI set or time zone invalidates the partial states: rebuild from the stored events. Reads, which
         // interleave with this, wait for the end of the replay rather than answer from a half-replayed engine.
         var rebuilt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -161,6 +170,7 @@ public sealed class ClientKpiGrain(
         }
 
         await CheckpointAsync();
+        return true;
     }
 
     private async Task OnBatchAsync(EventBatch batch)
@@ -284,9 +294,7 @@ public sealed class ClientKpiGrain(
 
     private async Task BuildEngineAsync(bool allowRestore, CancellationToken ct)
     {
-        var config = await GrainFactory.GetGrain<IClientConfigGrain>(ClientId).Get();
-        var kpis = config is null ? [] : ResolveKpis(config);
-        var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+        var (config, kpis, zone) = await LoadConfigurationAsync();
         _configVersion = config?.Version ?? 0;
 
         var models = BuiltInCatalog.ObjectModelsByCode;
@@ -330,6 +338,15 @@ public sealed class ClientKpiGrain(
             logger.LogWarning(ex, "Checkpoint of client {Client} is unreadable; rebuilding from the stored events", ClientId);
             return null;
         }
+    }
+
+    /// <summary>The client's configuration, the KPIs it selects and its zone (none and UTC for a client that does not exist).</summary>
+    private async Task<(ClientConfig? Config, List<KpiDefinition> Kpis, DateTimeZone Zone)> LoadConfigurationAsync()
+    {
+        var config = await GrainFactory.GetGrain<IClientConfigGrain>(ClientId).Get();
+        var kpis = config is null ? [] : ResolveKpis(config);
+        var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
+        return (config, kpis, zone);
     }
 
     private static List<KpiDefinition> ResolveKpis(ClientConfig config)

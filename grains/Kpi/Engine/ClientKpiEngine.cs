@@ -50,6 +50,7 @@ public sealed class ClientKpiEngine
         _options = options;
         _latenessTicks = options.AllowedLateness.Ticks;
         Zone = zone;
+        _definitions = [.. kpis];
         foreach (var kpi in kpis)
         {
             Compile(kpi, models);
@@ -76,6 +77,18 @@ public sealed class ClientKpiEngine
 
     /// <summary>The client's time zone.</summary>
     public DateTimeZone Zone { get; }
+
+    private readonly KpiDefinition[] _definitions;
+
+    /// <summary>
+    /// Whether an engine built for <paramref name="kpis"/> in <paramref name="zone"/> would compute what this one does:
+    /// the same formulas under the same codes, in the same order, and the same zone (names, units and descriptions do
+    /// not count). If so, a configuration change need not rebuild it from the stored events.
+    /// </summary>
+    public bool ComputesTheSame(IReadOnlyList<KpiDefinition> kpis, DateTimeZone zone) =>
+        zone.Id == Zone.Id
+        && kpis.Count == _definitions.Length
+        && kpis.Select((k, i) => k.Code == _definitions[i].Code && k.Formula == _definitions[i].Formula).All(same => same);
 
     internal IReadOnlyList<ObjectRuntime> Objects => _objects;
 

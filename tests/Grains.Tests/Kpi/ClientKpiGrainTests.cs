@@ -171,6 +171,29 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
         Assert.Equal(40, bucket.Value);
     }
 
+    [Fact]
+    public async Task A_change_that_computes_the_same_keeps_the_computation_and_one_that_does_not_rebuilds_it()
+    {
+        var clientId = await CreateClientAsync();
+        var minute = Minute(-5);
+        await IngestAsync(clientId, Orders(minute, onTime: [true, false]));
+        await WaitForBucketAsync(clientId, "OTD", minute, events: 2);
+        var configGrain = fixture.Client.GetGrain<IClientConfigGrain>(clientId);
+        var computation = fixture.Client.GetGrain<IClientKpiGrain>(clientId);
+
+        // Renamed: the KPIs and the zone are as they were, so nothing is replayed (a large client's reads would wait).
+        Assert.Empty(await configGrain.Put((await configGrain.Get())! with { Name = "Renamed" }));
+        Assert.False(await computation.Reconfigure());
+        Assert.Equal(50, (await computation.GetSnapshot("OTD", Granularity.Minute, 10)).Recent.Single(v => v.BucketStart == minute).Value);
+
+        // Another zone computes other buckets: the engine is rebuilt from the stored events, which it then holds again.
+        var config = (await configGrain.Get())!;
+        Assert.Empty(await configGrain.Put(config with { TimeZone = "Asia/Kolkata" }));
+        Assert.False(await computation.Reconfigure()); // the Put rebuilt it already
+        var rebuilt = (await computation.GetSnapshot("OTD", Granularity.Minute, 10)).Recent.Single(v => v.BucketStart == minute);
+        Assert.Equal((2L, 50.0), (rebuilt.EventCount, rebuilt.Value!.Value));
+    }
+
     private async Task<string> CreateClientAsync()
     {
         var clientId = "g-" + Guid.NewGuid().ToString("N")[..10];
