@@ -1,5 +1,6 @@
 using System.Globalization;
 using AnalyticsEngine.Batch;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Query;
 
@@ -72,12 +73,12 @@ public static class BatchApi
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
         batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch");
-        batch.MapGet("/jobs", ListAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs");
-        batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
+        batch.MapGet("/jobs", ListAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs");
+        batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
-        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
-        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
+        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
+        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }
 
@@ -106,6 +107,12 @@ public static class BatchApi
         if (clients is { Count: 0 })
         {
             return TypedResults.Ok(Array.Empty<BatchJobView>());
+        }
+
+        // A misspelt client would otherwise look like a client without jobs.
+        if (clientId is not null && await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is null)
+        {
+            return Problems.NotFound($"Client '{clientId}' does not exist.");
         }
 
         var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).List(clients);

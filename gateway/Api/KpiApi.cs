@@ -11,16 +11,19 @@ public static class KpiApi
     public static IEndpointRouteBuilder MapKpiApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
+            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
             .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
+            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
             .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
+            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
             .AddEndpointFilter(KpiResults.RefuseUnknownFormat)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)

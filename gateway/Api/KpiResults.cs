@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Query;
@@ -89,7 +90,9 @@ public static class KpiResults
             var granularity = result.Granularity.ToString().ToLowerInvariant();
             if (result.Error is { } error)
             {
-                CsvText.Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", "", $"{error.Kind}: {error.Message}"]);
+                // The kind as JSON answers name it (unknownKpi).
+                var kind = JsonNamingPolicy.CamelCase.ConvertName(error.Kind.ToString());
+                CsvText.Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", "", $"{kind}: {error.Message}"]);
                 continue;
             }
 
@@ -126,8 +129,8 @@ public static class KpiResults
             QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
             QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
             QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
-            QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message),
-            QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message),
+            QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message, Problems.ErrorAt("granularity", error.Message)),
+            QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message, Problems.ErrorAt("dimension", error.Message)),
             QueryErrorKind.TooManyQueries => Problems.BadRequest("Too many queries", error.Message),
             QueryErrorKind.Failed => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status500InternalServerError, title: "Query failed"),
             QueryErrorKind.FormulaFailed => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "Formula failed over the stored rows"),
@@ -135,14 +138,17 @@ public static class KpiResults
         };
     }
 
-    private static string Instant(DateTimeOffset value) => value.ToString("O", CultureInfo.InvariantCulture);
+    /// <summary>As JSON answers write it: ISO 8601 with the offset, and fractional seconds only when there are some.</summary>
+    private static string Instant(DateTimeOffset value) => value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture);
 
     private static string Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 
     private static string Components(IReadOnlyList<KpiComponent> components)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        // Component names are formula text ('UPS' in a filter): written as they are, as JSON answers and pushes have them,
+        // not escaped for HTML, which a CSV cell never is.
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             foreach (var component in components)

@@ -166,6 +166,12 @@ public interface IBatchJobGrain : IGrainWithStringKey
 
     /// <summary>Removes the reminder; returns false when no job has this id.</summary>
     Task<bool> Unschedule();
+
+    /// <summary>
+    /// The client's time zone changed: its due times are its local clock's, so the next one is worked out again in
+    /// the new zone (and the reminder moved to it). Nothing for a job not scheduled.
+    /// </summary>
+    Task ClientZoneChanged();
 }
 
 /// <summary>Reads across jobs from <c>batch.jobs</c> and <c>batch.runs</c> (stateless worker; use key 0).</summary>

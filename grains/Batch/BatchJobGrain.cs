@@ -72,7 +72,8 @@ public sealed partial class BatchJobGrain(
             return new(null, problems);
         }
 
-        state.State.Definition = definition;
+        // Codes as the catalog spells them ("pof" finds POF), as the runs' results name them.
+        state.State.Definition = definition with { KpiCodes = [.. definition.KpiCodes.Select(c => ClientKpis.Find(config, c)?.Code ?? c)] };
         state.State.Status = BatchJobStatus.Scheduled;
         state.State.CreatedAt = now.ToDateTimeOffset();
         state.State.NextRunAt = options.Value.TestTickPeriod is { } tick ? (now + Duration.FromTimeSpan(tick)).ToDateTimeOffset() : due.ToDateTimeOffset();
@@ -124,6 +125,21 @@ public sealed partial class BatchJobGrain(
         }
 
         return true;
+    }
+
+    public async Task ClientZoneChanged()
+    {
+        if (state.State is not { Definition: { } definition, Status: BatchJobStatus.Scheduled } || options.Value.TestTickPeriod is not null)
+        {
+            return;
+        }
+
+        var zone = ZoneOf(await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get());
+        var now = SystemClock.Instance.GetCurrentInstant();
+        state.State.NextRunAt = BatchCalendar.NextRun(definition.Schedule, zone, now).ToDateTimeOffset();
+        await RegisterReminderAsync(now);
+        await SaveAsync();
+        LogScheduled(logger, JobId, definition.ClientId, state.State.NextRunAt.Value);
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using System.Text.RegularExpressions;
+using AnalyticsEngine.Batch;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Kpi;
 using NodaTime;
@@ -43,9 +44,21 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         if (current is not null)
         {
             TellWatchers(clientId, KpiDefinitionChanges.Between(current, stored));
+            if (!string.Equals(current.TimeZone, stored.TimeZone, StringComparison.Ordinal))
+            {
+                await RescheduleJobsAsync(clientId);
+            }
         }
 
         return [];
+    }
+
+    /// <summary>The client's batch jobs run by its local clock: each works out its next due time in the new zone.</summary>
+    private async Task RescheduleJobsAsync(string clientId)
+    {
+        var jobs = await GrainFactory.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]);
+        await Task.WhenAll(jobs.Where(j => j.Status == BatchJobStatus.Scheduled)
+            .Select(j => GrainFactory.GetGrain<IBatchJobGrain>(j.JobId).ClientZoneChanged()));
     }
 
     /// <summary>

@@ -60,6 +60,31 @@ public sealed class BatchJobApiTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_jobs_next_run_follows_its_clients_new_time_zone()
+    {
+        var clientId = TestClients.NewId("bzone");
+        await TestClients.CreateAsync(fixture.Http, clientId, "Europe/Berlin", "POF");
+        var job = await ScheduleAsync(new
+        {
+            clientId, name = "Daily POF", kpiCodes = new[] { "POF" }, granularity = "hour",
+            schedule = new { frequency = "daily", time = "02:30" },
+        });
+        Assert.Equal("02:30", LocalTime(job.GetProperty("nextRunAt").GetDateTimeOffset(), "Europe/Berlin"));
+
+        using (var moved = await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "Test " + clientId, timeZone = "America/New_York", selectedKpis = new[] { "POF" } }))
+        {
+            Assert.True(moved.IsSuccessStatusCode, await moved.Content.ReadAsStringAsync());
+        }
+
+        var next = (await fixture.Http.GetFromJsonAsync<JsonElement>($"/batch/jobs/{job.GetProperty("jobId").GetString()}")).GetProperty("nextRunAt").GetDateTimeOffset();
+        Assert.Equal("02:30", LocalTime(next, "America/New_York"));
+        Assert.InRange(next, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    private static string LocalTime(DateTimeOffset at, string zone) =>
+        TimeZoneInfo.ConvertTime(at, TimeZoneInfo.FindSystemTimeZoneById(zone)).ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task A_job_is_listed_runs_now_and_its_results_equal_a_one_time_query_in_json_and_csv()
     {
         var clientId = await ClientWithOrdersAsync();

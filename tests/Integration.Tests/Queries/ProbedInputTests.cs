@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace AnalyticsEngine.Integration.Tests.Queries;
+
+/// <summary>
+/// What a caller exploring the API meets at its edges: a misspelt query parameter, a client that does not exist, a
+/// refusal that names its field, CSV that says what JSON says, and KPI codes in a job as the catalog spells them.
+/// </summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class ProbedInputTests(AnalyticsFixture fixture)
+{
+    private const string From = "2026-11-02T00:00:00Z";
+    private const string To = "2026-11-03T00:00:00Z";
+
+    [Fact]
+    public async Task A_misspelt_query_parameter_is_refused_and_named_not_ignored()
+    {
+        var clientId = TestClients.NewId("qs");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+
+        using var history = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF/history?from={From}&to={To}&granularty=hour&dimensions=carrier");
+        var problem = await ProblemAsync(history, HttpStatusCode.BadRequest);
+        Assert.Equal("Unknown query parameter", problem.GetProperty("title").GetString());
+        var errors = problem.GetProperty("errors");
+        Assert.Equal(["dimensions", "granularty"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("dimension, format, from, granularity, kpiCode, to", errors.GetProperty("granularty")[0].GetString(), StringComparison.Ordinal);
+
+        using var jobs = await fixture.Http.GetAsync($"/batch/jobs?client={clientId}");
+        Assert.Equal(["client"], (await ProblemAsync(jobs, HttpStatusCode.BadRequest)).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+
+        // Spelt right, in any case, it is read as before.
+        using var right = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF/history?from={From}&to={To}&Granularity=hour&format=json");
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_jobs_of_a_client_that_does_not_exist_are_not_found_rather_than_none()
+    {
+        using var response = await fixture.Http.GetAsync($"/batch/jobs?clientId={TestClients.NewId("nobody")}");
+
+        Assert.Contains("does not exist", (await ProblemAsync(response, HttpStatusCode.NotFound)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dimension_the_kpi_cannot_be_drilled_by_and_too_many_points_name_their_field()
+    {
+        var clientId = TestClients.NewId("field");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+
+        using var dimension = await fixture.Http.PostAsJsonAsync("/calculate", new { clientId, kpiCode = "OTD", from = From, to = To, dimension = "nosuch" });
+        var problem = await ProblemAsync(dimension, HttpStatusCode.BadRequest);
+        Assert.Equal("Invalid dimension", problem.GetProperty("title").GetString());
+        Assert.Contains("nosuch", problem.GetProperty("errors").GetProperty("dimension")[0].GetString(), StringComparison.Ordinal);
+
+        using var points = await fixture.Http.PostAsJsonAsync("/calculate", new { clientId, kpiCode = "OTD", from = "2025-01-01T00:00:00Z", to = To, granularity = "minute" });
+        var tooMany = await ProblemAsync(points, HttpStatusCode.BadRequest);
+        Assert.Equal("Too many points", tooMany.GetProperty("title").GetString());
+        Assert.Contains("coarser granularity", tooMany.GetProperty("errors").GetProperty("granularity")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Csv_names_an_error_kind_components_and_times_as_json_does()
+    {
+        var clientId = TestClients.NewId("csvj");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using (var created = await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis",
+            new { code = "UPS_SHARE", name = "UPS share", formula = "100 * count(orders) filter (where orders.carrier = 'UPS') / count(orders)", unit = "%" }))
+        {
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        }
+
+        var hour = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+        var orders = TestOrder.Random(4, hour, 12).Select((o, i) => o with { carrier = i % 2 == 0 ? "UPS" : "DHL" }).ToList();
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders)).EnsureSuccessStatusCode();
+
+        var csv = await CsvAsync("/calculate/batch", new
+        {
+            queries = new object[]
+            {
+                new { clientId, kpiCode = "UPS_SHARE", from = hour, to = hour.AddHours(1), granularity = "hour" },
+                new { clientId, kpiCode = "NOPE", from = hour, to = hour.AddHours(1), granularity = "hour" },
+            },
+        });
+        var records = Csv.Records(csv);
+
+        var value = records.Single(r => r["kpi_code"] == "UPS_SHARE");
+        Assert.Equal("2026-11-02T10:00:00+00:00", value["bucket_start"]);
+        Assert.Contains("orders.carrier = 'UPS'", value["components"], StringComparison.Ordinal);
+        Assert.StartsWith("unknownKpi: ", records.Single(r => r["kpi_code"] == "NOPE")["error"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_jobs_kpi_codes_are_kept_as_the_catalog_spells_them()
+    {
+        var clientId = TestClients.NewId("bcase");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+
+        using var response = await fixture.Http.PostAsJsonAsync("/batch/schedule", new
+        {
+            clientId, kpiCodes = new[] { "pof" }, granularity = "hour", schedule = new { frequency = "daily", time = "02:30" },
+        });
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, text);
+        Assert.Equal(["POF"], JsonDocument.Parse(text).RootElement.GetProperty("definition").GetProperty("kpiCodes").EnumerateArray().Select(c => c.GetString()));
+    }
+
+    private async Task<string> CsvAsync(string url, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body) };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        using var response = await fixture.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return text;
+    }
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
