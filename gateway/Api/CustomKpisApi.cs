@@ -1,3 +1,4 @@
+using AnalyticsEngine.Batch;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
@@ -54,14 +55,35 @@ public static class CustomKpisApi
             .WithName("UpdateCustomKpi")
             .RequireAuthorization(Policies.Analyze);
 
-        custom.MapDelete("/{kpiCode}", async Task<Results<NoContent, ProblemHttpResult>> (string clientId, string kpiCode, IClusterClient cluster) =>
-            await cluster.GetGrain<IClientConfigGrain>(clientId).DeleteCustomKpi(kpiCode)
-                ? TypedResults.NoContent()
-                : Problems.NotFound($"Client '{clientId}' has no custom KPI '{kpiCode}'."))
+        custom.MapDelete("/{kpiCode}", DeleteAsync)
             .WithName("DeleteCustomKpi")
             .RequireAuthorization(Policies.Analyze);
 
         return app;
+    }
+
+    /// <summary>
+    /// Deletes a custom KPI, unless a scheduled batch job names it: every later run of that job would fail, so the
+    /// caller is told which jobs to unschedule first.
+    /// </summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string clientId, string kpiCode, IClusterClient cluster)
+    {
+        var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]);
+        var usedBy = jobs
+            .Where(j => j.Status == BatchJobStatus.Scheduled && j.Definition.KpiCodes.Contains(kpiCode, StringComparer.Ordinal))
+            .Select(j => j.JobId)
+            .ToList();
+        if (usedBy.Count > 0)
+        {
+            return TypedResults.Problem(
+                $"KPI '{kpiCode}' is computed by scheduled batch job{(usedBy.Count == 1 ? "" : "s")} {string.Join(", ", usedBy.Select(id => $"'{id}'"))}; "
+                + "unschedule (DELETE /batch/jobs/{jobId}) or replace them first, or every later run would fail.",
+                statusCode: StatusCodes.Status409Conflict, title: "KPI in use");
+        }
+
+        return await cluster.GetGrain<IClientConfigGrain>(clientId).DeleteCustomKpi(kpiCode)
+            ? TypedResults.NoContent()
+            : Problems.NotFound($"Client '{clientId}' has no custom KPI '{kpiCode}'.");
     }
 
     private static async Task<IResult> PutAsync(string clientId, string? code, CustomKpiRequest request, IClusterClient cluster, bool creating)

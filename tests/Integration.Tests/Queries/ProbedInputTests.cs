@@ -108,6 +108,30 @@ public sealed class ProbedInputTests(AnalyticsFixture fixture)
         Assert.Equal(["POF"], JsonDocument.Parse(text).RootElement.GetProperty("definition").GetProperty("kpiCodes").EnumerateArray().Select(c => c.GetString()));
     }
 
+    [Fact]
+    public async Task A_custom_kpi_a_scheduled_job_computes_is_not_deleted_until_the_job_is_unscheduled()
+    {
+        var clientId = TestClients.NewId("kused");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new { code = "ORDERS", name = "Orders", formula = "count(orders)", unit = "" })).EnsureSuccessStatusCode();
+        using var scheduled = await fixture.Http.PostAsJsonAsync("/batch/schedule", new
+        {
+            clientId, kpiCodes = new[] { "ORDERS" }, granularity = "hour", schedule = new { frequency = "daily", time = "02:30" },
+        });
+        var jobId = JsonDocument.Parse(await scheduled.Content.ReadAsStringAsync()).RootElement.GetProperty("jobId").GetString();
+
+        using (var refused = await fixture.Http.DeleteAsync($"/clients/{clientId}/custom-kpis/ORDERS"))
+        {
+            var problem = await ProblemAsync(refused, HttpStatusCode.Conflict);
+            Assert.Contains($"scheduled batch job '{jobId}'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Contains("ORDERS", await fixture.Http.GetStringAsync($"/clients/{clientId}/custom-kpis"), StringComparison.Ordinal);
+        (await fixture.Http.DeleteAsync($"/batch/jobs/{jobId}")).EnsureSuccessStatusCode();
+        using var deleted = await fixture.Http.DeleteAsync($"/clients/{clientId}/custom-kpis/ORDERS");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
+
     private async Task<string> CsvAsync(string url, object body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body) };
