@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
@@ -16,9 +15,6 @@ namespace AnalyticsEngine.Grains.Tests.Ingest;
 /// </summary>
 public sealed class CommitOutcomeTests(CommitOutcomeTests.RelayedCluster cluster) : IClassFixture<CommitOutcomeTests.RelayedCluster>
 {
-    private static readonly ObjectModelTable Orders = ObjectModelTables.BuiltIn.Get("orders");
-    private static readonly DateTimeOffset OrderedAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds() / 60 * 60);
-
     [Fact]
     public async Task A_commit_whose_answer_is_lost_is_reported_as_unknown_and_its_keyed_retry_is_answered_from_it()
     {
@@ -56,7 +52,7 @@ public sealed class CommitOutcomeTests(CommitOutcomeTests.RelayedCluster cluster
         }
 
         var hours = (await computation.GetSnapshot("POF", Granularity.Hour, 2)).Recent;
-        Assert.Equal(4, hours.Single(h => h.BucketStart <= OrderedAt && OrderedAt < h.BucketEnd).EventCount);
+        Assert.Equal(4, hours.Single(h => h.BucketStart <= OrderBodies.OrderedAt && OrderBodies.OrderedAt < h.BucketEnd).EventCount);
     }
 
     [Fact]
@@ -79,33 +75,9 @@ public sealed class CommitOutcomeTests(CommitOutcomeTests.RelayedCluster cluster
 
     private static IngestRequest Request(byte[] body, string? key) => new(IngestFormat.Json, body, IngestPolicy.RejectBatch, key);
 
-    private async Task<List<string>> StoredOrderIdsAsync(string clientId)
-    {
-        await using var command = cluster.Database.CreateCommand($"SELECT order_id FROM {Orders.QualifiedName} WHERE client_id = $1 ORDER BY sequence");
-        command.Parameters.AddWithValue(clientId);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            ids.Add(reader.GetString(0));
-        }
+    private Task<List<string>> StoredOrderIdsAsync(string clientId) => OrderBodies.StoredIdsAsync(cluster.Database, clientId);
 
-        return ids;
-    }
-
-    private static byte[] Body(params string[] orderIds) =>
-        JsonSerializer.SerializeToUtf8Bytes(orderIds.Select(id => new
-        {
-            order_id = id,
-            ordered_at = OrderedAt,
-            order_value = 10.0,
-            promised_at = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            on_time = true,
-            in_full = true,
-            damage_free = true,
-            documentation_complete = true,
-            status = "delivered",
-        }));
+    private static byte[] Body(params string[] orderIds) => OrderBodies.Body(orderIds);
 
     /// <summary>One silo whose grains reach PostgreSQL through a <see cref="CommitBreakingRelay"/> (its providers directly).</summary>
     public sealed class RelayedCluster : IAsyncLifetime

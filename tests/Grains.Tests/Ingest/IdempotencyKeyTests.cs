@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 
@@ -11,11 +10,6 @@ namespace AnalyticsEngine.Grains.Tests.Ingest;
 [Collection(KpiClusterCollection.Name)]
 public sealed class IdempotencyKeyTests(KpiClusterFixture fixture)
 {
-    private static readonly ObjectModelTable Orders = ObjectModelTables.BuiltIn.Get("orders");
-
-    // One instant for every body, so that the same order ids always make the same rows.
-    private static readonly DateTimeOffset OrderedAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds() / 60 * 60);
-
     [Fact]
     public async Task The_same_rows_sent_twice_with_one_key_are_stored_once_and_the_second_is_a_replay()
     {
@@ -129,19 +123,7 @@ public sealed class IdempotencyKeyTests(KpiClusterFixture fixture)
         fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"))
             .Ingest(new IngestRequest(IngestFormat.Json, body, IngestPolicy.RejectBatch, key));
 
-    private async Task<List<string>> StoredOrderIdsAsync(string clientId)
-    {
-        await using var command = fixture.Database.CreateCommand($"SELECT order_id FROM {Orders.QualifiedName} WHERE client_id = $1 ORDER BY sequence");
-        command.Parameters.AddWithValue(clientId);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
-    }
+    private Task<List<string>> StoredOrderIdsAsync(string clientId) => OrderBodies.StoredIdsAsync(fixture.Database, clientId);
 
     private async Task<long> LastSequenceAsync(string clientId)
     {
@@ -151,19 +133,5 @@ public sealed class IdempotencyKeyTests(KpiClusterFixture fixture)
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private static byte[] Body(params string[] orderIds)
-    {
-        return JsonSerializer.SerializeToUtf8Bytes(orderIds.Select(id => new
-        {
-            order_id = id,
-            ordered_at = OrderedAt,
-            order_value = 10.0,
-            promised_at = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            on_time = true,
-            in_full = true,
-            damage_free = true,
-            documentation_complete = true,
-            status = "delivered",
-        }));
-    }
+    private static byte[] Body(params string[] orderIds) => OrderBodies.Body(orderIds);
 }
