@@ -122,6 +122,19 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task The_openapi_document_tells_of_the_ingest_idempotency_key_and_its_unavailable_answers()
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
+        var ingest = document.RootElement.GetProperty("paths").GetProperty("/ingest/{objectModel}").GetProperty("post");
+
+        var header = ingest.GetProperty("parameters").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "Idempotency-Key");
+        Assert.Equal("header", header.GetProperty("in").GetString());
+        Assert.True(ingest.GetProperty("responses").TryGetProperty("503", out _));
+        Assert.True(ingest.GetProperty("responses").TryGetProperty("504", out _));
+    }
+
+    [Fact]
     public async Task Cross_origin_requests_are_refused_unless_the_origin_is_configured()
     {
         using (var request = Preflight("https://dashboards.example.com"))
