@@ -34,7 +34,9 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         }
 
         var current = await Get();
-        var stored = config with { ClientId = clientId, Version = (current?.Version ?? 0) + 1 };
+        // Each KPI once, as the catalog spells it ("pof" finds POF): the code every read, push and access check uses.
+        var selected = config.SelectedKpis.Select(code => ClientKpis.Find(config, code)?.Code ?? code).Distinct(StringComparer.Ordinal).ToList();
+        var stored = config with { ClientId = clientId, SelectedKpis = selected, Version = (current?.Version ?? 0) + 1 };
         await store.SaveAsync(stored);
         _config = stored;
 
@@ -44,7 +46,7 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         if (current is not null)
         {
             TellWatchers(clientId, KpiDefinitionChanges.Between(current, stored));
-            if (!string.Equals(current.TimeZone, stored.TimeZone, StringComparison.Ordinal))
+            if (!ZoneIds.Same(current.TimeZone, stored.TimeZone))
             {
                 await RescheduleJobsAsync(clientId);
             }
@@ -94,8 +96,10 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
 
         var current = await Get() ?? throw new InvalidOperationException($"client '{this.GetPrimaryKeyString()}' does not exist");
         var stored = kpi with { RequiredObjects = check.ObjectModels };
+        // A new KPI is selected at once; a changed one stays selected or not, as the client had it.
+        var creating = current.CustomKpis.All(k => k.Code != kpi.Code);
         var custom = current.CustomKpis.Where(k => k.Code != kpi.Code).Append(stored).ToList();
-        var selected = current.SelectedKpis.Contains(kpi.Code, StringComparer.Ordinal) ? current.SelectedKpis : [.. current.SelectedKpis, kpi.Code];
+        var selected = creating && !current.SelectedKpis.Contains(kpi.Code, StringComparer.Ordinal) ? [.. current.SelectedKpis, kpi.Code] : current.SelectedKpis;
         var problems = await Put(current with { CustomKpis = custom, SelectedKpis = selected });
         return problems.Count == 0 ? check : new FormulaCheck([.. problems.Select(p => new FormulaProblem(0, 0, p, ""))], check.ObjectModels);
     }

@@ -13,7 +13,7 @@ public sealed record KpiDefinitionChanges(IReadOnlyList<string> Redefined, IRead
 
     public static KpiDefinitionChanges Between(ClientConfig before, ClientConfig after)
     {
-        var zoneChanged = !string.Equals(before.TimeZone, after.TimeZone, StringComparison.Ordinal);
+        var zoneChanged = !ZoneIds.Same(before.TimeZone, after.TimeZone);
         var stillSelected = (after.SelectedKpis ?? []).ToHashSet(StringComparer.Ordinal);
         List<string> redefined = [];
         List<(string, string)> ended = [];

@@ -38,6 +38,26 @@ public sealed class CustomKpiTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task Changing_a_deselected_custom_kpi_leaves_it_deselected_and_codes_are_stored_once_as_the_catalog_spells_them()
+    {
+        var clientId = TestClients.NewId("cksel");
+        await TestClients.CreateAsync(fixture.Http, clientId, "Europe/Berlin", "pof", "POF", "otd");
+        Assert.Equal(["POF", "OTD"], await SelectedAsync(clientId));
+
+        var body = new { code = "CK", name = "Count", formula = "count(orders)" };
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", body)).EnsureSuccessStatusCode();
+        Assert.Equal(["POF", "OTD", "CK"], await SelectedAsync(clientId));
+        (await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "Test " + clientId, selectedKpis = new[] { "POF", "OTD" } })).EnsureSuccessStatusCode();
+
+        (await fixture.Http.PutAsJsonAsync($"/clients/{clientId}/custom-kpis/CK", body with { name = "Count of orders" })).EnsureSuccessStatusCode();
+
+        Assert.Equal(["POF", "OTD"], await SelectedAsync(clientId));
+    }
+
+    private async Task<string[]> SelectedAsync(string clientId) =>
+        [.. (await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}")).GetProperty("selectedKpis").EnumerateArray().Select(c => c.GetString()!)];
+
+    [Fact]
     public async Task A_new_custom_kpi_is_computed_from_events_stored_before_it_existed_and_then_live()
     {
         var clientId = TestClients.NewId("ck");

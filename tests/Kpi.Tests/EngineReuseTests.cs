@@ -14,9 +14,12 @@ public sealed class EngineReuseTests
     private static ClientKpiEngine EngineOf(params KpiDefinition[] kpis) => new("c", Berlin, kpis, TestModels.All, new KpiEngineOptions());
 
     [Fact]
-    public void The_same_formulas_in_the_same_zone_compute_the_same_whatever_their_names()
+    public void The_same_formulas_in_the_same_zone_compute_the_same_whatever_their_names_order_or_zone_alias()
     {
         Assert.True(EngineOf(Count, Big).ComputesTheSame([Count with { Name = "Orders", Unit = "" }, Big with { Description = "Big ones" }], Berlin));
+        Assert.True(EngineOf(Count, Big).ComputesTheSame([Big, Count], Berlin));
+        Assert.True(new ClientKpiEngine("c", DateTimeZoneProviders.Tzdb["Asia/Kolkata"], [Count], TestModels.All, new KpiEngineOptions())
+            .ComputesTheSame([Count], DateTimeZoneProviders.Tzdb["Asia/Calcutta"]));
     }
 
     [Fact]
@@ -27,7 +30,7 @@ public sealed class EngineReuseTests
         Assert.False(engine.ComputesTheSame([Count, Big with { Formula = "count(orders)" }], Berlin));
         Assert.False(engine.ComputesTheSame([Count], Berlin));
         Assert.False(engine.ComputesTheSame([Count, Big, TestModels.Kpi("X", "sum(orders.order_value)")], Berlin));
-        Assert.False(engine.ComputesTheSame([Big, Count], Berlin));
+        Assert.False(engine.ComputesTheSame([Count, Count], Berlin));
         Assert.False(engine.ComputesTheSame([Count, Big], DateTimeZoneProviders.Tzdb["Europe/Paris"]));
     }
 }

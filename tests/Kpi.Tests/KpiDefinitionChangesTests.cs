@@ -49,6 +49,12 @@ public sealed class KpiDefinitionChangesTests
     }
 
     [Fact]
+    public void Another_name_of_the_same_time_zone_changes_no_series()
+    {
+        Assert.True(KpiDefinitionChanges.Between(Config(timeZone: "Asia/Calcutta"), Config(timeZone: "Asia/Kolkata")).IsEmpty);
+    }
+
+    [Fact]
     public void A_deleted_custom_kpi_ends_and_says_it_was_deleted()
     {
         var changes = KpiDefinitionChanges.Between(Config(), Config(selected: ["POF", "OTD"], custom: []));

@@ -1,4 +1,5 @@
 using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Formula;
 using NodaTime;
@@ -82,13 +83,16 @@ public sealed class ClientKpiEngine
 
     /// <summary>
     /// Whether an engine built for <paramref name="kpis"/> in <paramref name="zone"/> would compute what this one does:
-    /// the same formulas under the same codes, in the same order, and the same zone (names, units and descriptions do
-    /// not count). If so, a configuration change need not rebuild it from the stored events.
+    /// the same formulas under the same codes, in whatever order, and the same zone, by whichever of its names (names,
+    /// units and descriptions do not count). If so, a configuration change need not rebuild it from the stored events.
     /// </summary>
-    public bool ComputesTheSame(IReadOnlyList<KpiDefinition> kpis, DateTimeZone zone) =>
-        zone.Id == Zone.Id
-        && kpis.Count == _definitions.Length
-        && kpis.Select((k, i) => k.Code == _definitions[i].Code && k.Formula == _definitions[i].Formula).All(same => same);
+    public bool ComputesTheSame(IReadOnlyList<KpiDefinition> kpis, DateTimeZone zone)
+    {
+        var formulas = _definitions.GroupBy(k => k.Code, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Formula, StringComparer.Ordinal);
+        return ZoneIds.Same(zone.Id, Zone.Id)
+            && kpis.Select(k => k.Code).Distinct(StringComparer.Ordinal).Count() == formulas.Count
+            && kpis.All(k => formulas.TryGetValue(k.Code, out var formula) && formula == k.Formula);
+    }
 
     internal IReadOnlyList<ObjectRuntime> Objects => _objects;
 
@@ -435,7 +439,7 @@ public sealed class ClientKpiEngine
         }
 
         var objects = formula.ObjectModels.Select(m => _objectsByCode[m]).ToArray();
-        var compiled = new CompiledKpi(kpi, Zone.Id, formula, terms, objects);
+        var compiled = new CompiledKpi(kpi, ZoneIds.Canonical(Zone.Id), formula, terms, objects);
         _kpis.Add(compiled);
         _kpisByCode.Add(kpi.Code, compiled);
     }
