@@ -1,18 +1,32 @@
+using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json;
+using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Query;
 using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Microsoft.OpenApi;
 
 namespace AnalyticsEngine.Gateway.Api;
 
-/// <summary>What a caller sends to create or replace a client's configuration.</summary>
+/// <summary>
+/// What a caller sends to create or replace a client's configuration: the document <c>GET /clients/{clientId}</c>
+/// returns, changed where wanted, is one.
+/// </summary>
+/// <param name="CustomKpis">Changed only through <c>/clients/{clientId}/custom-kpis</c>; a PUT may repeat them as read.</param>
+/// <param name="Version">The version the change was made from: refused (409) when the configuration has moved on since.</param>
 public sealed record ClientRequest(
     string? ClientId,
     string? Name,
     string? TimeZone,
     IReadOnlyList<string>? SelectedKpis,
-    IReadOnlyList<FieldMapping>? FieldMappings) : IClientScoped;
+    IReadOnlyList<FieldMapping>? FieldMappings,
+    IReadOnlyList<KpiDefinition>? CustomKpis = null,
+    long? Version = null) : IClientScoped;
 
 /// <summary>The query rollups of a client's partitions (<c>GET /clients/{clientId}/rollups</c>).</summary>
 public sealed record ClientRollups(string ClientId, IReadOnlyList<PartitionRollupStatus> Partitions);
@@ -36,11 +50,12 @@ public static class ClientsApi
             .WithName("ListClients")
             .WithSummary("The clients the caller's token grants.");
 
-        clients.MapGet("/{clientId}", async Task<Results<Ok<ClientConfig>, ProblemHttpResult>> (string clientId, IClusterClient cluster) =>
+        clients.MapGet("/{clientId}", async Task<Results<Ok<ClientConfig>, ProblemHttpResult>> (string clientId, IClusterClient cluster, HttpContext http) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is { } config
-                ? TypedResults.Ok(config)
+                ? Tagged(http, config)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
-            .WithName("GetClient");
+            .WithName("GetClient")
+            .WithSummary("The client's configuration, its version as the ETag: PUT it back, changed, with If-Match or its version to change it.");
 
         clients.MapGet("/{clientId}/rollups", async Task<Results<Ok<ClientRollups>, ProblemHttpResult>> (string clientId, IClusterClient cluster, HttpContext http) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is null
@@ -49,7 +64,7 @@ public static class ClientsApi
             .WithName("GetClientRollups")
             .WithSummary("How far each of the client's partitions is rolled up for queries, whether its rollups hold every rolled-up row, how many rows a backfill still has to add, and when rollups of a term or dimension were last restarted.");
 
-        clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster) =>
+        clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster, HttpContext http) =>
         {
             if (string.IsNullOrWhiteSpace(request.ClientId))
             {
@@ -61,21 +76,44 @@ public static class ClientsApi
                 return Problems.Validation(textProblems);
             }
 
-            var grain = cluster.GetGrain<IClientConfigGrain>(request.ClientId);
-            if (await grain.Get() is not null)
+            if (request is { CustomKpis.Count: > 0 } or { Version: not null })
+            {
+                return Problems.Validation([
+                    .. request is { CustomKpis.Count: > 0 } ? ["customKpis: a new client has none; add them with POST /clients/{clientId}/custom-kpis once it exists"] : Array.Empty<string>(),
+                    .. request.Version is not null ? ["version: a new client has none yet; leave it out"] : Array.Empty<string>(),
+                ]);
+            }
+
+            // Only if the client does not exist yet, checked where it is stored: of two creations at once, one is refused.
+            var change = await cluster.GetGrain<IClientConfigGrain>(request.ClientId).Update(UpdateOf(request) with { Name = request.Name ?? "" }, expectedVersion: 0);
+            if (change.Conflicted)
             {
                 return TypedResults.Problem($"Client '{request.ClientId}' already exists; use PUT /clients/{request.ClientId} to change it.",
                     statusCode: StatusCodes.Status409Conflict, title: "Conflict");
             }
 
-            var problems = await grain.Put(ToConfig(request.ClientId, request, existing: null));
-            return problems.Count > 0
-                ? Problems.Validation(problems)
-                : TypedResults.Created($"/clients/{request.ClientId}", (await grain.Get())!);
-        }).WithName("CreateClient").RequireAuthorization(Policies.Administer);
+            if (change.Stored is not { } stored)
+            {
+                return Problems.Validation(change.Problems);
+            }
 
-        clients.MapPut("/{clientId}", async Task<Results<Ok<ClientConfig>, ValidationProblem, ProblemHttpResult>> (string clientId, ClientRequest request, IClusterClient cluster) =>
+            http.Response.Headers.ETag = ETagOf(stored);
+            return TypedResults.Created($"/clients/{request.ClientId}", stored);
+        })
+            .WithName("CreateClient")
+            .RequireAuthorization(Policies.Administer)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        clients.MapPut("/{clientId}", async Task<Results<Ok<ClientConfig>, ValidationProblem, ProblemHttpResult>> (string clientId, ClientRequest request, IClusterClient cluster, HttpContext http) =>
         {
+            var ifMatch = http.Request.GetTypedHeaders().IfMatch;
+            if (ifMatch.Count == 0 && http.Request.Headers.IfMatch.Count > 0)
+            {
+                return Problems.BadRequest("Invalid If-Match header",
+                    $"If-Match must be the ETag GET returned, a quoted version such as \"3\", or *; got {http.Request.Headers.IfMatch}.",
+                    Problems.ErrorAt("If-Match", "is not an entity tag"));
+            }
+
             var grain = cluster.GetGrain<IClientConfigGrain>(clientId);
             if (await grain.Get() is not { } existing)
             {
@@ -87,14 +125,59 @@ public static class ClientsApi
                 return Problems.Validation([$"clientId: '{request.ClientId}' does not match the path's '{clientId}'"]);
             }
 
+            // The version the change was made from, if the caller names one: by If-Match (a "*" names none) or in the body.
+            var byIfMatch = ifMatch.Count > 0 && !ifMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any));
+            if (byIfMatch && !ifMatch.Any(tag => tag.Compare(new EntityTagHeaderValue(ETagOf(existing)), useStrongComparison: true)))
+            {
+                return PreconditionFailed(clientId, existing.Version);
+            }
+
+            if (request.Version is { } read && read != existing.Version)
+            {
+                return Changed(clientId, read, existing.Version);
+            }
+
             if (TextProblems(request) is { Count: > 0 } textProblems)
             {
                 return Problems.Validation(textProblems);
             }
 
-            var problems = await grain.Put(ToConfig(clientId, request, existing));
-            return problems.Count > 0 ? Problems.Validation(problems) : TypedResults.Ok((await grain.Get())!);
-        }).WithName("UpdateClient").RequireAuthorization(Policies.Administer);
+            if (request.CustomKpis is { } customKpis && !SameCustomKpis(customKpis, existing.CustomKpis, http))
+            {
+                return Problems.Validation([$"customKpis: change custom KPIs through /clients/{clientId}/custom-kpis; a PUT may only repeat them as GET returns them"]);
+            }
+
+            // Merged with the stored configuration where it is stored: a change landing meanwhile (a custom KPI, say) stays.
+            var expected = byIfMatch || request.Version is not null ? existing.Version : (long?)null;
+            var change = await grain.Update(UpdateOf(request), expected);
+            if (change.Stored is { } stored)
+            {
+                return Tagged(http, stored);
+            }
+
+            return change.CurrentVersion is not { } current ? Problems.Validation(change.Problems)
+                : byIfMatch ? PreconditionFailed(clientId, current)
+                : Changed(clientId, request.Version!.Value, current);
+        })
+            .WithName("UpdateClient")
+            .WithSummary("Changes the client's configuration: fields left out keep their value; with If-Match or a version, only if it is still that version.")
+            .RequireAuthorization(Policies.Administer)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "If-Match",
+                    In = ParameterLocation.Header,
+                    Required = false,
+                    Description = "The ETag of the configuration the change was made from (GET returns it): refused with 412 when the configuration has changed since.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+                return Task.CompletedTask;
+            });
 
         return app;
     }
@@ -140,12 +223,32 @@ public static class ClientsApi
         return problems;
     }
 
-    private static ClientConfig ToConfig(string clientId, ClientRequest request, ClientConfig? existing) => new(
-        clientId,
-        request.Name ?? "",
-        request.TimeZone ?? existing?.TimeZone ?? "UTC",
-        request.SelectedKpis ?? existing?.SelectedKpis ?? [],
-        existing?.CustomKpis ?? [],
-        request.FieldMappings ?? existing?.FieldMappings ?? [],
-        existing?.Version ?? 0);
+    /// <summary>The configuration with its version as the response's ETag.</summary>
+    private static Ok<ClientConfig> Tagged(HttpContext http, ClientConfig config)
+    {
+        http.Response.Headers.ETag = ETagOf(config);
+        return TypedResults.Ok(config);
+    }
+
+    /// <summary>A strong ETag: the version changes with every stored change, and only then.</summary>
+    private static string ETagOf(ClientConfig config) => $"\"{config.Version.ToString(CultureInfo.InvariantCulture)}\"";
+
+    private static ProblemHttpResult PreconditionFailed(string clientId, long version) => TypedResults.Problem(
+        $"Client '{clientId}' is no longer at the version If-Match names: it is at version {version}. Read it again and make the change on that.",
+        statusCode: StatusCodes.Status412PreconditionFailed, title: "Precondition failed",
+        extensions: new Dictionary<string, object?> { ["currentVersion"] = version });
+
+    private static ProblemHttpResult Changed(string clientId, long read, long version) => TypedResults.Problem(
+        $"Client '{clientId}' has changed since version {read} was read: it is at version {version}. Read it again and make the change on that.",
+        statusCode: StatusCodes.Status409Conflict, title: "Conflict",
+        extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["version"] = [$"is {read}; the client is at {version}"] }, ["currentVersion"] = version });
+
+    /// <summary>Whether the custom KPIs a PUT repeats are the stored ones, compared as the API writes them.</summary>
+    private static bool SameCustomKpis(IReadOnlyList<KpiDefinition> sent, IReadOnlyList<KpiDefinition> stored, HttpContext http)
+    {
+        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        return JsonSerializer.Serialize(sent, json) == JsonSerializer.Serialize(stored, json);
+    }
+
+    private static ClientUpdate UpdateOf(ClientRequest request) => new(request.Name, request.TimeZone, request.SelectedKpis, request.FieldMappings);
 }

@@ -21,6 +21,27 @@ public sealed record ClientConfig(
     [property: Id(5)] IReadOnlyList<FieldMapping> FieldMappings,
     [property: Id(6)] long Version);
 
+/// <summary>The fields of a client's configuration to set (<see cref="IClientConfigGrain.Update"/>); null keeps a field as it is.</summary>
+[GenerateSerializer, Immutable, Alias("ae.ClientUpdate")]
+public sealed record ClientUpdate(
+    [property: Id(0)] string? Name,
+    [property: Id(1)] string? TimeZone,
+    [property: Id(2)] IReadOnlyList<string>? SelectedKpis,
+    [property: Id(3)] IReadOnlyList<FieldMapping>? FieldMappings);
+
+/// <summary>The outcome of <see cref="IClientConfigGrain.Update"/>.</summary>
+/// <param name="Stored">The configuration as stored (its new version), or null when refused.</param>
+/// <param name="Problems">What was wrong with the configuration (empty when stored or on a version conflict).</param>
+/// <param name="CurrentVersion">On a version conflict, the version the configuration is at (0: it does not exist).</param>
+[GenerateSerializer, Immutable, Alias("ae.ClientConfigChange")]
+public sealed record ClientConfigChange(
+    [property: Id(0)] ClientConfig? Stored,
+    [property: Id(1)] IReadOnlyList<string> Problems,
+    [property: Id(2)] long? CurrentVersion)
+{
+    public bool Conflicted => CurrentVersion is not null;
+}
+
 /// <summary>The configuration of one client (grain key: client id).</summary>
 [Alias("ae.IClientConfigGrain")]
 public interface IClientConfigGrain : IGrainWithStringKey
@@ -32,6 +53,14 @@ public interface IClientConfigGrain : IGrainWithStringKey
 
     /// <summary>Creates or replaces the configuration; returns problems that refused it (empty when stored).</summary>
     Task<IReadOnlyList<string>> Put(ClientConfig config);
+
+    /// <summary>
+    /// Sets the fields <paramref name="update"/> gives; the others keep their value (a new client starts in UTC, with
+    /// no KPIs and no field mappings). Read and changed in one turn of the grain, so that no other change made
+    /// meanwhile is undone; with <paramref name="expectedVersion"/>, only if the configuration is still at that version
+    /// (0: only if the client does not exist yet).
+    /// </summary>
+    Task<ClientConfigChange> Update(ClientUpdate update, long? expectedVersion);
 
     /// <summary>
     /// Adds or replaces a client-specific KPI (and selects it). Its formula is checked against the catalog's

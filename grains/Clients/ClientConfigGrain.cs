@@ -55,6 +55,25 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
         return [];
     }
 
+    public async Task<ClientConfigChange> Update(ClientUpdate update, long? expectedVersion)
+    {
+        var current = await Get();
+        if (expectedVersion is { } expected && (current?.Version ?? 0) != expected)
+        {
+            return new ClientConfigChange(null, [], current?.Version ?? 0);
+        }
+
+        var basis = current ?? new ClientConfig(this.GetPrimaryKeyString(), "", "UTC", [], [], [], 0);
+        var problems = await Put(basis with
+        {
+            Name = update.Name ?? basis.Name,
+            TimeZone = update.TimeZone ?? basis.TimeZone,
+            SelectedKpis = update.SelectedKpis ?? basis.SelectedKpis,
+            FieldMappings = update.FieldMappings ?? basis.FieldMappings,
+        });
+        return problems.Count > 0 ? new ClientConfigChange(null, problems, null) : new ClientConfigChange(_config, [], null);
+    }
+
     /// <summary>The client's batch jobs run by its local clock: each works out its next due time in the new zone.</summary>
     private async Task RescheduleJobsAsync(string clientId)
     {
