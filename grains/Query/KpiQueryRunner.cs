@@ -97,7 +97,7 @@ public sealed class KpiQueryRunner(
         }
 
         var models = BuiltInCatalog.ObjectModelsByCode;
-        var compiled = KpiFormula.Compile(definition.Formula, models);
+        var compiled = QueryFormulas.Compile(definition.Formula);
         if (compiled.Formula is not { } formula)
         {
             return PreparedQuery.Failed(QueryErrorKind.InvalidFormula,
