@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Microsoft.OpenApi;
 
 namespace AnalyticsEngine.Gateway.Api;
 
@@ -165,19 +164,9 @@ public static class ClientsApi
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed)
-            .AddOpenApiOperationTransformer((operation, _, _) =>
-            {
-                operation.Parameters ??= [];
-                operation.Parameters.Add(new OpenApiParameter
-                {
-                    Name = "If-Match",
-                    In = ParameterLocation.Header,
-                    Required = false,
-                    Description = "The ETag of the configuration the change was made from (GET returns it): refused with 412 when the configuration has changed since.",
-                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
-                });
-                return Task.CompletedTask;
-            });
+            .AcceptsOptionalHeader(
+                "If-Match",
+                "The ETag of the configuration the change was made from (GET returns it): refused with 412 when the configuration has changed since.");
 
         return app;
     }

@@ -6,7 +6,6 @@ using AnalyticsEngine.Ingest;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
-using Microsoft.OpenApi;
 
 namespace AnalyticsEngine.Gateway.Api;
 
@@ -45,21 +44,12 @@ public static class IngestApi
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
-            // Read from the request itself (one value, checked here), so the document is told of it.
-            .AddOpenApiOperationTransformer((operation, _, _) =>
-            {
-                operation.Parameters ??= [];
-                operation.Parameters.Add(new OpenApiParameter
-                {
-                    Name = "Idempotency-Key",
-                    In = ParameterLocation.Header,
-                    Required = false,
-                    Description = "Names the batch (e.g. a UUID, at most 200 characters): a retry with the same key and rows is answered "
-                        + "from the first commit (replayed) and stores nothing again; other rows under a used key are refused (422).",
-                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 200 },
-                });
-                return Task.CompletedTask;
-            });
+            .AcceptsOptionalHeader(
+                "Idempotency-Key",
+                "Names the batch (e.g. a UUID, at most 200 characters): a retry with the same key and rows is answered "
+                + "from the first commit (replayed) and stores nothing again; other rows under a used key are refused (422).",
+                maxLength: 200);
+
         return app;
     }
 

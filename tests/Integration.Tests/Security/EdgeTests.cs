@@ -122,7 +122,7 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
     }
 
     [Fact]
-    public async Task The_openapi_document_tells_of_the_ingest_idempotency_key_and_its_unavailable_answers()
+    public async Task The_openapi_document_tells_of_the_headers_endpoints_read_themselves_and_their_answers()
     {
         using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
         using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
@@ -132,6 +132,10 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         Assert.Equal("header", header.GetProperty("in").GetString());
         Assert.True(ingest.GetProperty("responses").TryGetProperty("503", out _));
         Assert.True(ingest.GetProperty("responses").TryGetProperty("504", out _));
+
+        var update = document.RootElement.GetProperty("paths").GetProperty("/clients/{clientId}").GetProperty("put");
+        Assert.Contains(update.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "If-Match" && p.GetProperty("in").GetString() == "header");
+        Assert.True(update.GetProperty("responses").TryGetProperty("412", out _));
     }
 
     [Fact]
