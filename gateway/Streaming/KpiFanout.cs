@@ -26,6 +26,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     /// <summary>How soon a watch that could not be renewed is tried again.</summary>
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(3);
 
+    /// <summary>How many of a series' newest buckets a renewal reads back and repairs.</summary>
+    internal const int RepairedBuckets = 16;
+
     private const int RenewalsInParallel = 32;
 
     private readonly IClusterClient _cluster;
@@ -35,9 +38,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Dictionary<WatchKey, HashSet<string>> _viewersByKey = [];
     private readonly Dictionary<string, HashSet<WatchKey>> _keysByConnection = [];
     private readonly Dictionary<string, ConnectionOutbox> _outboxes = [];
-    // Per series, the newest bucket version viewers were sent (pushed, or in a snapshot or resume answer), so the
-    // renewal round re-sends the current bucket only when it changed.
-    private readonly Dictionary<WatchKey, KpiBucketVersion> _newestSent = [];
+    // Per series, the versions of its newest buckets viewers were sent, so the renewal round sends what a lost push
+    // left behind, and nothing they have.
+    private readonly Dictionary<WatchKey, SentVersions> _sent = [];
     private readonly Meter _meter = new(Telemetry.MeterName);
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _conflated;
@@ -52,6 +55,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     private readonly Dictionary<string, long> _closedAt = [];
     private static readonly TimeSpan ClosedRemembered = TimeSpan.FromMinutes(2);
     private TaskCompletionSource<bool> _renewNow = NewSignal();
+
+    // When the renewal a few seconds after a silo left is due (0: none): the cluster settles over those seconds, and a
+    // push lost meanwhile is repaired then rather than at the next round.
+    private long _settledRenewalDue;
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(5);
     private IKpiObserver? _reference;
 
     public KpiFanout(IClusterClient cluster, KpiHubConnections connections, IOptions<GatewayLimits> limits, ILogger<KpiFanout> logger)
@@ -149,7 +157,11 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             throw new HubException(NotComputed(key));
         }
 
-        RememberSent(key, KpiBucketVersion.Of(current));
+        lock (_gate)
+        {
+            RememberSentLocked(key, snapshot.Recent.Append(current));
+        }
+
         ResetIfRedefined(key, snapshot.Definition);
         return snapshot;
     }
@@ -184,9 +196,20 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
             ? KpiBucketVersion.Of(changed)
             : held.FirstOrDefault(h => h.BucketStart == resume.Current);
-        if (current is not null)
+        lock (_gate)
         {
-            RememberSent(key, current);
+            // The viewer has the buckets it held that the answer left out (they equal the server's), and those it answered.
+            var answered = resume.Changed.Select(v => v.BucketStart).ToHashSet();
+            foreach (var same in held.Where(h => !answered.Contains(h.BucketStart)))
+            {
+                RememberSentLocked(key, same);
+            }
+
+            RememberSentLocked(key, resume.Changed);
+            if (current is not null)
+            {
+                RememberSentLocked(key, current);
+            }
         }
 
         ResetIfRedefined(key, resume.Definition);
@@ -333,7 +356,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 }
 
                 outboxes = [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
-                RememberSentLocked(series.Key, KpiBucketVersion.Of(values.MaxBy(v => v.BucketStart)!));
+                RememberSentLocked(series.Key, values);
                 _resets.Record(series.Key, values);
             }
 
@@ -375,7 +398,13 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                     _renewNow = NewSignal();
                 }
 
-                keys = woken == nextRetry ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
+                var settled = woken == nextRetry && _settledRenewalDue != 0 && Stopwatch.GetTimestamp() >= _settledRenewalDue;
+                if (settled)
+                {
+                    _settledRenewalDue = 0;
+                }
+
+                keys = woken == nextRetry && !settled ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
                 _failedRenewals.Clear();
                 if (woken == nextRetry)
                 {
@@ -489,11 +518,9 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                         return;
                     }
 
-                    _newestSent[key] = KpiBucketVersion.Of(current); // replaces, whatever its revision
-                    if (after.Length > 0)
-                    {
-                        RememberSentLocked(key, KpiBucketVersion.Of(after[^1]));
-                    }
+                    // Replaces what was sent, whatever its revisions: the rebuilt series counts afresh.
+                    _sent[key] = new SentVersions(RepairedBuckets);
+                    RememberSentLocked(key, [.. snapshot.Recent, current, .. after]);
 
                     // Under the lock, as EndSeries is: an end of the series is never overtaken by this reset.
                     var reset = SeriesChange.Reset(key, snapshot);
@@ -532,7 +559,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                 return;
             }
 
-            _newestSent.Remove(key);
+            _sent.Remove(key);
             _resets.Forget(key);
             _failedRenewals.Remove(key);
             _failedResets.Remove(key);
@@ -568,7 +595,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     /// <summary>
     /// Called by the Orleans client when the number of silos it is connected to changes: fewer means a silo left,
     /// possibly with KPI grains this gateway watches, so every watch is renewed now (those that fail, again every
-    /// <see cref="RetryEvery"/>).
+    /// <see cref="RetryEvery"/>), and once more when the cluster has settled (<see cref="SettleTime"/>).
     /// </summary>
     public void OnGatewayCountChanged(GatewayCountChangedEventArgs change)
     {
@@ -578,6 +605,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             lock (_gate)
             {
                 _renewNow.TrySetResult(true);
+                _settledRenewalDue = Stopwatch.GetTimestamp() + (long)(SettleTime.TotalSeconds * Stopwatch.Frequency);
             }
         }
     }
@@ -587,8 +615,8 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
     {
         try
         {
-            var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, 1);
-            if (snapshot.Current is null)
+            var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, RepairedBuckets);
+            if (snapshot.Current is not { } current)
             {
                 // Deselected or deleted while the KPI grain that would have said so was gone (its silo left, say).
                 EndSeries(key, NotComputed(key));
@@ -598,11 +626,17 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
 
             ResetIfRedefined(key, snapshot.Definition);
 
-            // Whatever changed in the current bucket while a grain was being re-created reaches viewers now;
-            // a value viewers already have is not sent again.
-            if (snapshot.Current is { } current && IsNews(key, current))
+            // Whatever changed in a recent bucket while a grain was being re-created, or in a push lost on the way,
+            // reaches viewers now; a value viewers already have is not sent again.
+            KpiValue[] unsent;
+            lock (_gate)
             {
-                await OnKpiChanged([current]);
+                unsent = _sent.TryGetValue(key, out var sent) ? sent.Unsent(snapshot.Recent.Append(current).DistinctBy(v => v.BucketStart)) : [];
+            }
+
+            if (unsent.Length > 0)
+            {
+                await OnKpiChanged(unsent);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -631,37 +665,29 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         }
 
         _viewersByKey.Remove(key);
-        _newestSent.Remove(key);
+        _sent.Remove(key);
         _resets.Forget(key);
         return true;
     }
 
-    private void RememberSent(WatchKey key, KpiBucketVersion version)
-    {
-        lock (_gate)
-        {
-            RememberSentLocked(key, version);
-        }
-    }
+    private void RememberSentLocked(WatchKey key, KpiBucketVersion version) => SentOfLocked(key)?.Remember(version);
 
-    private void RememberSentLocked(WatchKey key, KpiBucketVersion version)
-    {
-        if (_viewersByKey.ContainsKey(key) && (!_newestSent.TryGetValue(key, out var sent)
-            || version.BucketStart > sent.BucketStart
-            || (version.BucketStart == sent.BucketStart && KpiVersions.IsNewer(version.Revision, version.IsFinal, sent.Revision, sent.IsFinal))))
-        {
-            _newestSent[key] = version;
-        }
-    }
+    private void RememberSentLocked(WatchKey key, IEnumerable<KpiValue> values) => SentOfLocked(key)?.Remember(values);
 
-    /// <summary>An untouched bucket has nothing to tell; a bucket viewers were sent, only if it moved on since.</summary>
-    private bool IsNews(WatchKey key, KpiValue current)
+    /// <summary>What the series' viewers were sent; null when it has none.</summary>
+    private SentVersions? SentOfLocked(WatchKey key)
     {
-        lock (_gate)
+        if (!_viewersByKey.ContainsKey(key))
         {
-            return current.Revision > 0
-                && !(_newestSent.TryGetValue(key, out var sent) && sent.BucketStart == current.BucketStart && !KpiVersions.IsNewer(current.Revision, current.IsFinal, sent.Revision, sent.IsFinal));
+            return null;
         }
+
+        if (!_sent.TryGetValue(key, out var sent))
+        {
+            _sent[key] = sent = new SentVersions(RepairedBuckets);
+        }
+
+        return sent;
     }
 
     private IClientKpiGrain ClientGrainOf(WatchKey key) => _cluster.GetGrain<IClientKpiGrain>(key.ClientId);

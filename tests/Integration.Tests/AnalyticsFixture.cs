@@ -41,7 +41,18 @@ public sealed class AnalyticsFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _silo = SiloApp.Build(
+        _silo = await StartSiloAsync();
+        Gateway = CreateGateway();
+        Http = CreateClient(Token(Roles.Admin, ClientAccess.AllClients));
+    }
+
+    /// <summary>
+    /// A silo of this cluster, started and joined; the fixture starts the first, a test may start more (as operators
+    /// scale out) and stop them again (as they scale in).
+    /// </summary>
+    public async Task<WebApplication> StartSiloAsync()
+    {
+        var silo = SiloApp.Build(
         [
             $"--ConnectionStrings:Postgres={Postgres}",
             $"--ConnectionStrings:Redis={Redis}",
@@ -53,10 +64,8 @@ public sealed class AnalyticsFixture : IAsyncLifetime
             // RollupTests watches the ingest grain roll up on its own; a second instead of ten keeps it short.
             "--Ingest:RollupDelay=00:00:01",
         ]);
-        await SiloApp.StartAsync(_silo);
-
-        Gateway = CreateGateway();
-        Http = CreateClient(Token(Roles.Admin, ClientAccess.AllClients));
+        await SiloApp.StartAsync(silo);
+        return silo;
     }
 
     /// <summary>A gateway of this cluster; <see cref="Gateway"/> is one, a test may start more side by side (and dispose them).</summary>

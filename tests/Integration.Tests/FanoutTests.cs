@@ -156,4 +156,37 @@ public sealed class FanoutTests(AnalyticsFixture fixture)
         await Eventually.HoldsAsync(async () => await kpiGrain.GetWatcherCount() == 1, TimeSpan.FromSeconds(10),
             () => "the watch was not renewed after the gateway count fell");
     }
+
+    [Fact]
+    public async Task A_push_lost_on_the_way_reaches_viewers_with_the_next_renewal_once()
+    {
+        var clientId = TestClients.NewId("repair");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var cluster = fixture.Gateway.Services.GetRequiredService<IClusterClient>();
+        var fanout = fixture.Gateway.Services.GetRequiredService<AnalyticsEngine.Gateway.Streaming.KpiFanout>();
+        var kpiGrain = cluster.GetGrain<IKpiGrain>(KpiGrainKeys.For(clientId, "OTD"));
+        var minute = TestOrder.MinuteStart(2); // not the current bucket: a renewal used to resend that one alone
+        var orders = TestOrder.Random(4, minute, seed: 61);
+        await using var hub = await fixture.ConnectHubAsync();
+        var copy = new SeriesCopy();
+        hub.On<KpiValue[]>("kpiChanged", copy.ApplyPush);
+        copy.ApplySnapshot(await hub.InvokeAsync<KpiSnapshot>("Subscribe", clientId, "OTD", "minute"));
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders)).EnsureSuccessStatusCode();
+        await Eventually.HoldsAsync(() => copy.Get(minute)?.EventCount == 4, TimeSpan.FromSeconds(10), () => "the first push did not arrive");
+
+        // As when a push is lost (a one-way call, its silo leaving): the KPI grain no longer knows the gateway.
+        await kpiGrain.Unwatch(fanout.Reference, Granularity.Minute);
+        var more = TestOrder.Random(3, minute, seed: 62);
+        (await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", more)).EnsureSuccessStatusCode();
+        await Eventually.HoldsAsync(
+            async () => (await cluster.GetGrain<IClientKpiGrain>(clientId).GetSnapshot("OTD", Granularity.Minute, 5)).Recent.Any(v => v.BucketStart == minute && v.EventCount == 7),
+            TimeSpan.FromSeconds(10), () => "the computation did not take the second orders");
+        Assert.Equal(4, copy.Get(minute)!.EventCount);
+
+        fanout.OnGatewayCountChanged(new GatewayCountChangedEventArgs(1, 2));
+
+        await Eventually.HoldsAsync(() => copy.Get(minute)?.EventCount == 7, TimeSpan.FromSeconds(10), () => "the renewal did not repair the lost push");
+        Assert.Equal(TestOrder.OnTimePercent([.. orders, .. more]), copy.Get(minute)!.Value!.Value, precision: 9);
+        Assert.Empty(copy.Duplicates());
+    }
 }
