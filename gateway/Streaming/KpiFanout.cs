@@ -150,16 +150,21 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             throw;
         }
 
-        if (snapshot.Current is not { } current)
+        if (snapshot.Current is null)
         {
             // The KPI was deselected or deleted after the hub checked it.
             await ForgetAsync(connectionId, key, added);
             throw new HubException(NotComputed(key));
         }
 
-        lock (_gate)
+        // Only the first viewer's snapshot tells what all viewers have: a later one's may hold a version an earlier
+        // viewer missed (a lost push), which the next renewal must still repair; a repeat it may bring is dropped.
+        if (added == Added.FirstViewer)
         {
-            RememberSentLocked(key, snapshot.Recent.Append(current));
+            lock (_gate)
+            {
+                RememberSentLocked(key, snapshot.Recent);
+            }
         }
 
         ResetIfRedefined(key, snapshot.Definition);
@@ -192,23 +197,19 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             throw new HubException(NotComputed(key));
         }
 
-        // The client now has the server's current bucket: answered if it differed, else it held that very version.
-        var current = resume.Changed.FirstOrDefault(v => v.BucketStart == resume.Current) is { } changed
-            ? KpiBucketVersion.Of(changed)
-            : held.FirstOrDefault(h => h.BucketStart == resume.Current);
-        lock (_gate)
+        // Only the first viewer's answer tells what all viewers have (as for a snapshot, AddViewerAsync): the buckets it
+        // held that the answer left out (they equal the server's), and those it answered.
+        if (added == Added.FirstViewer)
         {
-            // The viewer has the buckets it held that the answer left out (they equal the server's), and those it answered.
-            var answered = resume.Changed.Select(v => v.BucketStart).ToHashSet();
-            foreach (var same in held.Where(h => !answered.Contains(h.BucketStart)))
+            lock (_gate)
             {
-                RememberSentLocked(key, same);
-            }
+                var answered = resume.Changed.Select(v => v.BucketStart).ToHashSet();
+                foreach (var same in held.Where(h => !answered.Contains(h.BucketStart)))
+                {
+                    RememberSentLocked(key, same);
+                }
 
-            RememberSentLocked(key, resume.Changed);
-            if (current is not null)
-            {
-                RememberSentLocked(key, current);
+                RememberSentLocked(key, resume.Changed);
             }
         }
 
@@ -347,27 +348,46 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         foreach (var series in changes.GroupBy(c => new WatchKey(c.ClientId, c.KpiCode, c.Granularity)))
         {
             var values = series.OrderBy(v => v.BucketStart).ToArray();
-            List<ConnectionOutbox> outboxes;
+            List<ConnectionOutbox>? outboxes;
             lock (_gate)
             {
-                if (!_viewersByKey.TryGetValue(series.Key, out var viewers))
-                {
-                    continue;
-                }
-
-                outboxes = [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
-                RememberSentLocked(series.Key, values);
-                _resets.Record(series.Key, values);
+                outboxes = TakeLocked(series.Key, values);
             }
 
-            var change = new SeriesChange(series.Key, values);
-            foreach (var outbox in outboxes)
-            {
-                outbox.Offer(change);
-            }
+            Offer(series.Key, values, outboxes);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Records values about to be sent to the series' viewers (as sent, and for a reset under way) and answers their
+    /// outboxes; null when the series has no viewers.
+    /// </summary>
+    private List<ConnectionOutbox>? TakeLocked(WatchKey key, KpiValue[] values)
+    {
+        if (!_viewersByKey.TryGetValue(key, out var viewers))
+        {
+            return null;
+        }
+
+        RememberSentLocked(key, values);
+        _resets.Record(key, values);
+        return [.. viewers.Select(_outboxes.GetValueOrDefault).OfType<ConnectionOutbox>()];
+    }
+
+    private static void Offer(WatchKey key, KpiValue[] values, List<ConnectionOutbox>? outboxes)
+    {
+        if (outboxes is null || values.Length == 0)
+        {
+            return;
+        }
+
+        var change = new SeriesChange(key, values);
+        foreach (var outbox in outboxes)
+        {
+            outbox.Offer(change);
+        }
     }
 
     /// <summary>
@@ -398,13 +418,15 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                     _renewNow = NewSignal();
                 }
 
-                var settled = woken == nextRetry && _settledRenewalDue != 0 && Stopwatch.GetTimestamp() >= _settledRenewalDue;
-                if (settled)
+                // Every watch at a round, when told to, and once the cluster has settled; only the failed ones otherwise.
+                var settled = _settledRenewalDue != 0 && Stopwatch.GetTimestamp() >= _settledRenewalDue;
+                var everyWatch = woken != nextRetry || settled;
+                if (everyWatch && settled)
                 {
                     _settledRenewalDue = 0;
                 }
 
-                keys = woken == nextRetry && !settled ? [.. _failedRenewals.Where(_viewersByKey.ContainsKey)] : [.. _viewersByKey.Keys];
+                keys = everyWatch ? [.. _viewersByKey.Keys] : [.. _failedRenewals.Where(_viewersByKey.ContainsKey)];
                 _failedRenewals.Clear();
                 if (woken == nextRetry)
                 {
@@ -494,7 +516,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             while (true)
             {
                 var snapshot = await ClientGrainOf(key).GetSnapshot(key.KpiCode, key.Granularity, _recentBuckets);
-                if (snapshot.Current is not { } current)
+                if (snapshot.Current is null)
                 {
                     lock (_gate)
                     {
@@ -519,8 +541,8 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
                     }
 
                     // Replaces what was sent, whatever its revisions: the rebuilt series counts afresh.
-                    _sent[key] = new SentVersions(RepairedBuckets);
-                    RememberSentLocked(key, [.. snapshot.Recent, current, .. after]);
+                    _sent.Remove(key);
+                    RememberSentLocked(key, [.. snapshot.Recent, .. after]);
 
                     // Under the lock, as EndSeries is: an end of the series is never overtaken by this reset.
                     var reset = SeriesChange.Reset(key, snapshot);
@@ -616,7 +638,7 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
         try
         {
             var snapshot = await KpiGrainOf(key).Watch(Reference, key.Granularity, RepairedBuckets);
-            if (snapshot.Current is not { } current)
+            if (snapshot.Current is null)
             {
                 // Deselected or deleted while the KPI grain that would have said so was gone (its silo left, say).
                 EndSeries(key, NotComputed(key));
@@ -627,17 +649,20 @@ public sealed class KpiFanout : BackgroundService, IKpiObserver
             ResetIfRedefined(key, snapshot.Definition);
 
             // Whatever changed in a recent bucket while a grain was being re-created, or in a push lost on the way,
-            // reaches viewers now; a value viewers already have is not sent again.
+            // reaches viewers now; a value viewers already have is not sent again. Found and recorded in one step, so
+            // that two renewals of the series at once do not both send it.
             KpiValue[] unsent;
+            List<ConnectionOutbox>? outboxes = null;
             lock (_gate)
             {
-                unsent = _sent.TryGetValue(key, out var sent) ? sent.Unsent(snapshot.Recent.Append(current).DistinctBy(v => v.BucketStart)) : [];
+                unsent = _sent.TryGetValue(key, out var sent) ? sent.Unsent(snapshot.Recent) : [];
+                if (unsent.Length > 0)
+                {
+                    outboxes = TakeLocked(key, unsent);
+                }
             }
 
-            if (unsent.Length > 0)
-            {
-                await OnKpiChanged(unsent);
-            }
+            Offer(key, unsent, outboxes);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -67,11 +67,11 @@ public sealed class ClientKpiGrain(
     IOptions<ClientKpiOptions> options,
     ILogger<ClientKpiGrain> logger) : Grain, IClientKpiGrain
 {
-    // The KPIs whose changes go to their KPI grains; null: every one. A new activation cannot know which are watched
-    // (a KPI grain keeps its watchers when this grain's activation moves, its silo leaving, say), so it publishes
-    // every KPI until the KPI grain of each unwatched one says stop (KpiGrain.Publish): a dashboard's series goes on
-    // at once, not at its gateway's next renewal of the watch.
-    private HashSet<string>? _published;
+    // The KPIs whose changes do not go to their KPI grains. A new activation cannot know which are watched (a KPI
+    // grain keeps its watchers when this grain's activation moves, its silo leaving, say), so it publishes every KPI
+    // until the KPI grain of each unwatched one says stop (KpiGrain.Publish): a dashboard's series goes on at once,
+    // not at its gateway's next renewal of the watch.
+    private readonly HashSet<string> _unpublished = new(StringComparer.Ordinal);
     private readonly List<KpiValue> _changes = [];
 
     /// <summary>Partitions a gap check found behind: the committed end it saw, and when.</summary>
@@ -134,12 +134,11 @@ public sealed class ClientKpiGrain(
     {
         if (publishing)
         {
-            _published?.Add(kpiCode);
+            _unpublished.Remove(kpiCode);
         }
         else
         {
-            _published ??= new HashSet<string>(_engine?.KpiCodes ?? [], StringComparer.Ordinal);
-            _published.Remove(kpiCode);
+            _unpublished.Add(kpiCode);
         }
 
         return Task.CompletedTask;
@@ -275,7 +274,7 @@ public sealed class ClientKpiGrain(
     private void PublishChanges(DateTimeOffset? committedAt = null)
     {
         _changes.Clear();
-        if (_engine.DrainChanges(code => _published?.Contains(code) ?? true, _changes, Now()) == 0)
+        if (_engine.DrainChanges(code => !_unpublished.Contains(code), _changes, Now()) == 0)
         {
             return;
         }

@@ -59,7 +59,9 @@ public sealed class KpiGrain(ILogger<KpiGrain> logger) : Grain, IKpiGrain
     {
         if (_watchers.Count == 0)
         {
-            // Activated by the client grain's publishing alone (the watched activation went): nobody to tell.
+            // Activated by the client grain's publishing alone (the watched activation went), or published to by a new
+            // activation of the client grain after this one said stop: nobody to tell, so it is told (again).
+            _publishing = true;
             return StopPublishingWhenUnwatched();
         }
 
