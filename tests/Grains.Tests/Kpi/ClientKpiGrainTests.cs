@@ -193,6 +193,43 @@ public sealed class ClientKpiGrainTests(KpiClusterFixture fixture)
         Assert.Equal((2L, 50.0), (rebuilt.EventCount, rebuilt.Value!.Value));
     }
 
+    [Fact]
+    public async Task Reads_during_a_rebuild_wait_for_it_and_never_answer_from_a_half_replayed_engine()
+    {
+        var clientId = await CreateClientAsync();
+        var minute = Minute(-5);
+        const int batches = 40, perBatch = 100;
+        for (var b = 0; b < batches; b++)
+        {
+            await IngestAsync(clientId, Orders(minute, onTime: [.. Enumerable.Range(0, perBatch).Select(i => i % 3 != 0)]));
+        }
+
+        await WaitForBucketAsync(clientId, "OTD", minute, batches * perBatch);
+        var grain = fixture.Client.GetGrain<IClientKpiGrain>(clientId);
+        var before = (await grain.GetSnapshot("OTD", Granularity.Day, 3)).Definition;
+
+        // Another time zone: the client grain rebuilds from the 4,000 stored events while reads keep coming.
+        var config = fixture.Client.GetGrain<IClientConfigGrain>(clientId);
+        var change = config.Put((await config.Get())! with { TimeZone = "Asia/Kolkata" });
+        var readsDuringChange = new List<KpiSnapshot>();
+        while (!change.IsCompleted)
+        {
+            readsDuringChange.Add(await grain.GetSnapshot("OTD", Granularity.Day, 3));
+        }
+
+        Assert.Empty(await change);
+        var after = await grain.GetSnapshot("OTD", Granularity.Day, 3);
+        Assert.NotEqual(before, after.Definition);
+        Assert.NotEmpty(readsDuringChange);
+        // Each read answers the old engine or the whole rebuilt one: every event, under either definition.
+        Assert.All(readsDuringChange, read =>
+        {
+            Assert.True(read.Definition == before || read.Definition == after.Definition, read.Definition);
+            Assert.Equal(batches * perBatch, read.Recent.Sum(v => v.EventCount));
+        });
+        Assert.Equal(batches * perBatch, after.Recent.Sum(v => v.EventCount));
+    }
+
     private async Task<string> CreateClientAsync()
     {
         var clientId = "g-" + Guid.NewGuid().ToString("N")[..10];
