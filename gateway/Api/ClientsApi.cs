@@ -75,12 +75,9 @@ public static class ClientsApi
                 return Problems.Validation(textProblems);
             }
 
-            if (request is { CustomKpis.Count: > 0 } or { Version: not null })
+            if (CreationProblems(request) is { Count: > 0 } creationProblems)
             {
-                return Problems.Validation([
-                    .. request is { CustomKpis.Count: > 0 } ? ["customKpis: a new client has none; add them with POST /clients/{clientId}/custom-kpis once it exists"] : Array.Empty<string>(),
-                    .. request.Version is not null ? ["version: a new client has none yet; leave it out"] : Array.Empty<string>(),
-                ]);
+                return Problems.Validation(creationProblems);
             }
 
             // Only if the client does not exist yet, checked where it is stored: of two creations at once, one is refused.
@@ -207,6 +204,23 @@ public static class ClientsApi
             Check($"fieldMappings[{i}].objectModel", mapping.ObjectModel, required: true);
             Check($"fieldMappings[{i}].sourceField", mapping.SourceField, required: true);
             Check($"fieldMappings[{i}].modelField", mapping.ModelField, required: true);
+        }
+
+        return problems;
+    }
+
+    /// <summary>Fields of the GET document a new client cannot have yet.</summary>
+    private static List<string> CreationProblems(ClientRequest request)
+    {
+        var problems = new List<string>();
+        if (request.CustomKpis is { Count: > 0 })
+        {
+            problems.Add("customKpis: a new client has none; add them with POST /clients/{clientId}/custom-kpis once it exists");
+        }
+
+        if (request.Version is not null)
+        {
+            problems.Add("version: a new client has none yet; leave it out");
         }
 
         return problems;

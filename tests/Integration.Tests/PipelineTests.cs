@@ -90,11 +90,7 @@ public sealed class PipelineTests(AnalyticsFixture fixture)
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, invalid.StatusCode);
     }
 
-    private async Task PostAsync(string clientId, IEnumerable<TestOrder> orders)
-    {
-        var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
+    private Task PostAsync(string clientId, IEnumerable<TestOrder> orders) => TestClients.PostOrdersAsync(fixture.Http, clientId, orders);
 
     /// <summary>Polls the HTTP snapshot until the bucket holds all events (the pipeline is asynchronous), then returns it.</summary>
     private async Task<KpiValue> WaitForBucketAsync(string clientId, string kpi, string granularity, DateTimeOffset bucketStart, int events)

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -98,9 +97,5 @@ public sealed class SiloScaleTests(AnalyticsFixture fixture)
         return new Viewer(clientId, copy, orders);
     }
 
-    private async Task PostAsync(string clientId, IEnumerable<TestOrder> orders)
-    {
-        var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
+    private Task PostAsync(string clientId, IEnumerable<TestOrder> orders) => TestClients.PostOrdersAsync(fixture.Http, clientId, orders);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Json;
 using AnalyticsEngine.Gateway.Streaming;
 using AnalyticsEngine.Kpi;
 using Microsoft.AspNetCore.SignalR;
@@ -215,11 +214,7 @@ public sealed class StreamingResumeTests(AnalyticsFixture fixture)
         await AssertEqualsServerAsync(copy, clientId);
     }
 
-    private async Task PostAsync(string clientId, IEnumerable<TestOrder> orders)
-    {
-        var response = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
+    private Task PostAsync(string clientId, IEnumerable<TestOrder> orders) => TestClients.PostOrdersAsync(fixture.Http, clientId, orders);
 
     private static Task WaitForCountAsync(SeriesCopy copy, DateTimeOffset bucketStart, long eventCount) =>
         Eventually.HoldsAsync(() => copy.Get(bucketStart)?.EventCount == eventCount, Patience,

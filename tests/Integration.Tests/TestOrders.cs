@@ -62,4 +62,11 @@ public static class TestClients
         });
         response.EnsureSuccessStatusCode();
     }
+
+    /// <summary>Ingests <paramref name="orders"/> for the client; a refusal fails the test with its problem body.</summary>
+    public static async Task PostOrdersAsync(HttpClient http, string clientId, IEnumerable<TestOrder> orders)
+    {
+        var response = await http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
 }
