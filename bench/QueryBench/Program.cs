@@ -241,7 +241,7 @@ if (args.Contains("--explain"))
         {
             var plan = KpiSqlCompiler.Compile(prepared.Formula!, BuiltInCatalog.ObjectModelsByCode, null, rollups, TermRollups.SlotDividing(prepared.Boundaries!));
             await using var connection = await dataSource.OpenConnectionAsync();
-            await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!);
+            await using var explain = plan.CreateCommand(connection, ClientId, prepared.Boundaries!, rollups?.Ranges);
             explain.CommandText = "EXPLAIN (ANALYZE, BUFFERS) " + explain.CommandText;
             Console.WriteLine($"--- {name}, {source}\n{plan.Sql}");
             await using var reader = await explain.ExecuteReaderAsync();

@@ -297,7 +297,7 @@ public sealed class KpiQueryRunner(
             batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_custom_plan"));
         }
 
-        batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries));
+        batch.BatchCommands.Add(plan.CreateBatchCommand(context.ClientId, context.Boundaries, ranges));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var series = await plan.ReadAsync(reader, context, begun.Positions, cancellationToken);
@@ -311,9 +311,8 @@ public sealed class KpiQueryRunner(
     /// drill-down's sends at most one row past the points an answer may have (<see cref="KpiSqlPlan.ReadAsync"/> refuses it).
     /// </summary>
     private KpiSqlPlan Compile(CompiledFormula formula, string? dimension, RollupSource? rollups, long[] boundaries) =>
-        KpiSqlCompiler.Compile(
-            formula, BuiltInCatalog.ObjectModelsByCode, dimension, rollups, TermRollups.SlotDividing(boundaries),
-            rowLimit: dimension is null ? null : options.MaxPoints + 1);
+        QueryStatements.Compile(
+            formula, dimension, rollups, TermRollups.SlotDividing(boundaries), rowLimit: dimension is null ? null : options.MaxPoints + 1);
 
     /// <summary>
     /// Runs the snapshot's commands, <paramref name="assumed"/> and COMMIT in one batch; the answer, or null when the
@@ -326,7 +325,7 @@ public sealed class KpiQueryRunner(
     {
         var formula = assumed.Formula;
         await using var batch = QuerySnapshot.Begin(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, null, context.Boundaries);
-        batch.BatchCommands.Add(assumed.CreateBatchCommand(context.ClientId, context.Boundaries));
+        batch.BatchCommands.Add(assumed.CreateBatchCommand(context.ClientId, context.Boundaries, ranges));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var sources = await QuerySnapshot.ReadAsync(reader, formula.ObjectModels, null, cancellationToken);

@@ -269,8 +269,6 @@ internal static class KpiSqlCompiler
             return $"${parameters.Count + FixedParameters}";
         }
 
-        static DateTime[] Instants(IEnumerable<long> ticks) => ticks.Select(t => DateTime.UnixEpoch.AddTicks(t)).ToArray();
-
         var ids = states.Select(s => TermRollups.IdOf(s.StateKey)).Prepend(TermRollups.EventsTerm).Distinct().ToArray();
         var rollupColumns = new StringBuilder();
         foreach (var state in states)
@@ -310,18 +308,19 @@ internal static class KpiSqlCompiler
             CROSS JOIN LATERAL ({Bucketed($"{time} >= e.lo AND {time} < e.hi")}) AS t
             """);
 
+        // The ranges' slots and edges are the query's, bound with it (RangeParameter): the statement depends only on
+        // whether there are edges, so one serves every range of a KPI (QueryStatements).
         var parts = new List<string>();
-        var ranges = rollups.Ranges;
-        if (ranges.Raw.Count > 0)
+        if (rollups.Ranges.Raw.Count > 0)
         {
-            parts.Add(EdgeRows(Parameter(Instants(ranges.Raw.Select(r => r.From))), Parameter(Instants(ranges.Raw.Select(r => r.To)))));
+            parts.Add(EdgeRows(Parameter(RangeParameter.EdgeFrom), Parameter(RangeParameter.EdgeTo)));
         }
 
         var code = Parameter(model.Code);
         var terms = Parameter(ids);
-        var minutes = Parameter(ranges.Slots.Select(s => s.Minutes).ToArray());
-        var slotFrom = Parameter(Instants(ranges.Slots.Select(s => s.From)));
-        var slotTo = Parameter(Instants(ranges.Slots.Select(s => s.To)));
+        var minutes = Parameter(RangeParameter.SlotMinutes);
+        var slotFrom = Parameter(RangeParameter.SlotFrom);
+        var slotTo = Parameter(RangeParameter.SlotTo);
         // Rows committed after the watermark are in no slot yet: read them raw. The statement reads the watermark and
         // the partition's end itself, in its own snapshot, so that it can be written before the query has read them
         // (KpiQueryRunner sends it with the snapshot in one round trip). The sequence range is bounded on both sides

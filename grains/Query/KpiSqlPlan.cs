@@ -2,6 +2,7 @@ using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace AnalyticsEngine.Query;
 
@@ -42,38 +43,82 @@ internal sealed class KpiSqlPlan(
 
     public bool Grouped { get; } = grouped;
 
-    /// <summary>Binds the fixed parameters and the literals to a command on <paramref name="connection"/>.</summary>
-    public NpgsqlCommand CreateCommand(NpgsqlConnection connection, string clientId, long[] boundaries)
+    /// <summary>
+    /// Binds the fixed parameters and the literals to a command on <paramref name="connection"/>; a statement over
+    /// rollups also needs the query's <paramref name="ranges"/> (<see cref="RangeParameter"/>).
+    /// </summary>
+    public NpgsqlCommand CreateCommand(NpgsqlConnection connection, string clientId, long[] boundaries, RollupRanges? ranges = null)
     {
         var command = new NpgsqlCommand(Sql, connection);
-        Bind(command.Parameters, clientId, boundaries);
+        Bind(command.Parameters, clientId, boundaries, ranges);
         return command;
     }
 
     /// <summary>The statement as one command of a batch, so it can share a round trip (e.g. with its transaction's COMMIT).</summary>
-    public NpgsqlBatchCommand CreateBatchCommand(string clientId, long[] boundaries)
+    public NpgsqlBatchCommand CreateBatchCommand(string clientId, long[] boundaries, RollupRanges? ranges = null)
     {
         var command = new NpgsqlBatchCommand(Sql);
-        Bind(command.Parameters, clientId, boundaries);
+        Bind(command.Parameters, clientId, boundaries, ranges);
         return command;
     }
 
-    private void Bind(NpgsqlParameterCollection parameters, string clientId, long[] boundaries)
+    private void Bind(NpgsqlParameterCollection parameters, string clientId, long[] boundaries, RollupRanges? ranges)
     {
-        var instants = boundaries.Select(b => TimeTicks.ToDateTimeOffset(b).UtcDateTime).ToArray();
+        var instants = new DateTime[boundaries.Length];
+        for (var i = 0; i < boundaries.Length; i++)
+        {
+            instants[i] = Instant(boundaries[i]);
+        }
+
         parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         parameters.Add(InstantParameter(instants[0]));
         parameters.Add(InstantParameter(instants[^1]));
         foreach (var value in Parameters)
         {
-            parameters.Add(new NpgsqlParameter { Value = value });
+            parameters.Add(value switch
+            {
+                RangeParameter part => RangeValue(part, ranges
+                    ?? throw new InvalidOperationException("A statement over rollups is bound with the query's rollup ranges.")),
+                // Typed, so that Npgsql need not find each value's type again on every run.
+                string text => new NpgsqlParameter<string> { TypedValue = text },
+                double number => new NpgsqlParameter<double> { TypedValue = number },
+                bool boolean => new NpgsqlParameter<bool> { TypedValue = boolean },
+                long[] ids => new NpgsqlParameter<long[]> { TypedValue = ids },
+                string[] texts => new NpgsqlParameter<string[]> { TypedValue = texts },
+                double[] numbers => new NpgsqlParameter<double[]> { TypedValue = numbers },
+                _ => new NpgsqlParameter { Value = value },
+            });
         }
     }
 
+    /// <summary>The value of one part of the query's split into slots and edges.</summary>
+    private static NpgsqlParameter RangeValue(RangeParameter part, RollupRanges ranges)
+    {
+        var slots = ranges.Slots;
+        var edges = ranges.Raw;
+        return part switch
+        {
+            RangeParameter.SlotMinutes => new NpgsqlParameter<int[]> { TypedValue = slots.Select(s => s.Minutes).ToArray() },
+            RangeParameter.SlotFrom => Instants(slots.Select(s => s.From)),
+            RangeParameter.SlotTo => Instants(slots.Select(s => s.To)),
+            RangeParameter.EdgeFrom => Instants(edges.Select(r => r.From)),
+            RangeParameter.EdgeTo => Instants(edges.Select(r => r.To)),
+            _ => throw new ArgumentOutOfRangeException(nameof(part), part, null),
+        };
+
+        static NpgsqlParameter<DateTime[]> Instants(IEnumerable<long> ticks) => new()
+        {
+            TypedValue = ticks.Select(Instant).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+        };
+    }
+
+    private static DateTime Instant(long ticks) => DateTime.UnixEpoch.AddTicks(ticks);
+
     /// <summary>A <c>timestamptz</c> parameter for a UTC instant.</summary>
     internal static NpgsqlParameter<DateTime> InstantParameter(DateTime utc) =>
-        new() { TypedValue = utc, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
+        new() { TypedValue = utc, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 
     /// <summary>
     /// Reads the statement's rows (one per bucket with rows, and dimension value) and composes one dense series per
@@ -83,14 +128,13 @@ internal sealed class KpiSqlPlan(
         NpgsqlDataReader reader, QueryAnswerContext context, SourcePosition[] positions, CancellationToken cancellationToken)
     {
         var bucketCount = context.Boundaries.Length - 1;
-        var rows = new Dictionary<(string? Dimension, int Bucket), double[]>();
-        var dimensions = new HashSet<string?>();
-        var newest = new Dictionary<(string? Dimension, int Bucket), long>();
+        // Per dimension value as it travels (DecodeDimension; the empty string without a drill-down), each bucket's row.
+        var byDimension = new Dictionary<string, BucketRows>(StringComparer.Ordinal);
         var width = reader.FieldCount;
         while (await reader.ReadAsync(cancellationToken))
         {
             var bucket = reader.GetInt32(0);
-            var dimension = Grouped ? DecodeDimension(reader.GetString(1)) : null;
+            var dimension = Grouped ? reader.GetString(1) : string.Empty;
             var values = new double[width];
             var newestTicks = long.MinValue;
             for (var i = Grouped ? 2 : 1; i < width; i++)
@@ -109,29 +153,36 @@ internal sealed class KpiSqlPlan(
                 }
             }
 
-            rows[(dimension, bucket)] = values;
-            newest[(dimension, bucket)] = newestTicks;
-            // Refused as soon as a new dimension value makes too many points, before the rest is held in memory.
-            if (dimensions.Add(dimension) && (long)dimensions.Count * bucketCount > context.MaxPoints)
+            if (!byDimension.TryGetValue(dimension, out var buckets))
             {
-                throw new TooManyPointsException(dimensions.Count, bucketCount, context.MaxPoints);
+                // Refused as soon as a new dimension value makes too many points, before the rest is held in memory.
+                if ((long)(byDimension.Count + 1) * bucketCount > context.MaxPoints)
+                {
+                    throw new TooManyPointsException(byDimension.Count + 1, bucketCount, context.MaxPoints);
+                }
+
+                byDimension.Add(dimension, buckets = new BucketRows(bucketCount));
             }
+
+            buckets.Rows[bucket - 1] = values;
+            buckets.Newest[bucket - 1] = newestTicks;
         }
 
-        if (dimensions.Count == 0)
+        if (byDimension.Count == 0)
         {
-            dimensions.Add(null);
+            byDimension.Add(string.Empty, new BucketRows(bucketCount));
         }
 
         var asOf = Formula.ObjectModels.Select(m => positions.FirstOrDefault(p => p.ObjectModel == m) ?? new SourcePosition(m, 0)).ToArray();
         var aggregates = new double[Formula.Aggregates.Count];
-        var series = new List<KpiSeries>(dimensions.Count);
-        foreach (var dimension in dimensions.OrderBy(d => d is null).ThenBy(d => d, StringComparer.Ordinal))
+        var series = new List<KpiSeries>(byDimension.Count);
+        // Dimension values in code-point order, the missing value last.
+        foreach (var (dimension, buckets) in byDimension.OrderBy(d => d.Key.Length == 0).ThenBy(d => d.Key, StringComparer.Ordinal))
         {
             var values = new KpiValue[bucketCount];
             for (var b = 1; b <= bucketCount; b++)
             {
-                var row = rows.GetValueOrDefault((dimension, b));
+                var row = buckets.Rows[b - 1];
                 var components = new KpiComponent[aggregates.Length];
                 for (var a = 0; a < aggregates.Length; a++)
                 {
@@ -149,7 +200,7 @@ internal sealed class KpiSqlPlan(
                     }
                 }
 
-                var newestTicks = row is null ? long.MinValue : newest[(dimension, b)];
+                var newestTicks = row is null ? long.MinValue : buckets.Newest[b - 1];
                 var start = context.Boundaries[b - 1];
                 var end = context.Boundaries[b];
                 values[b - 1] = new KpiValue(
@@ -168,7 +219,7 @@ internal sealed class KpiSqlPlan(
                     events);
             }
 
-            series.Add(new KpiSeries(dimension, values));
+            series.Add(new KpiSeries(Grouped ? DecodeDimension(dimension) : null, values));
         }
 
         return series;
@@ -188,8 +239,30 @@ internal sealed class KpiSqlPlan(
         };
     }
 
+    /// <summary>One dimension value's rows by bucket (null where the bucket has none) and their newest event times.</summary>
+    private sealed class BucketRows(int buckets)
+    {
+        public double[]?[] Rows { get; } = new double[]?[buckets];
+
+        public long[] Newest { get; } = new long[buckets];
+    }
+
     /// <summary>Dimension values travel as <c>'=' || value</c>, and null as the empty string, so full joins can match nulls.</summary>
     private static string? DecodeDimension(string encoded) => encoded.Length == 0 ? null : encoded[1..];
+}
+
+/// <summary>
+/// A parameter of a statement over rollups that is the query's rather than the formula's: one part of the split of its
+/// range into slots and edges (<see cref="RollupRanges"/>). A plan keeps these in place of the values, so that one plan
+/// serves every range (<see cref="QueryStatements"/>); binding fills them in.
+/// </summary>
+internal enum RangeParameter
+{
+    EdgeFrom,
+    EdgeTo,
+    SlotMinutes,
+    SlotFrom,
+    SlotTo,
 }
 
 /// <summary>What <see cref="KpiSqlPlan.ReadAsync"/> needs besides the rows.</summary>

@@ -89,9 +89,9 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
         var covered = rollups.Terms.Select(t => t.StateKey).Append(TermRollups.EventsKey)
             .Select(k => (model, TermRollups.CoverageId(k, dimension))).ToHashSet();
 
-        var plan = KpiSqlCompiler.Compile(compiled, models, dimension,
-            new RollupSource(RollupRanges.Split(boundaries, TermRollups.DimensionSlotMinutes), covered));
-        var fromRollups = await StatementRowsAsync(plan, clientId, boundaries);
+        var ranges = RollupRanges.Split(boundaries, TermRollups.DimensionSlotMinutes);
+        var plan = KpiSqlCompiler.Compile(compiled, models, dimension, new RollupSource(ranges, covered));
+        var fromRollups = await StatementRowsAsync(plan, clientId, boundaries, ranges);
         var fromRawRows = await StatementRowsAsync(KpiSqlCompiler.Compile(compiled, models, dimension), clientId, boundaries);
 
         Assert.True(plan.UsesRollups);
@@ -106,10 +106,10 @@ public sealed class DimensionRollupTests(KpiClusterFixture fixture)
         result.Series.SelectMany(s => s.Values.Select(v => $"{s.DimensionValue} {v.BucketStart:O} {v.Value} {v.EventCount} {string.Join(" | ", v.Components)}")).ToList();
 
     /// <summary>The rows of a compiled statement by bucket and dimension value, every column as read.</summary>
-    private async Task<Dictionary<string, string>> StatementRowsAsync(KpiSqlPlan plan, string clientId, long[] boundaries)
+    private async Task<Dictionary<string, string>> StatementRowsAsync(KpiSqlPlan plan, string clientId, long[] boundaries, RollupRanges? ranges = null)
     {
         await using var connection = await fixture.Database.OpenConnectionAsync();
-        await using var command = plan.CreateCommand(connection, clientId, boundaries);
+        await using var command = plan.CreateCommand(connection, clientId, boundaries, ranges);
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new Dictionary<string, string>(StringComparer.Ordinal);
         while (await reader.ReadAsync())

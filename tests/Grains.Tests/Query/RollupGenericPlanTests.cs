@@ -146,6 +146,8 @@ public sealed class RollupGenericPlanTests(KpiClusterFixture fixture)
         long[] => "int8[]",
         int[] => "int4[]",
         DateTime[] => "timestamptz[]",
+        RangeParameter.SlotMinutes => "int4[]",
+        RangeParameter => "timestamptz[]",
         _ => throw new ArgumentOutOfRangeException(nameof(value), value.GetType(), "no SQL type for this parameter"),
     };
 
