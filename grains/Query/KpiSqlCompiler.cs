@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Kpi.Formula;
@@ -632,6 +634,16 @@ internal sealed record RollupSource(RollupRanges Ranges, IReadOnlySet<(string Ob
     /// every term the formula reads from it, in total or per value of <paramref name="dimension"/>.
     /// </summary>
     public static long[] CoverageIds(CompiledFormula formula, string model, string? dimension) =>
+        KeptCoverageIds.GetValue(formula, static _ => new())
+            .GetOrAdd((model, dimension), static (key, formula) => ComputeCoverageIds(formula, key.Model, key.Dimension), formula);
+
+    /// <summary>
+    /// <see cref="CoverageIds"/> per formula (as <see cref="QueryFormulas"/> keeps it), asked several times by every
+    /// query over rollups; the arrays are shared, never changed.
+    /// </summary>
+    private static readonly ConditionalWeakTable<CompiledFormula, ConcurrentDictionary<(string Model, string? Dimension), long[]>> KeptCoverageIds = new();
+
+    private static long[] ComputeCoverageIds(CompiledFormula formula, string model, string? dimension) =>
         formula.Aggregates
             .Where(t => string.Equals(t.ObjectModel, model, StringComparison.Ordinal))
             .Select(t => t.StateKey)

@@ -60,8 +60,8 @@ internal static class QuerySnapshot
         var sources = new NpgsqlBatchCommand(
             $$"""
             SELECT m.object_model, coalesce(p.last_sequence, 0),
-                   coalesce((SELECT array_agg(c.term) FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), '{}')
+                   coalesce((SELECT string_agg(c.term::text, ',') FROM query.rollup_terms AS c
+                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), '')
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
             """);
@@ -98,14 +98,20 @@ internal static class QuerySnapshot
         NpgsqlDataReader reader, IReadOnlyList<string> models, SourcePosition[]? cachedPositions, CancellationToken cancellationToken)
     {
         var positions = new List<SourcePosition>();
-        var covered = new HashSet<(string, long)>();
+        var covered = new HashSet<(string, long)>(CoverageComparer.Instance);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
             positions.Add(new SourcePosition(model, reader.GetInt64(1)));
-            foreach (var term in reader.GetFieldValue<long[]>(2))
+            // The terms travel as text: Npgsql reads an int8[] element by element as objects, which took 3 µs for a
+            // partition's 33 coverages, a tenth of the silo's own work on a day's query.
+            var terms = reader.GetString(2);
+            if (terms.Length > 0)
             {
-                covered.Add((model, term));
+                foreach (var term in terms.AsSpan().Split(','))
+                {
+                    covered.Add((model, long.Parse(terms.AsSpan(term), NumberStyles.None, CultureInfo.InvariantCulture)));
+                }
             }
         }
 
@@ -118,6 +124,20 @@ internal static class QuerySnapshot
         var ahead = cachedPositions is not null
             && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
         return new Sources(positions.ToArray(), covered, landed || ahead);
+    }
+
+    /// <summary>
+    /// (object model, term id) pairs hashed by the id alone: ids are hashes already (<see cref="TermRollups.IdOf"/>),
+    /// and a query looks up every coverage of its object models (<c>KpiQueryRunner.Incomplete</c>).
+    /// </summary>
+    private sealed class CoverageComparer : IEqualityComparer<(string ObjectModel, long Term)>
+    {
+        public static readonly CoverageComparer Instance = new();
+
+        public bool Equals((string ObjectModel, long Term) x, (string ObjectModel, long Term) y) =>
+            x.Term == y.Term && string.Equals(x.ObjectModel, y.ObjectModel, StringComparison.Ordinal);
+
+        public int GetHashCode((string ObjectModel, long Term) obj) => obj.Term.GetHashCode();
     }
 
     /// <summary>
