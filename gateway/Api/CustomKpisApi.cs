@@ -62,21 +62,26 @@ public static class CustomKpisApi
         return app;
     }
 
+    /// <summary>The most jobs a refused deletion names; it counts the rest.</summary>
+    private const int JobsNamed = 10;
+
     /// <summary>
     /// Deletes a custom KPI, unless a scheduled batch job names it: every later run of that job would fail, so the
     /// caller is told which jobs to unschedule first.
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string clientId, string kpiCode, IClusterClient cluster)
     {
-        var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]);
+        var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).ListAllOf(clientId);
         var usedBy = jobs
             .Where(j => j.Status == BatchJobStatus.Scheduled && j.Definition.KpiCodes.Contains(kpiCode, StringComparer.Ordinal))
             .Select(j => j.JobId)
             .ToList();
         if (usedBy.Count > 0)
         {
+            var named = string.Join(", ", usedBy.Take(JobsNamed).Select(id => $"'{id}'"))
+                + (usedBy.Count > JobsNamed ? $" and {usedBy.Count - JobsNamed} more (GET /batch/jobs?clientId={clientId})" : "");
             return TypedResults.Problem(
-                $"KPI '{kpiCode}' is computed by scheduled batch job{(usedBy.Count == 1 ? "" : "s")} {string.Join(", ", usedBy.Select(id => $"'{id}'"))}; "
+                $"KPI '{kpiCode}' is computed by scheduled batch job{(usedBy.Count == 1 ? "" : "s")} {named}; "
                 + "unschedule (DELETE /batch/jobs/{jobId}) or replace them first, or every later run would fail.",
                 statusCode: StatusCodes.Status409Conflict, title: "KPI in use");
         }

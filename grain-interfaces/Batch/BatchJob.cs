@@ -178,8 +178,14 @@ public interface IBatchJobGrain : IGrainWithStringKey
 [Alias("ae.IBatchJobDirectoryGrain")]
 public interface IBatchJobDirectoryGrain : IGrainWithIntegerKey
 {
-    /// <summary>Scheduled jobs of these clients (all clients when null), newest first.</summary>
+    /// <summary>Scheduled jobs of these clients (all clients when null), newest first, at most <c>Batch:MaxListed</c>.</summary>
     Task<IReadOnlyList<BatchJobInfo>> List(IReadOnlyList<string>? clientIds);
+
+    /// <summary>
+    /// Every scheduled job of one client, newest first, however many: for what must reach them all (a change of the
+    /// client's zone, the deletion of a KPI one of them computes). A run a job lost with its silo is not looked into.
+    /// </summary>
+    Task<IReadOnlyList<BatchJobInfo>> ListAllOf(string clientId);
 
     /// <summary>The latest runs of one job, newest first, without their results.</summary>
     Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit);

@@ -24,6 +24,8 @@ public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptio
         return answers;
     }
 
+    public Task<IReadOnlyList<BatchJobInfo>> ListAllOf(string clientId) => store.ListJobsAsync([clientId], limit: null);
+
     public async Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit)
     {
         limit = Math.Clamp(limit, 1, 1000);

@@ -36,7 +36,8 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    public async Task<IReadOnlyList<BatchJobInfo>> ListJobsAsync(IReadOnlyList<string>? clientIds, int limit, CancellationToken ct = default)
+    /// <summary>Scheduled jobs of these clients (all clients when null), newest first; at most <paramref name="limit"/> (null: every one).</summary>
+    public async Task<IReadOnlyList<BatchJobInfo>> ListJobsAsync(IReadOnlyList<string>? clientIds, int? limit, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand(
             """
@@ -46,7 +47,8 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
              LIMIT $2
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)clientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.AddWithValue(limit);
+        // LIMIT NULL is no limit.
+        command.Parameters.Add(new NpgsqlParameter<int?> { TypedValue = limit, NpgsqlDbType = NpgsqlDbType.Integer });
         var jobs = new List<BatchJobInfo>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))

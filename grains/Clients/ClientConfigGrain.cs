@@ -77,7 +77,7 @@ public sealed partial class ClientConfigGrain(ClientConfigStore store) : Grain, 
     /// <summary>The client's batch jobs run by its local clock: each works out its next due time in the new zone.</summary>
     private async Task RescheduleJobsAsync(string clientId)
     {
-        var jobs = await GrainFactory.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]);
+        var jobs = await GrainFactory.GetGrain<IBatchJobDirectoryGrain>(0).ListAllOf(clientId);
         await Task.WhenAll(jobs.Where(j => j.Status == BatchJobStatus.Scheduled)
             .Select(j => GrainFactory.GetGrain<IBatchJobGrain>(j.JobId).ClientZoneChanged()));
     }

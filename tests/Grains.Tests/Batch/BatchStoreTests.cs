@@ -75,4 +75,24 @@ public sealed class BatchStoreTests : IAsyncLifetime
 
         Assert.Equal([5L, 4L], (await _store.ListRunsAsync(_jobId, 10)).Select(r => r.RunId));
     }
+
+    [Fact]
+    public async Task Every_scheduled_job_of_a_client_is_listed_when_no_limit_is_given_and_the_newest_within_one()
+    {
+        var clientId = "store-jobs-" + Guid.NewGuid().ToString("N")[..10];
+        var created = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+        var definition = new BatchJobDefinition(
+            clientId, ["POF"], false, new BatchRange(BatchRangeUnit.Day, 1), QueryGranularity.Hour, null, new BatchSchedule(BatchFrequency.Daily, 6, 0));
+        for (var i = 0; i < 5; i++)
+        {
+            var status = i == 2 ? BatchJobStatus.Unscheduled : BatchJobStatus.Scheduled;
+            await _store.UpsertJobAsync(new BatchJobInfo($"{clientId}-{i}", definition, status, created.AddMinutes(i), created.AddDays(1), null));
+        }
+
+        var limited = await _store.ListJobsAsync([clientId], limit: 2);
+        var all = await _store.ListJobsAsync([clientId], limit: null);
+
+        Assert.Equal([$"{clientId}-4", $"{clientId}-3"], limited.Select(j => j.JobId));
+        Assert.Equal([$"{clientId}-4", $"{clientId}-3", $"{clientId}-1", $"{clientId}-0"], all.Select(j => j.JobId));
+    }
 }

@@ -81,6 +81,36 @@ public sealed class BatchJobApiTests(AnalyticsFixture fixture)
         Assert.InRange(next, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
     }
 
+    [Fact]
+    public async Task A_custom_kpi_a_scheduled_job_computes_is_not_deleted_and_the_refusal_names_ten_jobs_and_counts_the_rest()
+    {
+        var clientId = TestClients.NewId("binuse");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new { code = "CK", name = "Count", formula = "count(orders)" })).EnsureSuccessStatusCode();
+        var jobIds = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            var job = await ScheduleAsync(new { clientId, kpiCodes = new[] { "CK" }, schedule = new { frequency = "daily", time = "06:00" } });
+            jobIds.Add(job.GetProperty("jobId").GetString()!);
+        }
+
+        using (var refused = await fixture.Http.DeleteAsync($"/clients/{clientId}/custom-kpis/CK"))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            var detail = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()!;
+            Assert.Equal(10, jobIds.Count(id => detail.Contains($"'{id}'", StringComparison.Ordinal)));
+            Assert.Contains("and 2 more", detail, StringComparison.Ordinal);
+        }
+
+        foreach (var jobId in jobIds)
+        {
+            (await fixture.Http.DeleteAsync($"/batch/jobs/{jobId}")).EnsureSuccessStatusCode();
+        }
+
+        using var deleted = await fixture.Http.DeleteAsync($"/clients/{clientId}/custom-kpis/CK");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
+
     private static string LocalTime(DateTimeOffset at, string zone) =>
         TimeZoneInfo.ConvertTime(at, TimeZoneInfo.FindSystemTimeZoneById(zone)).ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
 
