@@ -69,11 +69,15 @@ public static class BatchApi
 {
     private const int MaxNameLength = 200;
 
+    /// <summary>The most jobs a page of <c>GET /batch/jobs</c> holds, and its size unless <c>limit</c> says less (silos may cap it lower: <c>Batch:MaxListed</c>).</summary>
+    private const int MaxJobsListed = 1000;
+
     public static IEndpointRouteBuilder MapBatchApi(this IEndpointRouteBuilder app)
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
         batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch");
-        batch.MapGet("/jobs", ListAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs");
+        batch.MapGet("/jobs", ListAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
+            .RespondsWithHeader(StatusCodes.Status200OK, "Link", "When more jobs follow: the next page's address, rel=\"next\" (RFC 8288).");
         batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
@@ -100,8 +104,19 @@ public static class BatchApi
         return TypedResults.Created(view.Url, view);
     }
 
-    private static async Task<IResult> ListAsync(string? clientId, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> ListAsync(string? clientId, int? limit, string? after, HttpContext http, IClusterClient cluster)
     {
+        if (limit is < 1 or > MaxJobsListed)
+        {
+            return Problems.Validation([$"limit: must be between 1 and {MaxJobsListed}"]);
+        }
+
+        BatchJobCursor? cursor = null;
+        if (after is not null && (cursor = JobCursor.Parse(after)) is null)
+        {
+            return Problems.Validation(["after: not a cursor of this list; take the next page's address from the Link header of the one before"]);
+        }
+
         var grant = ClientAccess.GrantOf(http.User);
         IReadOnlyList<string>? clients = clientId is not null ? [clientId] : grant.All ? null : [.. grant.ClientIds];
         if (clients is { Count: 0 })
@@ -115,8 +130,20 @@ public static class BatchApi
             return Problems.NotFound($"Client '{clientId}' does not exist.");
         }
 
-        var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).List(clients);
-        return TypedResults.Ok(jobs.Select(View).ToList());
+        var page = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).List(clients, limit ?? MaxJobsListed, cursor);
+        if (page.Next is { } next)
+        {
+            // RFC 8288: the next page's address, relative to this one's; the body stays a plain array of jobs.
+            var query = QueryString.Create(new Dictionary<string, string?>
+            {
+                ["clientId"] = clientId,
+                ["limit"] = limit?.ToString(CultureInfo.InvariantCulture),
+                ["after"] = JobCursor.Format(next),
+            }.Where(p => p.Value is not null));
+            http.Response.Headers.Link = $"<{http.Request.PathBase}/batch/jobs{query}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(page.Jobs.Select(View).ToList());
     }
 
     private static async Task<IResult> GetAsync(string jobId, HttpContext http, IClusterClient cluster)

@@ -54,7 +54,8 @@ public static class ClientsApi
                 ? Tagged(http, config)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
             .WithName("GetClient")
-            .WithSummary("The client's configuration, its version as the ETag: PUT it back, changed, with If-Match or its version to change it.");
+            .WithSummary("The client's configuration, its version as the ETag: PUT it back, changed, with If-Match or its version to change it.")
+            .RespondsWithHeader(StatusCodes.Status200OK, "ETag", "The configuration's version, quoted (a strong ETag): send it back in If-Match.");
 
         clients.MapGet("/{clientId}/rollups", async Task<Results<Ok<ClientRollups>, ProblemHttpResult>> (string clientId, IClusterClient cluster, HttpContext http) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is null

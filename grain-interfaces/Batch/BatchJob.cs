@@ -174,12 +174,27 @@ public interface IBatchJobGrain : IGrainWithStringKey
     Task ClientZoneChanged();
 }
 
+/// <summary>Where a page of jobs starts: just after the job of <see cref="JobId"/>, created at <see cref="CreatedAt"/> (as stored).</summary>
+[GenerateSerializer, Immutable, Alias("ae.BatchJobCursor")]
+public sealed record BatchJobCursor(
+    [property: Id(0)] DateTimeOffset CreatedAt,
+    [property: Id(1)] string JobId);
+
+/// <summary>One page of a list of jobs, and where the next starts (null on the last page).</summary>
+[GenerateSerializer, Immutable, Alias("ae.BatchJobPage")]
+public sealed record BatchJobPage(
+    [property: Id(0)] IReadOnlyList<BatchJobInfo> Jobs,
+    [property: Id(1)] BatchJobCursor? Next);
+
 /// <summary>Reads across jobs from <c>batch.jobs</c> and <c>batch.runs</c> (stateless worker; use key 0).</summary>
 [Alias("ae.IBatchJobDirectoryGrain")]
 public interface IBatchJobDirectoryGrain : IGrainWithIntegerKey
 {
-    /// <summary>Scheduled jobs of these clients (all clients when null), newest first, at most <c>Batch:MaxListed</c>.</summary>
-    Task<IReadOnlyList<BatchJobInfo>> List(IReadOnlyList<string>? clientIds);
+    /// <summary>
+    /// A page of the scheduled jobs of these clients (all clients when null), newest first: at most
+    /// <paramref name="limit"/> (itself at most <c>Batch:MaxListed</c>), from just after <paramref name="after"/>.
+    /// </summary>
+    Task<BatchJobPage> List(IReadOnlyList<string>? clientIds, int limit, BatchJobCursor? after);
 
     /// <summary>
     /// Every scheduled job of one client, newest first, however many: for what must reach them all (a change of the

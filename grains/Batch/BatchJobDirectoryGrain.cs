@@ -7,12 +7,13 @@ namespace AnalyticsEngine.Batch;
 [StatelessWorker]
 public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptions> options) : Grain, IBatchJobDirectoryGrain
 {
-    public async Task<IReadOnlyList<BatchJobInfo>> List(IReadOnlyList<string>? clientIds)
+    public async Task<BatchJobPage> List(IReadOnlyList<string>? clientIds, int limit, BatchJobCursor? after)
     {
-        var jobs = await store.ListJobsAsync(clientIds, options.Value.MaxListed);
+        var page = await store.ListJobsAsync(clientIds, Math.Clamp(limit, 1, options.Value.MaxListed), after);
+        var jobs = page.Jobs;
         if (!jobs.Any(IsRunning))
         {
-            return jobs;
+            return page;
         }
 
         // A job listed with a run going may have lost that run with its silo, and would say so only when it next wakes
@@ -21,10 +22,10 @@ public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptio
         var answers = await Task.WhenAll(jobs.Select(async job => IsRunning(job)
             ? await GrainFactory.GetGrain<IBatchJobGrain>(job.JobId).GetInfo() ?? job
             : job));
-        return answers;
+        return page with { Jobs = answers };
     }
 
-    public Task<IReadOnlyList<BatchJobInfo>> ListAllOf(string clientId) => store.ListJobsAsync([clientId], limit: null);
+    public async Task<IReadOnlyList<BatchJobInfo>> ListAllOf(string clientId) => (await store.ListJobsAsync([clientId], limit: null)).Jobs;
 
     public async Task<IReadOnlyList<BatchRunSummary>> ListRuns(string jobId, int limit)
     {

@@ -36,27 +36,43 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Scheduled jobs of these clients (all clients when null), newest first; at most <paramref name="limit"/> (null: every one).</summary>
-    public async Task<IReadOnlyList<BatchJobInfo>> ListJobsAsync(IReadOnlyList<string>? clientIds, int? limit, CancellationToken ct = default)
+    /// <summary>
+    /// Scheduled jobs of these clients (all clients when null), newest first (then by id), from just after
+    /// <paramref name="after"/>; at most <paramref name="limit"/> (null: every one), with the cursor of the next page
+    /// when there are more.
+    /// </summary>
+    public async Task<BatchJobPage> ListJobsAsync(
+        IReadOnlyList<string>? clientIds, int? limit, BatchJobCursor? after = null, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand(
             """
-            SELECT info FROM batch.jobs
+            SELECT info, created_at, job_id FROM batch.jobs
              WHERE status = 'scheduled' AND ($1::text[] IS NULL OR client_id = ANY($1))
+               AND ($3::timestamptz IS NULL OR created_at < $3 OR (created_at = $3 AND job_id > $4))
              ORDER BY created_at DESC, job_id
              LIMIT $2
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)clientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        // LIMIT NULL is no limit.
-        command.Parameters.Add(new NpgsqlParameter<int?> { TypedValue = limit, NpgsqlDbType = NpgsqlDbType.Integer });
+        // One more than the page, to know whether another follows; LIMIT NULL is no limit.
+        command.Parameters.Add(new NpgsqlParameter<int?> { TypedValue = limit + 1, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter<DateTime?> { TypedValue = after?.CreatedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = after?.JobId, NpgsqlDbType = NpgsqlDbType.Text });
         var jobs = new List<BatchJobInfo>();
+        BatchJobCursor? last = null;
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
+            if (jobs.Count == limit)
+            {
+                return new BatchJobPage(jobs, last);
+            }
+
             jobs.Add(JsonSerializer.Deserialize<BatchJobInfo>(reader.GetString(0), Json)!);
+            // The stored time, not the job's own: the database keeps microseconds, and the next page compares with it.
+            last = new BatchJobCursor(new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero), reader.GetString(2));
         }
 
-        return jobs;
+        return new BatchJobPage(jobs, null);
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
             BatchRunStatus.Running, info.CreatedAt, null, null);
         await new BatchStore(TestDatabase.DataSource).UpsertJobAsync(info with { LastRun = lost });
 
-        var listed = Assert.Single(await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([info.Definition.ClientId]));
+        var listed = Assert.Single((await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([info.Definition.ClientId], 100, null)).Jobs);
 
         Assert.NotEqual(999, listed.LastRun?.RunId);
     }
@@ -163,7 +163,7 @@ public sealed class BatchJobGrainTests(BatchClusterFixture fixture)
         Assert.Equal(BatchJobStatus.Unscheduled, (await job.GetInfo())!.Status);
         Assert.Null((await job.GetInfo())!.NextRunAt);
         Assert.Equal(BatchRunStart.Unscheduled, (await job.RunNow()).Outcome);
-        Assert.DoesNotContain(await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId]), j => j.JobId == jobId);
+        Assert.DoesNotContain((await fixture.Client.GetGrain<IBatchJobDirectoryGrain>(0).List([clientId], 100, null)).Jobs, j => j.JobId == jobId);
     }
 
     [Fact]

@@ -77,22 +77,33 @@ public sealed class BatchStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Every_scheduled_job_of_a_client_is_listed_when_no_limit_is_given_and_the_newest_within_one()
+    public async Task Scheduled_jobs_are_listed_newest_first_page_by_page_and_every_one_without_a_limit()
     {
         var clientId = "store-jobs-" + Guid.NewGuid().ToString("N")[..10];
         var created = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
         var definition = new BatchJobDefinition(
             clientId, ["POF"], false, new BatchRange(BatchRangeUnit.Day, 1), QueryGranularity.Hour, null, new BatchSchedule(BatchFrequency.Daily, 6, 0));
-        for (var i = 0; i < 5; i++)
+        // Jobs 3 and 4 were created in the same microsecond: their ids order them, across the pages' boundary. Job 2 is
+        // unscheduled.
+        var minutes = new[] { 0, 1, 2, 3, 3, 5, 6 };
+        for (var i = 0; i < minutes.Length; i++)
         {
             var status = i == 2 ? BatchJobStatus.Unscheduled : BatchJobStatus.Scheduled;
-            await _store.UpsertJobAsync(new BatchJobInfo($"{clientId}-{i}", definition, status, created.AddMinutes(i), created.AddDays(1), null));
+            await _store.UpsertJobAsync(new BatchJobInfo($"{clientId}-{i}", definition, status, created.AddMinutes(minutes[i]), created.AddDays(1), null));
         }
 
-        var limited = await _store.ListJobsAsync([clientId], limit: 2);
+        var pages = new List<BatchJobPage> { await _store.ListJobsAsync([clientId], limit: 3) };
+        while (pages[^1].Next is { } next)
+        {
+            pages.Add(await _store.ListJobsAsync([clientId], limit: 3, after: next));
+        }
+
         var all = await _store.ListJobsAsync([clientId], limit: null);
 
-        Assert.Equal([$"{clientId}-4", $"{clientId}-3"], limited.Select(j => j.JobId));
-        Assert.Equal([$"{clientId}-4", $"{clientId}-3", $"{clientId}-1", $"{clientId}-0"], all.Select(j => j.JobId));
+        string[] newestFirst = [.. new[] { 6, 5, 3, 4, 1, 0 }.Select(i => $"{clientId}-{i}")];
+        Assert.Equal([3, 3], pages.Select(p => p.Jobs.Count));
+        Assert.Equal(newestFirst, pages.SelectMany(p => p.Jobs).Select(j => j.JobId));
+        Assert.Equal(newestFirst, all.Jobs.Select(j => j.JobId));
+        Assert.Null(all.Next);
     }
 }

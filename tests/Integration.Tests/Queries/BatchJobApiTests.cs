@@ -111,6 +111,49 @@ public sealed class BatchJobApiTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
     }
 
+    [Fact]
+    public async Task The_job_list_comes_in_pages_each_naming_the_next_in_its_link_header()
+    {
+        var clientId = TestClients.NewId("bpage");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var scheduled = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var job = await ScheduleAsync(new { clientId, kpiCodes = new[] { "POF" }, schedule = new { frequency = "hourly", minute = i } });
+            scheduled.Add(job.GetProperty("jobId").GetString()!);
+        }
+
+        var listed = new List<string>();
+        var pages = 0;
+        string? next = $"/batch/jobs?clientId={clientId}&limit=2";
+        while (next is not null)
+        {
+            using var page = await fixture.Http.GetAsync(next);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            listed.AddRange((await page.Content.ReadFromJsonAsync<JsonElement[]>())!.Select(j => j.GetProperty("jobId").GetString()!));
+            pages++;
+            next = page.Headers.TryGetValues("Link", out var links) ? NextLink(links.Single()) : null;
+        }
+
+        Assert.Equal(2, pages);
+        Assert.Equal(scheduled.AsEnumerable().Reverse(), listed);
+
+        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=1001", "limit"), ("after=yesterday", "after"), ($"after=12_{new string('g', 32)}", "after") })
+        {
+            using var refused = await fixture.Http.GetAsync($"/batch/jobs?clientId={clientId}&{query}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        }
+    }
+
+    /// <summary>The address of <c>rel="next"</c> in a Link header of one link.</summary>
+    private static string NextLink(string link)
+    {
+        Assert.EndsWith("; rel=\"next\"", link, StringComparison.Ordinal);
+        return link[1..link.IndexOf('>', StringComparison.Ordinal)];
+    }
+
     private static string LocalTime(DateTimeOffset at, string zone) =>
         TimeZoneInfo.ConvertTime(at, TimeZoneInfo.FindSystemTimeZoneById(zone)).ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
 

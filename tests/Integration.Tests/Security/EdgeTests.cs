@@ -136,6 +136,12 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         var update = document.RootElement.GetProperty("paths").GetProperty("/clients/{clientId}").GetProperty("put");
         Assert.Contains(update.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "If-Match" && p.GetProperty("in").GetString() == "header");
         Assert.True(update.GetProperty("responses").TryGetProperty("412", out _));
+
+        var read = document.RootElement.GetProperty("paths").GetProperty("/clients/{clientId}").GetProperty("get");
+        Assert.True(read.GetProperty("responses").GetProperty("200").GetProperty("headers").TryGetProperty("ETag", out _));
+        var jobs = document.RootElement.GetProperty("paths").GetProperty("/batch/jobs").GetProperty("get");
+        Assert.True(jobs.GetProperty("responses").GetProperty("200").GetProperty("headers").TryGetProperty("Link", out _));
+        Assert.Contains(jobs.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "after");
     }
 
     [Fact]
