@@ -79,7 +79,7 @@ public static class CustomKpisApi
         if (usedBy.Count > 0)
         {
             var named = string.Join(", ", usedBy.Take(JobsNamed).Select(id => $"'{id}'"))
-                + (usedBy.Count > JobsNamed ? $" and {usedBy.Count - JobsNamed} more (GET /batch/jobs?clientId={clientId})" : "");
+                + (usedBy.Count > JobsNamed ? $" and {usedBy.Count - JobsNamed} more (GET /batch/jobs?clientId={Uri.EscapeDataString(clientId)})" : "");
             return TypedResults.Problem(
                 $"KPI '{kpiCode}' is computed by scheduled batch job{(usedBy.Count == 1 ? "" : "s")} {named}; "
                 + "unschedule (DELETE /batch/jobs/{jobId}) or replace them first, or every later run would fail.",

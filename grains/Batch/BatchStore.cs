@@ -44,6 +44,11 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
     public async Task<BatchJobPage> ListJobsAsync(
         IReadOnlyList<string>? clientIds, int? limit, BatchJobCursor? after = null, CancellationToken ct = default)
     {
+        if (limit is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, "A page holds at least one job.");
+        }
+
         await using var command = dataSource.CreateCommand(
             """
             SELECT info, created_at, job_id FROM batch.jobs
@@ -54,7 +59,7 @@ public sealed class BatchStore(NpgsqlDataSource dataSource)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)clientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         // One more than the page, to know whether another follows; LIMIT NULL is no limit.
-        command.Parameters.Add(new NpgsqlParameter<int?> { TypedValue = limit + 1, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter<long?> { TypedValue = limit + 1L, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter<DateTime?> { TypedValue = after?.CreatedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = after?.JobId, NpgsqlDbType = NpgsqlDbType.Text });
         var jobs = new List<BatchJobInfo>();

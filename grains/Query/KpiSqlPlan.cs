@@ -134,6 +134,12 @@ internal sealed class KpiSqlPlan(
         while (await reader.ReadAsync(cancellationToken))
         {
             var bucket = reader.GetInt32(0);
+            if ((uint)(bucket - 1) >= (uint)bucketCount)
+            {
+                // Every part of the statement keeps to the range; a row outside it is a bug of the compiler's.
+                throw new InvalidOperationException($"The statement of KPI '{context.KpiCode}' answered bucket {bucket} of a range of {bucketCount}.");
+            }
+
             var dimension = Grouped ? reader.GetString(1) : string.Empty;
             var values = new double[width];
             var newestTicks = long.MinValue;

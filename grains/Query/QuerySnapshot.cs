@@ -110,7 +110,7 @@ internal static class QuerySnapshot
             {
                 foreach (var term in terms.AsSpan().Split(','))
                 {
-                    covered.Add((model, long.Parse(terms.AsSpan(term), NumberStyles.None, CultureInfo.InvariantCulture)));
+                    covered.Add((model, long.Parse(terms.AsSpan(term), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)));
                 }
             }
         }

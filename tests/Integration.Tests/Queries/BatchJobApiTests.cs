@@ -138,7 +138,7 @@ public sealed class BatchJobApiTests(AnalyticsFixture fixture)
         Assert.Equal(2, pages);
         Assert.Equal(scheduled.AsEnumerable().Reverse(), listed);
 
-        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=1001", "limit"), ("after=yesterday", "after"), ($"after=12_{new string('g', 32)}", "after") })
+        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=1001", "limit"), ("after=yesterday", "after"), ("after=12_", "after"), ("after=_0f3c", "after") })
         {
             using var refused = await fixture.Http.GetAsync($"/batch/jobs?clientId={clientId}&{query}");
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
