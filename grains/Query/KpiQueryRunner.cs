@@ -215,11 +215,17 @@ public sealed class KpiQueryRunner(
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
             // the snapshot says they do; else it is dropped (having read little: KpiSqlCompiler.RollupCte) and the
-            // query runs in two round trips. Concurrent callers each run it (0.1–10 ms), where the cache would have
-            // them wait for one run at the same positions, which are known only with the answer here.
-            var assumed = Compile(formula, query.Dimension, RollupSource.AssumingCovered(ranges, formula, query.Dimension), context.Boundaries);
+            // query runs in two round trips. It leaves out the rows after the watermark of a partition the client's
+            // last query found rolled up to the end (RolledUpPartitions), and is dropped too if that no longer holds.
+            // Concurrent callers each run it (0.1–10 ms), where the cache would have them wait for one run at the same
+            // positions, which are known only with the answer here.
+            var expected = RollupSource.AssumingCovered(ranges, formula, query.Dimension) with
+            {
+                RolledUpToTheEnd = RolledUpPartitions.Expected(context.ClientId, formula.ObjectModels),
+            };
+            var assumed = Compile(formula, query.Dimension, expected, context.Boundaries);
             if (!assumed.ReadsRawRanges
-                && await InOneRoundTripAsync(connection, clientRollups, assumed, ranges, query.Dimension, context, cancellationToken) is { } answered)
+                && await InOneRoundTripAsync(connection, clientRollups, assumed, expected, query.Dimension, context, cancellationToken) is { } answered)
             {
                 if (key is not null)
                 {
@@ -264,7 +270,9 @@ public sealed class KpiQueryRunner(
     {
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cancellationToken);
         IncompleteRollups = Incomplete(begun, clientRollups);
-        var plan = Compile(formula, dimension, ranges is null ? null : new RollupSource(ranges, begun.Covered), context.Boundaries);
+        RolledUpPartitions.Record(context.ClientId, begun);
+        var rollups = ranges is null ? null : new RollupSource(ranges, begun.Covered) { RolledUpToTheEnd = begun.RolledUpToTheEnd };
+        var plan = Compile(formula, dimension, rollups, context.Boundaries);
 
         // A statement over rollups (here only with the benchmark's switch off, or with rollups for some object models
         // and raw ranges for others) reads raw rows only at the edges and after the watermark, through the index
@@ -315,23 +323,26 @@ public sealed class KpiQueryRunner(
             formula, dimension, rollups, TermRollups.SlotDividing(boundaries), rowLimit: dimension is null ? null : options.MaxPoints + 1);
 
     /// <summary>
-    /// Runs the snapshot's commands, <paramref name="assumed"/> and COMMIT in one batch; the answer, or null when the
-    /// snapshot says some rollup it read does not hold every row (the batch is then read to its end, and the query
-    /// starts again in a new snapshot).
+    /// Runs the snapshot's commands, <paramref name="assumed"/> (written for <paramref name="expected"/>) and COMMIT in
+    /// one batch; the answer, or null when the snapshot says some rollup it read does not hold every row, or a partition
+    /// whose rows after the watermark it left out has some (the batch is then read to its end, and the query starts
+    /// again in a new snapshot).
     /// </summary>
     private async Task<(KpiSeries[] Series, SourcePosition[] Positions)?> InOneRoundTripAsync(
-        NpgsqlConnection connection, IReadOnlyDictionary<string, TermRollups> clientRollups, KpiSqlPlan assumed, RollupRanges ranges, string? dimension, QueryAnswerContext context,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, IReadOnlyDictionary<string, TermRollups> clientRollups, KpiSqlPlan assumed, RollupSource expected, string? dimension,
+        QueryAnswerContext context, CancellationToken cancellationToken)
     {
         var formula = assumed.Formula;
         await using var batch = QuerySnapshot.Begin(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, null, context.Boundaries);
-        batch.BatchCommands.Add(assumed.CreateBatchCommand(context.ClientId, context.Boundaries, ranges));
+        batch.BatchCommands.Add(assumed.CreateBatchCommand(context.ClientId, context.Boundaries, expected.Ranges));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var sources = await QuerySnapshot.ReadAsync(reader, formula.ObjectModels, null, cancellationToken);
         IncompleteRollups = Incomplete(sources, clientRollups);
-        var rollups = new RollupSource(ranges, sources.Covered);
-        if (!formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m], dimension)))
+        RolledUpPartitions.Record(context.ClientId, sources);
+        var rollups = new RollupSource(expected.Ranges, sources.Covered);
+        if (!formula.ObjectModels.All(m => rollups.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m], dimension))
+            || expected.RolledUpToTheEnd?.IsSubsetOf(sources.RolledUpToTheEnd) == false)
         {
             // Dropped: the rest of the batch is read, COMMIT with it. An error of the dropped statement is no answer's
             // (the batch then skipped its COMMIT): the transaction is rolled back instead.

@@ -21,7 +21,8 @@ internal static class QuerySnapshot
     /// Whether a row committed after the newest cached result's positions lands in a bucket of the range (for a
     /// snapshot object, anywhere before the range's end); also true when that result saw more than this snapshot.
     /// </param>
-    internal sealed record Sources(SourcePosition[] Positions, HashSet<(string, long)> Covered, bool ChangedSinceCached);
+    /// <param name="RolledUpToTheEnd">The object models whose partition holds no row after its watermark (or no partition).</param>
+    internal sealed record Sources(SourcePosition[] Positions, HashSet<(string, long)> Covered, bool ChangedSinceCached, HashSet<string> RolledUpToTheEnd);
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
@@ -61,7 +62,8 @@ internal static class QuerySnapshot
             $$"""
             SELECT m.object_model, coalesce(p.last_sequence, 0),
                    coalesce((SELECT string_agg(c.term::text, ',') FROM query.rollup_terms AS c
-                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), '')
+                             WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), ''),
+                   coalesce(p.rolled_up_through >= p.last_sequence, true)
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
             """);
@@ -99,10 +101,16 @@ internal static class QuerySnapshot
     {
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>(CoverageComparer.Instance);
+        var rolledUpToTheEnd = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
             positions.Add(new SourcePosition(model, reader.GetInt64(1)));
+            if (reader.GetBoolean(3))
+            {
+                rolledUpToTheEnd.Add(model);
+            }
+
             // The terms travel as text: Npgsql reads an int8[] element by element as objects, which took 3 µs for a
             // partition's 33 coverages, a tenth of the silo's own work on a day's query.
             var terms = reader.GetString(2);
@@ -123,7 +131,7 @@ internal static class QuerySnapshot
 
         var ahead = cachedPositions is not null
             && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
-        return new Sources(positions.ToArray(), covered, landed || ahead);
+        return new Sources(positions.ToArray(), covered, landed || ahead, rolledUpToTheEnd);
     }
 
     /// <summary>

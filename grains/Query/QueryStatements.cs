@@ -6,10 +6,10 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// KPI statements compiled against the catalog's object models, kept for the next query of the same shape: the
-/// statement of a formula depends on its drill-down, on which of its object models rollups answer, on whether the
-/// range has edges read raw, on the slot length raw rows are grouped by and on the row limit, never on the range
-/// itself (<see cref="RangeParameter"/>). Compiling was the largest part of the silo's own work on a one-day query from
-/// rollups.
+/// statement of a formula depends on its drill-down, on which of its object models rollups answer (and whether their
+/// rows after the watermark are read too), on whether the range has edges read raw, on the slot length raw rows are
+/// grouped by and on the row limit, never on the range itself (<see cref="RangeParameter"/>). Compiling was the
+/// largest part of the silo's own work on a one-day query from rollups.
 /// </summary>
 /// <remarks>
 /// Keyed by the formula's text, so a custom KPI whose formula changes is compiled afresh. Bounded: emptied when it
@@ -33,16 +33,18 @@ internal static class QueryStatements
             return KpiSqlCompiler.Compile(formula, models, dimension, rollups, rawSlotMinutes, rowLimit);
         }
 
-        var fromRollups = 0UL;
+        var (fromRollups, afterWatermark) = (0UL, 0UL);
         for (var k = 0; k < formula.ObjectModels.Count; k++)
         {
             if (rollups is not null && rollups.Covers(formula, models[formula.ObjectModels[k]], dimension))
             {
                 fromRollups |= 1UL << k;
+                afterWatermark |= rollups.ReadsAfterWatermark(formula.ObjectModels[k]) ? 1UL << k : 0;
             }
         }
 
-        var shape = new Shape(formula.Source, dimension, fromRollups, fromRollups != 0 && rollups!.Ranges.Raw.Count > 0, rawSlotMinutes, rowLimit);
+        var shape = new Shape(
+            formula.Source, dimension, fromRollups, afterWatermark, fromRollups != 0 && rollups!.Ranges.Raw.Count > 0, rawSlotMinutes, rowLimit);
         if (Kept.TryGetValue(shape, out var kept))
         {
             return kept;
@@ -58,6 +60,8 @@ internal static class QueryStatements
     }
 
     /// <param name="FromRollups">One bit per object model of the formula (in its order): read from rollups.</param>
+    /// <param name="AfterWatermark">One bit per object model read from rollups: its rows after the watermark are read too.</param>
     /// <param name="ReadsEdges">Whether the statement reads the range's edges from raw rows besides the rollups' slots.</param>
-    private readonly record struct Shape(string Formula, string? Dimension, ulong FromRollups, bool ReadsEdges, int? RawSlotMinutes, int? RowLimit);
+    private readonly record struct Shape(
+        string Formula, string? Dimension, ulong FromRollups, ulong AfterWatermark, bool ReadsEdges, int? RawSlotMinutes, int? RowLimit);
 }

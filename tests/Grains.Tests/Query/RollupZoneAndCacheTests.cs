@@ -151,6 +151,43 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(Assert.Single(computed.Series).Values.Sum(v => v.EventCount) + 1, Assert.Single(fresh.Series).Values.Sum(v => v.EventCount));
     }
 
+    [Fact]
+    public async Task A_quiet_client_s_statement_leaves_out_the_rows_after_the_watermark_and_is_dropped_once_some_arrive()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clientId = await CreateClientAsync("UTC", seed: 13, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
+        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
+        var raw = Runner(useRollups: false);
+        var rolled = Runner(useRollups: true);
+
+        // The first query finds the partition rolled up to the end; the second leaves its rows after the watermark out.
+        var first = await rolled.RunAsync(query, config);
+        var quiet = await rolled.RunAsync(query, config);
+        Assert.True(rolled.LastRunInOneRoundTrip);
+        Assert.Equal(Flatten(first), Flatten(quiet));
+        Assert.Equal(Flatten(await raw.RunAsync(query, config)), Flatten(quiet));
+
+        // A late order after the watermark: the shorter statement's answer is dropped, and the answer counts it.
+        var late = now.AddMinutes(-30);
+        await IngestAsync(clientId, [Order("late-1", late, perfect: true)]);
+        Assert.True(await RolledUpThroughAsync(clientId) < await LastSequenceAsync(clientId));
+        var active = await rolled.RunAsync(query, config);
+        Assert.False(rolled.LastRunInOneRoundTrip);
+        Assert.Equal(Flatten(await raw.RunAsync(query, config)), Flatten(active));
+        var before = Assert.Single(quiet.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
+        Assert.Equal(before.EventCount + 1, Assert.Single(active.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd).EventCount);
+
+        // The next query reads the rows after the watermark in its one round trip, until a query finds none again.
+        Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
+        Assert.True(rolled.LastRunInOneRoundTrip);
+        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
+        Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
+        Assert.True(rolled.LastRunInOneRoundTrip);
+    }
+
     /// <summary>
     /// Over raw rows, where a statement costs most: the callers read the same positions, and all but one wait for its
     /// run. (A statement over rollups alone, sent with its snapshot, is run by each caller.)

@@ -52,6 +52,7 @@ public sealed class QueryStatementsTests
         {
             (Rollups(withEdges), null, null),
             (Rollups(wholeHours), null, null),
+            (Rollups(wholeHours) with { RolledUpToTheEnd = new HashSet<string> { "orders" } }, null, null),
             (null, null, null),
             (Rollups(drilled, "carrier"), "carrier", 1001),
             (null, "carrier", 1001),
@@ -59,7 +60,9 @@ public sealed class QueryStatementsTests
 
         var statements = shapes.Select(s => QueryStatements.Compile(Pof, s.Dimension, s.Rollups, rawSlotMinutes: null, s.RowLimit)).ToArray();
 
-        Assert.Equal([true, true, false, true, false], statements.Select(s => s.UsesRollups));
+        Assert.Equal([true, true, true, false, true, false], statements.Select(s => s.UsesRollups));
+        Assert.Contains("ingest.partitions", statements[1].Sql, StringComparison.Ordinal);
+        Assert.DoesNotContain("ingest.partitions", statements[2].Sql, StringComparison.Ordinal);
         Assert.Equal(shapes.Length, statements.Select(s => s.Sql).Distinct().Count());
         for (var i = 0; i < shapes.Length; i++)
         {
