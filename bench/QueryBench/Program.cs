@@ -24,6 +24,7 @@ using NpgsqlTypes;
 //   ... -- --backfill-passes 100000    a backfill of one term new to the partition in passes, as the ingest grain runs it
 //   ... -- --custom 5                  a custom KPI the catalog has no terms of, from raw rows and from the client's rollups
 //   ... -- --round-trips 2000          rollups with the statement sent with the snapshot and after it, and by hand, in turn
+//   ... -- --statement 5000            the day's rollup statement alone, with and without its part for rows after the watermark
 //
 // The rows belong to a dedicated client id; they are loaded with binary COPY when missing (around the ingest path,
 // so their rollups are then rebuilt from them, as for rows stored before rollups existed) and deleted with their
@@ -371,6 +372,58 @@ if (roundTripRuns > 0)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {name,-16} | {P(one, 50),6:0.00} / {P(one, 99),5:0.00} | {P(two, 50),7:0.00} / {P(two, 99),5:0.00} | {P(hand, 50),5:0.00} / {P(hand, 99),5:0.00} | {P(same, 50),9:0.00} / {P(same, 99),5:0.00} | {P(one, 50) / P(two, 50),8:0.00}x | {P(one, 50) / P(hand, 50),9:0.00}x | {P(one, 50) / P(same, 50),16:0.00}x |"));
         Console.WriteLine("  the database's CPU time per query, µs: " + cpu.Summary(roundTripRuns, "one", "two", "hand", "same"));
+    }
+}
+
+var statementRuns = Option("--statement", 0);
+if (statementRuns > 0)
+{
+    // The day's statement over rollups alone, on one connection that keeps one generic plan (as the query path does),
+    // with and without its part for the rows after the watermark (there are none here), in turn: what that part
+    // costs when it has nothing to read. Wall time p50 and the backend's CPU time per statement.
+    Console.WriteLine();
+    Console.WriteLine($"the day's rollup statement alone, {statementRuns} runs of each in turn after 20 warm-ups: µs p50 / backend CPU per run");
+    var dayQuery = new KpiQuery(ClientId, "POF", end - TimeSpan.FromDays(1), end, QueryGranularity.Hour);
+    var day = KpiQueryRunner.Prepare(dayQuery, config, new KpiQueryOptions());
+    var dayRanges = RollupRanges.Split(day.Boundaries!, TermRollups.SlotMinutes);
+    var assumed = RollupSource.AssumingCovered(dayRanges, day.Formula!, null);
+    var variants = new[]
+    {
+        ("with the rows after the watermark", assumed),
+        ("without them", assumed with { RolledUpToTheEnd = new HashSet<string> { "orders" } }),
+    }.Select(v => (Name: v.Item1, Plan: KpiSqlCompiler.Compile(day.Formula!, BuiltInCatalog.ObjectModelsByCode, null, v.Item2), Times: new List<double>()))
+        .ToArray();
+    var generic = new NpgsqlConnectionStringBuilder(connectionString) { Options = "-c plan_cache_mode=force_generic_plan", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2 };
+    await using var single = NpgsqlDataSource.Create(generic.ConnectionString);
+    await using var connection = await single.OpenConnectionAsync();
+    await using var pidCommand = new NpgsqlCommand("SELECT pg_backend_pid()", connection);
+    var backend = new CpuMeter([(int)(await pidCommand.ExecuteScalarAsync())!]);
+    for (var i = 0; i < statementRuns + 20; i++)
+    {
+        for (var v = 0; v < variants.Length; v++)
+        {
+            await using var command = variants[v].Plan.CreateCommand(connection, ClientId, day.Boundaries!, dayRanges);
+            var (_, ms) = await backend.MeasureAsync(variants[v].Name, i >= 20, () => TimedAsync(async () =>
+            {
+                await using var reader = await command.ExecuteReaderAsync();
+                var rowsRead = 0;
+                while (await reader.ReadAsync())
+                {
+                    rowsRead++;
+                }
+
+                return rowsRead;
+            }));
+            if (i >= 20)
+            {
+                variants[v].Times.Add(ms * 1000);
+            }
+        }
+    }
+
+    foreach (var (name, _, times) in variants)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-34} {P(times, 50),6:0} µs, backend CPU {backend.MicrosPerRun(name, statementRuns),4:0} µs"));
     }
 }
 
@@ -942,6 +995,8 @@ sealed class CpuMeter(int[] backends)
 
         return result;
     }
+
+    public double MicrosPerRun(string mode, int runs) => _totals.GetValueOrDefault(mode) / 1000.0 / runs;
 
     public string Summary(int runs, params string[] modes) => string.Join(", ", modes.Select(mode =>
         string.Create(CultureInfo.InvariantCulture, $"{mode} {_totals.GetValueOrDefault(mode) / 1000.0 / runs:0}")));

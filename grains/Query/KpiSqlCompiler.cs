@@ -330,7 +330,7 @@ internal static class KpiSqlCompiler
         // the newest rows, none once they are rolled up, then those in the slots are kept. Only while the coverages
         // the statement relies on hold, as the query checks: one written before that check and then dropped must not
         // read the rows of a partition never rolled up. Left out for a partition known to have none (its part cost a
-        // third of a one-day statement's server time with nothing to read).
+        // sixth of a one-day statement's server time with nothing to read).
         if (rollups.ReadsAfterWatermark(model.Code))
         {
             var coverages = Parameter(coverageIds);
