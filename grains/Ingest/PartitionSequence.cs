@@ -45,8 +45,9 @@ public sealed class PartitionSequence(string clientId, string objectModel)
 
         await using var command = new NpgsqlCommand(
             """
-            INSERT INTO ingest.partitions (client_id, object_model, last_sequence) VALUES ($1, $2, $3)
-            ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence + excluded.last_sequence
+            INSERT INTO ingest.partitions (client_id, object_model, last_sequence, last_committed_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (client_id, object_model) DO UPDATE SET last_sequence = ingest.partitions.last_sequence + excluded.last_sequence,
+                                                                last_committed_at = excluded.last_committed_at
             RETURNING last_sequence
             """, connection);
         command.Parameters.AddWithValue(ClientId);

@@ -200,6 +200,7 @@ public sealed class KpiQueryRunner(
                 // rows landed in its buckets since, COMMIT. On a miss the query runs in a new snapshot, as uncached.
                 var check = checkedSources = await QuerySnapshot.SourcesAsync(
                     connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, newest.Positions, context.Boundaries, cancellationToken);
+                RolledUpPartitions.Record(context.ClientId, check);
                 if (!check.ChangedSinceCached)
                 {
                     IncompleteRollups = Incomplete(check, clientRollups);
@@ -216,7 +217,8 @@ public sealed class KpiQueryRunner(
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
             // the snapshot says they do; else it is dropped (having read little: KpiSqlCompiler.RollupCte) and the
             // query runs in two round trips. It leaves out the rows after the watermark of a partition the client's
-            // last query found rolled up to the end (RolledUpPartitions), and is dropped too if that no longer holds.
+            // last query (or the cache check just now) found quiet and rolled up to the end (RolledUpPartitions), and
+            // is dropped too if rows came after the watermark since.
             // Concurrent callers each run it (0.1–10 ms), where the cache would have them wait for one run at the same
             // positions, which are known only with the answer here.
             var expected = RollupSource.AssumingCovered(ranges, formula, query.Dimension) with

@@ -22,7 +22,9 @@ internal static class QuerySnapshot
     /// snapshot object, anywhere before the range's end); also true when that result saw more than this snapshot.
     /// </param>
     /// <param name="RolledUpToTheEnd">The object models whose partition holds no row after its watermark (or no partition).</param>
-    internal sealed record Sources(SourcePosition[] Positions, HashSet<(string, long)> Covered, bool ChangedSinceCached, HashSet<string> RolledUpToTheEnd);
+    /// <param name="Quiet">The object models whose partition committed no rows for <see cref="RolledUpPartitions.QuietFor"/> (or none since it was made).</param>
+    internal sealed record Sources(
+        SourcePosition[] Positions, HashSet<(string, long)> Covered, bool ChangedSinceCached, HashSet<string> RolledUpToTheEnd, HashSet<string> Quiet);
 
     /// <summary>
     /// Starts the query's read-only snapshot and reads in it what the sources hold (<see cref="Sources"/>), in one
@@ -63,7 +65,8 @@ internal static class QuerySnapshot
             SELECT m.object_model, coalesce(p.last_sequence, 0),
                    coalesce((SELECT string_agg(c.term::text, ',') FROM query.rollup_terms AS c
                              WHERE c.client_id = $1 AND c.object_model = m.object_model AND {{TermRollups.CoversEveryRolledUpRow}}), ''),
-                   coalesce(p.rolled_up_through >= p.last_sequence, true)
+                   coalesce(p.rolled_up_through >= p.last_sequence, true),
+                   coalesce(p.last_committed_at < now() - interval '{{(int)RolledUpPartitions.QuietFor.TotalSeconds}} seconds', true)
             FROM unnest($2::text[]) AS m(object_model)
             LEFT JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = m.object_model
             """);
@@ -102,6 +105,7 @@ internal static class QuerySnapshot
         var positions = new List<SourcePosition>();
         var covered = new HashSet<(string, long)>(CoverageComparer.Instance);
         var rolledUpToTheEnd = new HashSet<string>(StringComparer.Ordinal);
+        var quiet = new HashSet<string>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
@@ -109,6 +113,11 @@ internal static class QuerySnapshot
             if (reader.GetBoolean(3))
             {
                 rolledUpToTheEnd.Add(model);
+            }
+
+            if (reader.GetBoolean(4))
+            {
+                quiet.Add(model);
             }
 
             // The terms travel as text: Npgsql reads an int8[] element by element as objects, which took 3 µs for a
@@ -131,7 +140,7 @@ internal static class QuerySnapshot
 
         var ahead = cachedPositions is not null
             && cachedPositions.Any(c => c.Sequence > positions.FirstOrDefault(p => p.ObjectModel == c.ObjectModel)?.Sequence);
-        return new Sources(positions.ToArray(), covered, landed || ahead, rolledUpToTheEnd);
+        return new Sources(positions.ToArray(), covered, landed || ahead, rolledUpToTheEnd, quiet);
     }
 
     /// <summary>

@@ -157,12 +157,14 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         var now = DateTimeOffset.UtcNow;
         var clientId = await CreateClientAsync("UTC", seed: 13, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
         await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await CommittedLongAgoAsync(clientId);
         var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
         var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
         var raw = Runner(useRollups: false);
         var rolled = Runner(useRollups: true);
 
-        // The first query finds the partition rolled up to the end; the second leaves its rows after the watermark out.
+        // The first query finds the partition quiet and rolled up to the end; the second leaves its rows after the
+        // watermark out.
         var first = await rolled.RunAsync(query, config);
         var quiet = await rolled.RunAsync(query, config);
         Assert.True(rolled.LastRunInOneRoundTrip);
@@ -179,13 +181,32 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         var before = Assert.Single(quiet.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd);
         Assert.Equal(before.EventCount + 1, Assert.Single(active.Series).Values.Single(v => v.BucketStart <= late && late < v.BucketEnd).EventCount);
 
-        // The next query reads the rows after the watermark in its one round trip, until a query finds none again.
-        Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
-        Assert.True(rolled.LastRunInOneRoundTrip);
+        // Rolled up again but not quiet (rows just came): the next queries read the rows after the watermark, in one
+        // round trip, and are not dropped when more come.
         await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
         Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
-        Assert.Equal(Flatten(active), Flatten(await rolled.RunAsync(query, config)));
+        await IngestAsync(clientId, [Order("late-2", late, perfect: false)]);
+        var busy = await rolled.RunAsync(query, config);
         Assert.True(rolled.LastRunInOneRoundTrip);
+        Assert.Equal(Flatten(await raw.RunAsync(query, config)), Flatten(busy));
+
+        // Quiet again, and rolled up: the shorter statement comes back, as the next late order shows.
+        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await CommittedLongAgoAsync(clientId);
+        Assert.Equal(Flatten(busy), Flatten(await rolled.RunAsync(query, config)));
+        await IngestAsync(clientId, [Order("late-3", late, perfect: true)]);
+        var again = await rolled.RunAsync(query, config);
+        Assert.False(rolled.LastRunInOneRoundTrip);
+        Assert.Equal(Flatten(await raw.RunAsync(query, config)), Flatten(again));
+    }
+
+    /// <summary>The client's orders were last committed an hour ago, as far as the partition says.</summary>
+    private async Task CommittedLongAgoAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "UPDATE ingest.partitions SET last_committed_at = now() - interval '1 hour' WHERE client_id = $1 AND object_model = 'orders'");
+        command.Parameters.AddWithValue(clientId);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 
     /// <summary>
