@@ -154,12 +154,8 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
     [Fact]
     public async Task A_quiet_client_s_statement_leaves_out_the_rows_after_the_watermark_and_is_dropped_once_some_arrive()
     {
-        var now = DateTimeOffset.UtcNow;
-        var clientId = await CreateClientAsync("UTC", seed: 13, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
-        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
-        await CommittedLongAgoAsync(clientId);
-        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
-        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
+        var (clientId, config, query) = await QuietClientAsync(seed: 13);
+        var late = query.To.AddMinutes(-30);
         var raw = Runner(useRollups: false);
         var rolled = Runner(useRollups: true);
 
@@ -172,7 +168,6 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         Assert.Equal(Flatten(await raw.RunAsync(query, config)), Flatten(quiet));
 
         // A late order after the watermark: the shorter statement's answer is dropped, and the answer counts it.
-        var late = now.AddMinutes(-30);
         await IngestAsync(clientId, [Order("late-1", late, perfect: true)]);
         Assert.True(await RolledUpThroughAsync(clientId) < await LastSequenceAsync(clientId));
         var active = await rolled.RunAsync(query, config);
@@ -203,24 +198,32 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
     [Fact]
     public async Task A_cache_check_that_finds_new_rows_has_the_next_statement_read_them_in_its_one_round_trip()
     {
-        var now = DateTimeOffset.UtcNow;
-        var clientId = await CreateClientAsync("UTC", seed: 14, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
-        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
-        await CommittedLongAgoAsync(clientId);
-        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        var (clientId, config, query) = await QuietClientAsync(seed: 14);
         await using var services = CacheServices();
-        var cache = services.GetRequiredService<KpiQueryCache>();
-        var query = new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour);
-        var rolled = Runner(true, cache);
+        var rolled = Runner(true, services.GetRequiredService<KpiQueryCache>());
         await rolled.RunAsync(query, config); // found quiet and rolled up to the end: the client's next statement leaves the rows after the watermark out
 
         // A late order in the cached range: the cache check's own snapshot sees it after the watermark, so the statement
         // that follows reads those rows rather than being written from the older finding and dropped.
-        await IngestAsync(clientId, [Order("late-1", now.AddMinutes(-30), perfect: true)]);
+        await IngestAsync(clientId, [Order("late-1", query.To.AddMinutes(-30), perfect: true)]);
         var fresh = await rolled.RunAsync(query, config);
 
         Assert.True(rolled.LastRunInOneRoundTrip);
         Assert.Equal(Flatten(await Runner(false).RunAsync(query, config)), Flatten(fresh));
+    }
+
+    /// <summary>
+    /// A client whose orders of the last five hours are all rolled up and were committed an hour ago (as far as the
+    /// partition says), and a query of POF by hour over the last six.
+    /// </summary>
+    private async Task<(string ClientId, ClientConfig Config, KpiQuery Query)> QuietClientAsync(int seed)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clientId = await CreateClientAsync("UTC", seed, now.AddHours(-5), now.AddMinutes(-1), rows: 120);
+        await TermRollups.ForCatalog["orders"].RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await CommittedLongAgoAsync(clientId);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        return (clientId, config, new KpiQuery(clientId, "POF", now.AddHours(-6), now, QueryGranularity.Hour));
     }
 
     /// <summary>The client's orders were last committed an hour ago, as far as the partition says.</summary>
