@@ -9,8 +9,9 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// What a query reads about its sources in its read-only snapshot, before its statement or in the same round trip:
-/// their positions, which terms are rolled up for every row, whether rows landed in a cached answer's buckets since,
-/// and, for a statement over raw rows, how many of the client's rows the range holds.
+/// their positions, which terms are rolled up for every row, whether any rows wait after the watermark and when the
+/// partition last committed, whether rows landed in a cached answer's buckets since, and, for a statement over raw
+/// rows, how many of the client's rows the range holds.
 /// </summary>
 internal static class QuerySnapshot
 {
