@@ -64,16 +64,10 @@ internal sealed class KpiSqlPlan(
 
     private void Bind(NpgsqlParameterCollection parameters, string clientId, long[] boundaries, RollupRanges? ranges)
     {
-        var instants = new DateTime[boundaries.Length];
-        for (var i = 0; i < boundaries.Length; i++)
-        {
-            instants[i] = Instant(boundaries[i]);
-        }
-
         parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = instants, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        parameters.Add(InstantParameter(instants[0]));
-        parameters.Add(InstantParameter(instants[^1]));
+        parameters.Add(InstantsParameter(boundaries));
+        parameters.Add(InstantParameter(Instant(boundaries[0])));
+        parameters.Add(InstantParameter(Instant(boundaries[^1])));
         foreach (var value in Parameters)
         {
             parameters.Add(value switch
@@ -100,19 +94,20 @@ internal sealed class KpiSqlPlan(
         return part switch
         {
             RangeParameter.SlotMinutes => new NpgsqlParameter<int[]> { TypedValue = slots.Select(s => s.Minutes).ToArray() },
-            RangeParameter.SlotFrom => Instants(slots.Select(s => s.From)),
-            RangeParameter.SlotTo => Instants(slots.Select(s => s.To)),
-            RangeParameter.EdgeFrom => Instants(edges.Select(r => r.From)),
-            RangeParameter.EdgeTo => Instants(edges.Select(r => r.To)),
+            RangeParameter.SlotFrom => InstantsParameter(slots.Select(s => s.From)),
+            RangeParameter.SlotTo => InstantsParameter(slots.Select(s => s.To)),
+            RangeParameter.EdgeFrom => InstantsParameter(edges.Select(r => r.From)),
+            RangeParameter.EdgeTo => InstantsParameter(edges.Select(r => r.To)),
             _ => throw new ArgumentOutOfRangeException(nameof(part), part, null),
         };
-
-        static NpgsqlParameter<DateTime[]> Instants(IEnumerable<long> ticks) => new()
-        {
-            TypedValue = ticks.Select(Instant).ToArray(),
-            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-        };
     }
+
+    /// <summary>A <c>timestamptz[]</c> parameter for instants in Unix ticks.</summary>
+    private static NpgsqlParameter<DateTime[]> InstantsParameter(IEnumerable<long> ticks) => new()
+    {
+        TypedValue = ticks.Select(Instant).ToArray(),
+        NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+    };
 
     private static DateTime Instant(long ticks) => DateTime.UnixEpoch.AddTicks(ticks);
 

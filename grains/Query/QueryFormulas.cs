@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Kpi.Formula;
 
@@ -16,24 +15,11 @@ internal static class QueryFormulas
 {
     internal const int MaxKept = 1000;
 
-    private static readonly ConcurrentDictionary<string, FormulaCompileResult> Kept = new(StringComparer.Ordinal);
+    private static readonly BoundedKeep<string, FormulaCompileResult> Kept = new(MaxKept);
 
     /// <summary>How many formulas are kept now.</summary>
     internal static int Count => Kept.Count;
 
-    public static FormulaCompileResult Compile(string formula)
-    {
-        if (Kept.TryGetValue(formula, out var kept))
-        {
-            return kept;
-        }
-
-        var compiled = KpiFormula.Compile(formula, BuiltInCatalog.ObjectModelsByCode);
-        if (Kept.Count >= MaxKept)
-        {
-            Kept.Clear();
-        }
-
-        return Kept.GetOrAdd(formula, compiled);
-    }
+    public static FormulaCompileResult Compile(string formula) =>
+        Kept.GetOrAdd(formula, static text => KpiFormula.Compile(text, BuiltInCatalog.ObjectModelsByCode));
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Kpi.Formula;
 
@@ -19,7 +18,7 @@ internal static class QueryStatements
 {
     internal const int MaxKept = 1000;
 
-    private static readonly ConcurrentDictionary<Shape, KpiSqlPlan> Kept = new();
+    private static readonly BoundedKeep<Shape, KpiSqlPlan> Kept = new(MaxKept);
 
     /// <summary>How many statements are kept now.</summary>
     internal static int Count => Kept.Count;
@@ -45,18 +44,10 @@ internal static class QueryStatements
 
         var shape = new Shape(
             formula.Source, dimension, fromRollups, afterWatermark, fromRollups != 0 && rollups!.Ranges.Raw.Count > 0, rawSlotMinutes, rowLimit);
-        if (Kept.TryGetValue(shape, out var kept))
-        {
-            return kept;
-        }
-
-        var compiled = KpiSqlCompiler.Compile(formula, models, dimension, rollups, rawSlotMinutes, rowLimit);
-        if (Kept.Count >= MaxKept)
-        {
-            Kept.Clear();
-        }
-
-        return Kept.GetOrAdd(shape, compiled);
+        return Kept.GetOrAdd(
+            shape,
+            static (_, query) => KpiSqlCompiler.Compile(query.formula, BuiltInCatalog.ObjectModelsByCode, query.dimension, query.rollups, query.rawSlotMinutes, query.rowLimit),
+            (formula, dimension, rollups, rawSlotMinutes, rowLimit));
     }
 
     /// <param name="FromRollups">One bit per object model of the formula (in its order): read from rollups.</param>
