@@ -61,6 +61,7 @@ public static class SiloHosting
             .Validate(o => o.CacheDuration >= TimeSpan.Zero, "Query:CacheDuration must not be negative.")
             .Validate(o => o.StatementTimeout > TimeSpan.Zero && o.BatchTimeout > TimeSpan.Zero, "Query:StatementTimeout and Query:BatchTimeout must be positive.")
             .Validate(o => o.MaxBatchPoints > 0, "Query:MaxBatchPoints must be positive.")
+            .Validate(o => o.MaxConcurrentQueries > 0, "Query:MaxConcurrentQueries must be positive.")
             // The last query a batch starts may run for a statement timeout (and Npgsql's 5 s past it) after the batch's
             // time is up; its caller must still be waiting for the answer.
             .Validate(o => o.BatchTimeout + o.StatementTimeout + TimeSpan.FromSeconds(5) < TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture),
@@ -69,6 +70,7 @@ public static class SiloHosting
         // Results up to a few hundred kB (a year of days with components) fit; bigger ones are simply not cached.
         services.AddHybridCache(o => o.MaximumPayloadBytes = 4 * 1024 * 1024);
         services.AddSingleton<KpiQueryCache>();
+        services.AddSingleton<QueryGate>();
         services.AddOptions<BatchOptions>().Bind(configuration.GetSection("Batch"))
             .Validate(o => o.TestTickPeriod is null || o.TestTickPeriod > TimeSpan.Zero, "Batch:TestTickPeriod must be positive when set.")
             .Validate(o => o.MaxListed > 0, "Batch:MaxListed must be positive.")

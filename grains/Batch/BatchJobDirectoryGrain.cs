@@ -3,8 +3,12 @@ using Orleans.Concurrency;
 
 namespace AnalyticsEngine.Batch;
 
-/// <summary>Reads across jobs and runs from PostgreSQL, without activating the jobs' grains.</summary>
+/// <summary>
+/// Reads across jobs and runs from PostgreSQL, without activating the jobs' grains. Stateless, so reentrant: a list
+/// waiting on the database or on a job does not hold up the next.
+/// </summary>
 [StatelessWorker]
+[Reentrant]
 public sealed class BatchJobDirectoryGrain(BatchStore store, IOptions<BatchOptions> options) : Grain, IBatchJobDirectoryGrain
 {
     public async Task<BatchJobPage> List(IReadOnlyList<string>? clientIds, int limit, BatchJobCursor? after)

@@ -291,8 +291,9 @@ public static class FormulaChecker
     }
 }
 
-/// <summary>Any silo can check a formula.</summary>
+/// <summary>Any silo can check a formula; stateless, so reentrant.</summary>
 [StatelessWorker]
+[Reentrant]
 public sealed class FormulaGrain : Grain, IFormulaGrain
 {
     public Task<FormulaCheck> Check(string formula) => Task.FromResult(FormulaChecker.Check(formula));
@@ -326,8 +327,9 @@ public sealed class FormulaGrain : Grain, IFormulaGrain
     }
 }
 
-/// <summary>Lists clients straight from the store; any silo can answer.</summary>
+/// <summary>Lists clients straight from the store; any silo can answer, and stateless, so reentrant.</summary>
 [StatelessWorker]
+[Reentrant]
 public sealed class ClientDirectoryGrain(ClientConfigStore store) : Grain, IClientDirectoryGrain
 {
     public Task<IReadOnlyList<ClientConfig>> List() => store.ListAsync();

@@ -9,15 +9,18 @@ using Orleans.Concurrency;
 namespace AnalyticsEngine.Query;
 
 /// <summary>
-/// Answers one-time KPI queries through <see cref="KpiQueryRunner"/>. Stateless: any silo may run any number of
-/// these; a caller that goes away cancels its statement.
+/// Answers one-time KPI queries through <see cref="KpiQueryRunner"/>. Stateless and reentrant: each silo takes any
+/// number of calls at once, so a quick query never waits behind a long one for an activation; the silo's
+/// <see cref="QueryGate"/> bounds how many run in PostgreSQL at once. A caller that goes away cancels its statement.
 /// </summary>
 [StatelessWorker]
+[Reentrant]
 public sealed partial class KpiQueryGrain(
     NpgsqlDataSource dataSource,
     IOptions<KpiEngineOptions> engineOptions,
     IOptions<KpiQueryOptions> queryOptions,
     KpiQueryCache cache,
+    QueryGate gate,
     ILogger<KpiQueryGrain> logger) : Grain, IKpiQueryGrain
 {
     public async Task<KpiQueryResult> Calculate(KpiQuery query, CancellationToken cancellationToken = default)
@@ -108,7 +111,7 @@ public sealed partial class KpiQueryGrain(
         KpiQueryResult result;
         try
         {
-            result = await runner.RunAsync(query, config, cancellationToken);
+            result = await gate.RunAsync(() => runner.RunAsync(query, config, cancellationToken), cancellationToken);
         }
 #pragma warning disable CA1031 // One query's failure is its own answer: the other queries of a batch, a dashboard or a scheduled run keep theirs.
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)

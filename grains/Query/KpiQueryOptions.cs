@@ -25,6 +25,13 @@ public sealed class KpiQueryOptions
     /// </summary>
     public int MaxBatchPoints { get; set; } = 50_000;
 
+    /// <summary>
+    /// Most one-time queries a silo runs at once (<see cref="QueryGate"/>); more wait their turn. Each holds a pooled
+    /// connection while it runs, and the ingest commits draw on the same pool (Npgsql's <c>Max Pool Size</c>, 100 by
+    /// default).
+    /// </summary>
+    public int MaxConcurrentQueries { get; set; } = 16;
+
     /// <summary>Most queries in one batch (a dashboard is limited the same way).</summary>
     public int MaxBatch { get; set; } = 200;
 

@@ -35,11 +35,11 @@ public static class TestDatabase
     public static Task EnsureMigratedAsync() => Migration.Value;
 
     /// <summary>
-    /// Waits until a backend running a statement that contains <paramref name="statement"/> waits for a lock held by
-    /// the backend <paramref name="holder"/>; given <paramref name="applicationName"/>, a backend of connections by that
-    /// name (a cluster's, where other test collections' queries may wait on the same lock).
+    /// Waits until <paramref name="backends"/> backends running a statement that contains <paramref name="statement"/>
+    /// wait for a lock held by the backend <paramref name="holder"/>; given <paramref name="applicationName"/>, backends of
+    /// connections by that name (a cluster's, where other test collections' queries may wait on the same lock).
     /// </summary>
-    public static async Task WaitUntilBlockedByAsync(int holder, string statement, string? applicationName = null)
+    public static async Task WaitUntilBlockedByAsync(int holder, string statement, string? applicationName = null, int backends = 1)
     {
         await using var command = DataSource.CreateCommand(
             "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) AND strpos(query, $2) > 0 AND ($3::text IS NULL OR application_name = $3)");
@@ -48,7 +48,7 @@ public static class TestDatabase
         command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = applicationName, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         for (var attempt = 0; attempt < 600; attempt++)
         {
-            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            if ((long)(await command.ExecuteScalarAsync())! >= backends)
             {
                 return;
             }
@@ -56,6 +56,6 @@ public static class TestDatabase
             await Task.Delay(50);
         }
 
-        throw new TimeoutException($"no statement containing '{statement}' waited for backend {holder}'s lock");
+        throw new TimeoutException($"fewer than {backends} statements containing '{statement}' waited for backend {holder}'s lock");
     }
 }

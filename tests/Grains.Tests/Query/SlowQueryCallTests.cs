@@ -12,11 +12,14 @@ namespace AnalyticsEngine.Grains.Tests.Query;
 
 /// <summary>
 /// A one-silo cluster whose default response timeout and batch timeout are a second: short enough that a query held
-/// up on a lock outlasts both.
+/// up on a lock outlasts both. It runs one query more at once than the machine has cores, so a test can tell the
+/// query grain's calls from its activations (a stateless worker has one per core).
 /// </summary>
 public sealed class SlowQueryClusterFixture : IAsyncLifetime
 {
     public static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
+
+    public static readonly int MaxConcurrentQueries = Environment.ProcessorCount + 1;
 
     /// <summary>The application name of the silo's connections, so a test can tell its backends from others'.</summary>
     public string ApplicationName { get; } = "ae-slow-query-" + Guid.NewGuid().ToString("N")[..8];
@@ -26,6 +29,8 @@ public sealed class SlowQueryClusterFixture : IAsyncLifetime
     public NpgsqlDataSource Database { get; } = NpgsqlDataSource.Create(KpiClusterFixture.Postgres);
 
     public IClusterClient Client => Cluster.Client;
+
+    public QueryGate Gate => Cluster.GetSiloServiceProvider(Cluster.Silos[0].SiloAddress).GetRequiredService<QueryGate>();
 
     public async Task InitializeAsync()
     {
@@ -37,7 +42,11 @@ public sealed class SlowQueryClusterFixture : IAsyncLifetime
         builder.ConfigureSiloHost((_, host) =>
         {
             host.Services.AddGrainServices(host.Configuration, product);
-            host.Services.Configure<KpiQueryOptions>(o => o.BatchTimeout = Short);
+            host.Services.Configure<KpiQueryOptions>(o =>
+            {
+                o.BatchTimeout = Short;
+                o.MaxConcurrentQueries = MaxConcurrentQueries;
+            });
             host.Services.Configure<IngestOptions>(o => o.RollupDelay = TimeSpan.FromHours(1));
             host.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = Short);
         });
@@ -90,6 +99,38 @@ public sealed class SlowQueryCallTests(SlowQueryClusterFixture fixture) : IClass
             Assert.Equal(QueryErrorKind.Timeout, notStarted.Error?.Kind);
             Assert.StartsWith("Not started: the batch had run for 1 s", notStarted.Error!.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Queries_run_at_once_beyond_one_per_core_and_those_past_the_silo_s_bound_wait_their_turn()
+    {
+        var leads = await ClientQueryAsync("SALES_NEW_LEADS");
+        var grain = fixture.Client.GetGrain<IKpiQueryGrain>(0);
+        await using var holder = await fixture.Database.OpenConnectionAsync();
+        var transaction = await holder.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("LOCK TABLE sales_data.leads IN ACCESS EXCLUSIVE MODE", holder, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        // Ranges an hour apart: the same query asked at once would run once for all its callers (the result cache).
+        var held = Enumerable.Range(0, SlowQueryClusterFixture.MaxConcurrentQueries)
+            .Select(i => grain.Calculate(leads with { From = leads.From.AddHours(-i), To = leads.To.AddHours(-i) }))
+            .ToArray();
+        await TestDatabase.WaitUntilBlockedByAsync(holder.ProcessID, "leads", fixture.ApplicationName, SlowQueryClusterFixture.MaxConcurrentQueries);
+        var queued = grain.Calculate(leads with { KpiCode = "POF" });
+        for (var attempt = 0; fixture.Gate.Waiting == 0 && attempt < 600; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, fixture.Gate.Waiting);
+        Assert.False(queued.IsCompleted, "a query past the bound ran while as many as the bound still waited on the lock");
+        await transaction.RollbackAsync();
+
+        Assert.All(await Task.WhenAll(held), answer => Assert.Equal(24, Assert.Single(answer.Series).Values.Count));
+        Assert.Null((await queued).Error);
+        Assert.Equal(0, fixture.Gate.Waiting);
     }
 
     private async Task<KpiQuery> ClientQueryAsync(string kpi)

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Options;
+
+namespace AnalyticsEngine.Query;
+
+/// <summary>
+/// Bounds how many one-time queries a silo runs at once (<see cref="KpiQueryOptions.MaxConcurrentQueries"/>). The
+/// query grain takes calls concurrently, so a year-long dashboard does not hold up the quick queries behind it; the
+/// gate keeps a burst of them from taking every connection of the pool the ingest commits need too. Those past the
+/// bound wait their turn in arrival order, and stop waiting when their caller goes away.
+/// </summary>
+public sealed class QueryGate(IOptions<KpiQueryOptions> options) : IDisposable
+{
+    private readonly SemaphoreSlim slots = new(options.Value.MaxConcurrentQueries, options.Value.MaxConcurrentQueries);
+    private int waiting;
+
+    /// <summary>Queries waiting for a slot now.</summary>
+    public int Waiting => Volatile.Read(ref waiting);
+
+    /// <summary>Runs <paramref name="query"/> once a slot is free, and frees it when the query ends.</summary>
+    public async Task<T> RunAsync<T>(Func<Task<T>> query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (!slots.Wait(0))
+        {
+            Interlocked.Increment(ref waiting);
+            try
+            {
+                await slots.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref waiting);
+            }
+        }
+
+        try
+        {
+            return await query();
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    public void Dispose() => slots.Dispose();
+}
