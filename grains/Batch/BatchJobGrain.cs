@@ -63,7 +63,7 @@ public sealed partial class BatchJobGrain(
             return new(null, problems);
         }
 
-        var zone = DateTimeZoneProviders.Tzdb[config.TimeZone];
+        var zone = ZoneIds.ZoneOf(config);
         var now = SystemClock.Instance.GetCurrentInstant();
         var due = BatchCalendar.NextRun(definition.Schedule, zone, now);
         problems.AddRange(await CheckQueriesAsync(definition, config, zone, due));
@@ -134,7 +134,7 @@ public sealed partial class BatchJobGrain(
             return;
         }
 
-        var zone = ZoneOf(await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get());
+        var zone = ZoneIds.ZoneOf(await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get());
         var now = SystemClock.Instance.GetCurrentInstant();
         state.State.NextRunAt = BatchCalendar.NextRun(definition.Schedule, zone, now).ToDateTimeOffset();
         await RegisterReminderAsync(now);
@@ -178,7 +178,7 @@ public sealed partial class BatchJobGrain(
         // Runs missed while no silo was up collapse into one, for the latest of them (its range is the most recent);
         // the next is the first due time after now.
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(state.State.Definition.ClientId).Get();
-        var zone = ZoneOf(config);
+        var zone = ZoneIds.ZoneOf(config);
         var schedule = state.State.Definition.Schedule;
         state.State.NextRunAt = BatchCalendar.NextRun(schedule, zone, now).ToDateTimeOffset();
         await StartOrSkipAsync(BatchCalendar.LatestRun(schedule, zone, due, now));
@@ -204,7 +204,7 @@ public sealed partial class BatchJobGrain(
     private async Task RecordSkippedAsync(Instant due)
     {
         var (definition, running) = (state.State.Definition!, state.State.LastRun!);
-        var zone = ZoneOf(await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get());
+        var zone = ZoneIds.ZoneOf(await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get());
         var (from, to) = BatchCalendar.RangeFor(definition.Range, zone, due);
         var now = StoredNow();
         var skipped = new BatchRunSummary(JobId, state.State.LastRunId + 1, BatchRunTrigger.Schedule, due.ToDateTimeOffset(), from.ToDateTimeOffset(),
@@ -225,15 +225,12 @@ public sealed partial class BatchJobGrain(
         return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
     }
 
-    /// <summary>The zone a job's runs are cut in: its client's (UTC for a client since deleted).</summary>
-    private static DateTimeZone ZoneOf(ClientConfig? config) => config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb[config.TimeZone];
-
     /// <summary>Records the run as started, then runs it in a timer: the caller (a user or the reminder) does not wait.</summary>
     private async Task<BatchRunSummary> StartRunAsync(BatchRunTrigger trigger, Instant due)
     {
         var definition = state.State.Definition!;
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(definition.ClientId).Get();
-        var zone = ZoneOf(config);
+        var zone = ZoneIds.ZoneOf(config);
         var (from, to) = BatchCalendar.RangeFor(definition.Range, zone, due);
         var run = new BatchRunSummary(JobId, state.State.LastRunId + 1, trigger, due.ToDateTimeOffset(), from.ToDateTimeOffset(), to.ToDateTimeOffset(),
             BatchRunStatus.Running, StoredNow(), null, null);

@@ -1,3 +1,4 @@
+using NodaTime;
 using NodaTime.TimeZones;
 
 namespace AnalyticsEngine.Clients;
@@ -12,4 +13,12 @@ public static class ZoneIds
 
     public static bool Same(string? a, string? b) =>
         a is not null && b is not null ? Canonical(a) == Canonical(b) : a == b;
+
+    /// <summary>
+    /// The zone a client's buckets are cut in, by the stream, the queries and the scheduled runs alike: UTC for a client
+    /// that does not exist, and for a stored name the tz database no longer knows (a client's zone is checked when it is
+    /// saved, and the database keeps old names as links, so only a damaged configuration has one).
+    /// </summary>
+    public static DateTimeZone ZoneOf(ClientConfig? config) =>
+        config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
 }

@@ -349,8 +349,7 @@ public sealed class ClientKpiGrain(
     {
         var config = await GrainFactory.GetGrain<IClientConfigGrain>(ClientId).Get();
         var kpis = config is null ? [] : ResolveKpis(config);
-        var zone = config is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
-        return (config, kpis, zone);
+        return (config, kpis, ZoneIds.ZoneOf(config));
     }
 
     private static List<KpiDefinition> ResolveKpis(ClientConfig config)

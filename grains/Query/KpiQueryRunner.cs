@@ -109,7 +109,7 @@ public sealed class KpiQueryRunner(
             return PreparedQuery.Failed(QueryErrorKind.InvalidDimension, $"Cannot drill down KPI '{definition.Code}' by '{dimension}': {problem}");
         }
 
-        var zone = ZoneOf(config);
+        var zone = ZoneIds.ZoneOf(config);
         var boundaries = QueryBuckets.Compute(zone, query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints);
         if (boundaries is null)
         {
@@ -125,12 +125,9 @@ public sealed class KpiQueryRunner(
     /// </summary>
     internal static QueryError? RangeProblem(KpiQuery query, ClientConfig config, KpiQueryOptions options) =>
         RangeProblem(query, options)
-        ?? (QueryBuckets.Compute(ZoneOf(config), query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints) is null
+        ?? (QueryBuckets.Compute(ZoneIds.ZoneOf(config), query.Granularity, TimeTicks.Of(query.From), TimeTicks.Of(query.To), options.MaxPoints) is null
             ? TooManyPoints(query, options)
             : null);
-
-    /// <summary>The zone a client's buckets are cut in (UTC should a stored name no longer be known).</summary>
-    private static DateTimeZone ZoneOf(ClientConfig config) => DateTimeZoneProviders.Tzdb.GetZoneOrNull(config.TimeZone) ?? DateTimeZone.Utc;
 
     private static QueryError? RangeProblem(KpiQuery query, KpiQueryOptions options)
     {
