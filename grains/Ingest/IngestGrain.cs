@@ -85,7 +85,7 @@ public sealed class IngestGrain(
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
     private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
     private long _abandonedCheckedAt; // Stopwatch timestamp of the last look for abandoned rollups; 0 before the first
-    private bool _customTermsFailed; // a roll-up of the custom KPIs' terms hit a data exception: the catalog's only until the configuration changes
+    private readonly HashSet<string> _failingTerms = new(StringComparer.Ordinal); // state keys of terms whose roll-up hit a data exception: left out until the configuration changes or the grain activates again
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -362,16 +362,9 @@ public sealed class IngestGrain(
                 RollUpNow();
             }
         }
-        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal)
-                                           && !ReferenceEquals(rollups, Query.TermRollups.ForCatalog.GetValueOrDefault(_table!.Model.Code)))
+        catch (PostgresException ex) when (Query.TermRollups.IsDataException(ex))
         {
-            // A data exception (class 22: an overflow, say) from a term of the client's custom KPIs over some new row
-            // would stop every roll-up of the partition. The catalog's terms go on alone until the configuration
-            // changes; the custom terms' coverage stays behind, so their KPIs read raw rows (and report the error
-            // themselves).
-            logger.LogWarning(ex, "Rolling up the custom KPI terms of {Client}/{Model} failed; rolling up the catalog's terms only", _clientId, _table.Model.Code);
-            _customTermsFailed = true;
-            RollUpNow();
+            await LeaveOutFailingTermsAsync(rollups, ex, cancellationToken);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
         {
@@ -384,6 +377,45 @@ public sealed class IngestGrain(
         }
 
         await DropAbandonedRollupsAsync(rollups, cancellationToken);
+    }
+
+    /// <summary>
+    /// A data exception (class 22) from some term over the rows a pass adds (a sum past float8's range, say) would stop
+    /// every roll-up of the partition for good, and every query would read its growing tail raw. The terms that fail
+    /// alone are found and left out (<see cref="Query.TermRollups.FailingTermsAsync"/>), and the others go on: the left
+    /// out terms' coverage stays behind, so their KPIs read raw rows (and report the error themselves), and the
+    /// partition's rollup status says it misses rows. A failure to find them leaves the pass to a later try.
+    /// </summary>
+    private async Task LeaveOutFailingTermsAsync(Query.TermRollups rollups, PostgresException failure, CancellationToken cancellationToken)
+    {
+        var model = _table!.Model.Code;
+        IReadOnlyList<Kpi.Formula.AggregateTerm> failing;
+        try
+        {
+            failing = await rollups.FailingTermsAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            failing = [];
+        }
+
+        if (failing.Count == 0)
+        {
+            logger.LogWarning(failure, "Rolling up {Client}/{Model} failed over some row; trying again later", _clientId, model);
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                ScheduleRollUp();
+            }
+
+            return;
+        }
+
+        logger.LogWarning(
+            failure, "Rolling up {Client}/{Model} failed over some row; leaving out the terms {Terms}, whose KPIs read raw rows",
+            _clientId, model, string.Join("; ", failing.Select(t => t.StateKey)));
+        IngestTelemetry.RollupTermsLeftOut.Add(failing.Count);
+        _failingTerms.UnionWith(failing.Select(t => t.StateKey));
+        RollUpNow();
     }
 
     /// <summary>
@@ -423,7 +455,7 @@ public sealed class IngestGrain(
             _restartDue = DateTimeOffset.UtcNow + backfill.RestartIn;
             _backfill = backfill.Remaining > 0;
         }
-        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal))
+        catch (PostgresException ex) when (Query.TermRollups.IsDataException(ex))
         {
             logger.LogWarning(ex, "Backfilling the rollups of {Client}/{Model} failed over some stored row; the KPIs of the terms it backfills read raw rows", _clientId, model);
             _backfill = false;
@@ -439,9 +471,9 @@ public sealed class IngestGrain(
     /// </summary>
     private async Task DropAbandonedRollupsAsync(Query.TermRollups rollups, CancellationToken cancellationToken)
     {
-        // While the client's custom terms are left out after failing (_customTermsFailed) they are still the client's.
+        // While terms are left out after failing (_failingTerms) they are still the client's.
         var after = options.Value.AbandonedRollupsAfter;
-        if (after <= TimeSpan.Zero || _customTermsFailed || cancellationToken.IsCancellationRequested
+        if (after <= TimeSpan.Zero || _failingTerms.Count > 0 || cancellationToken.IsCancellationRequested
             || (_abandonedCheckedAt != 0 && Stopwatch.GetElapsedTime(_abandonedCheckedAt) < options.Value.AbandonedRollupsCheckInterval))
         {
             return;
@@ -493,10 +525,10 @@ public sealed class IngestGrain(
         if ((config?.Version ?? -1) != _configVersion)
         {
             _configVersion = config?.Version ?? -1;
-            _customTermsFailed = false;
+            _failingTerms.Clear();
         }
 
-        var rollups = (_customTermsFailed ? Query.TermRollups.ForCatalog : Query.TermRollups.ForClient(config)).GetValueOrDefault(_table!.Model.Code);
+        var rollups = Query.TermRollups.ForClient(config).GetValueOrDefault(_table!.Model.Code)?.Without(_failingTerms);
         if (!ReferenceEquals(rollups, _rollups))
         {
             _checkRollups = true;

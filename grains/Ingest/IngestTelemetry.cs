@@ -24,6 +24,9 @@ internal static class IngestTelemetry
     public static readonly Counter<long> RollupRestarts =
         Meter.CreateCounter<long>("ae.ingest.rollup_restarts", "{coverage}", "Rollups of a term or dimension deleted to be backfilled afresh, since a roll-up left them out");
 
+    public static readonly Counter<long> RollupTermsLeftOut =
+        Meter.CreateCounter<long>("ae.ingest.rollup_terms_left_out", "{term}", "Terms a partition's roll-ups leave out because rolling them up failed over some row (a value past float8's range, say)");
+
     public static readonly Counter<long> RollupsDropped =
         Meter.CreateCounter<long>("ae.ingest.rollups_dropped", "{coverage}", "Rollups of a term or dimension deleted since no release has written them for a while");
 

@@ -63,7 +63,7 @@ public sealed class KpiQueryRunner(
             return KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
                 $"The query did not finish within {options.StatementTimeout.TotalSeconds:0.#} s; ask for a shorter range or a coarser granularity.");
         }
-        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) && !cancellationToken.IsCancellationRequested)
+        catch (PostgresException ex) when (TermRollups.IsDataException(ex) && !cancellationToken.IsCancellationRequested)
         {
             // A data exception (class 22) is the formula's over these rows (an overflow, say): the caller's to fix.
             logger.LogInformation("KPI query {Kpi} of {Client} failed over the stored rows: {Error}", query.KpiCode, query.ClientId, ex.MessageText);

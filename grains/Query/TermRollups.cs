@@ -176,9 +176,7 @@ internal sealed class TermRollups
                 var extra = terms.Where(t => catalog?.TermIds.ContainsKey(t.StateKey) != true).Take(MaxCustomTermsPerModel).ToArray();
                 if (extra.Length > 0)
                 {
-                    AggregateTerm[] all = [.. (catalog?.Terms ?? []).Concat(extra).OrderBy(t => t.StateKey, StringComparer.Ordinal)];
-                    var termsKey = string.Concat(all.Select(t => $"{t.StateKey.Length}:{t.StateKey}").Prepend(model + "/"));
-                    rollups[model] = ByTerms.GetOrAdd(termsKey, _ => new TermRollups(models[model], all));
+                    rollups[model] = Shared(models[model], [.. (catalog?.Terms ?? []).Concat(extra).OrderBy(t => t.StateKey, StringComparer.Ordinal)]);
                 }
             }
 
@@ -189,6 +187,21 @@ internal sealed class TermRollups
             return ForCatalog;
         }
     }
+
+    /// <summary>The one instance of the rollups of <paramref name="terms"/> (in state key order) over <paramref name="model"/>.</summary>
+    private static TermRollups Shared(ObjectModelDefinition model, AggregateTerm[] terms) =>
+        ByTerms.GetOrAdd(string.Concat(terms.Select(t => $"{t.StateKey.Length}:{t.StateKey}").Prepend(model.Code + "/")), _ => new TermRollups(model, terms));
+
+    /// <summary>These rollups without the terms of <paramref name="stateKeys"/>: this instance itself if it has none of them.</summary>
+    public TermRollups Without(IReadOnlySet<string> stateKeys)
+    {
+        ArgumentNullException.ThrowIfNull(stateKeys);
+        return Terms.Any(t => stateKeys.Contains(t.StateKey)) ? Shared(Model, [.. Terms.Where(t => !stateKeys.Contains(t.StateKey))]) : this;
+    }
+
+    /// <summary>A PostgreSQL data exception (class 22): a value past float8's range, say, from a term over some stored row.</summary>
+    public static bool IsDataException(PostgresException exception) =>
+        exception?.SqlState.StartsWith("22", StringComparison.Ordinal) == true;
 
     public ObjectModelDefinition Model { get; }
 
@@ -286,6 +299,33 @@ internal sealed class TermRollups
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         return await InPatientTransactionAsync(
             dataSource, (connection, transaction) => RollUpLockedAsync(connection, transaction, clientId, maxRows, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// The terms whose roll-up of the partition's next pass fails with a data exception (<see cref="IsDataException"/>:
+    /// a sum past float8's range over some new row, or over a slot's rows so far, say): each term is rolled up alone,
+    /// in total and per dimension, in a transaction that is rolled back. Only for a pass that failed: it costs a pass
+    /// per term.
+    /// </summary>
+    public async Task<IReadOnlyList<AggregateTerm>> FailingTermsAsync(NpgsqlDataSource dataSource, string clientId, long maxRows, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        var failing = new List<AggregateTerm>();
+        foreach (var term in Terms)
+        {
+            var alone = new TermRollups(Model, [term]);
+            try
+            {
+                await InPatientTransactionAsync(
+                    dataSource, (connection, transaction) => alone.RollUpLockedAsync(connection, transaction, clientId, maxRows, cancellationToken), cancellationToken, commit: false);
+            }
+            catch (PostgresException ex) when (IsDataException(ex))
+            {
+                failing.Add(term);
+            }
+        }
+
+        return failing;
     }
 
     /// <summary>
@@ -607,12 +647,12 @@ internal sealed class TermRollups
     private const int PassTimeoutSeconds = 60;
 
     /// <summary>
-    /// Runs <paramref name="work"/> in a transaction of its own and commits it. The transaction waits at most a few
-    /// seconds for a lock (the partition's, held by an ingest transaction, or by a writer that is gone until the server
-    /// ends its session): the caller tries again later.
+    /// Runs <paramref name="work"/> in a transaction of its own and commits it (unless told not to: a trial). The
+    /// transaction waits at most a few seconds for a lock (the partition's, held by an ingest transaction, or by a
+    /// writer that is gone until the server ends its session): the caller tries again later.
     /// </summary>
     private static async Task<T> InPatientTransactionAsync<T>(
-        NpgsqlDataSource dataSource, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken, bool commit = true)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -622,7 +662,11 @@ internal sealed class TermRollups
         }
 
         var result = await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        if (commit)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
         return result;
     }
 

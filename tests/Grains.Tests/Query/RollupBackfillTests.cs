@@ -220,6 +220,35 @@ public sealed class RollupBackfillTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_catalog_term_that_fails_over_some_row_is_left_out_and_the_other_terms_go_on_rolling_up()
+    {
+        var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
+        var config = new ClientConfig(clientId, "Failing catalog term", "UTC", ["POF", "SCOR_AVG_ORDER_VALUE"], [], [], 0);
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(config));
+        // Rows rolled up by another release, then rows of order values near float8's largest: some hour's sum of them
+        // is past its range (22003, value out of range).
+        await _stored.OrdersAsync(clientId, 1, 2000);
+        await Earlier.RollUpAsync(fixture.Database, clientId, TermRollups.EveryRow, CancellationToken.None);
+        await _stored.OrdersAsync(clientId, 2001, 2400);
+        await _stored.SetOrderValueAsync(clientId, 2001, 2400, 1.7e308);
+
+        // The grain finds this release's terms missing and rolls up: its pass fails; the term that fails alone (the sum
+        // of order values) is left out, and every other term rolls up the new rows and backfills the old ones.
+        await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders")).CheckRollups();
+        var orderValues = Catalog.Terms.Where(t => t.StateKey.Contains("order_value", StringComparison.Ordinal)).Select(t => t.StateKey).ToHashSet();
+        Assert.Single(orderValues);
+        await RolledUpAsync(Catalog.Without(orderValues), clientId, p => p is { MissesRows: false, RolledUpThrough: 2400 });
+
+        var pof = new KpiQuery(clientId, "POF", StoredRows.End.AddDays(-2), StoredRows.End, QueryGranularity.Day);
+        Assert.True(await ReadsRollupsAsync(pof, config));
+        // The partition's rollup status says so: some term misses every row past the pass that failed.
+        Assert.Equal(2400, (await Catalog.PartitionAsync(fixture.Database, clientId, CancellationToken.None))!.MissingRows);
+        var failed = await _rolled.RunAsync(pof with { KpiCode = "SCOR_AVG_ORDER_VALUE" }, config);
+        Assert.Equal(QueryErrorKind.FormulaFailed, failed.Error?.Kind);
+        Assert.Contains("value out of range", failed.Error!.Message);
+    }
+
+    [Fact]
     public async Task A_custom_term_that_fails_over_old_rows_ends_its_backfill_and_goes_on_rolling_up_new_ones()
     {
         var clientId = "backfill-" + Guid.NewGuid().ToString("N")[..10];
