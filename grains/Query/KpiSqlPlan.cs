@@ -169,7 +169,9 @@ internal sealed class KpiSqlPlan(
             buckets.Newest[bucket - 1] = newestTicks;
         }
 
-        if (byDimension.Count == 0)
+        // A range without rows is one series of empty buckets; a drill-down over it has no values to group by, and a
+        // series of the missing value would say there are rows without one.
+        if (byDimension.Count == 0 && !Grouped)
         {
             byDimension.Add(string.Empty, new BucketRows(bucketCount));
         }
