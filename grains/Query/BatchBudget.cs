@@ -3,20 +3,28 @@ using System.Diagnostics;
 namespace AnalyticsEngine.Query;
 
 /// <summary>
-/// What a batch of queries (a batch, a dashboard, a scheduled run) may still start: queries within
-/// <see cref="KpiQueryOptions.BatchTimeout"/> of its start, while its answers so far hold fewer than
-/// <see cref="KpiQueryOptions.MaxBatchPoints"/> points. A query it may not start is answered with why; those before
-/// it keep their results, so the call still ends within <see cref="IKpiQueryGrain.CallTimeout"/> and its answer stays
-/// a size a message and a response can carry.
+/// What a batch of queries (a batch, a dashboard, a scheduled run) may still start: its first
+/// <see cref="KpiQueryOptions.MaxBatch"/> queries, within <see cref="KpiQueryOptions.BatchTimeout"/> of its start,
+/// while its answers so far hold fewer than <see cref="KpiQueryOptions.MaxBatchPoints"/> points. A query it may not
+/// start is answered with why; those before it keep their results, so the call still ends within
+/// <see cref="IKpiQueryGrain.CallTimeout"/> and its answer stays a size a message and a response can carry.
 /// </summary>
-internal sealed class BatchBudget(KpiQueryOptions options)
+/// <param name="options">The limits.</param>
+/// <param name="tooManyQueries">The answer to each query past <see cref="KpiQueryOptions.MaxBatch"/>, in the caller's words (a batch's, a dashboard's).</param>
+internal sealed class BatchBudget(KpiQueryOptions options, string tooManyQueries)
 {
     private readonly long _started = Stopwatch.GetTimestamp();
+    private int _queries;
     private long _points;
 
-    /// <summary>Why <paramref name="query"/> may not start, as its answer; null when it may.</summary>
+    /// <summary>Why <paramref name="query"/>, the batch's next, may not start, as its answer; null when it may.</summary>
     public KpiQueryResult? Refusal(KpiQuery query)
     {
+        if (++_queries > options.MaxBatch)
+        {
+            return KpiQueryResult.Failed(query, QueryErrorKind.TooManyQueries, tooManyQueries);
+        }
+
         if (_points >= options.MaxBatchPoints)
         {
             return KpiQueryResult.Failed(query, QueryErrorKind.TooManyPoints,

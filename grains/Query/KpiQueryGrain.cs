@@ -39,34 +39,13 @@ public sealed partial class KpiQueryGrain(
     {
         ArgumentNullException.ThrowIfNull(queries);
         var configs = new Dictionary<string, ClientConfig?>(StringComparer.Ordinal);
-        var results = new List<KpiQueryResult>(queries.Count);
-        var budget = new BatchBudget(queryOptions.Value);
-        foreach (var query in queries)
-        {
-            if (results.Count >= queryOptions.Value.MaxBatch)
-            {
-                results.Add(KpiQueryResult.Failed(query, QueryErrorKind.TooManyQueries, $"A batch may hold at most {queryOptions.Value.MaxBatch} queries."));
-                continue;
-            }
-
-            if (budget.Refusal(query) is { } notStarted)
-            {
-                results.Add(notStarted);
-                continue;
-            }
-
-            if (!configs.TryGetValue(query.ClientId, out var config))
-            {
-                config = await GrainFactory.GetGrain<IClientConfigGrain>(query.ClientId).Get();
-                configs[query.ClientId] = config;
-            }
-
-            results.Add(config is null
-                ? KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist.")
-                : budget.Spend(await CalculateAsync(query, config, cancellationToken)));
-        }
-
-        return results;
+        return await InTurnAsync(
+            queries,
+            async clientId => configs.TryGetValue(clientId, out var config)
+                ? config
+                : configs[clientId] = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get(),
+            $"A batch may hold at most {queryOptions.Value.MaxBatch} queries.",
+            cancellationToken);
     }
 
     public async Task<IReadOnlyList<KpiQueryResult>> CalculateDashboard(
@@ -86,12 +65,35 @@ public sealed partial class KpiQueryGrain(
             return KpiQueryRunner.RangeProblem(none, config, queryOptions.Value) is { } problem ? [KpiQueryResult.Failed(none, problem.Kind, problem.Message)] : [];
         }
 
-        var results = new List<KpiQueryResult>(config.SelectedKpis.Count);
-        var budget = new BatchBudget(queryOptions.Value);
-        foreach (var code in config.SelectedKpis.Take(queryOptions.Value.MaxBatch))
+        return await InTurnAsync(
+            config.SelectedKpis.Select(code => new KpiQuery(clientId, code, from, to, granularity)),
+            _ => Task.FromResult<ClientConfig?>(config),
+            $"A dashboard answers at most {queryOptions.Value.MaxBatch} KPIs; the client has selected {config.SelectedKpis.Count}.",
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// The queries of a batch, a dashboard or a scheduled run, one after another, each answered in its place: those the
+    /// batch's number, time or points no longer allow (<see cref="BatchBudget"/>, <paramref name="tooMany"/> past its
+    /// number) as not started, those of a client that does not exist as such.
+    /// </summary>
+    private async Task<IReadOnlyList<KpiQueryResult>> InTurnAsync(
+        IEnumerable<KpiQuery> queries, Func<string, Task<ClientConfig?>> configOf, string tooMany, CancellationToken cancellationToken)
+    {
+        var results = new List<KpiQueryResult>();
+        var budget = new BatchBudget(queryOptions.Value, tooMany);
+        foreach (var query in queries)
         {
-            var query = new KpiQuery(clientId, code, from, to, granularity);
-            results.Add(budget.Refusal(query) ?? budget.Spend(await CalculateAsync(query, config, cancellationToken)));
+            if (budget.Refusal(query) is { } notStarted)
+            {
+                results.Add(notStarted);
+            }
+            else
+            {
+                results.Add(await configOf(query.ClientId) is { } config
+                    ? budget.Spend(await CalculateAsync(query, config, cancellationToken))
+                    : KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist."));
+            }
         }
 
         return results;

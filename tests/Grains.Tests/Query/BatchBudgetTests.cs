@@ -17,7 +17,7 @@ public sealed class BatchBudgetTests
     [Fact]
     public void A_batch_starts_queries_until_its_answers_reach_the_most_points_then_says_how_many_they_hold()
     {
-        var budget = new BatchBudget(new KpiQueryOptions { MaxBatchPoints = 100 });
+        var budget = new BatchBudget(new KpiQueryOptions { MaxBatchPoints = 100 }, "too many");
 
         Assert.Null(budget.Refusal(Query("A")));
         budget.Spend(Answer("A", 60));
@@ -30,9 +30,22 @@ public sealed class BatchBudgetTests
     }
 
     [Fact]
+    public void A_batch_starts_its_first_queries_up_to_the_most_and_answers_each_after_them_as_told()
+    {
+        var budget = new BatchBudget(new KpiQueryOptions { MaxBatch = 2 }, "A dashboard answers at most 2 KPIs.");
+
+        Assert.Null(budget.Refusal(Query("A")));
+        Assert.Null(budget.Refusal(Query("B")));
+        var refused = new[] { budget.Refusal(Query("C")), budget.Refusal(Query("D")) };
+
+        Assert.All(refused, r => Assert.Equal((QueryErrorKind.TooManyQueries, "A dashboard answers at most 2 KPIs."), (r?.Error?.Kind, r?.Error?.Message)));
+        Assert.Equal(["C", "D"], refused.Select(r => r!.KpiCode));
+    }
+
+    [Fact]
     public void A_batch_past_its_time_starts_no_query()
     {
-        var budget = new BatchBudget(new KpiQueryOptions { BatchTimeout = TimeSpan.Zero });
+        var budget = new BatchBudget(new KpiQueryOptions { BatchTimeout = TimeSpan.Zero }, "too many");
 
         var refused = budget.Refusal(Query("A"));
 
