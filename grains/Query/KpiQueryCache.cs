@@ -67,16 +67,14 @@ public sealed class KpiQueryCache(HybridCache cache, IOptions<KpiQueryOptions> o
             async (run, ct) =>
             {
                 ran = true;
-                return await run(ct);
+                var result = await run(ct);
+                // The same instance under the query's own key, so that a hit reads one entry. Kept here, by the run
+                // itself: it goes on for the callers still waiting when the one that started it has gone away.
+                await cache.SetAsync(key, result, entry, cancellationToken: ct);
+                return result;
             },
             entry,
             cancellationToken: cancellationToken);
-        if (ran)
-        {
-            // The same instance under the query's own key: a hit reads one entry.
-            await cache.SetAsync(key, result, entry, cancellationToken: cancellationToken);
-        }
-
         Record(hit: !ran);
         return result;
     }

@@ -405,7 +405,7 @@ public sealed class KpiQueryRunner(
             Values = s.Values.Select(v => v with
             {
                 AsOf = v.AsOf.Select(p => current.GetValueOrDefault(p.ObjectModel, p)).ToArray(),
-                IsFinal = v.IsFinal || TimeTicks.Of(v.BucketEnd) + context.LatenessTicks <= context.NowTicks,
+                IsFinal = v.IsFinal || context.IsFinal(TimeTicks.Of(v.BucketEnd)),
             }).ToArray(),
         }).ToArray();
     }

@@ -216,7 +216,7 @@ internal sealed class KpiSqlPlan(
                     reason,
                     components,
                     Revision: 0,
-                    IsFinal: end + context.LatenessTicks <= context.NowTicks,
+                    IsFinal: context.IsFinal(end),
                     newestTicks == long.MinValue ? null : TimeTicks.ToDateTimeOffset(newestTicks),
                     asOf,
                     events);
@@ -276,7 +276,11 @@ internal sealed record QueryAnswerContext(
     long[] Boundaries,
     long NowTicks,
     long LatenessTicks,
-    int MaxPoints);
+    int MaxPoints)
+{
+    /// <summary>Whether a bucket ending at <paramref name="endTicks"/> is final now: as the stream says, once its lateness has passed.</summary>
+    public bool IsFinal(long endTicks) => endTicks + LatenessTicks <= NowTicks;
+}
 
 /// <summary>A drill-down whose values times buckets exceed the point limit.</summary>
 internal sealed class TooManyPointsException(int dimensionValues, int buckets, int maxPoints)

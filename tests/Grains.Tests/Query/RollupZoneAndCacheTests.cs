@@ -292,6 +292,11 @@ public sealed class RollupZoneAndCacheTests(KpiClusterFixture fixture)
         var answer = await second.WaitAsync(TimeSpan.FromSeconds(30)); // on the leaving caller's connection, the run never ended
         Assert.Null(answer.Error);
         Assert.Equal(Flatten(await Runner(false).RunAsync(query, config)), Flatten(answer));
+        // The run kept its answer as the query's newest, although the caller that started it had gone: the next caller
+        // checks that one entry, rather than reading positions and the entry under them as well.
+        var database = new NpgsqlConnectionStringBuilder(KpiClusterFixture.Postgres);
+        var key = KpiQueryCache.Key($"{database.Host}:{database.Port}/{database.Database}", clientId, "POF", BuiltInCatalog.FindKpi("POF")!.Formula, "UTC", query);
+        Assert.NotNull(await cache.NewestAsync(key, CancellationToken.None));
         Assert.Null((await RunnerOn(leaving).RunAsync(query with { To = now.AddMinutes(-30) }, config)).Error);
     }
 
