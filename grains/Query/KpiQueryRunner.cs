@@ -50,7 +50,20 @@ public sealed class KpiQueryRunner(
             options.MaxPoints);
         try
         {
-            var series = await ExecuteAsync(query, config, prepared, context, cancellationToken);
+            IReadOnlyList<KpiSeries> series;
+            try
+            {
+                series = await ExecuteAsync(query, config, prepared, context, cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NumericValueOutOfRange && !cancellationToken.IsCancellationRequested)
+            {
+                // float8 raised where the engine's doubles go past their range (a row's product, a bucket's sum): the
+                // raw rows again, with the engine's arithmetic, so that the answer is the stream's. A data exception
+                // of that statement too is the formula's (below).
+                logger.LogInformation("KPI query {Kpi} of {Client} went past float8's range; reading its rows again with double arithmetic", query.KpiCode, query.ClientId);
+                series = await WithDoubleArithmeticAsync(query.Dimension, config, prepared.Formula!, context, cancellationToken);
+            }
+
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
         }
         catch (TooManyPointsException ex)
@@ -259,19 +272,32 @@ public sealed class KpiQueryRunner(
     }
 
     /// <summary>
+    /// The query over raw rows with the engine's double arithmetic (<see cref="KpiSqlCompiler.RowSql"/>), in a
+    /// connection and snapshot of its own, uncached: only for a query whose statement went past float8's range.
+    /// </summary>
+    private async Task<IReadOnlyList<KpiSeries>> WithDoubleArithmeticAsync(
+        string? dimension, ClientConfig config, CompiledFormula formula, QueryAnswerContext context, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return (await InTwoRoundTripsAsync(connection, formula, dimension, ranges: null, TermRollups.ForClient(config), context, cancellationToken, doubleArithmetic: true)).Series;
+    }
+
+    /// <summary>
     /// The query in two round trips, as for one statement plus its transaction: the snapshot, its limits and what the
     /// sources hold in one batch; the statement and COMMIT in the other (and for raw rows, the client's share of the
     /// range before them). A connection returned mid-transaction (an error) is rolled back by the pool.
     /// </summary>
     private async Task<(KpiSeries[] Series, SourcePosition[] Positions)> InTwoRoundTripsAsync(
         NpgsqlConnection connection, CompiledFormula formula, string? dimension, RollupRanges? ranges,
-        IReadOnlyDictionary<string, TermRollups> clientRollups, QueryAnswerContext context, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, TermRollups> clientRollups, QueryAnswerContext context, CancellationToken cancellationToken, bool doubleArithmetic = false)
     {
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cancellationToken);
         IncompleteRollups = Incomplete(begun, clientRollups);
         RolledUpPartitions.Record(context.ClientId, begun);
         var rollups = ranges is null ? null : new RollupSource(ranges, begun.Covered) { RolledUpToTheEnd = begun.RolledUpToTheEnd };
-        var plan = Compile(formula, dimension, rollups, context.Boundaries);
+        var plan = doubleArithmetic
+            ? KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, dimension, rowLimit: RowLimit(dimension), doubleArithmetic: true)
+            : Compile(formula, dimension, rollups, context.Boundaries);
 
         // A statement over rollups (here only with the benchmark's switch off, or with rollups for some object models
         // and raw ranges for others) reads raw rows only at the edges and after the watermark, through the index
@@ -318,8 +344,9 @@ public sealed class KpiQueryRunner(
     /// drill-down's sends at most one row past the points an answer may have (<see cref="KpiSqlPlan.ReadAsync"/> refuses it).
     /// </summary>
     private KpiSqlPlan Compile(CompiledFormula formula, string? dimension, RollupSource? rollups, long[] boundaries) =>
-        QueryStatements.Compile(
-            formula, dimension, rollups, TermRollups.SlotDividing(boundaries), rowLimit: dimension is null ? null : options.MaxPoints + 1);
+        QueryStatements.Compile(formula, dimension, rollups, TermRollups.SlotDividing(boundaries), RowLimit(dimension));
+
+    private int? RowLimit(string? dimension) => dimension is null ? null : options.MaxPoints + 1;
 
     /// <summary>
     /// Runs the snapshot's commands, <paramref name="assumed"/> (written for <paramref name="expected"/>) and COMMIT in

@@ -37,10 +37,19 @@ internal static class KpiSqlCompiler
     /// A slot length that divides every bucket boundary (<see cref="TermRollups.SlotDividing"/>): an event object
     /// model read from raw rows whose terms add up from slots is aggregated per slot first, then per bucket.
     /// </param>
+    /// <param name="doubleArithmetic">
+    /// Arithmetic and sums as the engine's doubles do them, where float8's raise (<see cref="RowSql"/>); over raw rows
+    /// only, as the rollups hold float8 sums.
+    /// </param>
     public static KpiSqlPlan Compile(
         CompiledFormula formula, IReadOnlyDictionary<string, ObjectModelDefinition> models, string? dimension, RollupSource? rollups = null,
-        int? rawSlotMinutes = null, int? rowLimit = null)
+        int? rawSlotMinutes = null, int? rowLimit = null, bool doubleArithmetic = false)
     {
+        if (doubleArithmetic && (rollups is not null || rawSlotMinutes is not null))
+        {
+            throw new ArgumentException("Double arithmetic reads raw rows only, added up per bucket.", nameof(doubleArithmetic));
+        }
+
         ArgumentNullException.ThrowIfNull(formula);
         ArgumentNullException.ThrowIfNull(models);
         var parameters = new List<object>();
@@ -74,7 +83,7 @@ internal static class KpiSqlCompiler
             var model = objects[k];
             var table = $"{Quote(model.Domain)}.{Quote(model.Code)}";
             var time = $"t.{Quote(model.EventTimeField)}";
-            var rows = new RowSql(model, parameters);
+            var rows = new RowSql(model, parameters, doubleArithmetic: doubleArithmetic);
             var dim = grouped ? $", {DimensionKey($"t.{Quote(dimension!)}")} AS \"#dim\"" : string.Empty;
 
             // The aggregates of this object, one SQL expression per state column.
@@ -399,7 +408,8 @@ internal static class KpiSqlCompiler
                 // count(text) counts present texts; any other argument is a number (booleans and conditions as 1/0).
                 var isText = rows.TypeOf(syntax.Argument) == FormulaType.Text;
                 var value = isText ? rows.Text(syntax.Argument) : rows.Number(syntax.Argument);
-                return new TermStateSql(isText ? null : $"sum({value}){filter}", $"count({value}){filter}", null, null);
+                var sum = rows.DoubleArithmetic ? "query.dsum" : "sum";
+                return new TermStateSql(isText ? null : $"{sum}({value}){filter}", $"count({value}){filter}", null, null);
             }
 
             case TermStateKind.Min:
@@ -427,8 +437,16 @@ internal static class KpiSqlCompiler
 
     /// <summary>SQL for the expressions inside one aggregate, over the row alias <c>t</c> of one object model's table.</summary>
     /// <param name="fixedParameters">How many parameters the statement numbers before the formula's literals.</param>
-    internal sealed class RowSql(ObjectModelDefinition model, List<object> parameters, int fixedParameters = FixedParameters)
+    /// <param name="doubleArithmetic">
+    /// Arithmetic and sums as the engine's doubles do them (sql/0014: a result past float8's range is null, a total past
+    /// it infinite), where PostgreSQL's float8 operators raise 22003: for a query whose statement raised so. Slower;
+    /// the same results wherever float8's are within range.
+    /// </param>
+    internal sealed class RowSql(ObjectModelDefinition model, List<object> parameters, int fixedParameters = FixedParameters, bool doubleArithmetic = false)
     {
+        /// <summary>Whether arithmetic and sums are the engine's (see the constructor).</summary>
+        public bool DoubleArithmetic => doubleArithmetic;
+
         private string Parameter(object value)
         {
             parameters.Add(value);
@@ -484,6 +502,9 @@ internal static class KpiSqlCompiler
                     };
                 case UnaryExpression { Operator: UnaryOperator.Negate } negate:
                     return $"(-{Number(negate.Operand)})";
+                case BinaryExpression { Operator: BinaryOperator.Add or BinaryOperator.Subtract or BinaryOperator.Multiply or BinaryOperator.Divide } arithmetic
+                    when doubleArithmetic:
+                    return $"query.{DoubleFunction(arithmetic.Operator)}({Number(arithmetic.Left)}, {Number(arithmetic.Right)})";
                 case BinaryExpression { Operator: BinaryOperator.Add or BinaryOperator.Subtract or BinaryOperator.Multiply } arithmetic:
                     return $"({Number(arithmetic.Left)} {Symbol(arithmetic.Operator)} {Number(arithmetic.Right)})";
                 case BinaryExpression { Operator: BinaryOperator.Divide } division:
@@ -601,6 +622,14 @@ internal static class KpiSqlCompiler
 
         private static string AwayFromZero(string value) =>
             $"(trunc({value}) + CASE WHEN abs({value} - trunc({value})) >= 0.5 THEN sign({value}) ELSE 0 END)";
+
+        private static string DoubleFunction(BinaryOperator op) => op switch
+        {
+            BinaryOperator.Add => "dadd",
+            BinaryOperator.Subtract => "dsub",
+            BinaryOperator.Multiply => "dmul",
+            _ => "ddiv",
+        };
 
         private static string Symbol(BinaryOperator op) => op switch
         {

@@ -340,6 +340,38 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task Double_arithmetic_gives_every_kpi_the_same_rows_as_float8_within_its_range()
+    {
+        var scenario = await ScenarioAsync();
+        var models = BuiltInCatalog.ObjectModelsByCode;
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
+        var now = DateTimeOffset.UtcNow;
+        var to = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(1);
+        var boundaries = Enumerable.Range(0, 25).Select(i => AnalyticsEngine.Kpi.Engine.TimeTicks.Of(to.AddHours(i - 24))).ToArray();
+        var (rows, arithmetic, sums) = (0, 0, 0);
+        foreach (var kpi in scenario.Kpis)
+        {
+            var compiled = KpiFormula.Compile(ClientKpis.Find(config, kpi)!.Formula, models).Formula!;
+            var float8 = await StatementRowsAsync(KpiSqlCompiler.Compile(compiled, models, null), scenario.ClientId, boundaries);
+            var doublePlan = KpiSqlCompiler.Compile(compiled, models, null, doubleArithmetic: true);
+            var doubles = await StatementRowsAsync(doublePlan, scenario.ClientId, boundaries);
+            arithmetic += new[] { "query.dadd(", "query.dsub(", "query.dmul(", "query.ddiv(" }.Count(f => doublePlan.Sql.Contains(f, StringComparison.Ordinal));
+            sums += doublePlan.Sql.Contains("query.dsum(", StringComparison.Ordinal) ? 1 : 0;
+
+            Assert.Equal(float8.Keys.Order(), doubles.Keys.Order());
+            foreach (var (key, expected) in float8)
+            {
+                Assert.True(expected.SequenceEqual(doubles[key]), $"{kpi} {key}: float8 {string.Join(", ", expected)}; double arithmetic {string.Join(", ", doubles[key])}");
+            }
+
+            rows += float8.Count;
+        }
+
+        Assert.True(rows > scenario.Kpis.Count * 5, $"only {rows} rows: the data does not exercise the statements");
+        Assert.True(arithmetic >= 3 && sums > 10, $"{arithmetic} kinds of per-row arithmetic and {sums} KPIs with sums: the formulas do not exercise double arithmetic");
+    }
+
     /// <summary>The rows of a compiled statement by bucket and dimension value (the encoded text), every column as read.</summary>
     private async Task<Dictionary<string, object?[]>> StatementRowsAsync(KpiSqlPlan plan, string clientId, long[] boundaries)
     {
@@ -379,7 +411,7 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
     private KpiQueryRunner Runner(bool useRollups) =>
         new(fixture.Database, new KpiQueryOptions { UseRollups = useRollups }, TimeSpan.FromMinutes(5), NullLogger.Instance);
 
-    private static void Compare(string kpi, KpiValue streamed, KpiValue queried, List<string> mismatches)
+    internal static void Compare(string kpi, KpiValue streamed, KpiValue queried, List<string> mismatches)
     {
         var where = $"{kpi} [{streamed.BucketStart:O}, {streamed.BucketEnd:O})";
         void Check<T>(string what, T expected, T actual)

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Query;
+
+namespace AnalyticsEngine.Grains.Tests.Query;
+
+/// <summary>
+/// Values at the edges of a double's range give the query the stream's answer: a row's result past the range is no
+/// value, one below it zero, a bucket's total past it "not a finite number" — where PostgreSQL's float8 raises 22003
+/// and the query runs again with the engine's arithmetic (sql/0014). Buckets within range keep their values.
+/// </summary>
+[Collection(KpiClusterCollection.Name)]
+public sealed class DoubleRangeTests(KpiClusterFixture fixture)
+{
+    private static readonly KpiDefinition[] Custom =
+    [
+        Kpi("DR_SUM", "sum(orders.order_value)"),
+        Kpi("DR_SQUARES", "sum(orders.order_value * orders.order_value)"),
+        Kpi("DR_TINY", "sum(orders.order_value * 1e-300 * 1e-300) + count(orders)"),
+        Kpi("DR_RATIO", "sum(1e300 / orders.order_value) / count(orders)"),
+    ];
+
+    [Fact]
+    public async Task Values_past_a_doubles_range_give_the_query_the_streams_answer_bucket_by_bucket()
+    {
+        var clientId = "dr-" + Guid.NewGuid().ToString("N")[..10];
+        string[] kpis = ["POF", "SCOR_AVG_ORDER_VALUE", .. Custom.Select(k => k.Code)];
+        Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(new ClientConfig(clientId, "Double range", "UTC", kpis, Custom, [], 0)));
+        var now = DateTimeOffset.UtcNow;
+        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
+        // An hour of ordinary values; one whose total (and every square) is past the range; one whose squares and
+        // one quotient are, but not its total.
+        (int Hour, double Value)[] orders =
+        [
+            (-3, 120.5), (-3, 80), (-3, 99.25),
+            (-2, 1.7e308), (-2, 1.6e308), (-2, 5),
+            (-1, 1e200), (-1, 3), (-1, 1e-20),
+        ];
+        var rows = orders.Select((o, i) => new Dictionary<string, object?>
+        {
+            ["order_id"] = $"dr-{i}",
+            ["ordered_at"] = hour.AddHours(o.Hour).AddMinutes(5 + i).ToString("O", CultureInfo.InvariantCulture),
+            ["order_value"] = o.Value,
+            ["promised_at"] = hour.AddDays(2).ToString("O", CultureInfo.InvariantCulture),
+            ["on_time"] = i % 2 == 0, ["in_full"] = true, ["damage_free"] = true, ["documentation_complete"] = true,
+            ["status"] = "delivered",
+        }).ToArray();
+        var committed = await fixture.Client.GetGrain<IIngestGrain>(IngestKeys.For(clientId, "orders"))
+            .Ingest(new IngestRequest(IngestFormat.Json, JsonSerializer.SerializeToUtf8Bytes(rows), IngestPolicy.RejectBatch, null));
+        Assert.True(committed.Status == IngestStatus.Committed, string.Join("; ", committed.Errors));
+        await QueryScenario.WaitUntilAppliedAsync(fixture.Client, clientId, new Dictionary<string, long> { ["orders"] = committed.ToSequence });
+
+        var stream = fixture.Client.GetGrain<IClientKpiGrain>(clientId);
+        var mismatches = new List<string>();
+        var reasons = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var kpi in kpis)
+        {
+            var snapshot = await stream.GetSnapshot(kpi, Granularity.Hour, 4);
+            var result = await fixture.Client.GetGrain<IKpiQueryGrain>(0).Calculate(
+                new KpiQuery(clientId, kpi, snapshot.Recent[0].BucketStart, snapshot.Recent[^1].BucketEnd, QueryGranularity.Hour));
+            Assert.True(result.Error is null, $"{kpi}: {result.Error}");
+            var values = Assert.Single(result.Series).Values;
+            for (var i = 0; i < values.Count; i++)
+            {
+                QueryConsistencyTests.Compare(kpi, snapshot.Recent[i], values[i], mismatches);
+                reasons.Add(values[i].NoValueReason ?? $"{kpi} has a value");
+            }
+        }
+
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+        // The data reaches what it is meant to: totals past the range, rows past it, rows below it.
+        Assert.Contains("the result is not a finite number", reasons);
+        Assert.Contains(reasons, r => r.StartsWith("sum(orders.order_value * orders.order_value) has no value", StringComparison.Ordinal));
+        Assert.Contains("DR_TINY has a value", reasons);
+        Assert.Contains("DR_RATIO has a value", reasons);
+    }
+
+    private static KpiDefinition Kpi(string code, string formula) =>
+        new(code, code, "A custom KPI of the double range tests.", formula, "", KpiDirection.HigherIsBetter, ["orders"], "custom", "custom");
+}
