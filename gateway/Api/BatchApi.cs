@@ -76,13 +76,13 @@ public static class BatchApi
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
         batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch");
-        batch.MapGet("/jobs", ListAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
+        batch.MapGet("/jobs", ListAsync).RefuseUnknownQueryParameters().AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
             .RespondsWithHeader(StatusCodes.Status200OK, "Link", "When more jobs follow: the next page's address, rel=\"next\" (RFC 8288).");
-        batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
+        batch.MapGet("/jobs/{jobId}", GetAsync).RefuseUnknownQueryParameters().AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
-        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
-        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
+        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).RefuseUnknownQueryParameters().AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
+        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).RefuseUnknownQueryParameters().AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }
 

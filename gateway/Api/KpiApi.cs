@@ -11,19 +11,19 @@ public static class KpiApi
     public static IEndpointRouteBuilder MapKpiApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
+            .RefuseUnknownQueryParameters()
             .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
+            .RefuseUnknownQueryParameters()
             .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
+            .RefuseUnknownQueryParameters()
             .AddEndpointFilter(KpiResults.RefuseUnknownFormat)
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
