@@ -127,7 +127,9 @@ public static class KpiResults
         {
             QueryErrorKind.UnknownClient or QueryErrorKind.UnknownKpi => Problems.NotFound(error.Message),
             QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
-            QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
+            // The gateway has refused an inverted range and one outside the calendar, naming their fields; what the
+            // query path refuses then is a range longer than it allows (Query:MaxRange), which a nearer 'to' shortens.
+            QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message, Problems.ErrorAt("to", error.Message)),
             QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
             QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message, Problems.ErrorAt("granularity", error.Message)),
             QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message, Problems.ErrorAt("dimension", error.Message)),

@@ -234,6 +234,45 @@ public sealed class QueryInputTests(AnalyticsFixture fixture)
         Assert.Equal("must be after 'from' (2026-11-03T00:00:00.0000000+00:00)", Assert.Single(Errors(problem, "to")));
     }
 
+    [Theory]
+    [InlineData("1960-01-01T00:00:00Z", "1960-02-01T00:00:00Z", "from,to")]
+    [InlineData("1969-12-31T00:00:00Z", "1970-02-01T00:00:00Z", "from")]
+    [InlineData("9998-12-01T00:00:00Z", "9999-02-01T00:00:00Z", "to")]
+    [InlineData("2019-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "to")] // longer than Query:MaxRange
+    public async Task A_range_the_query_path_refuses_names_the_field_at_fault_on_every_endpoint(string from, string to, string fields)
+    {
+        var clientId = await ClientAsync();
+        var range = $"\"from\":\"{from}\",\"to\":\"{to}\",\"granularity\":\"month\"";
+        var expected = fields.Split(',');
+
+        var calculate = await PostAsync("/calculate", $"{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{range}}}");
+        var dashboard = await PostAsync("/calculate/dashboard", $"{{\"clientId\":\"{clientId}\",{range}}}");
+        using var historyResponse = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/POF/history?from={from}&to={to}&granularity=month");
+        var history = JsonDocument.Parse(await historyResponse.Content.ReadAsStringAsync()).RootElement;
+
+        foreach (var (status, problem, text) in new[] { calculate, dashboard, (historyResponse.StatusCode, history, history.GetRawText()) })
+        {
+            Assert.True(status == HttpStatusCode.BadRequest, text);
+            Assert.Equal("Invalid range", problem.GetProperty("title").GetString());
+            Assert.Equal(expected, problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        }
+
+        // In a batch, a range the gateway can judge alone is refused by the item's path, as an inverted one is; one too
+        // long for the silos' Query:MaxRange is that item's error, as too many points are.
+        var (batchStatus, batch, batchText) = await PostAsync("/calculate/batch",
+            $"{{\"queries\":[{{\"clientId\":\"{clientId}\",\"kpiCode\":\"POF\",{Range}}},{{\"clientId\":\"{clientId}\",\"kpiCode\":\"OTD\",{range}}}]}}");
+        if (from.StartsWith("2019", StringComparison.Ordinal))
+        {
+            Assert.True(batchStatus == HttpStatusCode.OK, batchText);
+            Assert.Equal("invalidRange", batch[1].GetProperty("error").GetProperty("kind").GetString());
+        }
+        else
+        {
+            Assert.True(batchStatus == HttpStatusCode.BadRequest, batchText);
+            Assert.Equal(expected.Select(f => $"queries[1].{f}"), batch.GetProperty("errors").EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        }
+    }
+
     [Fact]
     public async Task A_batch_body_with_a_field_it_does_not_have_is_refused_even_one_the_server_computes()
     {
