@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using AnalyticsEngine.Batch;
 using AnalyticsEngine.Clients;
@@ -23,13 +24,13 @@ public sealed record BatchScheduleRequest(
     BatchScheduleSpec? Schedule) : IClientScoped;
 
 /// <summary>The <paramref name="Count"/> complete <paramref name="Unit"/>s (hour, day, week, month) before each run.</summary>
-public sealed record BatchRangeRequest(string? Unit, int? Count);
+public sealed record BatchRangeRequest(string? Unit, [property: Range(1, BatchRange.MaxHours)] int? Count);
 
 /// <summary>
 /// hourly (at <paramref name="Minute"/> past each hour), daily (at <paramref name="Time"/>, <c>HH:mm</c>) or weekly (on
 /// <paramref name="DayOfWeek"/> at <paramref name="Time"/>), on the client's local clock.
 /// </summary>
-public sealed record BatchScheduleSpec(string? Frequency, string? Time, int? Minute, string? DayOfWeek);
+public sealed record BatchScheduleSpec(string? Frequency, string? Time, [property: Range(0, 59)] int? Minute, string? DayOfWeek);
 
 /// <summary>A job as the API shows it, with where to find its runs.</summary>
 public sealed record BatchJobView(
@@ -72,6 +73,9 @@ public static class BatchApi
     /// <summary>The most jobs a page of <c>GET /batch/jobs</c> holds, and its size unless <c>limit</c> says less (silos may cap it lower: <c>Batch:MaxListed</c>).</summary>
     private const int MaxJobsListed = 1000;
 
+    /// <summary>The most runs a page of <c>GET /batch/jobs/{jobId}/runs</c> holds.</summary>
+    private const int MaxRunsListed = 1000;
+
     public static IEndpointRouteBuilder MapBatchApi(this IEndpointRouteBuilder app)
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
@@ -104,7 +108,7 @@ public static class BatchApi
         return TypedResults.Created(view.Url, view);
     }
 
-    private static async Task<IResult> ListAsync(string? clientId, int? limit, string? after, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> ListAsync(string? clientId, [Range(1, MaxJobsListed)] int? limit, string? after, HttpContext http, IClusterClient cluster)
     {
         if (limit is < 1 or > MaxJobsListed)
         {
@@ -185,11 +189,11 @@ public static class BatchApi
         };
     }
 
-    private static async Task<IResult> ListRunsAsync(string jobId, int? limit, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> ListRunsAsync(string jobId, [Range(1, MaxRunsListed)] int? limit, HttpContext http, IClusterClient cluster)
     {
-        if (limit is < 1 or > 1000)
+        if (limit is < 1 or > MaxRunsListed)
         {
-            return Problems.Validation(["limit: must be between 1 and 1000"]);
+            return Problems.Validation([$"limit: must be between 1 and {MaxRunsListed}"]);
         }
 
         var (_, problem) = await FindAsync(jobId, http, cluster);
@@ -202,7 +206,7 @@ public static class BatchApi
         return TypedResults.Ok(runs.Select(View).ToList());
     }
 
-    private static async Task<IResult> GetRunAsync(string jobId, long runId, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> GetRunAsync(string jobId, [Range(typeof(long), "1", "9223372036854775807")] long runId, HttpContext http, IClusterClient cluster)
     {
         var (_, problem) = await FindAsync(jobId, http, cluster);
         if (problem is not null)

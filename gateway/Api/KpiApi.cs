@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
@@ -67,7 +68,7 @@ public static class KpiApi
     /// quarterToDate, yearToDate), merged from the live buckets.
     /// </summary>
     private static async Task<Results<Ok<KpiValue>, ProblemHttpResult>> GetWindowAsync(
-        string clientId, string kpiCode, string? kind, int? count, IClusterClient cluster)
+        string clientId, string kpiCode, string? kind, [Range(1, LiveRetention.MostBuckets)] int? count, IClusterClient cluster)
     {
         if (!WindowKinds.TryGetValue(kind ?? "", out var windowKind))
         {
@@ -114,7 +115,7 @@ public static class KpiApi
     };
 
     private static async Task<Results<Ok<KpiSnapshot>, ProblemHttpResult>> GetAsync(
-        string clientId, string kpiCode, string? granularity, int? recent, IClusterClient cluster)
+        string clientId, string kpiCode, string? granularity, [Range(1, LiveRetention.MostBuckets)] int? recent, IClusterClient cluster)
     {
         if (!Granularities.TryParseStreaming(granularity ?? "minute", out var parsed))
         {
