@@ -97,7 +97,7 @@ public static class BatchApi
             return invalid;
         }
 
-        var jobId = Guid.NewGuid().ToString("N");
+        var jobId = JobIds.New();
         var scheduled = await cluster.GetGrain<IBatchJobGrain>(jobId).Schedule(definition!);
         if (scheduled.Job is not { } job)
         {
@@ -225,8 +225,8 @@ public static class BatchApi
     /// <summary>The job, or the answer for a caller who may not see it: 404 for no such job, 403 for another client's.</summary>
     private static async Task<(BatchJobInfo? Job, IResult? Problem)> FindAsync(string jobId, HttpContext http, IClusterClient cluster)
     {
-        // Job ids are generated here (32 lowercase hex digits); anything else never reaches a grain.
-        if (jobId.Length != 32 || !jobId.All(char.IsAsciiHexDigitLower))
+        // Job ids are generated here; anything else never reaches a grain.
+        if (!JobIds.IsJobId(jobId))
         {
             return (null, Problems.NotFound("No job has this id (job ids are 32 lowercase hexadecimal digits)."));
         }
