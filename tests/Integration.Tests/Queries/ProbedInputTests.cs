@@ -131,6 +131,30 @@ public sealed class ProbedInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_custom_kpi_code_is_read_in_any_case_as_a_catalog_code_is()
+    {
+        var clientId = TestClients.NewId("kcase");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new { code = "DHL_VAL", name = "DHL value", formula = "sum(orders.order_value) filter (where orders.carrier = 'dhl')", unit = "" })).EnsureSuccessStatusCode();
+
+        using var calculate = await fixture.Http.PostAsJsonAsync("/calculate", new { clientId, kpiCode = "dhl_val", from = From, to = To, granularity = "day" });
+        Assert.True(calculate.StatusCode == HttpStatusCode.OK, await calculate.Content.ReadAsStringAsync());
+
+        using var history = await fixture.Http.GetAsync($"/clients/{clientId}/kpis/Dhl_Val/history?from={From}&to={To}");
+        Assert.True(history.StatusCode == HttpStatusCode.OK, await history.Content.ReadAsStringAsync());
+
+        using var scheduled = await fixture.Http.PostAsJsonAsync("/batch/schedule", new
+        {
+            clientId, kpiCodes = new[] { "dhl_val" }, granularity = "hour", schedule = new { frequency = "daily", time = "02:30" },
+        });
+        var text = await scheduled.Content.ReadAsStringAsync();
+        Assert.True(scheduled.StatusCode == HttpStatusCode.Created, text);
+        var job = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(["DHL_VAL"], job.GetProperty("definition").GetProperty("kpiCodes").EnumerateArray().Select(c => c.GetString()));
+        (await fixture.Http.DeleteAsync($"/batch/jobs/{job.GetProperty("jobId").GetString()}")).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
     public async Task A_custom_kpi_a_scheduled_job_computes_is_not_deleted_until_the_job_is_unscheduled()
     {
         var clientId = TestClients.NewId("kused");
