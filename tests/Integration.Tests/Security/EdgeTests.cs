@@ -3,6 +3,7 @@ using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AnalyticsEngine.Integration.Tests.Security;
 
@@ -111,6 +112,23 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         var script = await fixture.Http.GetStringAsync("/app.js");
         Assert.DoesNotContain("eval(", script, StringComparison.Ordinal);
         Assert.DoesNotContain("new Function", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_cluster_timeout_names_the_wait_of_a_query_call_and_of_any_other()
+    {
+        // Which call timed out is not in the exception, so the detail must hold for a query (5 min) as for an ingest (10 s).
+        var handler = fixture.Gateway.Services.GetServices<Microsoft.AspNetCore.Diagnostics.IExceptionHandler>().OfType<ClusterExceptionHandler>().Single();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = fixture.Gateway.Services };
+        context.Response.Body = new MemoryStream();
+
+        Assert.True(await handler.TryHandleAsync(context, new TimeoutException(), CancellationToken.None));
+
+        Assert.Equal(504, context.Response.StatusCode);
+        context.Response.Body.Position = 0;
+        var detail = System.Text.Json.JsonDocument.Parse(context.Response.Body).RootElement.GetProperty("detail").GetString();
+        Assert.StartsWith("The cluster did not answer in time: within 5 min for a query (IKpiQueryGrain.CallTimeout), 10 s for any other call (Orleans:ResponseTimeoutSeconds).",
+            detail, StringComparison.Ordinal);
     }
 
     [Fact]
