@@ -38,10 +38,12 @@ public static class CalculateApi
     public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
     {
         var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RequireAuthorization(Policies.Analyze)
-            .AddEndpointFilter(KpiResults.RefuseUnknownFormat);
-        calculate.MapPost("/", CalculateAsync).WithName("Calculate");
-        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch");
-        calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard");
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        calculate.MapPost("/", CalculateAsync).WithName("Calculate").AnswersJsonOrCsv<KpiQueryResult>().AnswersQueryProblems();
+        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>();
+        // A dashboard answers each KPI's failure in its result; only an unknown client is the request's.
+        calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

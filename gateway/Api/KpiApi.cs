@@ -13,19 +13,21 @@ public static class KpiApi
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
             .RefuseUnknownQueryParameters()
-            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
+            .AnswersJsonOnly<KpiSnapshot>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
             .RefuseUnknownQueryParameters()
-            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
+            .AnswersJsonOnly<KpiValue>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
             .RefuseUnknownQueryParameters()
-            .AddEndpointFilter(KpiResults.RefuseUnknownFormat)
+            .AnswersJsonOrCsv<AnalyticsEngine.Query.KpiQueryResult>()
+            .AnswersQueryProblems()
+            .RequiresQueryParameters("from", "to")
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiHistory");
