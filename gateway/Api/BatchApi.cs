@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using AnalyticsEngine.Batch;
 using AnalyticsEngine.Clients;
@@ -23,13 +24,13 @@ public sealed record BatchScheduleRequest(
     BatchScheduleSpec? Schedule) : IClientScoped;
 
 /// <summary>The <paramref name="Count"/> complete <paramref name="Unit"/>s (hour, day, week, month) before each run.</summary>
-public sealed record BatchRangeRequest(string? Unit, int? Count);
+public sealed record BatchRangeRequest(string? Unit, [property: Range(1, BatchRange.MaxHours)] int? Count);
 
 /// <summary>
 /// hourly (at <paramref name="Minute"/> past each hour), daily (at <paramref name="Time"/>, <c>HH:mm</c>) or weekly (on
 /// <paramref name="DayOfWeek"/> at <paramref name="Time"/>), on the client's local clock.
 /// </summary>
-public sealed record BatchScheduleSpec(string? Frequency, string? Time, int? Minute, string? DayOfWeek);
+public sealed record BatchScheduleSpec(string? Frequency, string? Time, [property: Range(0, 59)] int? Minute, string? DayOfWeek);
 
 /// <summary>A job as the API shows it, with where to find its runs.</summary>
 public sealed record BatchJobView(
@@ -72,17 +73,27 @@ public static class BatchApi
     /// <summary>The most jobs a page of <c>GET /batch/jobs</c> holds, and its size unless <c>limit</c> says less (silos may cap it lower: <c>Batch:MaxListed</c>).</summary>
     private const int MaxJobsListed = 1000;
 
+    /// <summary>The most runs a page of <c>GET /batch/jobs/{jobId}/runs</c> holds.</summary>
+    private const int MaxRunsListed = 1000;
+
     public static IEndpointRouteBuilder MapBatchApi(this IEndpointRouteBuilder app)
     {
         var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
-        batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch");
-        batch.MapGet("/jobs", ListAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
+        batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch")
+            .Produces<BatchJobView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        batch.MapGet("/jobs", ListAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<IReadOnlyList<BatchJobView>>().ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
             .RespondsWithHeader(StatusCodes.Status200OK, "Link", "When more jobs follow: the next page's address, rel=\"next\" (RFC 8288).");
-        batch.MapGet("/jobs/{jobId}", GetAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("GetBatchJob");
-        batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
-        batch.MapPost("/jobs/{jobId}/run", RunAsync).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
-        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson).RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
-        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AddEndpointFilterFactory(QueryParameters.RefuseUnknown).AddEndpointFilter(KpiResults.RefuseUnknownFormat).RequireAuthorization(Policies.Read).WithName("GetBatchRun");
+        batch.MapGet("/jobs/{jobId}", GetAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<BatchJobView>().ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(Policies.Read).WithName("GetBatchJob");
+        batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
+        batch.MapPost("/jobs/{jobId}/run", RunAsync).Produces<BatchRunView>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
+        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<IReadOnlyList<BatchRunView>>().ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
+        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).RefuseUnknownQueryParameters().AnswersJsonOrCsv<BatchRunResultView>().ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }
 
@@ -93,7 +104,7 @@ public static class BatchApi
             return invalid;
         }
 
-        var jobId = Guid.NewGuid().ToString("N");
+        var jobId = JobIds.New();
         var scheduled = await cluster.GetGrain<IBatchJobGrain>(jobId).Schedule(definition!);
         if (scheduled.Job is not { } job)
         {
@@ -104,7 +115,7 @@ public static class BatchApi
         return TypedResults.Created(view.Url, view);
     }
 
-    private static async Task<IResult> ListAsync(string? clientId, int? limit, string? after, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> ListAsync(string? clientId, [Range(1, MaxJobsListed)] int? limit, string? after, HttpContext http, IClusterClient cluster)
     {
         if (limit is < 1 or > MaxJobsListed)
         {
@@ -185,11 +196,11 @@ public static class BatchApi
         };
     }
 
-    private static async Task<IResult> ListRunsAsync(string jobId, int? limit, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> ListRunsAsync(string jobId, [Range(1, MaxRunsListed)] int? limit, HttpContext http, IClusterClient cluster)
     {
-        if (limit is < 1 or > 1000)
+        if (limit is < 1 or > MaxRunsListed)
         {
-            return Problems.Validation(["limit: must be between 1 and 1000"]);
+            return Problems.Validation([$"limit: must be between 1 and {MaxRunsListed}"]);
         }
 
         var (_, problem) = await FindAsync(jobId, http, cluster);
@@ -202,7 +213,7 @@ public static class BatchApi
         return TypedResults.Ok(runs.Select(View).ToList());
     }
 
-    private static async Task<IResult> GetRunAsync(string jobId, long runId, HttpContext http, IClusterClient cluster)
+    private static async Task<IResult> GetRunAsync(string jobId, [Range(typeof(long), "1", "9223372036854775807")] long runId, HttpContext http, IClusterClient cluster)
     {
         var (_, problem) = await FindAsync(jobId, http, cluster);
         if (problem is not null)
@@ -221,8 +232,8 @@ public static class BatchApi
     /// <summary>The job, or the answer for a caller who may not see it: 404 for no such job, 403 for another client's.</summary>
     private static async Task<(BatchJobInfo? Job, IResult? Problem)> FindAsync(string jobId, HttpContext http, IClusterClient cluster)
     {
-        // Job ids are generated here (32 lowercase hex digits); anything else never reaches a grain.
-        if (jobId.Length != 32 || !jobId.All(char.IsAsciiHexDigitLower))
+        // Job ids are generated here; anything else never reaches a grain.
+        if (!JobIds.IsJobId(jobId))
         {
             return (null, Problems.NotFound("No job has this id (job ids are 32 lowercase hexadecimal digits)."));
         }

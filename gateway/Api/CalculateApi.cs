@@ -38,10 +38,12 @@ public static class CalculateApi
     public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
     {
         var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RequireAuthorization(Policies.Analyze)
-            .AddEndpointFilter(KpiResults.RefuseUnknownFormat);
-        calculate.MapPost("/", CalculateAsync).WithName("Calculate");
-        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch");
-        calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard");
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        calculate.MapPost("/", CalculateAsync).WithName("Calculate").AnswersJsonOrCsv<KpiQueryResult>().AnswersQueryProblems();
+        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>();
+        // A dashboard answers each KPI's failure in its result; only an unknown client is the request's.
+        calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -169,8 +171,31 @@ public static class CalculateApi
                 Problems.ErrorAt("to", $"must be after 'from' ({request.From:O})"));
         }
 
+        if (OutsideQueryRange(request.From!.Value, request.To!.Value) is { } outside)
+        {
+            return outside;
+        }
+
         query = new KpiQuery(request.ClientId!, request.KpiCode!, request.From!.Value, request.To!.Value, granularity, request.Dimension);
         return null;
+    }
+
+    /// <summary>
+    /// The fields of a range that lie outside <see cref="QueryRange"/>, each named (the query path would refuse the range
+    /// too, but without saying which end is wrong); null when both lie within it.
+    /// </summary>
+    private static ProblemHttpResult? OutsideQueryRange(DateTimeOffset from, DateTimeOffset to)
+    {
+        var outside = new[] { (Field: "from", Value: from), (Field: "to", Value: to) }.Where(e => e.Value < QueryRange.Earliest || e.Value > QueryRange.End).ToList();
+        if (outside.Count == 0)
+        {
+            return null;
+        }
+
+        var bounds = $"{QueryRange.Earliest:yyyy-MM-dd} and {QueryRange.End:yyyy-MM-dd} (UTC)";
+        return Problems.BadRequest("Invalid range",
+            $"The range must lie between {bounds}: no stored event is outside it, and the calendar's buckets end at the year 9999.",
+            new Dictionary<string, object?> { ["errors"] = outside.ToDictionary(e => e.Field, e => new[] { $"{e.Value:O} is not between {bounds}" }) });
     }
 
     /// <summary>A dimension of only spaces names no field; read as none, it would answer a question the caller did not ask.</summary>

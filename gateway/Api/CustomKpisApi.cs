@@ -46,6 +46,10 @@ public static class CustomKpisApi
         custom.MapPost("/", (string clientId, CustomKpiRequest request, IClusterClient cluster) =>
             PutAsync(clientId, request.Code, request, cluster, creating: true))
             .WithName("CreateCustomKpi")
+            .Produces<KpiDefinition>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(Policies.Analyze);
 
         custom.MapPut("/{kpiCode}", (string clientId, string kpiCode, CustomKpiRequest request, IClusterClient cluster) =>
@@ -53,6 +57,9 @@ public static class CustomKpisApi
                 ? Task.FromResult<IResult>(Problems.Validation([$"code: '{request.Code}' does not match the path's '{kpiCode}'"]))
                 : PutAsync(clientId, kpiCode, request, cluster, creating: false))
             .WithName("UpdateCustomKpi")
+            .Produces<KpiDefinition>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Analyze);
 
         custom.MapDelete("/{kpiCode}", DeleteAsync)

@@ -8,36 +8,75 @@ namespace AnalyticsEngine.Gateway.Api;
 /// <summary>
 /// The times the API reads, in bodies and query strings: ISO 8601 with an explicit offset (<c>Z</c> or <c>+02:00</c>).
 /// Without one, .NET would read the time in the server's own zone, so the same request would mean different ranges on
-/// differently configured machines; it is refused instead.
+/// differently configured machines; it is refused instead. Times are read to the microsecond, as PostgreSQL keeps
+/// them: fractional digits past the sixth (any number of them) must be 0. A nonzero one would be dropped in SQL, and a
+/// row at <c>00.000</c> counted for a range from <c>00.0000005</c>; it is refused instead.
 /// </summary>
 public static partial class Instants
 {
     /// <summary>What a caller is told a time must look like.</summary>
     public const string Expected = "an ISO 8601 time with an offset, e.g. 2026-07-01T00:00:00Z or 2026-07-01T02:00:00+02:00";
 
+    private const int KeptFractionalDigits = 6;
+
     public static bool TryParse(string? text, out DateTimeOffset value)
     {
         value = default;
-        return text is not null
-            && WithOffset().IsMatch(text)
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
+        return text is not null && Read(text, out value) == Reading.Read;
     }
 
     /// <summary>Why <paramref name="text"/> is not a time the API reads.</summary>
-    public static string Problem(string text) => WithOffset().IsMatch(text)
-        ? $"'{text}' is not a time of the calendar (a month's day, an hour or a minute past its last, or an offset beyond ±14:00)"
-        : $"'{text}' is not {Expected}";
+    public static string Problem(string text) => Read(text, out _) switch
+    {
+        Reading.FinerThanMicroseconds =>
+            $"'{text}' has a digit other than 0 past the sixth fractional one: times are kept to the microsecond",
+        Reading.NotOfTheCalendar =>
+            $"'{text}' is not a time of the calendar (a month's day, an hour or a minute past its last, or an offset beyond ±14:00)",
+        _ => $"'{text}' is not {Expected}",
+    };
+
+    private enum Reading
+    {
+        Read,
+        NotIso8601,
+        FinerThanMicroseconds,
+        NotOfTheCalendar,
+    }
+
+    private static Reading Read(string text, out DateTimeOffset value)
+    {
+        value = default;
+        var match = WithOffset().Match(text);
+        if (!match.Success)
+        {
+            return Reading.NotIso8601;
+        }
+
+        // Digits past the sixth are zeros (checked here), so the time is the same without them; .NET reads at most seven.
+        var fraction = match.Groups["fraction"];
+        if (fraction.Length > KeptFractionalDigits)
+        {
+            if (fraction.ValueSpan[KeptFractionalDigits..].ContainsAnyExcept('0'))
+            {
+                return Reading.FinerThanMicroseconds;
+            }
+
+            text = text.Remove(fraction.Index + KeptFractionalDigits, fraction.Length - KeptFractionalDigits);
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value) ? Reading.Read : Reading.NotOfTheCalendar;
+    }
 
     /// <summary>
     /// Why <paramref name="text"/>, read from a query string, is not a time the API reads. A query string decodes an
     /// unencoded '+' to a space, so "…T00:00:00+02:00" arrives as "…T00:00:00 02:00": that is named, with its remedy.
     /// </summary>
-    public static string QueryStringProblem(string text) => WithOffset().IsMatch(PlusReadAsSpace().Replace(text, "+"))
+    public static string QueryStringProblem(string text) => PlusReadAsSpace().IsMatch(text) && WithOffset().IsMatch(PlusReadAsSpace().Replace(text, "+"))
         ? $"'{text}' is not {Expected}: the '+' of its offset arrived as a space, as an unencoded '+' in a query string does; write it as %2B"
         : Problem(text);
 
     // ASCII digits only (\d would take any script's) and \z, not $, which lets a trailing newline through.
-    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.(?<fraction>[0-9]+))?)?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]
     private static partial Regex WithOffset();
 
     [GeneratedRegex(@" (?=[0-9]{2}:[0-9]{2}\z)")]

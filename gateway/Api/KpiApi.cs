@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Kpi;
@@ -11,20 +12,22 @@ public static class KpiApi
     public static IEndpointRouteBuilder MapKpiApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}", GetAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
-            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
+            .RefuseUnknownQueryParameters()
+            .AnswersJsonOnly<KpiSnapshot>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiSnapshot");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
-            .AddEndpointFilter(KpiResults.RefuseFormatOtherThanJson)
+            .RefuseUnknownQueryParameters()
+            .AnswersJsonOnly<KpiValue>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiWindow");
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
-            .AddEndpointFilterFactory(QueryParameters.RefuseUnknown)
-            .AddEndpointFilter(KpiResults.RefuseUnknownFormat)
+            .RefuseUnknownQueryParameters()
+            .AnswersJsonOrCsv<AnalyticsEngine.Query.KpiQueryResult>()
+            .AnswersQueryProblems()
+            .RequiresQueryParameters("from", "to")
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
             .WithName("GetKpiHistory");
@@ -67,7 +70,7 @@ public static class KpiApi
     /// quarterToDate, yearToDate), merged from the live buckets.
     /// </summary>
     private static async Task<Results<Ok<KpiValue>, ProblemHttpResult>> GetWindowAsync(
-        string clientId, string kpiCode, string? kind, int? count, IClusterClient cluster)
+        string clientId, string kpiCode, string? kind, [Range(1, LiveRetention.MostBuckets)] int? count, IClusterClient cluster)
     {
         if (!WindowKinds.TryGetValue(kind ?? "", out var windowKind))
         {
@@ -114,7 +117,7 @@ public static class KpiApi
     };
 
     private static async Task<Results<Ok<KpiSnapshot>, ProblemHttpResult>> GetAsync(
-        string clientId, string kpiCode, string? granularity, int? recent, IClusterClient cluster)
+        string clientId, string kpiCode, string? granularity, [Range(1, LiveRetention.MostBuckets)] int? recent, IClusterClient cluster)
     {
         if (!Granularities.TryParseStreaming(granularity ?? "minute", out var parsed))
         {

@@ -92,7 +92,7 @@ public static class KpiResults
             {
                 // The kind as JSON answers name it (unknownKpi).
                 var kind = JsonNamingPolicy.CamelCase.ConvertName(error.Kind.ToString());
-                CsvText.Line(csv, [result.ClientId, result.KpiCode, granularity, "", "", "", "", "", "", "", "", "", "", $"{kind}: {error.Message}"]);
+                CsvText.Line(csv, [result.ClientId, result.KpiCode, granularity, null, null, null, null, null, null, null, null, null, null, $"{kind}: {error.Message}"]);
                 continue;
             }
 
@@ -102,15 +102,15 @@ public static class KpiResults
                 {
                     CsvText.Line(csv,
                     [
-                        result.ClientId, result.KpiCode, granularity, series.DimensionValue ?? "",
+                        result.ClientId, result.KpiCode, granularity, series.DimensionValue,
                         Instant(value.BucketStart), Instant(value.BucketEnd),
-                        Number(value.Value), value.NoValueReason ?? "",
+                        Number(value.Value), value.NoValueReason,
                         value.EventCount.ToString(CultureInfo.InvariantCulture),
-                        value.NewestEventTime is { } newest ? Instant(newest) : "",
+                        value.NewestEventTime is { } newest ? Instant(newest) : null,
                         value.IsFinal ? "true" : "false",
                         string.Join(' ', value.AsOf.Select(p => $"{p.ObjectModel}:{p.Sequence.ToString(CultureInfo.InvariantCulture)}")),
                         Components(value.Components),
-                        "",
+                        null,
                     ]);
                 }
             }
@@ -127,7 +127,9 @@ public static class KpiResults
         {
             QueryErrorKind.UnknownClient or QueryErrorKind.UnknownKpi => Problems.NotFound(error.Message),
             QueryErrorKind.Timeout => TypedResults.Problem(error.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Query timeout"),
-            QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message),
+            // The gateway has refused an inverted range and one outside the calendar, naming their fields; what the
+            // query path refuses then is a range longer than it allows (Query:MaxRange), which a nearer 'to' shortens.
+            QueryErrorKind.InvalidRange => Problems.BadRequest("Invalid range", error.Message, Problems.ErrorAt("to", error.Message)),
             QueryErrorKind.UnsupportedGranularity => Problems.BadRequest("Unsupported granularity", error.Message),
             QueryErrorKind.TooManyPoints => Problems.BadRequest("Too many points", error.Message, Problems.ErrorAt("granularity", error.Message)),
             QueryErrorKind.InvalidDimension => Problems.BadRequest("Invalid dimension", error.Message, Problems.ErrorAt("dimension", error.Message)),
@@ -141,7 +143,7 @@ public static class KpiResults
     /// <summary>As JSON answers write it: ISO 8601 with the offset, and fractional seconds only when there are some.</summary>
     private static string Instant(DateTimeOffset value) => value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture);
 
-    private static string Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+    private static string? Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
 
     private static string Components(IReadOnlyList<KpiComponent> components)
     {
@@ -177,13 +179,19 @@ public static class CsvText
     /// A field as written: quoted (inner quotes doubled) when it holds a comma, quote, CR or LF, or starts or ends with
     /// a space; a text that starts with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or CR gets a leading <c>'</c> first,
     /// so a spreadsheet shows it instead of evaluating it (OWASP "CSV injection"). Numbers are written by the caller
-    /// through <see cref="Line"/>'s numeric positions and are never prefixed.
+    /// through <see cref="Line"/>'s numeric positions and are never prefixed. No value (null) is an empty field and the
+    /// empty text a quoted one, <c>""</c>, as JSON tells <c>null</c> from <c>""</c> (a dimension value may be either).
     /// </summary>
     public static string Field(string? value, bool isText = true)
     {
-        if (string.IsNullOrEmpty(value))
+        if (value is null)
         {
             return "";
+        }
+
+        if (value.Length == 0)
+        {
+            return "\"\"";
         }
 
         if (isText && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
@@ -196,7 +204,7 @@ public static class CsvText
     }
 
     /// <summary>Appends one CRLF-terminated line; fields that are numbers or instants (parsed as such) are not treated as text.</summary>
-    public static void Line(StringBuilder csv, IReadOnlyList<string> fields)
+    public static void Line(StringBuilder csv, IReadOnlyList<string?> fields)
     {
         ArgumentNullException.ThrowIfNull(csv);
         ArgumentNullException.ThrowIfNull(fields);
@@ -215,6 +223,6 @@ public static class CsvText
     }
 
     // Finite only: "-Infinity" parses as a double, yet a spreadsheet reads the leading '-' as a formula.
-    private static bool IsNumber(string field) =>
-        field.Length > 0 && double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number);
+    private static bool IsNumber(string? field) =>
+        field is { Length: > 0 } && double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number);
 }

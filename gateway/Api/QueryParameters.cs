@@ -13,12 +13,28 @@ internal static class QueryParameters
     /// <summary>What every result endpoint reads from the query string itself (<see cref="ResultFormats"/>).</summary>
     private static readonly string[] Always = ["format"];
 
-    /// <summary>An endpoint filter factory: the names it accepts are its handler's parameters bound from the query string.</summary>
-    public static EndpointFilterDelegate RefuseUnknown(EndpointFilterFactoryContext context, EndpointFilterDelegate next)
+    /// <summary>
+    /// Adds the filter. The names it accepts are its handler's simple parameters less the route's values: those are
+    /// bound from the path, so a <c>clientId=other</c> in the query string would be ignored while the answer is about
+    /// the path's client.
+    /// </summary>
+    public static RouteHandlerBuilder RefuseUnknownQueryParameters(this RouteHandlerBuilder builder)
+    {
+        // A convention sees the endpoint's whole route pattern (a group's prefix included) before its filters are built.
+        builder.Add(endpoint =>
+        {
+            var routeValues = ((RouteEndpointBuilder)endpoint).RoutePattern.Parameters.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            endpoint.FilterFactories.Add((context, next) => RefuseUnknown(context, next, routeValues));
+        });
+        return builder;
+    }
+
+    private static EndpointFilterDelegate RefuseUnknown(EndpointFilterFactoryContext context, EndpointFilterDelegate next, HashSet<string> routeValues)
     {
         var accepted = context.MethodInfo.GetParameters()
-            .Where(IsFromQueryOrRoute)
+            .Where(IsSimpleValue)
             .Select(p => p.GetCustomAttribute<FromQueryAttribute>()?.Name ?? p.Name!)
+            .Where(name => !routeValues.Contains(name))
             .Concat(Always)
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
         var takes = string.Join(", ", accepted.Order(StringComparer.Ordinal));
@@ -36,13 +52,17 @@ internal static class QueryParameters
                 title: "Unknown query parameter",
                 extensions: new Dictionary<string, object?>
                 {
-                    ["errors"] = unknown.ToDictionary(k => k, _ => new[] { $"is not a parameter of this endpoint; it takes: {takes}" }),
+                    ["errors"] = unknown.ToDictionary(k => k, k => new[] { Reason(k, routeValues, takes) }),
                 }));
         };
     }
 
-    /// <summary>A simple value with no attribute binding it elsewhere (the body, a service, a header).</summary>
-    private static bool IsFromQueryOrRoute(ParameterInfo parameter)
+    private static string Reason(string name, HashSet<string> routeValues, string takes) => routeValues.Contains(name)
+        ? $"is given in the path, not the query string; this endpoint's query string takes: {takes}"
+        : $"is not a parameter of this endpoint; it takes: {takes}";
+
+    /// <summary>A simple value with no attribute binding it elsewhere (the body, a service, a header): the route's or the query string's.</summary>
+    private static bool IsSimpleValue(ParameterInfo parameter)
     {
         if (parameter.GetCustomAttributes().Any(a => a is FromBodyAttribute or FromServicesAttribute or FromHeaderAttribute or FromFormAttribute))
         {

@@ -1,3 +1,5 @@
+using System.Globalization;
+using AnalyticsEngine.Query;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -16,9 +18,11 @@ public sealed class ClusterExceptionHandler(IProblemDetailsService problems, IOp
         ArgumentNullException.ThrowIfNull(httpContext);
         var (status, title, detail) = exception switch
         {
+            // The exception does not say which call timed out, and queries wait longer than the rest: both are named.
             TimeoutException => (StatusCodes.Status504GatewayTimeout, "Cluster timeout",
-                $"The cluster did not answer within {messaging.Value.ResponseTimeout.TotalSeconds:0.#} s (Orleans:ResponseTimeoutSeconds). " +
-                "The request may still take effect: send it again (an ingest with the same Idempotency-Key, which stores its rows once either way)."),
+                $"The cluster did not answer in time: within {TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture).TotalMinutes:0.#} min for a query "
+                + $"(IKpiQueryGrain.CallTimeout), {messaging.Value.ResponseTimeout.TotalSeconds:0.#} s for any other call (Orleans:ResponseTimeoutSeconds). "
+                + "The request may still take effect: send it again (an ingest with the same Idempotency-Key, which stores its rows once either way)."),
             SiloUnavailableException or OrleansMessageRejectionException => (StatusCodes.Status503ServiceUnavailable, "Cluster unavailable",
                 "No silo could take the request just now (one may be starting or stopping). Send it again in a moment."),
             _ => (0, "", ""),

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Authorization.Policy;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
@@ -65,7 +66,7 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         httpContext.Response.StatusCode = bad.StatusCode;
         var (detail, errors) = bad.StatusCode == StatusCodes.Status415UnsupportedMediaType
             ? (StatusDetails.UnsupportedMediaType(httpContext), null)
-            : Explain(bad, BodyTypeInfo(httpContext));
+            : Explain(bad, BodyTypeInfo(httpContext), Handler(httpContext));
         var context = new ProblemDetailsContext
         {
             HttpContext = httpContext,
@@ -90,21 +91,26 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         return await problems.TryWriteAsync(context);
     }
 
+    // The exception handler clears the endpoint before handlers run; its feature keeps the one that failed.
+    private static Endpoint? FailedEndpoint(HttpContext context) => context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+
+    /// <summary>The handler of the endpoint, to read what its parameters declare (their <see cref="RangeAttribute"/>).</summary>
+    private static MethodInfo? Handler(HttpContext context) => FailedEndpoint(context)?.Metadata.GetMetadata<MethodInfo>();
+
     /// <summary>The JSON contract of the body the endpoint reads, to name a field's allowed values or siblings.</summary>
     private static JsonTypeInfo? BodyTypeInfo(HttpContext context)
     {
-        // The exception handler clears the endpoint before handlers run; its feature keeps the one that failed.
-        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
-        var type = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+        var type = FailedEndpoint(context)?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
         var options = context.RequestServices.GetService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>()?.Value.SerializerOptions;
         return type is null || options is null ? null : options.GetTypeInfo(type);
     }
 
     /// <summary>
     /// What could not be read and where: the detail, and the field it was for with the reason, when known.
-    /// <paramref name="body"/>, the contract of the body read, lets a reason list a field's allowed values or its siblings.
+    /// <paramref name="body"/>, the contract of the body read, lets a reason list a field's allowed values or its siblings;
+    /// <paramref name="handler"/>, the endpoint's handler, the range a query or route parameter declares.
     /// </summary>
-    internal static (string Detail, Dictionary<string, string[]>? Errors) Explain(BadHttpRequestException bad, JsonTypeInfo? body = null)
+    internal static (string Detail, Dictionary<string, string[]>? Errors) Explain(BadHttpRequestException bad, JsonTypeInfo? body = null, MethodInfo? handler = null)
     {
         ArgumentNullException.ThrowIfNull(bad);
         switch (bad.InnerException)
@@ -118,7 +124,7 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
                 return For(duplicate, "appears twice; give each field once");
             case JsonException json when json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal):
                 return Field(json.Path) is { } wrongType
-                    ? For(wrongType, WrongValue(Resolve(body, Segments(json.Path!))?.Type, json.InnerException))
+                    ? For(wrongType, WrongValue(Walk(body, Segments(json.Path!)), json.InnerException))
                     : ("The body is not the JSON object this endpoint reads.", null);
             case JsonException json:
                 var at = json.LineNumber is { } line && json.BytePositionInLine is { } position ? $" (line {line + 1}, byte {position + 1})" : "";
@@ -133,7 +139,9 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
 
         if (BindFailure().Match(bad.Message) is { Success: true } failed)
         {
-            return For(failed.Groups["name"].Value, $"'{failed.Groups["value"].Value}' is not {Kind(failed.Groups["type"].Value)}");
+            var name = failed.Groups["name"].Value;
+            var declared = handler?.GetParameters().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+            return For(name, $"'{failed.Groups["value"].Value}' is not {DeclaredRange(declared) ?? Kind(failed.Groups["type"].Value)}");
         }
 
         if (MissingParameter().Match(bad.Message) is { Success: true } missing)
@@ -153,10 +161,10 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
             : $"is not a field of {owner}";
     }
 
-    /// <summary>Why a value could not be read into a field of <paramref name="type"/>, in the API's words.</summary>
-    private static string WrongValue(Type? type, Exception? inner)
+    /// <summary>Why a value could not be read into <paramref name="target"/> (its contract and field), in the API's words.</summary>
+    private static string WrongValue((JsonTypeInfo? Value, JsonPropertyInfo? Field) target, Exception? inner)
     {
-        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        var type = target.Value?.Type;
         if (type is { IsEnum: true })
         {
             return $"is not one of the values this field takes: {string.Join(", ", EnumNames(type))}";
@@ -164,7 +172,7 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
 
         // A number token the field's numeric type cannot hold (too large, or a fraction for a whole number) fails as a
         // FormatException; the token itself is not kept, so the reason covers both.
-        if (type is not null && inner is FormatException && Range(type) is { } range)
+        if (type is not null && inner is FormatException && (DeclaredRange(target.Field?.AttributeProvider) ?? Range(type)) is { } range)
         {
             return $"is not {range}";
         }
@@ -191,8 +199,17 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         _ => null,
     };
 
-    private static string Whole(IFormattable min, IFormattable max) =>
-        $"a whole number from {min.ToString(null, CultureInfo.InvariantCulture)} to {max.ToString(null, CultureInfo.InvariantCulture)}";
+    private static string Whole(object min, object max) =>
+        $"a whole number from {Convert.ToString(min, CultureInfo.InvariantCulture)} to {Convert.ToString(max, CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// The range a whole-number field or parameter declares with <see cref="RangeAttribute"/> (limit: 1 to 1000), which is
+    /// what the caller can send; its type's range (Int32's) would name values the field refuses anyway.
+    /// </summary>
+    private static string? DeclaredRange(ICustomAttributeProvider? declared) =>
+        declared?.GetCustomAttributes(typeof(RangeAttribute), inherit: true).FirstOrDefault() is RangeAttribute range
+            ? Whole(range.Minimum, range.Maximum)
+            : null;
 
     /// <summary>An enum's names as the API writes them: its JSON member name if it has one, else camelCase.</summary>
     private static IEnumerable<string> EnumNames(Type type) =>
@@ -200,29 +217,45 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
             f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(f.Name));
 
     /// <summary>The contract of the value at <paramref name="segments"/> under <paramref name="body"/>; none if the path leaves it.</summary>
-    private static JsonTypeInfo? Resolve(JsonTypeInfo? body, IReadOnlyList<string> segments)
+    private static JsonTypeInfo? Resolve(JsonTypeInfo? body, IReadOnlyList<string> segments) => Walk(body, segments).Value;
+
+    /// <summary>
+    /// The contract of the value at <paramref name="segments"/> under <paramref name="body"/>, and the field that holds
+    /// it (none for an array item or a dictionary entry), whose attributes say more than its type.
+    /// </summary>
+    private static (JsonTypeInfo? Value, JsonPropertyInfo? Field) Walk(JsonTypeInfo? body, IReadOnlyList<string> segments)
     {
         var info = body;
+        JsonPropertyInfo? property = null;
         foreach (var segment in segments)
         {
             if (info is null)
             {
-                return null;
+                return (null, null);
             }
 
-            var type = segment.StartsWith('[') || info.Kind == JsonTypeInfoKind.Dictionary
-                ? info.ElementType
-                : info.Properties.FirstOrDefault(p => string.Equals(p.Name, segment, info.Options.PropertyNameCaseInsensitive
-                    ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))?.PropertyType;
+            Type? type;
+            if (segment.StartsWith('[') || info.Kind == JsonTypeInfoKind.Dictionary)
+            {
+                property = null;
+                type = info.ElementType;
+            }
+            else
+            {
+                property = info.Properties.FirstOrDefault(p => string.Equals(p.Name, segment, info.Options.PropertyNameCaseInsensitive
+                    ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal));
+                type = property?.PropertyType;
+            }
+
             if (type is null)
             {
-                return null;
+                return (null, null);
             }
 
             info = info.Options.GetTypeInfo(Nullable.GetUnderlyingType(type) ?? type);
         }
 
-        return info;
+        return (info, property);
     }
 
     /// <summary><c>$.schedule.day</c> as ["schedule", "day"]; <c>$.queries[1].from</c> as ["queries", "[1]", "from"].</summary>

@@ -40,7 +40,20 @@ public enum BatchRangeUnit
 [GenerateSerializer, Immutable, Alias("ae.BatchRange")]
 public sealed record BatchRange(
     [property: Id(0)] BatchRangeUnit Unit,
-    [property: Id(1)] int Count);
+    [property: Id(1)] int Count)
+{
+    /// <summary>The most hours a range may span (about a month): the largest count of any unit.</summary>
+    public const int MaxHours = 24 * 31;
+
+    /// <summary>Most units one relative range may span, per unit (about a month of hours, a year of days, ...).</summary>
+    public static int MaxCount(BatchRangeUnit unit) => unit switch
+    {
+        BatchRangeUnit.Hour => MaxHours,
+        BatchRangeUnit.Day => 366,
+        BatchRangeUnit.Week => 104,
+        _ => 60,
+    };
+}
 
 /// <summary>What a scheduled batch job computes and when.</summary>
 /// <param name="KpiCodes">The KPIs to compute; ignored when <paramref name="Dashboard"/> is set.</param>

@@ -35,10 +35,13 @@ public enum KpiWindowKind
 /// </summary>
 public static class LiveRetention
 {
+    /// <summary>The most buckets of any granularity (a day of minutes): the bound a count has before its granularity is known.</summary>
+    public const int MostBuckets = 24 * 60;
+
     /// <summary>A day of minutes, 45 days of hours, 400 days.</summary>
     public static int MaxBuckets(Granularity granularity) => granularity switch
     {
-        Granularity.Minute => 24 * 60,
+        Granularity.Minute => MostBuckets,
         Granularity.Hour => 24 * 45,
         _ => 400,
     };

@@ -101,3 +101,15 @@ public sealed record KpiQueryResult(
     public static KpiQueryResult Failed(KpiQuery query, QueryErrorKind kind, string message) =>
         new(query.ClientId, query.KpiCode, query.Granularity, query.From, query.To, query.Dimension, [], new QueryError(kind, message));
 }
+
+/// <summary>
+/// The instants a query's range may reach: those ingest stores as event times (<c>RowBuilder.EarliestTimestamp</c> to
+/// <c>RowBuilder.TimestampEnd</c>), so no stored event is outside it and a year's bucket still ends within the calendar.
+/// The gateway refuses a range beyond them naming the field at fault; the query path refuses it for every caller.
+/// </summary>
+public static class QueryRange
+{
+    public static readonly DateTimeOffset Earliest = DateTimeOffset.UnixEpoch;
+
+    public static readonly DateTimeOffset End = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+}

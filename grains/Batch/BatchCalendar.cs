@@ -10,15 +10,6 @@ namespace AnalyticsEngine.Batch;
 /// </summary>
 internal static class BatchCalendar
 {
-    /// <summary>Most units one relative range may span, per unit (about a month of hours, a year of days, ...).</summary>
-    public static int MaxCount(BatchRangeUnit unit) => unit switch
-    {
-        BatchRangeUnit.Hour => 24 * 31,
-        BatchRangeUnit.Day => 366,
-        BatchRangeUnit.Week => 104,
-        _ => 60,
-    };
-
     /// <summary>The nominal time between runs; the reminder's period (each run re-aligns the next tick exactly).</summary>
     public static TimeSpan NominalPeriod(BatchFrequency frequency) => frequency switch
     {
@@ -55,9 +46,9 @@ internal static class BatchCalendar
         {
             problems.Add(new("range.unit", "must be 'hour', 'day', 'week' or 'month'."));
         }
-        else if (range.Count < 1 || range.Count > MaxCount(range.Unit))
+        else if (range.Count < 1 || range.Count > BatchRange.MaxCount(range.Unit))
         {
-            problems.Add(new("range.count", $"must be between 1 and {MaxCount(range.Unit)} for {range.Unit.ToString().ToLowerInvariant()}s; it is {range.Count}."));
+            problems.Add(new("range.count", $"must be between 1 and {BatchRange.MaxCount(range.Unit)} for {range.Unit.ToString().ToLowerInvariant()}s; it is {range.Count}."));
         }
 
         return problems;

@@ -165,7 +165,7 @@ public sealed class RequestBodyTests(AnalyticsFixture fixture)
             $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"schedule\":{{\"frequency\":\"hourly\",\"minute\":99999999999}}}}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("is not a whole number from -2147483648 to 2147483647", Error(problem, "schedule.minute"));
+        Assert.Equal("is not a whole number from 0 to 59", Error(problem, "schedule.minute"));
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class RequestBodyTests(AnalyticsFixture fixture)
             $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"schedule\":{{\"frequency\":\"hourly\",\"minute\":15.5}}}}");
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("is not a whole number from -2147483648 to 2147483647", Error(problem, "schedule.minute"));
+        Assert.Equal("is not a whole number from 0 to 59", Error(problem, "schedule.minute"));
     }
 
     [Fact]

@@ -138,7 +138,9 @@ public sealed class BatchJobApiTests(AnalyticsFixture fixture)
         Assert.Equal(2, pages);
         Assert.Equal(scheduled.AsEnumerable().Reverse(), listed);
 
-        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=1001", "limit"), ("after=yesterday", "after"), ("after=12_", "after"), ("after=_0f3c", "after") })
+        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=1001", "limit"), ("after=yesterday", "after"), ("after=12_", "after"), ("after=_0f3c", "after"),
+            ("after=-5_abc", "after"), ($"after=-5_{scheduled[0]}", "after"), ($"after=+5_{scheduled[0]}", "after"), ($"after=005_{scheduled[0]}", "after"),
+            ("after=5_ABC", "after"), ($"after=5_{scheduled[0].ToUpperInvariant()}", "after"), ($"after=5_{scheduled[0]}x", "after") })
         {
             using var refused = await fixture.Http.GetAsync($"/batch/jobs?clientId={clientId}&{query}");
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);

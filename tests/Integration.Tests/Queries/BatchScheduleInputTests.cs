@@ -75,6 +75,38 @@ public sealed class BatchScheduleInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_fraction_for_a_range_count_is_told_the_most_units_a_range_may_span()
+    {
+        var clientId = await ClientAsync();
+        using var content = new StringContent(
+            $"{{\"clientId\":\"{clientId}\",\"kpiCodes\":[\"OTD\"],\"schedule\":{{\"frequency\":\"daily\"}},\"range\":{{\"unit\":\"hour\",\"count\":2.5}}}}",
+            Encoding.UTF8, "application/json");
+
+        using var response = await fixture.Http.PostAsync("/batch/schedule", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("is not a whole number from 1 to 744", Assert.Single(body.GetProperty("errors").GetProperty("range.count").EnumerateArray()).GetString());
+    }
+
+    [Theory]
+    [InlineData("/batch/jobs?limit=abc", "limit", "'abc' is not a whole number from 1 to 1000")]
+    [InlineData("/batch/jobs/{0}/runs?limit=1.5", "limit", "'1.5' is not a whole number from 1 to 1000")]
+    [InlineData("/batch/jobs/{0}/runs/first", "runId", "'first' is not a whole number from 1 to 9223372036854775807")]
+    [InlineData("/clients/{1}/kpis/POF/window?kind=lastHours&count=many", "count", "'many' is not a whole number from 1 to 1440")]
+    public async Task A_parameter_that_is_not_a_whole_number_is_told_the_parameters_range(string url, string parameter, string reason)
+    {
+        var clientId = await ClientAsync();
+        var (_, job) = await ScheduleAsync(clientId, "[\"OTD\"]", "{\"frequency\":\"daily\"}");
+
+        using var response = await fixture.Http.GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, url, job.GetProperty("jobId").GetString(), clientId));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(reason, Assert.Single(body.GetProperty("errors").GetProperty(parameter).EnumerateArray()).GetString());
+    }
+
+    [Fact]
     public async Task A_dimension_of_only_spaces_is_refused_not_read_as_none()
     {
         var clientId = await ClientAsync();

@@ -10,7 +10,7 @@ public sealed class CsvTextTests
 {
     [Theory]
     [InlineData("plain", "plain")]
-    [InlineData("", "")]
+    [InlineData("", "\"\"")] // the empty text, told apart from no value
     [InlineData(null, "")]
     [InlineData("a,b", "\"a,b\"")]
     [InlineData("say \"hi\"", "\"say \"\"hi\"\"\"")]
@@ -96,5 +96,33 @@ public sealed class CsvExportTests(AnalyticsFixture fixture)
         var components = JsonDocument.Parse(records[0]["components"]).RootElement;
         Assert.Equal(JsonValueKind.Object, components.ValueKind);
         Assert.Contains(components.EnumerateObject(), p => p.Value.ValueKind == JsonValueKind.Number && p.Value.GetDouble() == 2);
+    }
+
+    [Fact]
+    public async Task A_dimension_value_that_is_the_empty_text_is_told_apart_from_none_as_in_json()
+    {
+        var clientId = TestClients.NewId("csvnull");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var hour = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero);
+        var orders = TestOrder.Random(4, hour, 13).Select((o, i) => o with { carrier = i % 2 == 0 ? "" : null }).ToList();
+        using (var ingest = await fixture.Http.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", orders))
+        {
+            Assert.True(ingest.IsSuccessStatusCode, await ingest.Content.ReadAsStringAsync());
+        }
+
+        var query = new { clientId, kpiCode = "OTD", from = hour, to = hour.AddHours(1), granularity = "range", dimension = "carrier" };
+        using var json = await fixture.Http.PostAsJsonAsync("/calculate", query);
+        var series = (await json.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("series").EnumerateArray().ToList();
+        Assert.Equal([null, ""], series.Select(s => s.GetProperty("dimensionValue").GetString()).Order(StringComparer.Ordinal));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/calculate?format=csv") { Content = JsonContent.Create(query) };
+        using var response = await fixture.Http.SendAsync(request);
+        var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Skip(1).Order(StringComparer.Ordinal).ToList();
+
+        // The dimension is the fourth field: "" for the empty text, nothing for rows without a carrier.
+        Assert.Equal(2, lines.Count);
+        Assert.StartsWith($"{clientId},OTD,range,\"\",2026-11-02T10:00:00+00:00,", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"{clientId},OTD,range,,2026-11-02T10:00:00+00:00,", lines[1], StringComparison.Ordinal);
+        Assert.All(lines, l => Assert.EndsWith("}\",", l, StringComparison.Ordinal)); // the components, then no error
     }
 }

@@ -3,6 +3,7 @@ using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AnalyticsEngine.Integration.Tests.Security;
 
@@ -114,6 +115,23 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_cluster_timeout_names_the_wait_of_a_query_call_and_of_any_other()
+    {
+        // Which call timed out is not in the exception, so the detail must hold for a query (5 min) as for an ingest (10 s).
+        var handler = fixture.Gateway.Services.GetServices<Microsoft.AspNetCore.Diagnostics.IExceptionHandler>().OfType<ClusterExceptionHandler>().Single();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = fixture.Gateway.Services };
+        context.Response.Body = new MemoryStream();
+
+        Assert.True(await handler.TryHandleAsync(context, new TimeoutException(), CancellationToken.None));
+
+        Assert.Equal(504, context.Response.StatusCode);
+        context.Response.Body.Position = 0;
+        var detail = System.Text.Json.JsonDocument.Parse(context.Response.Body).RootElement.GetProperty("detail").GetString();
+        Assert.StartsWith("The cluster did not answer in time: within 5 min for a query (IKpiQueryGrain.CallTimeout), 10 s for any other call (Orleans:ResponseTimeoutSeconds).",
+            detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_openapi_document_declares_the_bearer_scheme()
     {
         using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
@@ -142,6 +160,61 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         var jobs = document.RootElement.GetProperty("paths").GetProperty("/batch/jobs").GetProperty("get");
         Assert.True(jobs.GetProperty("responses").GetProperty("200").GetProperty("headers").TryGetProperty("Link", out _));
         Assert.Contains(jobs.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "after");
+    }
+
+    [Theory]
+    [InlineData("/calculate", "post", "200", true)]
+    [InlineData("/calculate/batch", "post", "200", true)]
+    [InlineData("/calculate/dashboard", "post", "200", true)]
+    [InlineData("/clients/{clientId}/kpis/{kpiCode}/history", "get", "200", true)]
+    [InlineData("/batch/jobs/{jobId}/runs/{runId}", "get", "200", true)]
+    [InlineData("/batch/schedule", "post", "201", false)]
+    [InlineData("/clients/{clientId}/custom-kpis", "post", "201", false)]
+    [InlineData("/clients/{clientId}/custom-kpis/{kpiCode}", "put", "200", false)]
+    [InlineData("/batch/jobs/{jobId}", "get", "200", false)]
+    [InlineData("/batch/jobs/{jobId}/run", "post", "202", false)]
+    [InlineData("/batch/jobs/{jobId}/runs", "get", "200", false)]
+    public async Task The_openapi_document_tells_each_operations_answer_and_how_to_ask_for_csv(string path, string method, string success, bool csv)
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
+        var operation = document.RootElement.GetProperty("paths").GetProperty(path).GetProperty(method);
+
+        var content = operation.GetProperty("responses").GetProperty(success).GetProperty("content");
+        Assert.True(content.GetProperty("application/json").TryGetProperty("schema", out _), content.ToString());
+        Assert.Equal(csv, content.TryGetProperty("text/csv", out _));
+        if (csv)
+        {
+            var format = operation.GetProperty("parameters").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "format");
+            Assert.Equal("query", format.GetProperty("in").GetString());
+            Assert.Contains("csv", format.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.Equal(["json", "csv"], format.GetProperty("schema").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        }
+    }
+
+    [Fact]
+    public async Task The_openapi_document_tells_the_query_endpoints_refusals_and_historys_required_range()
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
+        var paths = document.RootElement.GetProperty("paths");
+        var calculate = paths.GetProperty("/calculate").GetProperty("post");
+        var history = paths.GetProperty("/clients/{clientId}/kpis/{kpiCode}/history").GetProperty("get");
+
+        foreach (var status in new[] { "400", "404", "406", "415", "422" })
+        {
+            Assert.True(calculate.GetProperty("responses").TryGetProperty(status, out var response), status);
+            Assert.True(response.GetProperty("content").TryGetProperty("application/problem+json", out _), status);
+        }
+
+        foreach (var status in new[] { "400", "404", "406", "422" })
+        {
+            Assert.True(history.GetProperty("responses").TryGetProperty(status, out _), status);
+        }
+
+        var required = history.GetProperty("parameters").EnumerateArray()
+            .Where(p => p.TryGetProperty("required", out var r) && r.GetBoolean()).Select(p => p.GetProperty("name").GetString()).Order(StringComparer.Ordinal);
+        Assert.Equal(["clientId", "from", "kpiCode", "to"], required);
     }
 
     [Fact]
