@@ -8,16 +8,17 @@ namespace AnalyticsEngine.Gateway.Api;
 /// <summary>
 /// The times the API reads, in bodies and query strings: ISO 8601 with an explicit offset (<c>Z</c> or <c>+02:00</c>).
 /// Without one, .NET would read the time in the server's own zone, so the same request would mean different ranges on
-/// differently configured machines; it is refused instead. Times are read to the microsecond, as PostgreSQL keeps
-/// them: fractional digits past the sixth (any number of them) must be 0. A nonzero one would be dropped in SQL, and a
-/// row at <c>00.000</c> counted for a range from <c>00.0000005</c>; it is refused instead.
+/// differently configured machines; it is refused instead. Any number of fractional digits: a time finer than a
+/// <see cref="DateTimeOffset"/> holds (100 ns, the seven digits .NET writes) is rounded up to it, so that a range from
+/// it still leaves out every instant before it (the query path rounds up again, to the microsecond PostgreSQL keeps:
+/// <c>KpiSqlPlan.Instant</c>).
 /// </summary>
 public static partial class Instants
 {
     /// <summary>What a caller is told a time must look like.</summary>
     public const string Expected = "an ISO 8601 time with an offset, e.g. 2026-07-01T00:00:00Z or 2026-07-01T02:00:00+02:00";
 
-    private const int KeptFractionalDigits = 6;
+    private const int HeldFractionalDigits = 7;
 
     public static bool TryParse(string? text, out DateTimeOffset value)
     {
@@ -28,8 +29,6 @@ public static partial class Instants
     /// <summary>Why <paramref name="text"/> is not a time the API reads.</summary>
     public static string Problem(string text) => Read(text, out _) switch
     {
-        Reading.FinerThanMicroseconds =>
-            $"'{text}' has a digit other than 0 past the sixth fractional one: times are kept to the microsecond",
         Reading.NotOfTheCalendar =>
             $"'{text}' is not a time of the calendar (a month's day, an hour or a minute past its last, or an offset beyond ±14:00)",
         _ => $"'{text}' is not {Expected}",
@@ -39,7 +38,6 @@ public static partial class Instants
     {
         Read,
         NotIso8601,
-        FinerThanMicroseconds,
         NotOfTheCalendar,
     }
 
@@ -52,19 +50,23 @@ public static partial class Instants
             return Reading.NotIso8601;
         }
 
-        // Digits past the sixth are zeros (checked here), so the time is the same without them; .NET reads at most seven.
+        // .NET reads at most seven fractional digits: those after them go, and the time goes up a tick if one was not 0.
         var fraction = match.Groups["fraction"];
-        if (fraction.Length > KeptFractionalDigits)
+        var finer = false;
+        if (fraction.Length > HeldFractionalDigits)
         {
-            if (fraction.ValueSpan[KeptFractionalDigits..].ContainsAnyExcept('0'))
-            {
-                return Reading.FinerThanMicroseconds;
-            }
-
-            text = text.Remove(fraction.Index + KeptFractionalDigits, fraction.Length - KeptFractionalDigits);
+            finer = fraction.ValueSpan[HeldFractionalDigits..].ContainsAnyExcept('0');
+            text = text.Remove(fraction.Index + HeldFractionalDigits, fraction.Length - HeldFractionalDigits);
         }
 
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value) ? Reading.Read : Reading.NotOfTheCalendar;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value)
+            || (finer && value.UtcTicks == DateTimeOffset.MaxValue.UtcTicks))
+        {
+            return Reading.NotOfTheCalendar;
+        }
+
+        value = finer ? value.AddTicks(1) : value;
+        return Reading.Read;
     }
 
     /// <summary>

@@ -109,7 +109,17 @@ internal sealed class KpiSqlPlan(
         NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
     };
 
-    private static DateTime Instant(long ticks) => DateTime.UnixEpoch.AddTicks(ticks);
+    /// <summary>
+    /// An instant as PostgreSQL keeps it, to the microsecond: rounded up, so that a row stored at a whole microsecond is
+    /// at or after it exactly when it is at or after <paramref name="ticks"/> (a query from <c>00.0000005</c> does not
+    /// count a row at <c>00.000000</c>, where Npgsql would cut the instant down to it).
+    /// </summary>
+    internal static DateTime Instant(long ticks)
+    {
+        // ticks - rest is toward zero: down for an instant after 1970, up for one before it.
+        var rest = ticks % TimeSpan.TicksPerMicrosecond;
+        return DateTime.UnixEpoch.AddTicks(ticks - rest + (rest > 0 ? TimeSpan.TicksPerMicrosecond : 0));
+    }
 
     /// <summary>A <c>timestamptz</c> parameter for a UTC instant.</summary>
     internal static NpgsqlParameter<DateTime> InstantParameter(DateTime utc) =>

@@ -179,8 +179,8 @@ internal static class QuerySnapshot
     {
         var command = new NpgsqlBatchCommand();
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[0]).UtcDateTime));
-        command.Parameters.Add(KpiSqlPlan.InstantParameter(TimeTicks.ToDateTimeOffset(boundaries[^1]).UtcDateTime));
+        command.Parameters.Add(KpiSqlPlan.InstantParameter(KpiSqlPlan.Instant(boundaries[0])));
+        command.Parameters.Add(KpiSqlPlan.InstantParameter(KpiSqlPlan.Instant(boundaries[^1])));
         var tests = models.Select(model =>
         {
             var table = ObjectModelTables.BuiltIn.Get(model);

@@ -96,15 +96,15 @@ public static class SecuredEndpoints
         Get("/demo/feed", Roles.Admin, ClientScope.AllClients, _ => "/demo/feed"),
         new("POST", "/calculate", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate", new
         {
-            clientId = t.Client, kpiCode = "POF", from = Now.AddDays(-1), to = Now, granularity = "hour",
+            clientId = t.Client, kpiCode = "POF", from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "hour",
         })),
         new("POST", "/calculate/batch", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate/batch", new
         {
-            queries = new[] { new { clientId = t.Client, kpiCode = "OTD", from = Now.AddDays(-1), to = Now, granularity = "day" } },
+            queries = new[] { new { clientId = t.Client, kpiCode = "OTD", from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "day" } },
         })),
         new("POST", "/calculate/dashboard", Roles.Analyst, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/calculate/dashboard", new
         {
-            clientId = t.Client, from = Now.AddDays(-1), to = Now, granularity = "day",
+            clientId = t.Client, from = DateTimeOffset.UtcNow.AddDays(-1), to = DateTimeOffset.UtcNow, granularity = "day",
         })),
         new("POST", "/batch/schedule", Roles.Analyst, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/batch/schedule", BatchJob(t.Client))),
         Get("/batch/jobs", Roles.Viewer, ClientScope.None, _ => "/batch/jobs"),
@@ -116,18 +116,15 @@ public static class SecuredEndpoints
         Get("/batch/jobs/{jobId}/runs", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}/runs", ScheduleJobAsync),
         Get("/batch/jobs/{jobId}/runs/{runId}", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}/runs/1", ScheduleAndRunJobAsync),
         Get("/clients/{clientId}/kpis/{kpiCode}/history", Roles.Viewer, ClientScope.Client, t =>
-            $"/clients/{t.Client}/kpis/POF/history?from={Uri.EscapeDataString(Now.AddDays(-1).ToString("O"))}&to={Uri.EscapeDataString(Now.ToString("O"))}&granularity=hour"),
+            $"/clients/{t.Client}/kpis/POF/history?from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddDays(-1).ToString("O"))}&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"))}&granularity=hour"),
         new("POST", "/demo/generate", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/demo/generate", new
         {
             clientId = t.Client,
             orders = 5,
-            from = Now.AddHours(-2),
-            to = Now.AddHours(-1),
+            from = DateTimeOffset.UtcNow.AddHours(-2),
+            to = DateTimeOffset.UtcNow.AddHours(-1),
         })),
     ];
-
-    /// <summary>The time now to the whole second: a query time finer than the microsecond is refused, as is .NET's default 100 ns.</summary>
-    private static DateTimeOffset Now => DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
 
     public static SecuredEndpoint Find(string name) => All.Single(e => e.Name == name);
 
