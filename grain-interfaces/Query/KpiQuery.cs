@@ -103,9 +103,9 @@ public sealed record KpiQueryResult(
 }
 
 /// <summary>
-/// The instants a query's range may reach: those ingest stores as event times (<c>RowBuilder.EarliestTimestamp</c> to
-/// <c>RowBuilder.TimestampEnd</c>), so no stored event is outside it and a year's bucket still ends within the calendar.
-/// The gateway refuses a range beyond them naming the field at fault; the query path refuses it for every caller.
+/// The instants an event time may name, and so a query's range may reach (ingest refuses others: <c>RowBuilder</c>),
+/// so that no stored event is outside it and a year's bucket still ends within the calendar. The gateway refuses a
+/// range beyond them naming the field at fault; the query path refuses it for every caller.
 /// </summary>
 public static class QueryRange
 {

@@ -146,13 +146,13 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
     };
 
     /// <summary>The first instant a timestamp may name: event times before the Unix epoch are refused.</summary>
-    public static readonly DateTimeOffset EarliestTimestamp = DateTimeOffset.UnixEpoch;
+    public static readonly DateTimeOffset EarliestTimestamp = Query.QueryRange.Earliest;
 
     /// <summary>
     /// The first instant a timestamp may no longer name: buckets of a year, and the offsets a client adds, must still
     /// fit in the calendar, which ends with 9999.
     /// </summary>
-    public static readonly DateTimeOffset TimestampEnd = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    public static readonly DateTimeOffset TimestampEnd = Query.QueryRange.End;
 
     /// <summary>Why a timestamp outside the range is refused, for every timestamp field alike.</summary>
     public static readonly string TimestampRange =

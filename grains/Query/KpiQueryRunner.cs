@@ -156,10 +156,10 @@ public sealed class KpiQueryRunner(
 
         // The instants ingest accepts (RowBuilder): no stored event is outside them, and a bucket reaching past the end
         // could end beyond the last date .NET and NodaTime can represent.
-        if (query.From < RowBuilder.EarliestTimestamp || query.To > RowBuilder.TimestampEnd)
+        if (query.From < QueryRange.Earliest || query.To > QueryRange.End)
         {
             return new QueryError(QueryErrorKind.InvalidRange,
-                $"The range must lie between {RowBuilder.EarliestTimestamp:yyyy-MM-dd} and {RowBuilder.TimestampEnd:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
+                $"The range must lie between {QueryRange.Earliest:yyyy-MM-dd} and {QueryRange.End:yyyy-MM-dd} (UTC): no stored event is outside it, and the calendar's buckets end at the year 9999.");
         }
 
         if (query.To - query.From > options.MaxRange)
