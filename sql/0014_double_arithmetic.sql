@@ -4,8 +4,8 @@
 -- from non-zero operands (an underflow), and its sum raises where the total goes past it. The engine computes the
 -- same formulas in doubles: a row's result past the range is no value (null), one below it is zero, and a total
 -- past it is infinite (the KPI then has no value: "the result is not a finite number"). A query whose statement
--- raises 22003 runs again with these in place of +, -, *, / and sum (KpiSqlCompiler, "double arithmetic"): they
--- give the float8 result itself wherever it is within range, so nothing else changes.
+-- raises 22003 runs again with these in place of +, -, * and / and with sums that cannot overflow (KpiSqlCompiler,
+-- "double arithmetic"): they give the float8 result itself wherever it is within range, so nothing else changes.
 --
 -- The tests are exact for + and - (with both operands at least 1 in size, halving is exact and never underflows;
 -- otherwise the sum cannot overflow). For * and / they compare logarithms with a margin of 1e-9 (a relative 1e-9 of
@@ -24,7 +24,13 @@ $$;
 
 CREATE OR REPLACE FUNCTION query.dsub(a float8, b float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT query.dadd(a, -b) $$;
+AS $$
+    SELECT CASE
+        WHEN abs(a) < 1 OR abs(b) < 1 THEN a - b
+        WHEN abs(a * 0.5 - b * 0.5) > 8.988465674311579e307 THEN NULL
+        ELSE a - b
+    END
+$$;
 
 CREATE OR REPLACE FUNCTION query.dmul(a float8, b float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -50,19 +56,16 @@ AS $$
     END
 $$;
 
--- A running total that becomes infinite past float8's range and stays so (an infinite operand makes + return
--- infinity, or NaN for infinities of both signs, without raising).
-CREATE OR REPLACE FUNCTION query.dsum_step(total float8, value float8) RETURNS float8
+-- A bucket's total from the two sums a statement adds its values up in (KpiSqlCompiler.StateSql): big, of those at
+-- least 2^-900 in size, each scaled by 2^-100 (exact for such values, and for every partial sum as large, so big is
+-- float8's own sum of them scaled, and cannot overflow for fewer than 2^99 values), and small, of the others (which
+-- cannot overflow). Past float8's range once scaled back, the total is infinite, as the engine's running total is.
+CREATE OR REPLACE FUNCTION query.dtotal(big float8, small float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE
-        WHEN value IS NULL THEN total
-        WHEN total IS NULL THEN value
-        WHEN total = 'Infinity'::float8 OR total = '-Infinity'::float8 OR total = 'NaN'::float8 THEN total + value
-        WHEN abs(total) < 1 OR abs(value) < 1 THEN total + value
-        WHEN abs(total * 0.5 + value * 0.5) > 8.988465674311579e307 THEN sign(total * 0.5 + value * 0.5) * 'Infinity'::float8
-        ELSE total + value
+        WHEN big IS NULL THEN small
+        WHEN abs(big) > 1.4181298336770848e278 THEN sign(big) * 'Infinity'::float8
+        ELSE big * 1.2676506002282294e30 + coalesce(small, 0)
     END
 $$;
-
-CREATE OR REPLACE AGGREGATE query.dsum(float8) (SFUNC = query.dsum_step, STYPE = float8);

@@ -231,6 +231,65 @@ if (backfillPassRows > 0)
     return;
 }
 
+var doubleRuns = Option("--double-arithmetic", 0);
+if (doubleRuns > 0)
+{
+    // What a query pays when float8 raised 22003 and it runs again with the engine's double arithmetic (sql/0014): the
+    // statement over raw rows of a formula with per-row arithmetic and a sum, with float8's operators and with the
+    // engine's, in turn, on one connection. Wall time p50 / p99 per statement.
+    var models = BuiltInCatalog.ObjectModelsByCode;
+    var net = KpiFormula.Compile("sum(orders.order_value * 1.19 - 5) filter (where orders.status != 'cancelled') / count(orders)", models).Formula!;
+    Console.WriteLine();
+    Console.WriteLine($"raw statement of sum(orders.order_value * 1.19 - 5) / count(orders), float8 and double arithmetic in turn, {doubleRuns} runs of each after 2 warm-ups: ms p50 / p99");
+    Console.WriteLine("| range            | rows       | float8          | double arithmetic | ratio  |");
+    Console.WriteLine("|------------------|-----------:|----------------:|------------------:|-------:|");
+    foreach (var (name, length, granularity, _) in cases)
+    {
+        var boundaries = KpiQueryRunner.Prepare(new KpiQuery(ClientId, "POF", end - length, end, granularity), config, new KpiQueryOptions()).Boundaries!;
+        var plans = new[] { KpiSqlCompiler.Compile(net, models, null), KpiSqlCompiler.Compile(net, models, null, doubleArithmetic: true) };
+        var times = new[] { new List<double>(), new List<double>() };
+        var answers = new List<double>[] { [], [] };
+        await using var connection = await dataSource.OpenConnectionAsync();
+        for (var i = 0; i < doubleRuns + 2; i++)
+        {
+            for (var p = 0; p < plans.Length; p++)
+            {
+                await using var command = plans[p].CreateCommand(connection, ClientId, boundaries);
+                command.CommandTimeout = 0;
+                var (values, ms) = await TimedAsync(async () =>
+                {
+                    var read = new List<double>();
+                    await using var reader = await command.ExecuteReaderAsync();
+                    while (await reader.ReadAsync())
+                    {
+                        read.Add(reader.IsDBNull(1) ? double.MinValue : reader.GetDouble(1));
+                    }
+
+                    return read;
+                });
+                answers[p] = values;
+                if (i >= 2)
+                {
+                    times[p].Add(ms);
+                }
+            }
+        }
+
+        // The same sums but in the last bits: the two plans may add the rows up in another order (parallel workers).
+        if (answers[0].Count != answers[1].Count || answers[0].Zip(answers[1]).Any(p => Math.Abs(p.First - p.Second) > 1e-12 * Math.Abs(p.First)))
+        {
+            throw new InvalidOperationException("float8 and double arithmetic gave different sums");
+        }
+
+        var rowsRead = await ScalarAsync<long>("SELECT count(*) FROM scor_data.orders WHERE client_id = $1 AND ordered_at >= $2 AND ordered_at < $3",
+            ClientId, DateTime.UnixEpoch.AddTicks(boundaries[0]), DateTime.UnixEpoch.AddTicks(boundaries[^1]));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name,-16} | {rowsRead,10:N0} | {P(times[0], 50),6:0.0} / {P(times[0], 99),6:0.0} | {P(times[1], 50),7:0.0} / {P(times[1], 99),7:0.0} | {P(times[1], 50) / P(times[0], 50),5:0.00}x |"));
+    }
+
+    return;
+}
+
 if (args.Contains("--explain"))
 {
     // The plans PostgreSQL chooses for the statements over raw rows and over rollups, to see where their time goes.

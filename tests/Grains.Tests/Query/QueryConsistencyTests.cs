@@ -357,7 +357,7 @@ public sealed class QueryConsistencyTests(KpiClusterFixture fixture)
             var doublePlan = KpiSqlCompiler.Compile(compiled, models, null, doubleArithmetic: true);
             var doubles = await StatementRowsAsync(doublePlan, scenario.ClientId, boundaries);
             arithmetic += new[] { "query.dadd(", "query.dsub(", "query.dmul(", "query.ddiv(" }.Count(f => doublePlan.Sql.Contains(f, StringComparison.Ordinal));
-            sums += doublePlan.Sql.Contains("query.dsum(", StringComparison.Ordinal) ? 1 : 0;
+            sums += doublePlan.Sql.Contains("query.dtotal(", StringComparison.Ordinal) ? 1 : 0;
 
             Assert.Equal(float8.Keys.Order(), doubles.Keys.Order());
             foreach (var (key, expected) in float8)
