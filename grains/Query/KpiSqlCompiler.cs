@@ -642,9 +642,14 @@ internal static class KpiSqlCompiler
                     // divided back (for negative digits: x / 10^-d rounded, times 10^-d), with the same double steps.
                     var digits = arguments.Length > 1 ? $"least(greatest(trunc({arguments[1]}), -15), 15)" : "0::float8";
                     var x = arguments[0];
+                    // For negative digits, x / 10^-d can go below float8's range and the product back past it:
+                    // with double arithmetic those steps are the engine's (zero, and no value).
+                    var negative = doubleArithmetic
+                        ? $"query.dmul({AwayFromZero("query.ddiv(r.x, power(10::float8, -r.d))")}, power(10::float8, -r.d))"
+                        : $"{AwayFromZero("(r.x / power(10::float8, -r.d))")} * power(10::float8, -r.d)";
                     return $"(SELECT CASE WHEN abs(r.x) >= 1e16 AND r.d >= 0 THEN r.x " +
                            $"WHEN r.d >= 0 THEN {AwayFromZero("(r.x * power(10::float8, r.d))")} / power(10::float8, r.d) " +
-                           $"ELSE {AwayFromZero("(r.x / power(10::float8, -r.d))")} * power(10::float8, -r.d) END " +
+                           $"ELSE {negative} END " +
                            $"FROM (SELECT {x} AS x, {digits} AS d) AS r)";
                 }
             }

@@ -72,9 +72,12 @@ internal sealed class RowFunction(ScalarFunction function, RowNumber[] arguments
         switch (function)
         {
             case ScalarFunction.Round:
+                // Rounding to tens or more of a value near the largest double can round past it: no value, as any
+                // row result that is not a finite number.
                 var value = arguments[0].Evaluate(row);
                 var digits = arguments.Length > 1 ? arguments[1].Evaluate(row) : 0;
-                return ScalarMath.Round(value, digits);
+                var rounded = ScalarMath.Round(value, digits);
+                return double.IsFinite(rounded) ? rounded : double.NaN;
             case ScalarFunction.Abs:
                 return Math.Abs(arguments[0].Evaluate(row));
             case ScalarFunction.Coalesce:

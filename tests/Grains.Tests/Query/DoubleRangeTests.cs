@@ -22,6 +22,7 @@ public sealed class DoubleRangeTests(KpiClusterFixture fixture)
         Kpi("DR_SQUARES", "sum(orders.order_value * orders.order_value)"),
         Kpi("DR_TINY", "sum(orders.order_value * 1e-300 * 1e-300) + count(orders)"),
         Kpi("DR_RATIO", "sum(1e300 / orders.order_value) / count(orders)"),
+        Kpi("DR_ROUND", "sum(round(orders.order_value * 1e-300, -15)) + count(orders)"),
     ];
 
     [Fact]
@@ -32,12 +33,12 @@ public sealed class DoubleRangeTests(KpiClusterFixture fixture)
         Assert.Empty(await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Put(new ClientConfig(clientId, "Double range", "UTC", kpis, Custom, [], 0)));
         var now = DateTimeOffset.UtcNow;
         var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
-        // An hour of ordinary values; one whose total (and every square) is past the range; one whose squares and
-        // one quotient are, but not its total.
+        // An hour of ordinary values; one whose total and every square are past the range; one where one square and
+        // one quotient are, but not its total, and a product is below it.
         (int Hour, double Value)[] orders =
         [
             (-3, 120.5), (-3, 80), (-3, 99.25),
-            (-2, 1.7e308), (-2, 1.6e308), (-2, 5),
+            (-2, 1.7e308), (-2, 1.6e308),
             (-1, 1e200), (-1, 3), (-1, 1e-20),
         ];
         var rows = orders.Select((o, i) => new Dictionary<string, object?>
@@ -56,27 +57,31 @@ public sealed class DoubleRangeTests(KpiClusterFixture fixture)
 
         var stream = fixture.Client.GetGrain<IClientKpiGrain>(clientId);
         var mismatches = new List<string>();
-        var reasons = new HashSet<string>(StringComparer.Ordinal);
+        var answers = new Dictionary<string, IReadOnlyList<KpiValue>>(StringComparer.Ordinal);
         foreach (var kpi in kpis)
         {
             var snapshot = await stream.GetSnapshot(kpi, Granularity.Hour, 4);
             var result = await fixture.Client.GetGrain<IKpiQueryGrain>(0).Calculate(
                 new KpiQuery(clientId, kpi, snapshot.Recent[0].BucketStart, snapshot.Recent[^1].BucketEnd, QueryGranularity.Hour));
             Assert.True(result.Error is null, $"{kpi}: {result.Error}");
-            var values = Assert.Single(result.Series).Values;
+            var values = answers[kpi] = Assert.Single(result.Series).Values;
+            Assert.Equal(hour.AddHours(-3), values[0].BucketStart);
             for (var i = 0; i < values.Count; i++)
             {
                 QueryConsistencyTests.Compare(kpi, snapshot.Recent[i], values[i], mismatches);
-                reasons.Add(values[i].NoValueReason ?? $"{kpi} has a value");
             }
         }
 
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
-        // The data reaches what it is meant to: totals past the range, rows past it, rows below it.
-        Assert.Contains("the result is not a finite number", reasons);
-        Assert.Contains(reasons, r => r.StartsWith("sum(orders.order_value * orders.order_value) has no value", StringComparison.Ordinal));
-        Assert.Contains("DR_TINY has a value", reasons);
-        Assert.Contains("DR_RATIO has a value", reasons);
+        // The data reaches what it is meant to, bucket by bucket (0: three hours ago, 1: two, 2: one).
+        Assert.Equal(299.75, answers["DR_SUM"][0].Value);
+        Assert.Equal("the result is not a finite number", answers["DR_SUM"][1].NoValueReason); // a total past the range
+        Assert.StartsWith("sum(orders.order_value * orders.order_value) has no value", answers["DR_SQUARES"][1].NoValueReason, StringComparison.Ordinal);
+        Assert.Equal(2, answers["DR_SQUARES"][1].EventCount); // every row's square past the range
+        Assert.Equal(9 + 1e-40, answers["DR_SQUARES"][2].Value); // 1e200's square past it, the others' not
+        Assert.Equal(3, answers["DR_TINY"][2].Value); // every product below the range: 0, plus three orders
+        Assert.Equal((1e300 / 1e200 + 1e300 / 3) / 3, answers["DR_RATIO"][2].Value); // 1e300 / 1e-20 past the range
+        Assert.Equal(3, answers["DR_ROUND"][2].Value); // 3e-300 / 1e15, on the way to tens of thousands of trillions, below it
     }
 
     private static KpiDefinition Kpi(string code, string formula) =>
