@@ -61,7 +61,7 @@ public sealed class KpiQueryRunner(
                 // raw rows again, with the engine's arithmetic, so that the answer is the stream's. A data exception
                 // of that statement too is the formula's (below).
                 logger.LogInformation("KPI query {Kpi} of {Client} went past float8's range; reading its rows again with double arithmetic", query.KpiCode, query.ClientId);
-                series = await WithDoubleArithmeticAsync(query.Dimension, config, prepared.Formula!, context, cancellationToken);
+                series = await WithDoubleArithmeticAsync(query, config, prepared, context, cancellationToken);
             }
 
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
@@ -202,8 +202,7 @@ public sealed class KpiQueryRunner(
         QuerySnapshot.Sources? checkedSources = null;
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
-            key = KpiQueryCache.Key(
-                connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, formula.Source, prepared.Zone!.Id, query);
+            key = CacheKey(connection, context, prepared, query);
             if (await cache.NewestAsync(key, cancellationToken) is { } newest)
             {
                 // Whether the newest cached answer still holds, in one round trip of its own: the snapshot, whether
@@ -273,14 +272,27 @@ public sealed class KpiQueryRunner(
 
     /// <summary>
     /// The query over raw rows with the engine's double arithmetic (<see cref="KpiSqlCompiler.RowSql"/>), in a
-    /// connection and snapshot of its own, uncached: only for a query whose statement went past float8's range.
+    /// connection and snapshot of its own: only for a query whose statement went past float8's range. Its answer is
+    /// kept as the query's newest, so that the next callers, finding no row since, are served it rather than going
+    /// past the range again.
     /// </summary>
     private async Task<IReadOnlyList<KpiSeries>> WithDoubleArithmeticAsync(
-        string? dimension, ClientConfig config, CompiledFormula formula, QueryAnswerContext context, CancellationToken cancellationToken)
+        KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return (await InTwoRoundTripsAsync(connection, formula, dimension, ranges: null, TermRollups.ForClient(config), context, cancellationToken, doubleArithmetic: true)).Series;
+        var (series, positions) = await InTwoRoundTripsAsync(
+            connection, prepared.Formula!, query.Dimension, ranges: null, TermRollups.ForClient(config), context, cancellationToken, doubleArithmetic: true);
+        if (cache is not null && options.CacheDuration > TimeSpan.Zero)
+        {
+            await cache.StoreAsync(CacheKey(connection, context, prepared, query), positions, series, cancellationToken);
+        }
+
+        return series;
     }
+
+    private static string CacheKey(NpgsqlConnection connection, QueryAnswerContext context, PreparedQuery prepared, KpiQuery query) =>
+        KpiQueryCache.Key(
+            connection.Host + ":" + connection.Port + "/" + connection.Database, context.ClientId, context.KpiCode, prepared.Formula!.Source, prepared.Zone!.Id, query);
 
     /// <summary>
     /// The query in two round trips, as for one statement plus its transaction: the snapshot, its limits and what the

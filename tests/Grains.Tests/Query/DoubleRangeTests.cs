@@ -5,6 +5,8 @@ using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Query;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AnalyticsEngine.Grains.Tests.Query;
 
@@ -82,6 +84,22 @@ public sealed class DoubleRangeTests(KpiClusterFixture fixture)
         Assert.Equal(3, answers["DR_TINY"][2].Value); // every product below the range: 0, plus three orders
         Assert.Equal((1e300 / 1e200 + 1e300 / 3) / 3, answers["DR_RATIO"][2].Value); // 1e300 / 1e-20 past the range
         Assert.Equal(3, answers["DR_ROUND"][2].Value); // 3e-300 / 1e15, on the way to tens of thousands of trillions, below it
+
+        // The answer with double arithmetic is kept: the next caller, no row having come since, is served it.
+        var services = new ServiceCollection();
+        services.AddHybridCache();
+        services.AddOptions<KpiQueryOptions>();
+        services.AddSingleton<KpiQueryCache>();
+        await using var provider = services.BuildServiceProvider();
+        var cache = provider.GetRequiredService<KpiQueryCache>();
+        var runner = new KpiQueryRunner(fixture.Database, new KpiQueryOptions(), TimeSpan.FromMinutes(5), NullLogger.Instance, cache);
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(clientId).Get())!;
+        var sum = new KpiQuery(clientId, "DR_SUM", hour.AddHours(-3), hour.AddHours(1), QueryGranularity.Hour);
+        var first = await runner.RunAsync(sum, config);
+        var second = await runner.RunAsync(sum, config);
+        Assert.Equal((1, 1), (cache.Misses, cache.Hits));
+        Assert.Equal(answers["DR_SUM"].Select(v => (v.Value, v.NoValueReason)), Assert.Single(second.Series).Values.Select(v => (v.Value, v.NoValueReason)));
+        Assert.Equal(Assert.Single(first.Series).Values.Select(v => v.NoValueReason), second.Series[0].Values.Select(v => v.NoValueReason));
     }
 
     private static KpiDefinition Kpi(string code, string formula) =>
