@@ -62,10 +62,11 @@ public static class SiloHosting
             .Validate(o => o.StatementTimeout > TimeSpan.Zero && o.BatchTimeout > TimeSpan.Zero, "Query:StatementTimeout and Query:BatchTimeout must be positive.")
             .Validate(o => o.MaxBatchPoints > 0, "Query:MaxBatchPoints must be positive.")
             .Validate(o => o.MaxConcurrentQueries > 0, "Query:MaxConcurrentQueries must be positive.")
-            // The last query a batch starts may run for a statement timeout (and Npgsql's 5 s past it) after the batch's
-            // time is up; its caller must still be waiting for the answer.
-            .Validate(o => o.BatchTimeout + o.StatementTimeout + TimeSpan.FromSeconds(5) < TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture),
-                $"Query:BatchTimeout plus Query:StatementTimeout plus 5 s must be shorter than a query call's timeout, {IKpiQueryGrain.CallTimeout}.")
+            // The last query a batch starts (after waiting its turn, QueryGate, at most until the batch's time is up)
+            // may run for a statement timeout, and again with double arithmetic where float8 went past its range, each
+            // with Npgsql's 5 s past it; its caller must still be waiting for the answer.
+            .Validate(o => o.BatchTimeout + 2 * o.StatementTimeout + TimeSpan.FromSeconds(10) < TimeSpan.Parse(IKpiQueryGrain.CallTimeout, CultureInfo.InvariantCulture),
+                $"Query:BatchTimeout plus twice Query:StatementTimeout plus 10 s must be shorter than a query call's timeout, {IKpiQueryGrain.CallTimeout}.")
             .ValidateOnStart();
         // Results up to a few hundred kB (a year of days with components) fit; bigger ones are simply not cached.
         services.AddHybridCache(o => o.MaximumPayloadBytes = 4 * 1024 * 1024);

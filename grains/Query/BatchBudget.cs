@@ -38,6 +38,9 @@ internal sealed class BatchBudget(KpiQueryOptions options, string tooManyQueries
                 $"Not started: the batch had run for {limit.TotalSeconds:0.#} s (Query:BatchTimeout); ask for fewer KPIs or a shorter range, or send this one again.");
     }
 
+    /// <summary>How long the batch may still go on starting queries (zero once it may not).</summary>
+    public TimeSpan Remaining => options.BatchTimeout - Stopwatch.GetElapsedTime(_started) is { } left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+
     /// <summary>Counts <paramref name="result"/>'s points against the batch, and returns it.</summary>
     public KpiQueryResult Spend(KpiQueryResult result)
     {

@@ -32,7 +32,7 @@ public sealed partial class KpiQueryGrain(
             return KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist.");
         }
 
-        return await CalculateAsync(query, config, cancellationToken);
+        return await CalculateAsync(query, config, queryOptions.Value.BatchTimeout, cancellationToken);
     }
 
     public async Task<IReadOnlyList<KpiQueryResult>> CalculateBatch(IReadOnlyList<KpiQuery> queries, CancellationToken cancellationToken = default)
@@ -91,7 +91,7 @@ public sealed partial class KpiQueryGrain(
             else
             {
                 results.Add(await configOf(query.ClientId) is { } config
-                    ? budget.Spend(await CalculateAsync(query, config, cancellationToken))
+                    ? budget.Spend(await CalculateAsync(query, config, budget.Remaining, cancellationToken))
                     : KpiQueryResult.Failed(query, QueryErrorKind.UnknownClient, $"Client '{query.ClientId}' does not exist."));
             }
         }
@@ -107,13 +107,21 @@ public sealed partial class KpiQueryGrain(
             .ToArray();
     }
 
-    private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken)
+    /// <summary>
+    /// One query, once the silo's <see cref="QueryGate"/> lets it run: a turn that does not come within
+    /// <paramref name="maxWait"/> (a single query's batch time, or what is left of its batch's) is answered as not started.
+    /// </summary>
+    private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         var runner = new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache);
         KpiQueryResult result;
         try
         {
-            result = await gate.RunAsync(() => runner.RunAsync(query, config, cancellationToken), cancellationToken);
+            var (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, cancellationToken), maxWait, cancellationToken);
+            result = ran
+                ? answer!
+                : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
+                    $"Not started: the silo ran its {gate.Slots} queries at once (Query:MaxConcurrentQueries) for the {maxWait.TotalSeconds:0.#} s this one could wait; send it again.");
         }
 #pragma warning disable CA1031 // One query's failure is its own answer: the other queries of a batch, a dashboard or a scheduled run keep theirs.
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
