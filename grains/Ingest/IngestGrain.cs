@@ -85,6 +85,7 @@ public sealed class IngestGrain(
     private long _rollupsCheckedAt; // Stopwatch timestamp of the last check; 0 before the first
     private long _configVersion = -1; // of the client's configuration CurrentRollupsAsync last read
     private long _abandonedCheckedAt; // Stopwatch timestamp of the last look for abandoned rollups; 0 before the first
+    private long _fruitlessProbeAt; // Stopwatch timestamp of the last look for failing terms that found none; 0 if none
     private readonly HashSet<string> _failingTerms = new(StringComparer.Ordinal); // state keys of terms whose roll-up hit a data exception: left out until the configuration changes or the grain activates again
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -383,20 +384,27 @@ public sealed class IngestGrain(
     /// A data exception (class 22) from some term over the rows a pass adds (a sum past float8's range, say) would stop
     /// every roll-up of the partition for good, and every query would read its growing tail raw. The terms that fail
     /// alone are found and left out (<see cref="Query.TermRollups.FailingTermsAsync"/>), and the others go on: the left
-    /// out terms' coverage stays behind, so their KPIs read raw rows (and report the error themselves), and the
-    /// partition's rollup status says it misses rows. A failure to find them leaves the pass to a later try.
+    /// out terms' coverage stays behind, so their KPIs read raw rows (with the engine's double arithmetic), and the
+    /// partition's rollup status says it misses rows. The look costs a pass per term, each under the partition's lock,
+    /// while the partition's batches wait: one that finds none (a lock it did not get, say) leaves the pass to a later
+    /// try, and the next look waits <see cref="IngestOptions.RollupCheckInterval"/>.
     /// </summary>
     private async Task LeaveOutFailingTermsAsync(Query.TermRollups rollups, PostgresException failure, CancellationToken cancellationToken)
     {
         var model = _table!.Model.Code;
-        IReadOnlyList<Kpi.Formula.AggregateTerm> failing;
-        try
+        IReadOnlyList<Kpi.Formula.AggregateTerm> failing = [];
+        if (_fruitlessProbeAt == 0 || Stopwatch.GetElapsedTime(_fruitlessProbeAt) >= options.Value.RollupCheckInterval)
         {
-            failing = await rollups.FailingTermsAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            failing = [];
+            try
+            {
+                failing = await rollups.FailingTermsAsync(dataSource, _clientId, options.Value.RollupRowsPerPass, cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Looking for the rollup terms of {Client}/{Model} that fail failed", _clientId, model);
+            }
+
+            _fruitlessProbeAt = failing.Count == 0 ? Stopwatch.GetTimestamp() : 0;
         }
 
         if (failing.Count == 0)
