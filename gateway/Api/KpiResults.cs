@@ -108,7 +108,8 @@ public static class KpiResults
                         value.EventCount.ToString(CultureInfo.InvariantCulture),
                         value.NewestEventTime is { } newest ? Instant(newest) : null,
                         value.IsFinal ? "true" : "false",
-                        string.Join(' ', value.AsOf.Select(p => $"{p.ObjectModel}:{p.Sequence.ToString(CultureInfo.InvariantCulture)}")),
+                        // A formula of constants reads no source: no positions, an empty field (not the empty text "").
+                        value.AsOf.Count == 0 ? null : string.Join(' ', value.AsOf.Select(p => $"{p.ObjectModel}:{p.Sequence.ToString(CultureInfo.InvariantCulture)}")),
                         Components(value.Components),
                         null,
                     ]);
