@@ -78,21 +78,21 @@ public static class BatchApi
 
     public static IEndpointRouteBuilder MapBatchApi(this IEndpointRouteBuilder app)
     {
-        var batch = app.MapGroup("/batch").WithTags("Scheduled batches");
+        var batch = app.MapGroup("/batch").WithTags("Scheduled batches").RefuseUnknownQueryParameters();
         batch.MapPost("/schedule", ScheduleAsync).RequireAuthorization(Policies.Analyze).WithName("ScheduleBatch")
             .Produces<BatchJobView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        batch.MapGet("/jobs", ListAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<IReadOnlyList<BatchJobView>>().ProducesProblem(StatusCodes.Status404NotFound)
+        batch.MapGet("/jobs", ListAsync).AnswersJsonOnly<IReadOnlyList<BatchJobView>>().ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Read).WithName("ListBatchJobs")
             .RespondsWithHeader(StatusCodes.Status200OK, "Link", "When more jobs follow: the next page's address, rel=\"next\" (RFC 8288).");
-        batch.MapGet("/jobs/{jobId}", GetAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<BatchJobView>().ProducesProblem(StatusCodes.Status404NotFound)
+        batch.MapGet("/jobs/{jobId}", GetAsync).AnswersJsonOnly<BatchJobView>().ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Read).WithName("GetBatchJob");
         batch.MapDelete("/jobs/{jobId}", UnscheduleAsync).Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Analyze).WithName("UnscheduleBatchJob");
         batch.MapPost("/jobs/{jobId}/run", RunAsync).Produces<BatchRunView>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(Policies.Analyze).WithName("RunBatchJob");
-        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).RefuseUnknownQueryParameters().AnswersJsonOnly<IReadOnlyList<BatchRunView>>().ProducesProblem(StatusCodes.Status404NotFound)
+        batch.MapGet("/jobs/{jobId}/runs", ListRunsAsync).AnswersJsonOnly<IReadOnlyList<BatchRunView>>().ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Read).WithName("ListBatchRuns");
-        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).RefuseUnknownQueryParameters().AnswersJsonOrCsv<BatchRunResultView>().ProducesProblem(StatusCodes.Status404NotFound)
+        batch.MapGet("/jobs/{jobId}/runs/{runId}", GetRunAsync).AnswersJsonOrCsv<BatchRunResultView>().ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Read).WithName("GetBatchRun");
         return app;
     }

@@ -38,7 +38,7 @@ public static class ClientsApi
 {
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder app)
     {
-        var clients = app.MapGroup("/clients").WithTags("Clients");
+        var clients = app.MapGroup("/clients").WithTags("Clients").RefuseUnknownQueryParameters();
 
         clients.MapGet("/", async (IClusterClient cluster, ClaimsPrincipal user) =>
         {

@@ -34,7 +34,7 @@ public static class CustomKpisApi
             .WithName("CheckFormula")
             .RequireAuthorization(Policies.Analyze);
 
-        var custom = app.MapGroup("/clients/{clientId}/custom-kpis").WithTags("Custom KPIs");
+        var custom = app.MapGroup("/clients/{clientId}/custom-kpis").WithTags("Custom KPIs").RefuseUnknownQueryParameters();
 
         custom.MapGet("/", async Task<Results<Ok<IReadOnlyList<KpiDefinition>>, ProblemHttpResult>> (string clientId, IClusterClient cluster) =>
             await cluster.GetGrain<IClientConfigGrain>(clientId).Get() is { } config

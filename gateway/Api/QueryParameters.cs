@@ -18,7 +18,8 @@ internal static class QueryParameters
     /// bound from the path, so a <c>clientId=other</c> in the query string would be ignored while the answer is about
     /// the path's client.
     /// </summary>
-    public static RouteHandlerBuilder RefuseUnknownQueryParameters(this RouteHandlerBuilder builder)
+    public static TBuilder RefuseUnknownQueryParameters<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
     {
         // A convention sees the endpoint's whole route pattern (a group's prefix included) before its filters are built.
         builder.Add(endpoint =>

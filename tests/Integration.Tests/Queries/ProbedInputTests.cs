@@ -37,6 +37,25 @@ public sealed class ProbedInputTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_query_parameter_sent_with_a_body_or_to_a_client_endpoint_is_refused_not_ignored()
+    {
+        var clientId = TestClients.NewId("qsbody");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+
+        // A dashboard asked for minutes in the query string would have been answered in days, the body's default.
+        using var dashboard = await fixture.Http.PostAsJsonAsync("/calculate/dashboard?granularity=minute", new { clientId, from = From, to = To });
+        Assert.Equal(["granularity"], (await ProblemAsync(dashboard, HttpStatusCode.BadRequest)).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        using var calculate = await fixture.Http.PostAsJsonAsync("/calculate?clientId=demo-1", new { clientId, kpiCode = "POF", from = From, to = To });
+        Assert.Equal(["clientId"], (await ProblemAsync(calculate, HttpStatusCode.BadRequest)).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        using var rollups = await fixture.Http.GetAsync($"/clients/{clientId}/rollups?x=1");
+        Assert.Equal(["x"], (await ProblemAsync(rollups, HttpStatusCode.BadRequest)).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+
+        // What the endpoints take is still read: the format of a result.
+        using var csv = await fixture.Http.PostAsJsonAsync("/calculate?format=csv", new { clientId, kpiCode = "POF", from = From, to = To });
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task A_path_value_repeated_in_the_query_string_is_refused_not_ignored()
     {
         var clientId = TestClients.NewId("qspath");
