@@ -60,7 +60,7 @@ public sealed class KpiQueryRunner(
                 // float8 raised where the engine's doubles go past their range (a row's product, a bucket's sum): the
                 // raw rows again, with the engine's arithmetic, so that the answer is the stream's. A data exception
                 // of that statement too is the formula's (below).
-                logger.LogInformation("KPI query {Kpi} of {Client} went past float8's range; reading its rows again with double arithmetic", query.KpiCode, query.ClientId);
+                LogPastFloat8(query);
                 series = await WithDoubleArithmeticAsync(query, config, prepared, context, cancellationToken);
             }
 
@@ -90,6 +90,9 @@ public sealed class KpiQueryRunner(
             return KpiQueryResult.Failed(query, QueryErrorKind.Failed, ServerFailure.Describe($"The query of KPI '{query.KpiCode}'"));
         }
     }
+
+    private void LogPastFloat8(KpiQuery query) =>
+        logger.LogInformation("KPI query {Kpi} of {Client} went past float8's range; reading its rows again with double arithmetic", query.KpiCode, query.ClientId);
 
     /// <summary>PostgreSQL's statement timeout, or Npgsql's own should the server not answer at all.</summary>
     private static bool IsTimeout(NpgsqlException exception) =>
@@ -263,9 +266,21 @@ public sealed class KpiQueryRunner(
         await connection.DisposeAsync();
         var result = await cache!.RunAsync(key, sources.Positions, async ct =>
         {
-            await using var own = await dataSource.OpenConnectionAsync(ct);
-            var (series, positions) = await InTwoRoundTripsAsync(own, formula, query.Dimension, ranges, clientRollups, context, ct);
-            return new CachedResult(positions, series);
+            try
+            {
+                await using var own = await dataSource.OpenConnectionAsync(ct);
+                var (series, positions) = await InTwoRoundTripsAsync(own, formula, query.Dimension, ranges, clientRollups, context, ct);
+                return new CachedResult(positions, series);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NumericValueOutOfRange && !ct.IsCancellationRequested)
+            {
+                // Past float8's range (RunAsync): again with double arithmetic, here, so that the callers waiting on
+                // this run share that one too.
+                LogPastFloat8(query);
+                await using var again = await dataSource.OpenConnectionAsync(ct);
+                var (series, positions) = await InTwoRoundTripsAsync(again, formula, query.Dimension, null, clientRollups, context, ct, doubleArithmetic: true);
+                return new CachedResult(positions, series);
+            }
         }, cancellationToken);
         return Served(result.Series, result.Positions, context);
     }

@@ -100,6 +100,12 @@ public sealed class DoubleRangeTests(KpiClusterFixture fixture)
         Assert.Equal((1, 1), (cache.Misses, cache.Hits));
         Assert.Equal(answers["DR_SUM"].Select(v => (v.Value, v.NoValueReason)), Assert.Single(second.Series).Values.Select(v => (v.Value, v.NoValueReason)));
         Assert.Equal(Assert.Single(first.Series).Values.Select(v => v.NoValueReason), second.Series[0].Values.Select(v => v.NoValueReason));
+
+        // Callers of the same query at once share one run, that with double arithmetic included.
+        var squares = sum with { KpiCode = "DR_SQUARES" };
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => runner.RunAsync(squares, config))));
+        Assert.Equal((2, 4), (cache.Misses, cache.Hits));
+        Assert.All(together, answer => Assert.Equal(answers["DR_SQUARES"].Select(v => v.NoValueReason), Assert.Single(answer.Series).Values.Select(v => v.NoValueReason)));
     }
 
     private static KpiDefinition Kpi(string code, string formula) =>
