@@ -237,13 +237,18 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
             at += 3;
             if (at < t.Length && t[at] == '.')
             {
+                // Any number of digits, as the query API reads them; the row keeps milliseconds (SetTimestamp), so
+                // those past the seventh (100 ns) are not read.
                 var digits = 0;
                 for (at++; at < t.Length && char.IsAsciiDigit(t[at]); at++, digits++)
                 {
-                    fraction = fraction * 10 + (t[at] - '0');
+                    if (digits < 7)
+                    {
+                        fraction = fraction * 10 + (t[at] - '0');
+                    }
                 }
 
-                if (digits is 0 or > 7)
+                if (digits == 0)
                 {
                     return IsoParse.NotIso8601;
                 }

@@ -104,7 +104,7 @@ public sealed class RowParserTests
     [InlineData("01/03/2026 12:00:00 +01:00")]
     [InlineData("Tuesday, 03 March 2026 12:00 +01:00")]
     [InlineData("2026-03-01 12:00:00Z")]
-    [InlineData("2026-03-01T12:00:00.12345678Z")]
+    [InlineData("2026-03-01T12:00:00.Z")]
     [InlineData("2026-02-30T12:00:00Z")]
     [InlineData("9999-01-01T00:00:00Z")]
     [InlineData("9999-12-31T12:00:00Z")]
@@ -121,6 +121,7 @@ public sealed class RowParserTests
     [InlineData("2026-03-01T12:00+01:00", "2026-03-01T11:00:00+00:00")]
     [InlineData("2026-03-01t12:00:00.1234567-05:30", "2026-03-01T17:30:00.1234567+00:00")]
     [InlineData("9998-12-31T23:59:59.9999999Z", "9998-12-31T23:59:59.9999999+00:00")]
+    [InlineData("2026-03-01T12:00:00.123456789Z", "2026-03-01T12:00:00.1234567+00:00")] // any number of digits, as the query API reads them
     [InlineData(" 2026-03-01T12:00:00Z\t", "2026-03-01T12:00:00+00:00")]
     public void Iso_8601_timestamps_with_an_offset_within_the_range_are_read_as_written(string timestamp, string utc)
     {
