@@ -74,14 +74,14 @@ public static class KpiApi
     {
         if (!WindowKinds.TryGetValue(kind ?? "", out var windowKind))
         {
-            return Problems.BadRequest("Unknown window", $"kind '{kind}' is not one of {string.Join(", ", WindowKinds.Keys.Select(k => $"'{k}'"))}.");
+            return Problems.BadRequestAt("Unknown window", "kind", $"kind '{kind}' is not one of {string.Join(", ", WindowKinds.Keys.Select(k => $"'{k}'"))}.");
         }
 
         var countedIn = LiveRetention.CountedIn(windowKind);
         var rolling = countedIn is not null;
         if (countedIn is { } unit && (count is null || count < 1 || count > LiveRetention.MaxBuckets(unit)))
         {
-            return Problems.BadRequest("Invalid count",
+            return Problems.BadRequestAt("Invalid count", "count",
                 $"a {kind} window needs count between 1 and {LiveRetention.MaxBuckets(unit)}, the {unit.ToString().ToLowerInvariant()}s "
                 + "the live engine keeps; ask POST /calculate for a longer range.");
         }
@@ -89,7 +89,7 @@ public static class KpiApi
         // A period to date has no length to give; a count there would be ignored, and the caller misled.
         if (!rolling && count is not null)
         {
-            return Problems.BadRequest("Invalid count", "count applies only to lastMinutes, lastHours, lastDays.");
+            return Problems.BadRequestAt("Invalid count", "count", "count applies only to lastMinutes, lastHours, lastDays.");
         }
 
         if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
@@ -121,12 +121,12 @@ public static class KpiApi
     {
         if (!Granularities.TryParseStreaming(granularity ?? "minute", out var parsed))
         {
-            return Problems.BadRequest("Unknown granularity", $"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
+            return Problems.BadRequestAt("Unknown granularity", "granularity", $"granularity '{granularity}' is not one of {Granularities.StreamingNames}.");
         }
 
         if (recent is < 1 || recent > LiveRetention.MaxBuckets(parsed))
         {
-            return Problems.BadRequest("Invalid recent",
+            return Problems.BadRequestAt("Invalid recent", "recent",
                 $"recent must be between 1 and {LiveRetention.MaxBuckets(parsed)} {granularity ?? "minute"} buckets, the ones the live engine keeps; "
                 + "ask /history or POST /calculate for a longer range.");
         }

@@ -11,6 +11,9 @@ internal static class Problems
     public static ProblemHttpResult BadRequest(string title, string detail, IDictionary<string, object?>? extensions = null) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: title, extensions: extensions);
 
+    /// <summary>A 400 whose <c>errors</c> names the one field or parameter at fault, with the detail as its reason.</summary>
+    public static ProblemHttpResult BadRequestAt(string title, string field, string detail) => BadRequest(title, detail, ErrorAt(field, detail));
+
     /// <summary>The <c>errors</c> extension naming the one field at fault, as a validation problem names its fields.</summary>
     public static Dictionary<string, object?> ErrorAt(string field, string reason) =>
         new() { ["errors"] = new Dictionary<string, string[]> { [field] = [reason] } };

@@ -59,15 +59,16 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
     }
 
     [Theory]
-    [InlineData("/window?kind=dayToDate&count=-5", "count applies only to lastMinutes, lastHours, lastDays.")]
-    [InlineData("/window?kind=monthToDate&count=3", "count applies only to lastMinutes, lastHours, lastDays.")]
-    [InlineData("?granularity=hours", "granularity 'hours' is not one of 'minute', 'hour', 'day'.")]
-    [InlineData("/window?kind=lastHour&count=2", "kind 'lastHour' is not one of 'lastMinutes', ")]
-    [InlineData("/window?kind=lastHours&count=1081", "a lastHours window needs count between 1 and 1080, the hours the live engine keeps; ask POST /calculate")]
-    [InlineData("/window?kind=lastDays&count=401", "a lastDays window needs count between 1 and 400, the days the live engine keeps")]
-    [InlineData("/window?kind=lastMinutes", "a lastMinutes window needs count between 1 and 1440")]
-    [InlineData("?granularity=hour&recent=1081", "recent must be between 1 and 1080 hour buckets, the ones the live engine keeps")]
-    public async Task A_count_granularity_or_window_the_endpoint_does_not_take_is_refused_saying_why(string query, string detail)
+    [InlineData("/window?kind=dayToDate&count=-5", "count", "count applies only to lastMinutes, lastHours, lastDays.")]
+    [InlineData("/window?kind=monthToDate&count=3", "count", "count applies only to lastMinutes, lastHours, lastDays.")]
+    [InlineData("?granularity=hours", "granularity", "granularity 'hours' is not one of 'minute', 'hour', 'day'.")]
+    [InlineData("/window?kind=lastHour&count=2", "kind", "kind 'lastHour' is not one of 'lastMinutes', ")]
+    [InlineData("/window?kind=lastHours&count=1081", "count", "a lastHours window needs count between 1 and 1080, the hours the live engine keeps; ask POST /calculate")]
+    [InlineData("/window?kind=lastDays&count=401", "count", "a lastDays window needs count between 1 and 400, the days the live engine keeps")]
+    [InlineData("/window?kind=lastMinutes", "count", "a lastMinutes window needs count between 1 and 1440")]
+    [InlineData("?granularity=hour&recent=1081", "recent", "recent must be between 1 and 1080 hour buckets, the ones the live engine keeps")]
+    [InlineData("?recent=0", "recent", "recent must be between 1 and 1440 minute buckets")]
+    public async Task A_count_granularity_or_window_the_endpoint_does_not_take_is_refused_saying_why_and_where(string query, string field, string detail)
     {
         var clientId = await ClientAsync();
 
@@ -75,5 +76,6 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.StartsWith(detail, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(detail, problem.GetProperty("errors").GetProperty(field)[0].GetString(), StringComparison.Ordinal);
     }
 }
