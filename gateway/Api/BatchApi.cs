@@ -13,15 +13,16 @@ namespace AnalyticsEngine.Gateway.Api;
 /// <param name="KpiCodes">The KPIs to compute; leave out and set <paramref name="Dashboard"/> for the client's selected KPIs.</param>
 /// <param name="Range">Which complete periods before each run it covers; default: the previous hour, day or week, by frequency.</param>
 /// <param name="Granularity">minute, hour, day, week, month or range (default: range, one value per KPI).</param>
+/// <remarks>The parameters with a default are optional (<c>kpiCodes</c> or <c>dashboard</c>, one of them); the OpenAPI document marks the others required.</remarks>
 public sealed record BatchScheduleRequest(
     string? ClientId,
-    string? Name,
-    IReadOnlyList<string?>? KpiCodes,
-    bool? Dashboard,
-    BatchRangeRequest? Range,
-    string? Granularity,
-    string? Dimension,
-    BatchScheduleSpec? Schedule) : IClientScoped;
+    BatchScheduleSpec? Schedule,
+    string? Name = null,
+    IReadOnlyList<string?>? KpiCodes = null,
+    bool? Dashboard = null,
+    BatchRangeRequest? Range = null,
+    string? Granularity = null,
+    string? Dimension = null) : IClientScoped;
 
 /// <summary>The <paramref name="Count"/> complete <paramref name="Unit"/>s (hour, day, week, month) before each run.</summary>
 public sealed record BatchRangeRequest(string? Unit, [property: Range(1, BatchRange.MaxHours)] int? Count);

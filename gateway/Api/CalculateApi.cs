@@ -7,13 +7,14 @@ namespace AnalyticsEngine.Gateway.Api;
 /// <summary>One KPI of one client over a range: <c>POST /calculate</c>, and one item of <c>POST /calculate/batch</c>.</summary>
 /// <param name="Granularity">minute, hour, day, week, month or range (one bucket for the whole range).</param>
 /// <param name="Dimension">Optional text, boolean or integer field to drill down by, e.g. <c>carrier</c>.</param>
+/// <remarks>The parameters with a default are optional; the OpenAPI document marks the others required.</remarks>
 public sealed record CalculateRequest(
     string? ClientId,
     string? KpiCode,
     DateTimeOffset? From,
     DateTimeOffset? To,
-    string? Granularity,
-    string? Dimension) : IClientScoped;
+    string? Granularity = null,
+    string? Dimension = null) : IClientScoped;
 
 /// <summary>Many KPI queries at once: <c>POST /calculate/batch</c>.</summary>
 public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Queries) : IClientsScoped
@@ -22,7 +23,7 @@ public sealed record CalculateBatchRequest(IReadOnlyList<CalculateRequest>? Quer
 }
 
 /// <summary>Every KPI a client has selected over one range: <c>POST /calculate/dashboard</c>.</summary>
-public sealed record CalculateDashboardRequest(string? ClientId, DateTimeOffset? From, DateTimeOffset? To, string? Granularity) : IClientScoped;
+public sealed record CalculateDashboardRequest(string? ClientId, DateTimeOffset? From, DateTimeOffset? To, string? Granularity = null) : IClientScoped;
 
 /// <summary>
 /// One-time KPI queries (mode 2): the same formulas and buckets as the stream, answered from the stored rows.

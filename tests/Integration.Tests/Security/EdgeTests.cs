@@ -192,6 +192,19 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData("CalculateRequest", "clientId,from,kpiCode,to")]
+    [InlineData("CalculateDashboardRequest", "clientId,from,to")]
+    [InlineData("BatchScheduleRequest", "clientId,schedule")]
+    public async Task The_openapi_document_marks_required_only_the_fields_a_request_must_have(string schema, string required)
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
+        var definition = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty(schema);
+
+        Assert.Equal(required, string.Join(',', definition.GetProperty("required").EnumerateArray().Select(e => e.GetString()).Order(StringComparer.Ordinal)));
+    }
+
     [Fact]
     public async Task The_openapi_document_tells_the_query_endpoints_refusals_and_historys_required_range()
     {
