@@ -41,10 +41,12 @@ public static class CalculateApi
         var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RefuseUnknownQueryParameters().RequireAuthorization(Policies.Analyze)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         calculate.MapPost("/", CalculateAsync).WithName("Calculate").AnswersJsonOrCsv<KpiQueryResult>().AnswersQueryProblems();
-        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>();
+        calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>()
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
         // A dashboard answers each KPI's failure in its result; only an unknown client is the request's.
         calculate.MapPost("/dashboard", CalculateDashboardAsync).WithName("CalculateDashboard").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>()
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
         return app;
     }
 

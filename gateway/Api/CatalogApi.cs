@@ -27,13 +27,16 @@ public static class CatalogApi
         catalog.MapGet("/kpis", GetKpis).WithName("GetKpis")
             .WithSummary("Every built-in KPI, grouped by value chain and module.");
         catalog.MapGet("/kpis/{code}", GetKpi).WithName("GetKpi")
-            .WithSummary("One KPI by its code (case-insensitive).");
+            .WithSummary("One KPI by its code (case-insensitive).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         catalog.MapGet("/kpis/module/{code}", GetKpisByModule).WithName("GetKpisByModule")
-            .WithSummary("The KPIs of one module.");
+            .WithSummary("The KPIs of one module.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         catalog.MapGet("/object-models", GetObjectModels).WithName("GetObjectModels")
             .WithSummary("Every object model with its fields, keys and relationships.");
         catalog.MapGet("/object-models/{code}", GetObjectModel).WithName("GetObjectModel")
-            .WithSummary("One object model by its code (case-insensitive).");
+            .WithSummary("One object model by its code (case-insensitive).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         catalog.MapGet("/modules", GetModules).WithName("GetModules")
             .WithSummary("Every module, grouped by value chain.");
         catalog.MapGet("/value-chains", GetValueChains).WithName("GetValueChains")

@@ -54,6 +54,7 @@ public static class ClientsApi
                 ? Tagged(http, config)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
             .WithName("GetClient")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("The client's configuration, its version as the ETag: PUT it back, changed, with If-Match or its version to change it.")
             .RespondsWithHeader(StatusCodes.Status200OK, "ETag", "The configuration's version, quoted (a strong ETag): send it back in If-Match.");
 
@@ -62,6 +63,7 @@ public static class ClientsApi
                 ? Problems.NotFound($"Client '{clientId}' does not exist.")
                 : TypedResults.Ok(new ClientRollups(clientId, await cluster.GetGrain<IKpiQueryGrain>(0).RollupStatus(clientId, http.RequestAborted))))
             .WithName("GetClientRollups")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("How far each of the client's partitions is rolled up for queries, whether its rollups hold every rolled-up row, how many rows a backfill still has to add, and when rollups of a term or dimension were last restarted.");
 
         clients.MapPost("/", async Task<Results<Created<ClientConfig>, ValidationProblem, ProblemHttpResult>> (ClientRequest request, IClusterClient cluster, HttpContext http) =>

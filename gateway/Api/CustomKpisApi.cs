@@ -41,6 +41,7 @@ public static class CustomKpisApi
                 ? TypedResults.Ok(config.CustomKpis)
                 : Problems.NotFound($"Client '{clientId}' does not exist."))
             .WithName("ListCustomKpis")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Read);
 
         custom.MapPost("/", (string clientId, CustomKpiRequest request, IClusterClient cluster) =>
@@ -64,6 +65,9 @@ public static class CustomKpisApi
 
         custom.MapDelete("/{kpiCode}", DeleteAsync)
             .WithName("DeleteCustomKpi")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(Policies.Analyze);
 
         return app;

@@ -16,13 +16,17 @@ public static class KpiApi
             .AnswersJsonOnly<KpiSnapshot>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
-            .WithName("GetKpiSnapshot");
+            .WithName("GetKpiSnapshot")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/window", GetWindowAsync)
             .RefuseUnknownQueryParameters()
             .AnswersJsonOnly<KpiValue>()
             .WithTags("KPI values")
             .RequireAuthorization(Policies.Read)
-            .WithName("GetKpiWindow");
+            .WithName("GetKpiWindow")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/clients/{clientId}/kpis/{kpiCode}/history", GetHistoryAsync)
             .RefuseUnknownQueryParameters()
             .AnswersJsonOrCsv<AnalyticsEngine.Query.KpiQueryResult>()

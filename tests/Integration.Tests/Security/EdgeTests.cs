@@ -193,6 +193,27 @@ public sealed class EdgeTests(AnalyticsFixture fixture)
     }
 
     [Theory]
+    [InlineData("/clients/{clientId}", "get", "404")]
+    [InlineData("/clients/{clientId}/rollups", "get", "404")]
+    [InlineData("/clients/{clientId}/kpis/{kpiCode}", "get", "404")]
+    [InlineData("/clients/{clientId}/kpis/{kpiCode}/window", "get", "400")]
+    [InlineData("/clients/{clientId}/custom-kpis", "get", "404")]
+    [InlineData("/clients/{clientId}/custom-kpis/{kpiCode}", "delete", "409")]
+    [InlineData("/kpis/{code}", "get", "404")]
+    [InlineData("/object-models/{code}", "get", "404")]
+    [InlineData("/calculate/batch", "post", "504")]
+    [InlineData("/calculate/dashboard", "post", "504")]
+    public async Task The_openapi_document_tells_an_operations_refusals(string path, string method, string status)
+    {
+        using var anonymous = AnalyticsFixture.CreateClient(fixture.Gateway, null);
+        using var document = System.Text.Json.JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json"));
+
+        var responses = document.RootElement.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses");
+        Assert.True(responses.TryGetProperty(status, out var problem), responses.ToString());
+        Assert.True(problem.GetProperty("content").TryGetProperty("application/problem+json", out _), problem.ToString());
+    }
+
+    [Theory]
     [InlineData("CalculateRequest", "clientId,from,kpiCode,to")]
     [InlineData("CalculateDashboardRequest", "clientId,from,to")]
     [InlineData("BatchScheduleRequest", "clientId,schedule")]
