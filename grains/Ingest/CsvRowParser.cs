@@ -86,7 +86,7 @@ public static class CsvRowParser
 
             for (var i = 0; i < columns.Length; i++)
             {
-                builder.SetFromText(columns[i], cells[i], i + 1);
+                builder.SetFromText(columns[i], cells[i], i + 1, reader.IsQuotedEmpty(i));
             }
 
             if (builder.Complete() is { } parsed)
@@ -177,6 +177,10 @@ public static class CsvRowParser
     {
         private readonly StringBuilder _cell = new();
         private readonly List<string> _cells = [];
+        private readonly HashSet<int> _quotedEmpty = [];
+
+        /// <summary>Whether the last record's cell at <paramref name="index"/> was <c>""</c>: the empty text, where an empty cell is no value.</summary>
+        public bool IsQuotedEmpty(int index) => _quotedEmpty.Contains(index);
         private int _position;
         private int _record = -1;
 
@@ -188,6 +192,7 @@ public static class CsvRowParser
         {
             cells = _cells; // valid until the next call
             cells.Clear();
+            _quotedEmpty.Clear();
             problem = null;
             if (OnlyLineBreaksRemain())
             {
@@ -198,8 +203,10 @@ public static class CsvRowParser
             var cell = _cell.Clear();
             while (true)
             {
+                var quoted = false;
                 if (_position < text.Length && text[_position] == '"')
                 {
+                    quoted = true;
                     var opened = cells.Count + 1;
                     _position++;
                     while (true)
@@ -241,6 +248,11 @@ public static class CsvRowParser
                 end = end < 0 ? text.Length : _position + end;
                 if (cell.Length == 0)
                 {
+                    if (quoted && end == _position)
+                    {
+                        _quotedEmpty.Add(cells.Count);
+                    }
+
                     cells.Add(text.Substring(_position, end - _position)); // unquoted: no copy through the builder
                 }
                 else

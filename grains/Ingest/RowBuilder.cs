@@ -66,10 +66,16 @@ public sealed partial class RowBuilder(EventRowLayout layout, List<RowError> err
     /// Parses a value written as text (CSV) in the 1-based <paramref name="column"/>, by the field's type; an empty cell
     /// is null. Its errors name the column, which a spreadsheet shows where a field name may be hard to find.
     /// </summary>
-    public void SetFromText(FieldSlot slot, string text, int column)
+    public void SetFromText(FieldSlot slot, string text, int column, bool quotedEmpty = false)
     {
         if (text.Length == 0)
         {
+            // An empty cell is no value; "" is the empty text, as JSON's "" is (and as CSV exports write it).
+            if (quotedEmpty && slot.Field.Type == FieldType.Text)
+            {
+                SetText(slot, text);
+            }
+
             return;
         }
 

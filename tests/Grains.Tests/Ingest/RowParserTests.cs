@@ -32,6 +32,27 @@ public sealed class RowParserTests
     }
 
     [Fact]
+    public void A_csv_cell_of_two_quotes_is_the_empty_text_and_an_empty_cell_no_value_as_json_has_them()
+    {
+        var layout = Layout("orders");
+        const string Header = "order_id,ordered_at,order_value,promised_at,on_time,in_full,damage_free,documentation_complete,status,carrier\n";
+        const string Row = "2026-03-01T09:00:00Z,1,2026-03-02T00:00:00Z,true,true,true,true,open";
+        var csv = CsvRowParser.Parse(Encoding.UTF8.GetBytes(Header + $"a,{Row},\"\"\nb,{Row},\n"), layout, 10);
+        Dictionary<string, object?> Order(string id, string? carrier) => new()
+        {
+            ["order_id"] = id, ["ordered_at"] = "2026-03-01T09:00:00Z", ["order_value"] = 1, ["promised_at"] = "2026-03-02T00:00:00Z",
+            ["on_time"] = true, ["in_full"] = true, ["damage_free"] = true, ["documentation_complete"] = true, ["status"] = "open", ["carrier"] = carrier,
+        };
+        var json = JsonRowParser.Parse(JsonSerializer.SerializeToUtf8Bytes(new[] { Order("a", ""), Order("b", null) }), layout, 10);
+
+        Assert.Empty(csv.Errors);
+        Assert.Empty(json.Errors);
+        Assert.Equal(json.Rows.Select(r => r.Texts), csv.Rows.Select(r => r.Texts));
+        var carrier = layout.Slots.Single(slot => slot.Field.Name == "carrier").Index;
+        Assert.Equal(["", null], csv.Rows.Select(r => r.Texts[carrier]));
+    }
+
+    [Fact]
     public void Csv_errors_name_the_data_row_and_the_field()
     {
         var csv = """
