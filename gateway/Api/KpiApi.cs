@@ -96,13 +96,14 @@ public static class KpiApi
             return Problems.BadRequestAt("Invalid count", "count", "count applies only to lastMinutes, lastHours, lastDays.");
         }
 
-        if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
+        var (problem, code) = await KpiAccess.FindSelectedAsync(cluster, clientId, kpiCode);
+        if (problem is not null)
         {
             return Problems.NotFound(problem);
         }
 
         var window = new KpiWindow(windowKind, rolling ? count!.Value : 1);
-        return await cluster.GetGrain<IClientKpiGrain>(clientId).GetWindow(kpiCode, window) is { } value
+        return await cluster.GetGrain<IClientKpiGrain>(clientId).GetWindow(code, window) is { } value
             ? TypedResults.Ok(value)
             : Problems.NotFound($"Client '{clientId}' does not compute KPI '{kpiCode}'.");
     }
@@ -135,29 +136,44 @@ public static class KpiApi
                 + "ask /history or POST /calculate for a longer range.");
         }
 
-        if (await KpiAccess.FindProblemAsync(cluster, clientId, kpiCode) is { } problem)
+        var (problem, code) = await KpiAccess.FindSelectedAsync(cluster, clientId, kpiCode);
+        if (problem is not null)
         {
             return Problems.NotFound(problem);
         }
 
-        return TypedResults.Ok(await cluster.GetGrain<IClientKpiGrain>(clientId).GetSnapshot(kpiCode, parsed, recent ?? 60));
+        return TypedResults.Ok(await cluster.GetGrain<IClientKpiGrain>(clientId).GetSnapshot(code, parsed, recent ?? 60));
     }
 }
 
 /// <summary>Checks shared by HTTP and the hub: does this client exist and compute this KPI?</summary>
 public static class KpiAccess
 {
-    public static async Task<string?> FindProblemAsync(IClusterClient cluster, string clientId, string kpiCode)
+    /// <summary>
+    /// Why the client does not compute <paramref name="kpiCode"/> as the hub names series (the code as the client's
+    /// selection stores it, which pushes carry), or null.
+    /// </summary>
+    public static async Task<string?> FindProblemAsync(IClusterClient cluster, string clientId, string kpiCode) =>
+        (await FindSelectedAsync(cluster, clientId, kpiCode, StringComparer.Ordinal)).Problem;
+
+    /// <summary>
+    /// The code of the selected KPI <paramref name="kpiCode"/> names, whatever its case (<c>pof</c> is POF), as the
+    /// HTTP endpoints read codes; or why the client has none such.
+    /// </summary>
+    public static Task<(string? Problem, string Code)> FindSelectedAsync(IClusterClient cluster, string clientId, string kpiCode) =>
+        FindSelectedAsync(cluster, clientId, kpiCode, StringComparer.OrdinalIgnoreCase);
+
+    private static async Task<(string? Problem, string Code)> FindSelectedAsync(IClusterClient cluster, string clientId, string kpiCode, StringComparer codes)
     {
         var config = await cluster.GetGrain<IClientConfigGrain>(clientId).Get();
         if (config is null)
         {
-            return $"Client '{clientId}' does not exist.";
+            return ($"Client '{clientId}' does not exist.", kpiCode);
         }
 
-        return config.SelectedKpis.Contains(kpiCode, StringComparer.Ordinal)
-            ? null
-            : $"Client '{clientId}' has not selected KPI '{kpiCode}'.";
+        return config.SelectedKpis.FirstOrDefault(code => codes.Equals(code, kpiCode)) is { } selected
+            ? (null, selected)
+            : ($"Client '{clientId}' has not selected KPI '{kpiCode}'.", kpiCode);
     }
 }
 

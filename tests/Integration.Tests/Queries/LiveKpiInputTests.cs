@@ -59,6 +59,19 @@ public sealed class LiveKpiInputTests(AnalyticsFixture fixture)
     }
 
     [Theory]
+    [InlineData("/kpis/pof")]
+    [InlineData("/kpis/Pof/window?kind=dayToDate")]
+    public async Task A_selected_kpi_is_found_whatever_the_case_of_its_code_and_answered_under_its_own(string path)
+    {
+        var clientId = await ClientAsync();
+
+        var (status, value) = await GetAsync($"/clients/{clientId}{path}");
+
+        Assert.True(status == HttpStatusCode.OK, value.ToString());
+        Assert.Equal("POF", value.GetProperty("kpiCode").GetString());
+    }
+
+    [Theory]
     [InlineData("/window?kind=dayToDate&count=-5", "count", "count applies only to lastMinutes, lastHours, lastDays.")]
     [InlineData("/window?kind=monthToDate&count=3", "count", "count applies only to lastMinutes, lastHours, lastDays.")]
     [InlineData("?granularity=hours", "granularity", "granularity 'hours' is not one of 'minute', 'hour', 'day'.")]
