@@ -54,7 +54,7 @@ public static class CustomKpisApi
             .RequireAuthorization(Policies.Analyze);
 
         custom.MapPut("/{kpiCode}", (string clientId, string kpiCode, CustomKpiRequest request, IClusterClient cluster) =>
-            request.Code is not null && request.Code != kpiCode
+            request.Code is not null && !string.Equals(request.Code, kpiCode, StringComparison.OrdinalIgnoreCase)
                 ? Task.FromResult<IResult>(Problems.Validation([$"code: '{request.Code}' does not match the path's '{kpiCode}'"]))
                 : PutAsync(clientId, kpiCode, request, cluster, creating: false))
             .WithName("UpdateCustomKpi")
@@ -82,6 +82,7 @@ public static class CustomKpisApi
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string clientId, string kpiCode, IClusterClient cluster)
     {
+        kpiCode = StoredCode(await cluster.GetGrain<IClientConfigGrain>(clientId).Get(), kpiCode);
         var jobs = await cluster.GetGrain<IBatchJobDirectoryGrain>(0).ListAllOf(clientId);
         var usedBy = jobs
             .Where(j => j.Status == BatchJobStatus.Scheduled && j.Definition.KpiCodes.Contains(kpiCode, StringComparer.Ordinal))
@@ -102,6 +103,13 @@ public static class CustomKpisApi
             : Problems.NotFound($"Client '{clientId}' has no custom KPI '{kpiCode}'.");
     }
 
+    /// <summary>
+    /// The code of the client's custom KPI <paramref name="code"/> names, whatever its case, as the query endpoints read
+    /// codes (custom codes are upper case, and no two differ only in case); as given if it has none such.
+    /// </summary>
+    private static string StoredCode(ClientConfig? config, string? code) =>
+        config?.CustomKpis.FirstOrDefault(k => string.Equals(k.Code, code, StringComparison.OrdinalIgnoreCase))?.Code ?? code ?? "";
+
     private static async Task<IResult> PutAsync(string clientId, string? code, CustomKpiRequest request, IClusterClient cluster, bool creating)
     {
         var grain = cluster.GetGrain<IClientConfigGrain>(clientId);
@@ -110,6 +118,7 @@ public static class CustomKpisApi
             return Problems.NotFound($"Client '{clientId}' does not exist.");
         }
 
+        code = creating ? code : StoredCode(config, code);
         var exists = config.CustomKpis.Any(k => k.Code == code);
         if (creating && exists)
         {

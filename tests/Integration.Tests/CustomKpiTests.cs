@@ -54,6 +54,29 @@ public sealed class CustomKpiTests(AnalyticsFixture fixture)
         Assert.Equal(["POF", "OTD"], await SelectedAsync(clientId));
     }
 
+    [Fact]
+    public async Task A_custom_kpi_is_changed_and_deleted_by_its_code_in_any_case()
+    {
+        var clientId = TestClients.NewId("ckcase");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var body = new { code = "CK_CASE", name = "Count", formula = "count(orders)" };
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", body)).EnsureSuccessStatusCode();
+
+        using (var changed = await fixture.Http.PutAsJsonAsync($"/clients/{clientId}/custom-kpis/ck_case", body with { code = "ck_case", name = "Count of orders" }))
+        {
+            Assert.True(changed.IsSuccessStatusCode, await changed.Content.ReadAsStringAsync());
+        }
+
+        var stored = Assert.Single((await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}/custom-kpis")).EnumerateArray());
+        Assert.Equal(("CK_CASE", "Count of orders"), (stored.GetProperty("code").GetString(), stored.GetProperty("name").GetString()));
+        using (var deleted = await fixture.Http.DeleteAsync($"/clients/{clientId}/custom-kpis/Ck_Case"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        Assert.Empty((await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}/custom-kpis")).EnumerateArray());
+    }
+
     private async Task<string[]> SelectedAsync(string clientId) =>
         [.. (await fixture.Http.GetFromJsonAsync<JsonElement>($"/clients/{clientId}")).GetProperty("selectedKpis").EnumerateArray().Select(c => c.GetString()!)];
 
