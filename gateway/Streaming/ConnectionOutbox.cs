@@ -32,6 +32,12 @@ public sealed class ConnectionOutbox(
     private bool _sending;
     private bool _closed;
 
+    // What was last sent to the connection per series, for its newest SentBuckets buckets. A value offered again in a
+    // version the connection was already sent is a repeat and is not sent twice: a client grain that activates again
+    // (its silo left) publishes the KPIs it had published, and a renewal may bring a value a push brought already.
+    private readonly Dictionary<WatchKey, SortedList<DateTimeOffset, (long Revision, bool IsFinal)>> _sent = [];
+    private const int SentBuckets = 16;
+
     /// <summary>Values waiting for the connection (not counting the send in flight).</summary>
     public int PendingCount
     {
@@ -55,6 +61,11 @@ public sealed class ConnectionOutbox(
 
             foreach (var value in change.Values)
             {
+                if (SentLocked(change.Series, value))
+                {
+                    continue;
+                }
+
                 var key = (change.Series, value.BucketStart);
                 if (_pending.TryGetValue(key, out var held))
                 {
@@ -103,6 +114,7 @@ public sealed class ConnectionOutbox(
                 return;
             }
 
+            // The series starts again (its revisions with it): nothing sent of it before says what is a repeat now.
             DiscardLocked(replacement.Series);
             _replacements.RemoveAll(r => r.Series == replacement.Series);
             _replacements.Add(replacement);
@@ -131,6 +143,29 @@ public sealed class ConnectionOutbox(
         {
             _pending.Remove(key);
         }
+
+        _sent.Remove(series);
+    }
+
+    /// <summary>Whether the connection was sent <paramref name="value"/>'s bucket in this version or a newer one.</summary>
+    private bool SentLocked(WatchKey series, KpiValue value) =>
+        _sent.TryGetValue(series, out var buckets)
+        && buckets.TryGetValue(value.BucketStart, out var sent)
+        && !KpiVersions.IsNewer(value.Revision, value.IsFinal, sent.Revision, sent.IsFinal);
+
+    /// <summary>Remembers a value as sent (as it goes out: a repeat offered meanwhile is not sent again).</summary>
+    private void RememberSentLocked(WatchKey series, KpiValue value)
+    {
+        if (!_sent.TryGetValue(series, out var buckets))
+        {
+            _sent[series] = buckets = [];
+        }
+
+        buckets[value.BucketStart] = (value.Revision, value.IsFinal);
+        if (buckets.Count > SentBuckets)
+        {
+            buckets.RemoveAt(0);
+        }
     }
 
     /// <summary>The connection is gone: drop what is pending and accept nothing more.</summary>
@@ -141,6 +176,7 @@ public sealed class ConnectionOutbox(
             _closed = true;
             _pending.Clear();
             _replacements.Clear();
+            _sent.Clear();
         }
     }
 
@@ -156,6 +192,11 @@ public sealed class ConnectionOutbox(
                 {
                     _sending = false;
                     return;
+                }
+
+                foreach (var (key, pending) in _pending)
+                {
+                    RememberSentLocked(key.Series, pending.Value);
                 }
 
                 // Swap in the (empty) spares so new values collect while this batch is on its way.

@@ -3,7 +3,10 @@ using AnalyticsEngine.Kpi;
 
 namespace AnalyticsEngine.Integration.Tests;
 
-/// <summary>A message that replaces a series (a reset, an end) voids what is pending for it, and what follows it follows it.</summary>
+/// <summary>
+/// A message that replaces a series (a reset, an end) voids what is pending for it, and what follows it follows it; a
+/// value the connection was sent already is not sent again.
+/// </summary>
 public sealed class ConnectionOutboxTests
 {
     private static readonly WatchKey Series = new("acme", "POF", Granularity.Minute);
@@ -46,6 +49,28 @@ public sealed class ConnectionOutboxTests
         Assert.Same(ended, sent[1]);
         outbox.Box.Offer(Change(Other, 1, revision: 1));
         Assert.Equal(3, (await outbox.WaitForAsync(3)).Count);
+    }
+
+    [Fact]
+    public async Task A_value_offered_again_in_a_version_the_connection_was_sent_is_not_sent_twice_until_the_series_starts_again()
+    {
+        var outbox = new RecordingOutbox();
+        outbox.Open();
+        outbox.Box.Offer(Change(Series, 0, revision: 4));
+        await outbox.WaitForAsync(1);
+
+        // As a client grain that activates again publishes what it had published: a repeat, then the next revision.
+        outbox.Box.Offer(Change(Series, 0, revision: 4));
+        outbox.Box.Offer(Change(Series, 0, revision: 3));
+        outbox.Box.Offer(Change(Series, 0, revision: 5));
+        var sent = await outbox.WaitForAsync(2);
+
+        Assert.Equal([4L, 5L], sent.Select(c => Assert.Single(c.Values).Revision));
+
+        // A reset starts the series again, revisions with it.
+        outbox.Box.Replace(SeriesChange.Reset(Series, new KpiSnapshot("acme", "POF", Granularity.Minute, null, [])));
+        outbox.Box.Offer(Change(Series, 0, revision: 4));
+        Assert.Equal(4, Assert.Single((await outbox.WaitForAsync(4))[3].Values).Revision);
     }
 
     [Fact]
