@@ -39,7 +39,7 @@ internal sealed class BatchBudget(KpiQueryOptions options, string tooManyQueries
     }
 
     /// <summary>How long the batch may still go on starting queries (zero once it may not).</summary>
-    public TimeSpan Remaining => options.BatchTimeout - Stopwatch.GetElapsedTime(_started) is { } left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    public TimeSpan Remaining => TimeSpan.FromTicks(Math.Max(0, (options.BatchTimeout - Stopwatch.GetElapsedTime(_started)).Ticks));
 
     /// <summary>Counts <paramref name="result"/>'s points against the batch, and returns it.</summary>
     public KpiQueryResult Spend(KpiQueryResult result)

@@ -55,13 +55,13 @@ public sealed class KpiQueryRunner(
             {
                 series = await ExecuteAsync(query, config, prepared, context, cancellationToken);
             }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NumericValueOutOfRange && !cancellationToken.IsCancellationRequested)
+            catch (PostgresException ex) when (IsPastFloat8(ex, cancellationToken))
             {
                 // float8 raised where the engine's doubles go past their range (a row's product, a bucket's sum): the
                 // raw rows again, with the engine's arithmetic, so that the answer is the stream's. A data exception
                 // of that statement too is the formula's (below).
                 LogPastFloat8(query);
-                series = await WithDoubleArithmeticAsync(query, config, prepared, context, cancellationToken);
+                series = await AnsweredWithDoubleArithmeticAsync(query, config, prepared, context, cancellationToken);
             }
 
             return new KpiQueryResult(query.ClientId, prepared.KpiCode!, query.Granularity, query.From, query.To, query.Dimension, series, null);
@@ -272,31 +272,43 @@ public sealed class KpiQueryRunner(
                 var (series, positions) = await InTwoRoundTripsAsync(own, formula, query.Dimension, ranges, clientRollups, context, ct);
                 return new CachedResult(positions, series);
             }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NumericValueOutOfRange && !ct.IsCancellationRequested)
+            catch (PostgresException ex) when (IsPastFloat8(ex, ct))
             {
                 // Past float8's range (RunAsync): again with double arithmetic, here, so that the callers waiting on
                 // this run share that one too.
                 LogPastFloat8(query);
                 await using var again = await dataSource.OpenConnectionAsync(ct);
-                var (series, positions) = await InTwoRoundTripsAsync(again, formula, query.Dimension, null, clientRollups, context, ct, doubleArithmetic: true);
+                var (series, positions) = await WithDoubleArithmeticAsync(again, formula, query.Dimension, clientRollups, context, ct);
                 return new CachedResult(positions, series);
             }
         }, cancellationToken);
         return Served(result.Series, result.Positions, context);
     }
 
+    /// <summary>Whether a statement raised where float8 went past its range (and its caller is still there).</summary>
+    private static bool IsPastFloat8(PostgresException exception, CancellationToken cancellationToken) =>
+        exception.SqlState == PostgresErrorCodes.NumericValueOutOfRange && !cancellationToken.IsCancellationRequested;
+
     /// <summary>
-    /// The query over raw rows with the engine's double arithmetic (<see cref="KpiSqlCompiler.RowSql"/>), in a
-    /// connection and snapshot of its own: only for a query whose statement went past float8's range. Its answer is
-    /// kept as the query's newest, so that the next callers, finding no row since, are served it rather than going
-    /// past the range again.
+    /// The query over raw rows with the engine's double arithmetic (<see cref="KpiSqlCompiler.RowSql"/>), in a snapshot
+    /// of its own: only for a query whose statement went past float8's range.
     /// </summary>
-    private async Task<IReadOnlyList<KpiSeries>> WithDoubleArithmeticAsync(
+    private Task<(KpiSeries[] Series, SourcePosition[] Positions)> WithDoubleArithmeticAsync(
+        NpgsqlConnection connection, CompiledFormula formula, string? dimension, IReadOnlyDictionary<string, TermRollups> clientRollups,
+        QueryAnswerContext context, CancellationToken cancellationToken) =>
+        InTwoRoundTripsAsync(connection, formula, dimension, ranges: null, clientRollups, context, cancellationToken, doubleArithmetic: true);
+
+    /// <summary>
+    /// The query with double arithmetic, for one whose statement ran outside the shared cache run; its answer is kept
+    /// as the query's newest, so that the next callers, finding no row since, are served it rather than going past the
+    /// range again.
+    /// </summary>
+    private async Task<IReadOnlyList<KpiSeries>> AnsweredWithDoubleArithmeticAsync(
         KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var (series, positions) = await InTwoRoundTripsAsync(
-            connection, prepared.Formula!, query.Dimension, ranges: null, TermRollups.ForClient(config), context, cancellationToken, doubleArithmetic: true);
+        var (series, positions) = await WithDoubleArithmeticAsync(
+            connection, prepared.Formula!, query.Dimension, TermRollups.ForClient(config), context, cancellationToken);
         if (cache is not null && options.CacheDuration > TimeSpan.Zero)
         {
             await cache.StoreAsync(CacheKey(connection, context, prepared, query), positions, series, cancellationToken);

@@ -11,7 +11,7 @@ namespace AnalyticsEngine.Query;
 /// </summary>
 public sealed class QueryGate(IOptions<KpiQueryOptions> options) : IDisposable
 {
-    private readonly SemaphoreSlim slots = new(options.Value.MaxConcurrentQueries, options.Value.MaxConcurrentQueries);
+    private readonly SemaphoreSlim slots = new(options.Value.MaxConcurrentQueries);
     private int waiting;
 
     /// <summary>Queries waiting for a slot now.</summary>
