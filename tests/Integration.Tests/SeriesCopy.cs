@@ -121,7 +121,10 @@ public sealed class SeriesCopy
             {
                 differences.Add($"{start:O}: held but unknown to the server");
             }
-            else if ((value.Revision, value.IsFinal, value.Value, value.EventCount) != (expected.Revision, expected.IsFinal, expected.Value, expected.EventCount))
+            // A bucket no event reached is not announced when it turns final (docs/streaming-api.md): one held from a
+            // snapshot may turn final on the server meanwhile, and the copy rightly still holds it as it was sent.
+            else if ((value.Revision, value.IsFinal || value.Revision == 0, value.Value, value.EventCount)
+                     != (expected.Revision, expected.IsFinal || expected.Revision == 0, expected.Value, expected.EventCount))
             {
                 differences.Add($"{start:O}: r{value.Revision} {value.Value} n={value.EventCount} final={value.IsFinal}, server r{expected.Revision} {expected.Value} n={expected.EventCount} final={expected.IsFinal}");
             }
