@@ -68,6 +68,23 @@ public static class BuiltInCatalog
     private static readonly FrozenDictionary<string, ObjectModelDefinition> ObjectModelsByCodeIgnoringCase =
         ObjectModels.ToFrozenDictionary(o => o.Code, StringComparer.OrdinalIgnoreCase);
 
+    private static readonly FrozenDictionary<string, ValueChainDefinition> ValueChainsByCode =
+        ValueChains.ToFrozenDictionary(v => v.Code, StringComparer.OrdinalIgnoreCase);
+
+    // Each pack's object models belong to its value chain: a custom KPI over them is licensed under that chain.
+    private static readonly FrozenDictionary<string, string> ValueChainByObjectModel =
+        new (string Chain, ObjectModelDefinition[] Models)[]
+        {
+            (ScorPack.Chain, ScorPack.ObjectModels),
+            (CrmPack.Chain, CrmPack.ObjectModels),
+            (SalesPack.Chain, SalesPack.ObjectModels),
+            (FinancialPack.Chain, FinancialPack.ObjectModels),
+            (MspPack.Chain, MspPack.ObjectModels),
+            (TimeTrackingPack.Chain, TimeTrackingPack.ObjectModels),
+        }
+        .SelectMany(pack => pack.Models.Select(model => (model.Code, pack.Chain)))
+        .ToFrozenDictionary(p => p.Code, p => p.Chain, StringComparer.Ordinal);
+
     private static readonly FrozenDictionary<string, KpiDefinition[]> KpisByModule =
         Modules.ToFrozenDictionary(
             m => m.Code,
@@ -82,6 +99,12 @@ public static class BuiltInCatalog
 
     /// <summary>The object model with this code (case-insensitive), or null.</summary>
     public static ObjectModelDefinition? FindObjectModel(string code) => ObjectModelsByCodeIgnoringCase.GetValueOrDefault(code);
+
+    /// <summary>The value chain with this code (case-insensitive), or null.</summary>
+    public static ValueChainDefinition? FindValueChain(string code) => ValueChainsByCode.GetValueOrDefault(code);
+
+    /// <summary>The code of the value chain whose pack defines the object model <paramref name="objectModelCode"/> (exact code).</summary>
+    public static string ValueChainOfObjectModel(string objectModelCode) => ValueChainByObjectModel[objectModelCode];
 
     /// <summary>The KPIs of a module (case-insensitive code), or null when there is no such module.</summary>
     public static IReadOnlyList<KpiDefinition>? FindKpisByModule(string moduleCode) => KpisByModule.GetValueOrDefault(moduleCode);

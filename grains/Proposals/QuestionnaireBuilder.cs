@@ -1,0 +1,91 @@
+using AnalyticsEngine.Clients;
+
+namespace AnalyticsEngine.Proposals;
+
+/// <summary>The service proposal's questionnaire for a set of KPIs, every choice priced from the <see cref="PriceList"/>.</summary>
+public static class QuestionnaireBuilder
+{
+    /// <summary>The questionnaire for <paramref name="kpiCodes"/> (the client's selected KPIs when null), or the problems with them.</summary>
+    public static QuestionnaireOutcome Build(IReadOnlyList<string>? kpiCodes, ClientConfig? client)
+    {
+        var problems = new List<string>();
+        if (ProposalScope.Resolve(kpiCodes, client, problems) is not { } scope)
+        {
+            return new QuestionnaireOutcome(null, problems);
+        }
+
+        return new QuestionnaireOutcome(
+            new ProposalQuestionnaire(
+                client?.ClientId,
+                [.. scope.Kpis.Select(k => new QuestionnaireKpi(k.Definition.Code, k.Definition.Name, k.Custom, k.ValueChains, k.DefaultComplexity))],
+                scope.ValueChains,
+                [.. PriceList.LicenseTerms.Select(t => new LicenseTermChoice(t.Years, t.AnnualPerChain, PriceList.DiscountPercent(t.AnnualPerChain)))],
+                [.. scope.ObjectModels.Select(m => new QuestionnaireObjectModel(m.Model.Code, m.Model.Name, m.Kpis))],
+                [.. Enum.GetValues<IntegrationMethod>().Select(Integration)],
+                [.. Enum.GetValues<KpiComplexity>().Select(Complexity)],
+                [.. Enum.GetValues<HostingPlatform>().Select(Platform)],
+                Retention,
+                new ManagedServicesChoice(PriceList.SupportRetainer, PriceList.SupportRetainerHours, PriceList.SupportHourlyRate)),
+            []);
+    }
+
+    private static IntegrationChoice Integration(IntegrationMethod method)
+    {
+        var label = method switch
+        {
+            IntegrationMethod.BatchConformed => "Batch: conformed and cleansed",
+            IntegrationMethod.BatchNonConformedSingleSource => "Batch: non-conformed, single source",
+            IntegrationMethod.BatchNonConformedMultiSource => "Batch: non-conformed, multiple sources",
+            IntegrationMethod.BatchEntityResolution => "Batch: entity resolution",
+            IntegrationMethod.StreamingApiArchitected => "Streaming: API, architected",
+            _ => "Streaming: API, non-architected (time and materials)",
+        };
+        return PriceList.Integration(method) is { } price
+            ? new IntegrationChoice(method, label, price.Price, null, null)
+            : new IntegrationChoice(method, label, null, PriceList.ArchitectHourlyRate, PriceList.NonArchitectedApiHours);
+    }
+
+    private static ComplexityChoice Complexity(KpiComplexity complexity)
+    {
+        var label = complexity switch
+        {
+            KpiComplexity.Otb => "Out of the box: the catalog KPI as it is",
+            KpiComplexity.CustomBasic => "Custom basic: a simple change or custom formula",
+            KpiComplexity.Rbac => "RBAC: rows filtered by the viewer's role",
+            _ => "Dynamic RBAC: hierarchical access (time and materials)",
+        };
+        return PriceList.Kpi(complexity) is { } price
+            ? new ComplexityChoice(complexity, label, price.Price, null, null)
+            : new ComplexityChoice(complexity, label, null, PriceList.ArchitectHourlyRate, PriceList.DynamicRbacHours);
+    }
+
+    private static PlatformChoice Platform(HostingPlatform platform) => platform == HostingPlatform.None
+        ? new PlatformChoice(platform, "No setup: the client's existing environment", null, null)
+        : new PlatformChoice(platform, PlatformName(platform) + ": set up by a cloud architect (time and materials)", PriceList.ArchitectHourlyRate, PriceList.PlatformSetupHours);
+
+    public static string PlatformName(HostingPlatform platform) => platform switch
+    {
+        HostingPlatform.OnPremises => "On-premises",
+        HostingPlatform.Azure => "Azure",
+        HostingPlatform.Aws => "AWS",
+        HostingPlatform.Gcp => "GCP",
+        HostingPlatform.OracleCloud => "Oracle Cloud",
+        _ => "No setup",
+    };
+
+    private static RetentionQuestions Retention { get; } = new(
+        [Days(30), Days(90, recommended: true), Days(180), Days(365)],
+        [Years(1), Years(3), Years(5, recommended: true), Years(7), Years(10), Indefinitely()],
+        [Days(90), Days(180), Days(365, recommended: true), Days(730)],
+        [Years(3), Years(5, recommended: true), Years(7), Years(10), Indefinitely()],
+        RetentionRules.RecommendedGranularity,
+        [.. Enum.GetValues<ComplianceRegime>().Select(r => new ComplianceChoice(r, RetentionRules.Name(r), RetentionRules.MinimumYears(r)))]);
+
+    private static PeriodChoice Days(int days, bool recommended = false) =>
+        new(days, RetentionUnit.Days, $"{days} days", recommended);
+
+    private static PeriodChoice Years(int years, bool recommended = false) =>
+        new(years, RetentionUnit.Years, years == 1 ? "1 year" : $"{years} years", recommended);
+
+    private static PeriodChoice Indefinitely() => new(null, RetentionUnit.Indefinite, "Indefinitely", false);
+}
