@@ -30,42 +30,14 @@ public static class KpiResults
 
     /// <summary>
     /// Endpoint filters that refuse, before the endpoint runs, a <c>format</c> it does not answer (400) and an
-    /// <c>Accept</c> header that takes none of the formats it does (406): the answer would otherwise come in JSON, as if
-    /// the caller had not asked.
+    /// <c>Accept</c> header that takes none of the formats it does (406) (<see cref="ResultFormats.RefuseOtherThan"/>).
     /// </summary>
     public static ValueTask<object?> RefuseUnknownFormat(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        RefuseFormatsOtherThan(context, next, "JSON or CSV", JsonOrCsv);
+        ResultFormats.RefuseOtherThan(context, next, JsonOrCsv);
 
     /// <inheritdoc cref="RefuseUnknownFormat"/>
     public static ValueTask<object?> RefuseFormatOtherThanJson(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        RefuseFormatsOtherThan(context, next, "JSON only", JsonOnly);
-
-    private static ValueTask<object?> RefuseFormatsOtherThan(
-        EndpointFilterInvocationContext context, EndpointFilterDelegate next, string answers, ResultFormat[] offered)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
-        var request = context.HttpContext.Request;
-        var names = offered.Select(f => f.ToString().ToLowerInvariant()).ToArray();
-        var format = request.Query["format"];
-        if (format.Count > 1 || (format.Count == 1 && !names.Contains(format[0], StringComparer.OrdinalIgnoreCase)))
-        {
-            return ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
-                $"format '{format}' is not available here; {request.Path} answers {answers} "
-                + $"({string.Join(" or ", names.Select(f => $"format={f}"))}, or leave it out for JSON)."));
-        }
-
-        if (ResultFormats.Negotiate(request, offered) is null)
-        {
-            return ValueTask.FromResult<object?>(TypedResults.Problem(
-                $"The Accept header ('{request.Headers.Accept}') takes none of what {request.Path} answers: "
-                + $"{string.Join(" or ", offered.Select(ResultFormats.MediaType))}. Accept one of them, or ask with "
-                + $"{string.Join(" or ", names.Select(f => $"format={f}"))}.",
-                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable"));
-        }
-
-        return next(context);
-    }
+        ResultFormats.RefuseOtherThan(context, next, JsonOnly);
 
     /// <summary>The results as JSON, or as CSV when the caller asks for it.</summary>
     public static IResult Answer<T>(HttpContext http, T json, IReadOnlyList<KpiQueryResult> results) =>

@@ -7,6 +7,7 @@ public enum ResultFormat
 {
     Json,
     Csv,
+    Markdown,
 }
 
 /// <summary>
@@ -18,7 +19,28 @@ public enum ResultFormat
 public static class ResultFormats
 {
     /// <summary>The media type each format is written as.</summary>
-    public static string MediaType(ResultFormat format) => format == ResultFormat.Csv ? "text/csv" : "application/json";
+    public static string MediaType(ResultFormat format) => format switch
+    {
+        ResultFormat.Csv => "text/csv",
+        ResultFormat.Markdown => "text/markdown",
+        _ => "application/json",
+    };
+
+    /// <summary>The format's name in <c>?format=</c>.</summary>
+    public static string Name(ResultFormat format) => format switch
+    {
+        ResultFormat.Csv => "csv",
+        ResultFormat.Markdown => "markdown",
+        _ => "json",
+    };
+
+    /// <summary>The format's name in prose (errors, the OpenAPI document).</summary>
+    public static string DisplayName(ResultFormat format) => format switch
+    {
+        ResultFormat.Csv => "CSV",
+        ResultFormat.Markdown => "Markdown",
+        _ => "JSON",
+    };
 
     /// <summary>
     /// The format to answer in among <paramref name="offered"/> (the first is the default), or null when the caller
@@ -31,7 +53,7 @@ public static class ResultFormats
         var format = request.Query["format"];
         if (format.Count > 0)
         {
-            return string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase) ? ResultFormat.Csv : ResultFormat.Json;
+            return offered.FirstOrDefault(f => string.Equals(format, Name(f), StringComparison.OrdinalIgnoreCase), offered[0]);
         }
 
         if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var ranges) || ranges.Count == 0)
@@ -52,6 +74,39 @@ public static class ResultFormats
         }
 
         return best;
+    }
+
+    /// <summary>
+    /// An endpoint filter's check, before the endpoint runs: a <c>format</c> it does not answer is refused (400 naming
+    /// <c>format</c>), and an <c>Accept</c> header that takes none of <paramref name="offered"/> (406); the answer would
+    /// otherwise come in JSON, as if the caller had not asked.
+    /// </summary>
+    public static ValueTask<object?> RefuseOtherThan(EndpointFilterInvocationContext context, EndpointFilterDelegate next, IReadOnlyList<ResultFormat> offered)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        ArgumentNullException.ThrowIfNull(offered);
+        var request = context.HttpContext.Request;
+        var names = offered.Select(Name).ToArray();
+        var askWith = string.Join(" or ", names.Select(f => $"format={f}"));
+        var format = request.Query["format"];
+        if (format.Count > 1 || (format.Count == 1 && !names.Contains(format[0], StringComparer.OrdinalIgnoreCase)))
+        {
+            var answers = offered.Count == 1 ? $"{DisplayName(offered[0])} only" : string.Join(" or ", offered.Select(DisplayName));
+            return ValueTask.FromResult<object?>(Problems.BadRequest("Unsupported format",
+                $"format '{format}' is not available here; {request.Path} answers {answers} ({askWith}, or leave it out for JSON).",
+                Problems.ErrorAt("format", $"is not one of the formats this endpoint answers: {string.Join(", ", names)}")));
+        }
+
+        if (Negotiate(request, offered) is null)
+        {
+            return ValueTask.FromResult<object?>(TypedResults.Problem(
+                $"The Accept header ('{request.Headers.Accept}') takes none of what {request.Path} answers: "
+                + $"{string.Join(" or ", offered.Select(MediaType))}. Accept one of them, or ask with {askWith}.",
+                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable"));
+        }
+
+        return next(context);
     }
 
     /// <summary>The quality the most specific matching range gives <paramref name="mediaType"/>, and where that range stands; none if none matches.</summary>

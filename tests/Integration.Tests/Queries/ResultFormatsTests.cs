@@ -59,6 +59,23 @@ public sealed class ResultFormatsTests
     [InlineData("?format=csv", "application/xml", ResultFormat.Csv)]
     public void A_format_given_decides_over_accept(string query, string accept, ResultFormat expected) =>
         Assert.Equal(expected, Negotiate(accept, query));
+
+    [Theory]
+    [InlineData(null, null, ResultFormat.Json)]
+    [InlineData("text/markdown", null, ResultFormat.Markdown)]
+    [InlineData("text/*", null, ResultFormat.Markdown)]
+    [InlineData("text/markdown;q=0.5, application/json", null, ResultFormat.Json)]
+    [InlineData("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", null, ResultFormat.Json)]
+    [InlineData("application/json", "?format=Markdown", ResultFormat.Markdown)]
+    [InlineData("text/markdown", "?format=json", ResultFormat.Json)]
+    public void A_markdown_document_is_negotiated_as_csv_is(string? accept, string? query, ResultFormat expected) =>
+        Assert.Equal(expected, Negotiate(accept, query, [ResultFormat.Json, ResultFormat.Markdown]));
+
+    [Theory]
+    [InlineData("text/csv")]
+    [InlineData("application/xml")]
+    public void An_endpoint_that_answers_json_or_markdown_accepts_nothing_else(string accept) =>
+        Assert.Null(Negotiate(accept, offered: [ResultFormat.Json, ResultFormat.Markdown]));
 }
 
 /// <summary>The 406 a result endpoint answers when the caller accepts none of its formats, before the query runs.</summary>
