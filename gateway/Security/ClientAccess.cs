@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Proposals;
 
 namespace AnalyticsEngine.Gateway.Security;
 
@@ -86,7 +87,8 @@ public static class ClientAccess
 
 /// <summary>
 /// Client isolation for HTTP: every client id a request names (route value <c>clientId</c>, query
-/// <c>clientId</c>, or a body that is <see cref="IClientScoped"/> or <see cref="IClientsScoped"/>) must be well formed (else 400) and
+/// <c>clientId</c>, a body that is <see cref="IClientScoped"/> or <see cref="IClientsScoped"/>, or one of the grains'
+/// contracts read as a body directly, such as a <see cref="ProposalRequest"/>) must be well formed (else 400) and
 /// granted by the caller's token (else 403). Applied to the whole API group, so new endpoints get it too.
 /// </summary>
 public sealed class ClientAccessFilter : IEndpointFilter
@@ -139,6 +141,10 @@ public sealed class ClientAccessFilter : IEndpointFilter
             {
                 case IClientScoped { ClientId: { } fromBody }:
                     yield return fromBody;
+                    break;
+                // A grain contract read as the body as it is; it cannot implement the gateway's IClientScoped.
+                case ProposalRequest { ClientId: { } fromProposal }:
+                    yield return fromProposal;
                     break;
                 case IClientsScoped scoped:
                     foreach (var id in scoped.NamedClientIds())

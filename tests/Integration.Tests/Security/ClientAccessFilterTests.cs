@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using AnalyticsEngine.Gateway.Security;
+using AnalyticsEngine.Proposals;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -32,6 +33,18 @@ public sealed class ClientAccessFilterTests
         Assert.Equal(403, await RunAsync("a", new Batch([new("a"), new("b")])));
         Assert.Equal(403, await RunAsync("a", new List<One> { new("a"), new("b") }));
         Assert.Equal(400, await RunAsync("*", new Batch([new("a"), new("NOT VALID")])));
+    }
+
+    [Theory]
+    [InlineData("a", "a", 200)]
+    [InlineData("b", "a", 403)]
+    [InlineData("*", "a", 200)]
+    [InlineData("b", null, 200)]
+    [InlineData("*", "NOT VALID", 400)]
+    public async Task The_client_a_ProposalRequest_names_must_be_granted(string granted, string? clientId, int expected)
+    {
+        var answers = new ProposalRequest(3, new InfrastructureAnswers(5, 200), ClientId: clientId);
+        Assert.Equal(expected, await RunAsync(granted, answers));
     }
 
     private static async Task<int> RunAsync(string granted, object body)
