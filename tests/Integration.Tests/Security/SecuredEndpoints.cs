@@ -124,6 +124,16 @@ public static class SecuredEndpoints
             from = DateTimeOffset.UtcNow.AddHours(-2),
             to = DateTimeOffset.UtcNow.AddHours(-1),
         })),
+        // The matrix clients select POF and OTD, which read orders.
+        new("POST", "/proposals", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, "/proposals", new
+        {
+            clientId = t.Client,
+            licenseTermYears = 1,
+            dataSources = new[] { new { objectModel = "orders", integration = "batchConformed" } },
+            infrastructure = new { dailyIngestGb = 1, concurrentUsers = 10 },
+        })),
+        new("POST", "/proposals/questionnaire", Roles.Admin, ClientScope.Client, 200,
+            t => Json(HttpMethod.Post, "/proposals/questionnaire", new { clientId = t.Client })),
     ];
 
     public static SecuredEndpoint Find(string name) => All.Single(e => e.Name == name);
