@@ -120,6 +120,9 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
             case JsonException json when Field(json.Path) is { } unmapped && json.Message.StartsWith("The JSON property '", StringComparison.Ordinal)
                 && json.Message.Contains("could not be mapped", StringComparison.Ordinal):
                 return For(unmapped, NotAField(body, Segments(json.Path!)));
+            case JsonException json when json.Message.StartsWith("JSON deserialization for type '", StringComparison.Ordinal)
+                && MissingRequired().Match(JsonSyntax.Reason(json)) is { Success: true } lacking:
+                return Required(Field(json.Path), lacking.Groups["names"].Value);
             case JsonException json when Field(json.Path) is { } duplicate && json.Message.StartsWith("Duplicate property", StringComparison.Ordinal):
                 return For(duplicate, "appears twice; give each field once");
             case JsonException json when json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal):
@@ -263,6 +266,15 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         [.. PathSegment().Matches(path).Select(m => m.Groups["name"].Success ? m.Groups["name"].Value
             : m.Groups["quoted"].Success ? m.Groups["quoted"].Value.Replace("''", "'", StringComparison.Ordinal) : m.Value)];
 
+    /// <summary>The fields an object lacks ("'integration', 'archive'"), each by its path from the body.</summary>
+    private static (string, Dictionary<string, string[]>?) Required(string? parent, string names)
+    {
+        var fields = QuotedName().Matches(names).Select(m => parent is null ? m.Groups["name"].Value : $"{parent}.{m.Groups["name"].Value}").ToList();
+        return fields.Count == 0
+            ? ("The body lacks a field it must have.", null)
+            : ($"{string.Join(", ", fields)}: {(fields.Count == 1 ? "is" : "are")} required.", fields.ToDictionary(f => f, _ => new[] { "is required" }));
+    }
+
     private static (string, Dictionary<string, string[]>?) For(string field, string reason) => ($"{field}: {reason}.", new() { [field] = [reason] });
 
     /// <summary>"from" for <c>$.from</c>, "queries[1].from" for <c>$.queries[1].from</c>; none for the body itself.</summary>
@@ -279,6 +291,12 @@ public sealed partial class BadRequestExceptionHandler(IProblemDetailsService pr
         "Guid" => "a GUID",
         _ => "a value this parameter takes",
     };
+
+    [GeneratedRegex("missing required properties including: (?<names>.*)$", RegexOptions.Singleline)]
+    private static partial Regex MissingRequired();
+
+    [GeneratedRegex("'(?<name>[^']+)'")]
+    private static partial Regex QuotedName();
 
     [GeneratedRegex(@"\.(?<name>[^.\[]+)|\[\d+\]|\['(?<quoted>(?:[^']|'')*)'\]")]
     private static partial Regex PathSegment();

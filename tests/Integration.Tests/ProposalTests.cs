@@ -297,6 +297,25 @@ public sealed class ProposalTests(AnalyticsFixture fixture)
         Assert.True(JsonDocument.Parse(text).RootElement.GetProperty("errors").TryGetProperty(field, out _), text);
     }
 
+    [Theory]
+    [InlineData(", \"integration\": \"batchConformed\"}", "}", "dataSources[2].integration")]
+    [InlineData("{\"platform\": \"aws\", ", "{", "environment.platform")]
+    [InlineData("{\"retainer\": true, ", "{", "managedServices.retainer")]
+    [InlineData("\"archive\": true, ", "", "retention.stagedSourceData.archive")]
+    [InlineData("\"complexity\": \"rbac\"", "\"estimatedHours\": null", "kpis[0].complexity")]
+    public async Task A_choice_left_out_is_400_naming_it_rather_than_read_as_its_first_value(string from, string to, string field)
+    {
+        var body = WorkedExample.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(WorkedExample, body);
+
+        var (status, _, text) = await PostAsync("/proposals", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(["is required"], problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal($"{field}: is required.", problem.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task Answers_the_pricing_refuses_are_400_with_the_grains_problem_by_field()
     {
