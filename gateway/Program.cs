@@ -103,6 +103,7 @@ api.MapCalculateApi();
 api.MapBatchApi();
 api.MapAnalysisApi();
 api.MapDemoApi();
+api.MapAuditApi();
 api.MapProposalsApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 

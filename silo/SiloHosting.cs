@@ -1,5 +1,6 @@
 using System.Globalization;
 using AnalyticsEngine.Batch;
+using AnalyticsEngine.Governance;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
@@ -54,6 +55,7 @@ public static class SiloHosting
         services.AddSingleton<CommittedEnds>();
         services.AddSingleton<ClientConfigStore>();
         services.AddSingleton<BatchStore>();
+        services.AddSingleton<AuditStore>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
         services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();

@@ -20,7 +20,8 @@ public static class AnalysisApi
         app.MapPost("/analysis/required-objects", AnalyzeAsync)
             .WithTags("Analysis")
             .RequireAuthorization(Policies.Read)
-            .WithName("AnalyzeRequiredObjects");
+            .WithName("AnalyzeRequiredObjects")
+            .WithMetadata(ChangesNothing.Instance);
         return app;
     }
 

@@ -39,6 +39,7 @@ public static class CalculateApi
     public static IEndpointRouteBuilder MapCalculateApi(this IEndpointRouteBuilder app)
     {
         var calculate = app.MapGroup("/calculate").WithTags("One-time queries").RefuseUnknownQueryParameters().RequireAuthorization(Policies.Analyze)
+            .WithMetadata(ChangesNothing.Instance)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         calculate.MapPost("/", CalculateAsync).WithName("Calculate").AnswersJsonOrCsv<KpiQueryResult>().AnswersQueryProblems();
         calculate.MapPost("/batch", CalculateBatchAsync).WithName("CalculateBatch").AnswersJsonOrCsv<IReadOnlyList<KpiQueryResult>>()

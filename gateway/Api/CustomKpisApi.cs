@@ -32,6 +32,7 @@ public static class CustomKpisApi
             TypedResults.Ok(await cluster.GetGrain<IFormulaGrain>(0).Check(request.Formula ?? "")))
             .WithTags("Custom KPIs")
             .WithName("CheckFormula")
+            .WithMetadata(ChangesNothing.Instance)
             .RequireAuthorization(Policies.Analyze);
 
         var custom = app.MapGroup("/clients/{clientId}/custom-kpis").WithTags("Custom KPIs").RefuseUnknownQueryParameters();

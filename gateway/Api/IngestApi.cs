@@ -33,6 +33,7 @@ public static class IngestApi
         app.MapPost("/ingest/{objectModel}", IngestAsync)
             .RequireAuthorization(Policies.Analyze)
             .WithBodySizeLimit(limits.MaxIngestBodyBytes)
+            .WithMetadata(AuditedWithoutBody.Instance)
             .WithTags("Ingest")
             .WithName("Ingest")
             .Accepts<object[]>("application/json", "text/csv")

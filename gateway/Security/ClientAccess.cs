@@ -99,7 +99,9 @@ public sealed class ClientAccessFilter : IEndpointFilter
         ArgumentNullException.ThrowIfNull(next);
 
         ClientGrant? grant = null;
-        foreach (var clientId in RequestedClientIds(context))
+        var requested = RequestedClientIds(context).ToList();
+        context.HttpContext.Items[AuditTrail.ClientIdsItem] = requested;
+        foreach (var clientId in requested)
         {
             if (!ClientIds.IsWellFormed(clientId))
             {

@@ -78,6 +78,8 @@ public static class GatewaySecurity
         ArgumentNullException.ThrowIfNull(app);
         app.UseCors();
         app.UseAuthentication();
+        // Between the two: a request refused for want of a role is audited with who made it.
+        app.UseMiddleware<AuditTrail>();
         app.UseAuthorization();
         app.UseBodySizeLimits();
         // After authorization: a caller without a valid token is refused before it costs its client a permit.

@@ -108,6 +108,7 @@ public static class SecuredEndpoints
         })),
         new("POST", "/batch/schedule", Roles.Analyst, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/batch/schedule", BatchJob(t.Client))),
         Get("/batch/jobs", Roles.Viewer, ClientScope.None, _ => "/batch/jobs"),
+        Get("/audit", Roles.Admin, ClientScope.Client, t => $"/audit?clientId={t.Client}&limit=1"),
         Get("/batch/jobs/{jobId}", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}", ScheduleJobAsync),
         new("DELETE", "/batch/jobs/{jobId}", Roles.Analyst, ClientScope.Client, 204,
             t => new HttpRequestMessage(HttpMethod.Delete, $"/batch/jobs/{t.JobId}"), ScheduleJobAsync),

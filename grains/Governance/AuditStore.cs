@@ -1,0 +1,85 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AnalyticsEngine.Governance;
+
+/// <summary><c>governance.audit_log</c> (sql/0015): the audit trail, appended to and read newest first.</summary>
+public sealed class AuditStore(NpgsqlDataSource dataSource)
+{
+    public async Task AppendAsync(AuditEntry entry, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO governance.audit_log (at, actor, roles, client_ids, action, path, status, trace_id, body)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """);
+        command.Parameters.AddWithValue(entry.At);
+        command.Parameters.AddWithValue(Storable(entry.Actor));
+        command.Parameters.AddWithValue(entry.Roles.Select(Storable).ToArray());
+        command.Parameters.AddWithValue(entry.ClientIds.Select(Storable).ToArray());
+        command.Parameters.AddWithValue(Storable(entry.Action));
+        command.Parameters.AddWithValue(Storable(entry.Path));
+        command.Parameters.AddWithValue(entry.Status);
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.TraceId, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.Body is null ? null : Storable(entry.Body), NpgsqlDbType = NpgsqlDbType.Text });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<AuditPage> ReadAsync(AuditQuery query, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT entry_id, at, actor, roles, client_ids, action, path, status, trace_id, body
+              FROM governance.audit_log
+             WHERE ($1::text[] IS NULL OR client_ids && $1)
+               AND ($2::text IS NULL OR actor = $2)
+               AND ($3::timestamptz IS NULL OR at >= $3)
+               AND ($4::timestamptz IS NULL OR at < $4)
+               AND ($5::timestamptz IS NULL OR at < $5 OR (at = $5 AND entry_id < $6))
+             ORDER BY at DESC, entry_id DESC
+             LIMIT $7
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.ClientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = query.Actor, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.From, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.To, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.After?.At, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<long?> { TypedValue = query.After?.EntryId, NpgsqlDbType = NpgsqlDbType.Bigint });
+        // One more than the page, to know whether another follows.
+        command.Parameters.AddWithValue(query.Limit + 1);
+
+        var records = new List<AuditRecord>();
+        AuditCursor? last = null;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            if (records.Count == query.Limit)
+            {
+                return new AuditPage(records, last);
+            }
+
+            records.Add(new AuditRecord(
+                reader.GetInt64(0),
+                new AuditEntry(
+                    reader.GetFieldValue<DateTimeOffset>(1),
+                    reader.GetString(2),
+                    reader.GetFieldValue<string[]>(3),
+                    reader.GetFieldValue<string[]>(4),
+                    reader.GetString(5),
+                    reader.GetString(6),
+                    reader.GetInt32(7),
+                    reader.IsDBNull(8) ? null : reader.GetString(8),
+                    reader.IsDBNull(9) ? null : reader.GetString(9))));
+            // The stored time, not the entry's own: the database keeps microseconds, and the next page compares with it.
+            last = new AuditCursor(new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero), reader.GetInt64(0));
+        }
+
+        return new AuditPage(records, null);
+    }
+
+    // PostgreSQL text cannot hold NUL; the gateway refuses it in what it accepts, but a refused request is audited too.
+    private static string Storable(string text) => text.Replace('\0', '\uFFFD');
+}

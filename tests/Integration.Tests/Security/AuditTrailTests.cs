@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AnalyticsEngine.Gateway.Security;
+
+namespace AnalyticsEngine.Integration.Tests.Security;
+
+/// <summary>Every change made or attempted over HTTP is in the audit trail: who, on which client, what, how it ended.</summary>
+[Collection(AnalyticsCollection.Name)]
+public sealed class AuditTrailTests(AnalyticsFixture fixture)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    private async Task<List<JsonElement>> EntriesAsync(string query)
+    {
+        using var response = await fixture.Http.GetAsync("/audit?" + query);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return [.. (await response.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()];
+    }
+
+    /// <summary>The client's entries once <paramref name="count"/> are there (entries are written after each response has gone).</summary>
+    private async Task<List<JsonElement>> AwaitEntriesAsync(string clientId, int count)
+    {
+        var entries = new List<JsonElement>();
+        await Eventually.HoldsAsync(async () => (entries = await EntriesAsync($"clientId={clientId}")).Count >= count, Patience,
+            () => $"{entries.Count} of {count} entries: {string.Join(" | ", entries.Select(e => e.GetProperty("action").GetString()))}");
+        return entries;
+    }
+
+    [Fact]
+    public async Task A_configuration_change_is_recorded_with_its_author_its_client_and_the_body_sent()
+    {
+        var clientId = TestClients.NewId("audit");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var editor = fixture.CreateClient(fixture.Token(Roles.Admin, clientId, subject: "maria@example.com"));
+        (await editor.PutAsJsonAsync($"/clients/{clientId}", new { name = "Renamed " + clientId })).EnsureSuccessStatusCode();
+
+        var entries = await AwaitEntriesAsync(clientId, 2);
+
+        var change = entries[0];
+        Assert.Equal("PUT /clients/{clientId}", change.GetProperty("action").GetString());
+        Assert.Equal("maria@example.com", change.GetProperty("actor").GetString());
+        Assert.Equal(["admin"], change.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal([clientId], change.GetProperty("clientIds").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal($"/clients/{clientId}", change.GetProperty("path").GetString());
+        Assert.Equal(200, change.GetProperty("status").GetInt32());
+        Assert.Equal("Renamed " + clientId, JsonDocument.Parse(change.GetProperty("body").GetString()!).RootElement.GetProperty("name").GetString());
+        Assert.Equal("POST /clients", entries[1].GetProperty("action").GetString());
+        Assert.True(entries[0].GetProperty("entryId").GetInt64() > entries[1].GetProperty("entryId").GetInt64());
+    }
+
+    [Fact]
+    public async Task Refused_attempts_are_recorded_without_their_body_and_queries_not_at_all()
+    {
+        var clientId = TestClients.NewId("auditno");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var viewer = fixture.CreateClient(fixture.Token(Roles.Viewer, clientId, subject: "viewer@example.com"));
+        using var analyst = fixture.CreateClient(fixture.Token(Roles.Analyst, clientId, subject: "analyst@example.com"));
+
+        using var forbidden = await viewer.PutAsJsonAsync($"/clients/{clientId}", new { name = "Not allowed" });
+        using var invalid = await analyst.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new { code = "BAD", name = "Bad", formula = "count(" });
+        using var query = await analyst.PostAsJsonAsync("/calculate", new
+        {
+            clientId, kpiCode = "POF", from = "2026-11-01T00:00:00Z", to = "2026-11-02T00:00:00Z", granularity = "hour",
+        });
+        using var ingest = await analyst.PostAsJsonAsync($"/ingest/orders?clientId={clientId}", TestOrder.Random(2, DateTimeOffset.UtcNow.AddMinutes(-5), 7));
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, query.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ingest.StatusCode);
+
+        var entries = await AwaitEntriesAsync(clientId, 4);
+
+        Assert.Equal(
+            [("POST /ingest/{objectModel}", "analyst@example.com", 200), ("POST /clients/{clientId}/custom-kpis", "analyst@example.com", 400),
+             ("PUT /clients/{clientId}", "viewer@example.com", 403), ("POST /clients", "tests", 201)],
+            entries.Select(e => (e.GetProperty("action").GetString(), e.GetProperty("actor").GetString(), e.GetProperty("status").GetInt32())));
+        Assert.All(entries.Take(3), e => Assert.Equal(JsonValueKind.Null, e.GetProperty("body").ValueKind));
+    }
+
+    [Fact]
+    public async Task The_trail_is_read_in_pages_newest_first_and_by_actor()
+    {
+        var clientId = TestClients.NewId("auditpg");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var editor = fixture.CreateClient(fixture.Token(Roles.Admin, clientId, subject: "pager-" + clientId));
+        for (var i = 0; i < 3; i++)
+        {
+            (await editor.PutAsJsonAsync($"/clients/{clientId}", new { name = $"Name {i}" })).EnsureSuccessStatusCode();
+        }
+
+        await AwaitEntriesAsync(clientId, 4);
+        using var first = await fixture.Http.GetAsync($"/audit?clientId={clientId}&limit=2");
+        var next = first.Headers.GetValues("Link").Single();
+        var nextPath = next[(next.IndexOf('<') + 1)..next.IndexOf('>')];
+        using var second = await fixture.Http.GetAsync(nextPath);
+        var byActor = await EntriesAsync($"actor=pager-{clientId}");
+
+        var names = (await first.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
+            .Concat((await second.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray())
+            .Select(e => e.GetProperty("body").GetString() is { } body ? JsonDocument.Parse(body).RootElement.GetProperty("name").GetString() : null);
+        Assert.Equal(["Name 2", "Name 1", "Name 0", "Test " + clientId], names);
+        Assert.False(second.Headers.Contains("Link"));
+        Assert.Equal(3, byActor.Count);
+    }
+
+    [Fact]
+    public async Task Only_admins_read_the_trail_and_only_of_the_clients_they_are_granted()
+    {
+        var mine = TestClients.NewId("auditmine");
+        var other = TestClients.NewId("auditother");
+        await TestClients.CreateAsync(fixture.Http, mine);
+        await TestClients.CreateAsync(fixture.Http, other);
+        await AwaitEntriesAsync(other, 1);
+        using var admin = fixture.CreateClient(fixture.Token(Roles.Admin, mine));
+        using var analyst = fixture.CreateClient(fixture.Token(Roles.Analyst, mine));
+
+        using var all = await admin.GetAsync("/audit?limit=1000");
+        using var theirs = await admin.GetAsync($"/audit?clientId={other}");
+        using var asAnalyst = await analyst.GetAsync($"/audit?clientId={mine}");
+        using var badTime = await fixture.Http.GetAsync("/audit?from=yesterday");
+
+        var listed = (await all.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
+            .SelectMany(e => e.GetProperty("clientIds").EnumerateArray().Select(c => c.GetString())).ToHashSet();
+        Assert.Contains(mine, listed);
+        Assert.DoesNotContain(other, listed);
+        Assert.Equal(HttpStatusCode.Forbidden, theirs.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, asAnalyst.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
+        Assert.Contains("from", (await badTime.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+    }
+}
