@@ -25,7 +25,9 @@ public static class ProposalsApi
 
     public static IEndpointRouteBuilder MapProposalsApi(this IEndpointRouteBuilder app)
     {
-        var proposals = app.MapGroup("/proposals").WithTags("Proposals").RefuseUnknownQueryParameters().RequireAuthorization(Policies.Administer);
+        // Pricing and questionnaires store nothing: the audit trail leaves them out.
+        var proposals = app.MapGroup("/proposals").WithTags("Proposals").RefuseUnknownQueryParameters().RequireAuthorization(Policies.Administer)
+            .WithMetadata(ChangesNothing.Instance);
 
         proposals.MapPost("/", GenerateAsync)
             .AnswersJsonOrMarkdown<ServiceProposal>()

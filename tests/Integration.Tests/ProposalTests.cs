@@ -1,5 +1,5 @@
 using System.Net;
-using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -413,6 +413,36 @@ public sealed class ProposalTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.Forbidden, forOther.StatusCode);
         Assert.Contains($"'{clientId}'", await forOther.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, byAnalyst.StatusCode);
+    }
+
+    [Fact]
+    public async Task Preparing_a_proposal_changes_nothing_so_the_audit_trail_leaves_it_out()
+    {
+        var clientId = TestClients.NewId("propaudit");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var body = JsonNode.Parse(WorkedExample)!.AsObject();
+        body["clientId"] = clientId;
+        body["kpiCodes"] = new JsonArray("POF");
+        body.Remove("kpis");
+        body["dataSources"] = new JsonArray(new JsonObject { ["objectModel"] = "orders", ["integration"] = "batchConformed" });
+
+        var (proposed, _, proposal) = await PostAsync("/proposals", body.ToJsonString());
+        var (asked, _, _) = await PostAsync("/proposals/questionnaire", Json(new { clientId }));
+        using (var renamed = await fixture.Http.PutAsync($"/clients/{clientId}", new StringContent("""{"name":"Renamed"}""", Encoding.UTF8, "application/json")))
+        {
+            renamed.EnsureSuccessStatusCode();
+        }
+
+        Assert.True(proposed == HttpStatusCode.OK, proposal);
+        Assert.Equal(HttpStatusCode.OK, asked);
+        var actions = new List<string>();
+        await Eventually.HoldsAsync(async () =>
+        {
+            var entries = await fixture.Http.GetFromJsonAsync<JsonElement>($"/audit?clientId={clientId}");
+            actions = [.. entries.EnumerateArray().Select(e => e.GetProperty("action").GetString()!)];
+            return actions.Contains("PUT /clients/{clientId}");
+        }, TimeSpan.FromSeconds(20), () => string.Join(" | ", actions));
+        Assert.Equal(["PUT /clients/{clientId}", "POST /clients"], actions);
     }
 
     [Fact]
