@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS governance.audit_log
 (
     entry_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at         timestamptz NOT NULL,
-    -- The token's subject; '' when the request had no valid token.
+    -- The token's subject (requests without a valid token are not recorded).
     actor      text        NOT NULL,
     roles      text[]      NOT NULL,
     -- The clients the request named, in its path, query or body.

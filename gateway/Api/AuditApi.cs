@@ -103,7 +103,7 @@ public static class AuditApi
 }
 
 /// <summary>One audit entry as <c>GET /audit</c> lists it.</summary>
-/// <param name="Actor">The token's subject; empty when the request had no valid token.</param>
+/// <param name="Actor">The token's subject.</param>
 /// <param name="Action">The endpoint: method and route pattern.</param>
 /// <param name="Body">The JSON body of an accepted configuration change, as sent (at most 16 KB); null otherwise.</param>
 public sealed record AuditRecordView(

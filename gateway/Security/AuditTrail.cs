@@ -20,8 +20,8 @@ public sealed class AuditedWithoutBody
 }
 
 /// <summary>
-/// Records every request that changes something, or tries to — POST, PUT, PATCH and DELETE of the API, refused ones
-/// included — in the audit trail (<see cref="IAuditGrain"/>): who, when, on which clients, what, how it ended, and for
+/// Records every request with a valid token that changes something, or tries to — POST, PUT, PATCH and DELETE of the
+/// API, refused ones included — in the audit trail (<see cref="IAuditGrain"/>): who, when, on which clients, what, how it ended, and for
 /// an accepted JSON change of configuration its body. It runs after authentication and before authorization, so a
 /// refusal for want of a role is recorded with who asked. The entry is written once the response has gone, so no
 /// caller waits for it; a failed write is logged and counted (<c>ae.audit.write_failures</c>), as the change it
@@ -43,7 +43,8 @@ public sealed partial class AuditTrail(RequestDelegate next, IClusterClient clus
     {
         ArgumentNullException.ThrowIfNull(context);
         var endpoint = context.GetEndpoint();
-        if (!IsChange(context.Request.Method) || endpoint is null
+        // A request without a valid token identifies nobody and changes nothing; recorded, anyone could fill the trail.
+        if (!IsChange(context.Request.Method) || endpoint is null || context.User.Identity?.IsAuthenticated != true
             || endpoint.Metadata.GetMetadata<ChangesNothing>() is not null
             || endpoint.Metadata.GetMetadata<HubMetadata>() is not null)
         {
@@ -71,7 +72,7 @@ public sealed partial class AuditTrail(RequestDelegate next, IClusterClient clus
         {
             var entry = new AuditEntry(
                 at,
-                context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name ?? "" : "",
+                context.User.Identity?.Name ?? "",
                 RolesOf(context.User),
                 ClientIdsOf(context),
                 $"{request.Method} {RouteOf(endpoint) ?? request.Path.Value}",

@@ -4,7 +4,7 @@ namespace AnalyticsEngine.Governance;
 /// One request that changed something, or tried to: who (the token's subject and roles), when, on which clients, what
 /// (the endpoint and the request's path), how it ended (the HTTP status), and for a configuration change the body sent.
 /// </summary>
-/// <param name="Actor">The token's subject; empty when the request had no valid token.</param>
+/// <param name="Actor">The token's subject.</param>
 /// <param name="ClientIds">The clients the request named (in its path, query or body), as its access check read them.</param>
 /// <param name="Action">The endpoint: method and route pattern, e.g. <c>PUT /clients/{clientId}</c>.</param>
 /// <param name="Path">The request's path and query string.</param>

@@ -1,4 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace AnalyticsEngine.Proposals;
+
+// A choice among values (an enum, true or false) without a default is [JsonRequired]: left out of a body, it would read
+// as its first value (batchConformed, archive: false), an answer the caller never gave, and be priced as such.
 
 /// <summary>How one object model's data reaches the engine, as the proposal's questionnaire offers it.</summary>
 public enum IntegrationMethod
@@ -89,7 +94,7 @@ public sealed record HoursEstimate(
 [GenerateSerializer, Immutable, Alias("ae.DataSourceAnswer")]
 public sealed record DataSourceAnswer(
     [property: Id(0)] string ObjectModel,
-    [property: Id(1)] IntegrationMethod Integration,
+    [property: Id(1), JsonRequired] IntegrationMethod Integration,
     [property: Id(2)] string? SourceSystem = null,
     [property: Id(3)] HoursEstimate? EstimatedHours = null);
 
@@ -98,22 +103,22 @@ public sealed record DataSourceAnswer(
 [GenerateSerializer, Immutable, Alias("ae.KpiComplexityAnswer")]
 public sealed record KpiComplexityAnswer(
     [property: Id(0)] string KpiCode,
-    [property: Id(1)] KpiComplexity Complexity,
+    [property: Id(1), JsonRequired] KpiComplexity Complexity,
     [property: Id(2)] HoursEstimate? EstimatedHours = null);
 
 /// <summary>Where the engine will run.</summary>
 /// <param name="CloudArchitectHours">The cloud architect's hours to set the platform up (60 when not given; none without a platform).</param>
 [GenerateSerializer, Immutable, Alias("ae.EnvironmentAnswer")]
 public sealed record EnvironmentAnswer(
-    [property: Id(0)] HostingPlatform Platform,
+    [property: Id(0), JsonRequired] HostingPlatform Platform,
     [property: Id(1)] decimal? CloudArchitectHours = null);
 
 /// <summary>How long one kind of data is kept in the active database, and whether and how long it is archived after.</summary>
 [GenerateSerializer, Immutable, Alias("ae.RetentionAnswer")]
 public sealed record RetentionAnswer(
     [property: Id(0)] int ActivePeriod,
-    [property: Id(1)] RetentionUnit ActiveUnit,
-    [property: Id(2)] bool Archive,
+    [property: Id(1), JsonRequired] RetentionUnit ActiveUnit,
+    [property: Id(2), JsonRequired] bool Archive,
     [property: Id(3)] int? ArchivePeriod = null,
     [property: Id(4)] RetentionUnit? ArchiveUnit = null);
 
@@ -160,7 +165,7 @@ public sealed record InstanceCounts(
 /// <summary>Managed services: the annual retainer, and support hours beyond it.</summary>
 [GenerateSerializer, Immutable, Alias("ae.ManagedServicesAnswer")]
 public sealed record ManagedServicesAnswer(
-    [property: Id(0)] bool Retainer,
+    [property: Id(0), JsonRequired] bool Retainer,
     [property: Id(1)] decimal AdditionalHours = 0);
 
 /// <summary>

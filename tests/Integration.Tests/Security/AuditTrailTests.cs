@@ -79,6 +79,22 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_request_without_a_valid_token_is_not_recorded()
+    {
+        var clientId = TestClients.NewId("auditanon");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var anonymous = fixture.CreateClient(token: null);
+        using var refused = await anonymous.PutAsJsonAsync($"/clients/{clientId}", new { name = "Anonymous" });
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        // A later change of the same client: once it is in the trail, the refused request's entry would be too.
+        (await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "Named" })).EnsureSuccessStatusCode();
+
+        var entries = await AwaitEntriesAsync(clientId, 2);
+
+        Assert.Equal([200, 201], entries.Select(e => e.GetProperty("status").GetInt32()));
+    }
+
+    [Fact]
     public async Task The_trail_is_read_in_pages_newest_first_and_by_actor()
     {
         var clientId = TestClients.NewId("auditpg");
