@@ -104,6 +104,7 @@ api.MapBatchApi();
 api.MapAnalysisApi();
 api.MapDemoApi();
 api.MapAuditApi();
+api.MapReviewsApi();
 api.MapProposalsApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 

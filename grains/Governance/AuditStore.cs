@@ -14,7 +14,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource)
             INSERT INTO governance.audit_log (at, actor, roles, client_ids, action, path, status, trace_id, body)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             """);
-        command.Parameters.AddWithValue(entry.At);
+        command.Parameters.AddWithValue(entry.At.ToUniversalTime());
         command.Parameters.AddWithValue(Storable(entry.Actor));
         command.Parameters.AddWithValue(entry.Roles.Select(Storable).ToArray());
         command.Parameters.AddWithValue(entry.ClientIds.Select(Storable).ToArray());
@@ -44,9 +44,9 @@ public sealed class AuditStore(NpgsqlDataSource dataSource)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.ClientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = query.Actor, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.From, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.To, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.After?.At, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.From?.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.To?.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.After?.At.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<long?> { TypedValue = query.After?.EntryId, NpgsqlDbType = NpgsqlDbType.Bigint });
         // One more than the page, to know whether another follows.
         command.Parameters.AddWithValue(query.Limit + 1);

@@ -135,6 +135,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         using var theirs = await admin.GetAsync($"/audit?clientId={other}");
         using var asAnalyst = await analyst.GetAsync($"/audit?clientId={mine}");
         using var badTime = await fixture.Http.GetAsync("/audit?from=yesterday");
+        using var zoned = await fixture.Http.GetAsync($"/audit?clientId={mine}&from={Uri.EscapeDataString(DateTimeOffset.Now.ToOffset(TimeSpan.FromHours(5)).AddHours(-1).ToString("O"))}");
 
         var listed = (await all.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
             .SelectMany(e => e.GetProperty("clientIds").EnumerateArray().Select(c => c.GetString())).ToHashSet();
@@ -143,6 +144,8 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.Forbidden, theirs.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, asAnalyst.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, zoned.StatusCode);
+        Assert.NotEmpty((await zoned.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray());
         Assert.Contains("from", (await badTime.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }
 }

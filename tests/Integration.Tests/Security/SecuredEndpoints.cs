@@ -109,6 +109,12 @@ public static class SecuredEndpoints
         new("POST", "/batch/schedule", Roles.Analyst, ClientScope.Client, 201, t => Json(HttpMethod.Post, "/batch/schedule", BatchJob(t.Client))),
         Get("/batch/jobs", Roles.Viewer, ClientScope.None, _ => "/batch/jobs"),
         Get("/audit", Roles.Admin, ClientScope.Client, t => $"/audit?clientId={t.Client}&limit=1"),
+        Get("/clients/{clientId}/reviews", Roles.Viewer, ClientScope.Client, t =>
+            $"/clients/{t.Client}/reviews?from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddDays(-2).ToString("O"))}&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"))}&granularity=day"),
+        new("POST", "/clients/{clientId}/reviews", Roles.Admin, ClientScope.Client, 200, t => Json(HttpMethod.Post, $"/clients/{t.Client}/reviews", new
+        {
+            kpiCode = "POF", granularity = "hour", bucketStart = new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero), decision = "approved",
+        })),
         Get("/batch/jobs/{jobId}", Roles.Viewer, ClientScope.Client, t => $"/batch/jobs/{t.JobId}", ScheduleJobAsync),
         new("DELETE", "/batch/jobs/{jobId}", Roles.Analyst, ClientScope.Client, 204,
             t => new HttpRequestMessage(HttpMethod.Delete, $"/batch/jobs/{t.JobId}"), ScheduleJobAsync),

@@ -1,0 +1,99 @@
+using System.Globalization;
+using AnalyticsEngine.Kpi;
+
+namespace AnalyticsEngine.Governance;
+
+/// <summary>
+/// A heuristic confidence score for one KPI value, with its reasons in words. It starts from full confidence and takes
+/// away for what makes a value less certain:
+/// <list type="bullet">
+/// <item>a small sample: fewer than <see cref="FullSample"/> events in the bucket, up to 0.5 for none (not for a KPI
+/// of snapshot objects alone, whose value is every record's latest state, however few changed in the bucket);</item>
+/// <item>an open bucket, 0.1: late events may still change it;</item>
+/// <item>an unusual value, 0.15: outside the interquartile fences (1.5 × IQR) of the values of the
+/// <see cref="Neighbours"/> buckets before it, when at least four of them have one.</item>
+/// </list>
+/// The score stays within 0.1 and 1; at least 0.85 is high confidence, below <see cref="ReviewThreshold"/> low, and a
+/// low one is flagged for review. A value the bucket lacks has no score.
+/// </summary>
+public static class ConfidenceScorer
+{
+    public const int FullSample = 30;
+    public const int Neighbours = 7;
+    public const double ReviewThreshold = 0.7;
+    public const double HighConfidence = 0.85;
+
+    private const double SmallSamplePenalty = 0.5;
+    private const double OpenBucketPenalty = 0.1;
+    private const double UnusualValuePenalty = 0.15;
+
+    /// <param name="value">The value to score.</param>
+    /// <param name="before">The values of the buckets before it, oldest first (only the last <see cref="Neighbours"/> count).</param>
+    /// <param name="readsEvents">Whether the KPI reads an event object (a small sample of events then means a less certain value).</param>
+    public static ValueConfidence? Score(KpiValue value, IReadOnlyList<KpiValue> before, bool readsEvents)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(before);
+        if (value.Value is not { } number)
+        {
+            return null;
+        }
+
+        var bucket = value.Granularity.ToString().ToLowerInvariant();
+        var score = 1.0;
+        var reasons = new List<string>();
+        if (readsEvents && value.EventCount < FullSample)
+        {
+            score -= SmallSamplePenalty * (1 - (double)value.EventCount / FullSample);
+            reasons.Add(value.EventCount switch
+            {
+                0 => $"no events in this {bucket}",
+                1 => $"only 1 event in this {bucket} ({FullSample} make a full sample)",
+                var n => $"only {n} events in this {bucket} ({FullSample} make a full sample)",
+            });
+        }
+
+        if (!value.IsFinal)
+        {
+            score -= OpenBucketPenalty;
+            reasons.Add($"this {bucket} is still open, so late events may change it");
+        }
+
+        var neighbours = before.TakeLast(Neighbours).Where(b => b.Value is not null).Select(b => b.Value!.Value).ToArray();
+        if (neighbours.Length >= 4 && IsUnusual(number, neighbours))
+        {
+            score -= UnusualValuePenalty;
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"unusual against the {neighbours.Length} {bucket}s before it, which lie within {neighbours.Min():G6} to {neighbours.Max():G6}"));
+        }
+
+        score = Math.Round(Math.Clamp(score, 0.1, 1.0), 2);
+        var level = score >= HighConfidence ? ConfidenceLevel.High : score >= ReviewThreshold ? ConfidenceLevel.Medium : ConfidenceLevel.Low;
+        var why = reasons.Count > 0
+            ? string.Join("; ", reasons)
+            : readsEvents ? $"{value.EventCount.ToString("N0", CultureInfo.InvariantCulture)} events, and the {bucket} is final" : $"the {bucket} is final";
+        return new ValueConfidence(score, level,
+            string.Create(CultureInfo.InvariantCulture, $"{level} confidence ({score * 100:0}%): {why}."));
+    }
+
+    public static bool IsFlagged(ValueConfidence? confidence) => confidence is { Score: < ReviewThreshold };
+
+    /// <summary>Outside Tukey's fences of the neighbours: below Q1 − 1.5 IQR or above Q3 + 1.5 IQR.</summary>
+    private static bool IsUnusual(double value, double[] neighbours)
+    {
+        Array.Sort(neighbours);
+        var q1 = Quantile(neighbours, 0.25);
+        var q3 = Quantile(neighbours, 0.75);
+        var fence = 1.5 * (q3 - q1);
+        return value < q1 - fence || value > q3 + fence;
+    }
+
+    /// <summary>The quantile of sorted values, interpolated linearly between the nearest ranks.</summary>
+    private static double Quantile(double[] sorted, double p)
+    {
+        var rank = p * (sorted.Length - 1);
+        var below = (int)Math.Floor(rank);
+        var above = Math.Min(below + 1, sorted.Length - 1);
+        return sorted[below] + (rank - below) * (sorted[above] - sorted[below]);
+    }
+}

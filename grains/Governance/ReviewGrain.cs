@@ -1,0 +1,166 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Formula;
+using AnalyticsEngine.Query;
+using Orleans.Concurrency;
+
+namespace AnalyticsEngine.Governance;
+
+/// <summary>
+/// Scores a client's KPI values (<see cref="ConfidenceScorer"/>) as the query path computes them, the same values the
+/// stream shows, and keeps reviewers' decisions on them. Stateless: any silo serves it, calls run at once.
+/// </summary>
+[StatelessWorker]
+[Reentrant]
+public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
+{
+    public const int MaxNotesLength = 2000;
+
+    public async Task<ReviewList> List(ReviewListRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (scored, error) = await ScoreAsync(request.ClientId, request.KpiCode, request.From, request.To, request.Granularity);
+        if (error is not null)
+        {
+            return new ReviewList([], error, ConfidenceScorer.ReviewThreshold);
+        }
+
+        var decisions = (await store.ListAsync(request.ClientId, request.Granularity, request.From, request.To))
+            .ToDictionary(d => (d.KpiCode, d.BucketStart));
+        var items = scored
+            .Select(s => Item(s.Value, s.Confidence, decisions.GetValueOrDefault((s.Value.KpiCode, s.Value.BucketStart))))
+            .Where(item => (item.Flagged || item.Decision is not null) && (request.Status is null || item.Status == request.Status))
+            .ToList();
+        return new ReviewList(items, null, ConfidenceScorer.ReviewThreshold);
+    }
+
+    public async Task<ReviewDecisionOutcome> Decide(string clientId, ReviewDecisionRequest request, string reviewer)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var problems = Problems(request);
+        if (problems.Count > 0)
+        {
+            return new ReviewDecisionOutcome(null, problems, null);
+        }
+
+        // The bucket holding the instant just after bucketStart: the one that starts there, if one does.
+        var (scored, error) = await ScoreAsync(clientId, request.KpiCode, request.BucketStart, request.BucketStart.AddTicks(10), request.Granularity);
+        if (error is not null)
+        {
+            return new ReviewDecisionOutcome(null, [], error);
+        }
+
+        var (value, confidence) = scored.Single();
+        var granularity = request.Granularity.ToString().ToLowerInvariant();
+        if (value.BucketStart != request.BucketStart)
+        {
+            return new ReviewDecisionOutcome(null,
+                [$"bucketStart: is not where a {granularity} starts in the client's time zone; the {granularity} holding it starts at {value.BucketStart:O}"],
+                null);
+        }
+
+        var decision = new ReviewRecord(
+            clientId, value.KpiCode, request.Granularity, value.BucketStart, request.Decision, request.Notes, reviewer, DateTimeOffset.UtcNow,
+            value.Value, value.EventCount);
+        await store.SaveAsync(decision);
+        return new ReviewDecisionOutcome(Item(value, confidence, decision), [], null);
+    }
+
+    private static ReviewItem Item(KpiValue value, ValueConfidence? confidence, ReviewRecord? decision)
+    {
+        // A decision holds for the value it was made on; one the bucket has since changed from waits for a new one.
+        var holds = decision is not null && decision.ReviewedValue == value.Value && decision.ReviewedEventCount == value.EventCount;
+        var status = !holds ? ReviewStatus.Pending : decision!.Decision == ReviewDecision.Approved ? ReviewStatus.Approved : ReviewStatus.Rejected;
+        return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence), status, decision);
+    }
+
+    private static List<string> Problems(ReviewDecisionRequest request)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(request.KpiCode))
+        {
+            problems.Add("kpiCode: is required");
+        }
+
+        if (!Enum.IsDefined(request.Granularity))
+        {
+            problems.Add("granularity: give minute, hour, day, week or month");
+        }
+
+        if (!Enum.IsDefined(request.Decision))
+        {
+            problems.Add("decision: give approved or rejected");
+        }
+
+        if (request.BucketStart < QueryRange.Earliest || request.BucketStart >= QueryRange.End)
+        {
+            problems.Add($"bucketStart: must be from {QueryRange.Earliest:O} and before {QueryRange.End:O}");
+        }
+
+        if (request.Notes is { } notes && (notes.Length > MaxNotesLength || notes.Any(c => char.IsControl(c) && c is not ('\t' or '\r' or '\n'))))
+        {
+            problems.Add($"notes: give at most {MaxNotesLength} characters, without control characters other than tabs and line breaks");
+        }
+
+        return problems;
+    }
+
+    /// <summary>
+    /// The values of the client's KPI (its selected ones when <paramref name="kpiCode"/> is null) whose buckets start in
+    /// <c>[from, to)</c> or hold <paramref name="from"/>, each scored against the buckets before it (read too).
+    /// </summary>
+    private async Task<(List<(KpiValue Value, ValueConfidence? Confidence)> Scored, QueryError? Error)> ScoreAsync(
+        string clientId, string? kpiCode, DateTimeOffset from, DateTimeOffset to, Granularity granularity)
+    {
+        var client = await GrainFactory.GetGrain<IClientConfigGrain>(clientId).Get();
+        if (client is null)
+        {
+            return ([], new QueryError(QueryErrorKind.UnknownClient, $"Client '{clientId}' does not exist."));
+        }
+
+        var earlier = Earlier(from, granularity);
+        var queries = GrainFactory.GetGrain<IKpiQueryGrain>(0);
+        var results = kpiCode is not null
+            ? [await queries.Calculate(new KpiQuery(clientId, kpiCode, earlier, to, (QueryGranularity)granularity))]
+            : await queries.CalculateDashboard(clientId, earlier, to, (QueryGranularity)granularity);
+        if (results.FirstOrDefault(r => r.Error is not null) is { Error: { } failed } result)
+        {
+            return ([], kpiCode is null ? failed with { Message = $"{result.KpiCode}: {failed.Message}" } : failed);
+        }
+
+        var scored = new List<(KpiValue, ValueConfidence?)>();
+        foreach (var values in results.Select(r => r.Series.Single().Values))
+        {
+            var readsEvents = values.Count > 0 && ReadsEvents(client, values[0].KpiCode);
+            for (var i = 0; i < values.Count; i++)
+            {
+                if (values[i].BucketEnd > from)
+                {
+                    scored.Add((values[i], ConfidenceScorer.Score(values[i], [.. values.Take(i)], readsEvents)));
+                }
+            }
+        }
+
+        return (scored, null);
+    }
+
+    /// <summary>Far enough before <paramref name="from"/> to hold the <see cref="ConfidenceScorer.Neighbours"/> buckets before it.</summary>
+    private static DateTimeOffset Earlier(DateTimeOffset from, Granularity granularity)
+    {
+        var span = granularity switch
+        {
+            Granularity.Minute => TimeSpan.FromMinutes(1),
+            Granularity.Hour => TimeSpan.FromHours(1),
+            Granularity.Day => TimeSpan.FromDays(1),
+            Granularity.Week => TimeSpan.FromDays(7),
+            _ => TimeSpan.FromDays(31),
+        } * ConfidenceScorer.Neighbours;
+        return from - QueryRange.Earliest > span ? from - span : QueryRange.Earliest;
+    }
+
+    private static bool ReadsEvents(ClientConfig client, string kpiCode) =>
+        ClientKpis.Find(client, kpiCode) is { } kpi
+        && KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode).Formula is { } formula
+        && formula.ObjectModels.Any(code => BuiltInCatalog.ObjectModelsByCode[code].Kind == ObjectKind.Event);
+}
