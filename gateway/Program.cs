@@ -75,6 +75,8 @@ builder.Services.AddSingleton<KpiFanout>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<KpiFanout>());
 builder.Services.AddOptions<GatewayLimits>().Bind(builder.Configuration.GetSection("Gateway")).ValidateDataAnnotations().ValidateOnStart();
 builder.AddGatewaySecurity();
+builder.Services.AddSingleton<AuditWriter>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditWriter>());
 
 var app = builder.Build();
 

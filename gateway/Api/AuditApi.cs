@@ -11,8 +11,13 @@ namespace AnalyticsEngine.Gateway.Api;
 /// </summary>
 public static class AuditApi
 {
-    /// <summary>The most entries a page holds, and its size unless <c>limit</c> says less.</summary>
+    /// <summary>The most entries a page holds.</summary>
     public const int MaxEntriesListed = 1000;
+
+    /// <summary>A page's size unless <c>limit</c> says otherwise (entries carry bodies of up to 16 KB).</summary>
+    public const int DefaultEntriesListed = 100;
+
+    public const int MaxActorLength = 500;
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
@@ -33,6 +38,11 @@ public static class AuditApi
         if (limit is < 1 or > MaxEntriesListed)
         {
             problems.Add($"limit: must be between 1 and {MaxEntriesListed}");
+        }
+
+        if (actor is not null && (actor.Length is 0 or > MaxActorLength || InputText.HasControlCharacters(actor)))
+        {
+            problems.Add($"actor: give a token subject of 1 to {MaxActorLength} characters, without control characters");
         }
 
         DateTimeOffset? start = null, end = null;
@@ -64,14 +74,17 @@ public static class AuditApi
             return Problems.Validation(problems);
         }
 
+        // A token for some clients sees the entries that name only clients it grants: one that named another client too
+        // (a batch over several) would show that client's request to a reader it was not meant for.
         var grant = ClientAccess.GrantOf(http.User);
-        IReadOnlyList<string>? clients = clientId is not null ? [clientId] : grant.All ? null : [.. grant.ClientIds];
-        if (clients is { Count: 0 })
+        IReadOnlyList<string>? visible = grant.All ? null : [.. grant.ClientIds];
+        if (visible is { Count: 0 })
         {
             return TypedResults.Ok(Array.Empty<AuditRecordView>());
         }
 
-        var page = await cluster.GetGrain<IAuditGrain>(0).Read(new AuditQuery(limit ?? MaxEntriesListed, clients, actor, start, end, cursor));
+        var page = await cluster.GetGrain<IAuditGrain>(0).Read(
+            new AuditQuery(limit ?? DefaultEntriesListed, visible, actor, start, end, cursor, clientId));
         if (page.Next is { } next)
         {
             var query = QueryString.Create(new Dictionary<string, string?>

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Security.Claims;
+using System.Threading.RateLimiting;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Governance;
-using AnalyticsEngine.ServiceDefaults;
 using Microsoft.AspNetCore.SignalR;
 
 namespace AnalyticsEngine.Gateway.Security;
@@ -21,23 +21,35 @@ public sealed class AuditedWithoutBody
 
 /// <summary>
 /// Records every request with a valid token that changes something, or tries to — POST, PUT, PATCH and DELETE of the
-/// API, refused ones included — in the audit trail (<see cref="IAuditGrain"/>): who, when, on which clients, what, how it ended, and for
-/// an accepted JSON change of configuration its body. It runs after authentication and before authorization, so a
-/// refusal for want of a role is recorded with who asked. The entry is written once the response has gone, so no
-/// caller waits for it; a failed write is logged and counted (<c>ae.audit.write_failures</c>), as the change it
-/// records has happened.
+/// API, refused ones included — in the audit trail: who, when, on which clients, what, how it ended (the status the
+/// caller got, from an exception handler too), and for an accepted JSON change its body. It runs after authentication
+/// and before authorization, so a refusal for want of a role is recorded with who asked. The entry goes to the
+/// <see cref="AuditWriter"/> once the response has gone, so no caller waits for it.
 /// </summary>
-public sealed partial class AuditTrail(RequestDelegate next, IClusterClient cluster, ILogger<AuditTrail> logger)
+/// <remarks>
+/// Refusals are not rate-limited (the limiter runs after authorization), so of an actor's refused requests at most
+/// <see cref="RefusalsPerMinute"/> a minute are recorded; the rest are counted (<c>ae.audit.refusals_not_recorded</c>).
+/// Paths are kept to <see cref="MaxPathLength"/> characters, and only well-formed client ids.
+/// </remarks>
+public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
 {
     /// <summary>The largest body kept with an entry.</summary>
     public const int MaxBodyBytes = 16 * 1024;
 
+    public const int MaxPathLength = 2048;
+
+    public const int RefusalsPerMinute = 60;
+
     /// <summary>Where <see cref="ClientAccessFilter"/> leaves the client ids it checked, body ones included.</summary>
     internal const string ClientIdsItem = "ae.audit.clientIds";
 
-    private static readonly Meter Meter = new(Telemetry.MeterName);
-    private static readonly Counter<long> WriteFailures =
-        Meter.CreateCounter<long>("ae.audit.write_failures", "{entry}", "Audit entries that could not be written");
+    private readonly PartitionedRateLimiter<string> _refusals = PartitionedRateLimiter.Create<string, string>(actor =>
+        RateLimitPartition.GetFixedWindowLimiter(actor, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = RefusalsPerMinute,
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        }));
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -61,31 +73,51 @@ public sealed partial class AuditTrail(RequestDelegate next, IClusterClient clus
             request.EnableBuffering(MaxBodyBytes);
         }
 
+        // Taken now: an exception handler clears the route values before it answers.
         var at = DateTimeOffset.UtcNow;
-        var status = StatusCodes.Status500InternalServerError;
+        var action = $"{request.Method} {RouteOf(endpoint) ?? Cut(request.Path.Value ?? "")}";
+        var path = Cut(request.Path.Value + request.QueryString.Value);
+        var named = NamedClientIds(request);
+        var actor = context.User.Identity?.Name ?? "";
+        var traceId = Activity.Current?.TraceId.ToString();
+        string? body = null;
         try
         {
             await next(context);
-            status = context.Response.StatusCode;
+            if (keepBody && IsSuccess(context.Response.StatusCode))
+            {
+                body = await BodyAsync(request);
+            }
         }
         finally
         {
-            var entry = new AuditEntry(
-                at,
-                context.User.Identity?.Name ?? "",
-                RolesOf(context.User),
-                ClientIdsOf(context),
-                $"{request.Method} {RouteOf(endpoint) ?? request.Path.Value}",
-                request.Path.Value + request.QueryString.Value,
-                status,
-                Activity.Current?.TraceId.ToString(),
-                keepBody && status is >= 200 and < 300 ? await BodyAsync(request) : null);
-            context.Response.OnCompleted(() => WriteAsync(entry));
+            // Read when the response has gone: a refusal an exception handler answers has its status only then.
+            context.Response.OnCompleted(() =>
+            {
+                var status = context.Response.StatusCode;
+                if (IsSuccess(status) || _refusals.AttemptAcquire(actor).IsAcquired)
+                {
+                    var clientIds = context.Items[ClientIdsItem] as IReadOnlyList<string> ?? named;
+                    writer.Write(new AuditEntry(
+                        at, actor, RolesOf(context.User), [.. clientIds.Where(ClientIds.IsWellFormed).Distinct(StringComparer.Ordinal)],
+                        action, path, status, traceId, IsSuccess(status) ? body : null));
+                }
+                else
+                {
+                    writer.CountRefusalNotRecorded();
+                }
+
+                return Task.CompletedTask;
+            });
         }
     }
 
+    private static bool IsSuccess(int status) => status is >= 200 and < 300;
+
     private static bool IsChange(string method) =>
         HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
+
+    private static string Cut(string text) => text.Length <= MaxPathLength ? text : text[..MaxPathLength] + "…";
 
     /// <summary>The endpoint's route pattern; a group's own route ("/clients/" of POST /clients) without its trailing slash.</summary>
     private static string? RouteOf(Endpoint endpoint) =>
@@ -96,23 +128,15 @@ public sealed partial class AuditTrail(RequestDelegate next, IClusterClient clus
             ? [.. identity.FindAll(identity.RoleClaimType).Select(c => c.Value).Distinct().Order(StringComparer.Ordinal)]
             : [];
 
-    /// <summary>The clients the access check read (body ones too); else, when it did not run, those in the path and query.</summary>
-    private static string[] ClientIdsOf(HttpContext context)
-    {
-        if (context.Items[ClientIdsItem] is IReadOnlyList<string> checkedIds)
-        {
-            return [.. checkedIds.Distinct(StringComparer.Ordinal)];
-        }
-
-        var ids = new List<string>();
-        if (context.Request.RouteValues.TryGetValue("clientId", out var fromRoute) && fromRoute is string id)
-        {
-            ids.Add(id);
-        }
-
-        ids.AddRange(context.Request.Query["clientId"].OfType<string>());
-        return [.. ids.Distinct(StringComparer.Ordinal)];
-    }
+    /// <summary>
+    /// The client ids in the path and query: what the entry names when the access check did not run (it reads the body's
+    /// too, and leaves them in <see cref="ClientIdsItem"/>). A malformed one was refused and names no client.
+    /// </summary>
+    private static string[] NamedClientIds(HttpRequest request) =>
+    [
+        .. request.RouteValues.TryGetValue("clientId", out var fromRoute) && fromRoute is string id ? [id] : Array.Empty<string>(),
+        .. request.Query["clientId"].OfType<string>(),
+    ];
 
     private static async Task<string?> BodyAsync(HttpRequest request)
     {
@@ -127,20 +151,4 @@ public sealed partial class AuditTrail(RequestDelegate next, IClusterClient clus
             return null;
         }
     }
-
-    private async Task WriteAsync(AuditEntry entry)
-    {
-        try
-        {
-            await cluster.GetGrain<IAuditGrain>(0).Record(entry);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            WriteFailures.Add(1);
-            LogWriteFailed(e, entry.Action, entry.Path, entry.Actor, entry.Status);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not write the audit entry of {Action} ({Path}) by '{Actor}', answered {Status}")]
-    private partial void LogWriteFailed(Exception exception, string action, string path, string actor, int status);
 }

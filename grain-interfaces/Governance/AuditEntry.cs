@@ -28,17 +28,19 @@ public sealed record AuditRecord(
     [property: Id(1)] AuditEntry Entry);
 
 /// <summary>
-/// Which audit entries to read, newest first: naming one of <see cref="ClientIds"/> (null: every entry), of an actor,
-/// within [From, To), after <see cref="After"/>.
+/// Which audit entries to read, newest first: those naming <see cref="ClientId"/> (any when null), of an actor, within
+/// [From, To), after <see cref="After"/>, among those the reader may see: with <see cref="Visible"/>, only entries that
+/// name clients and no client outside it (null: every entry).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("ae.AuditQuery")]
 public sealed record AuditQuery(
     [property: Id(0)] int Limit,
-    [property: Id(1)] IReadOnlyList<string>? ClientIds = null,
+    [property: Id(1)] IReadOnlyList<string>? Visible = null,
     [property: Id(2)] string? Actor = null,
     [property: Id(3)] DateTimeOffset? From = null,
     [property: Id(4)] DateTimeOffset? To = null,
-    [property: Id(5)] AuditCursor? After = null);
+    [property: Id(5)] AuditCursor? After = null,
+    [property: Id(6)] string? ClientId = null);
 
 /// <summary>Where a page of the audit trail ends: the last entry's time as stored (to the microsecond) and its id.</summary>
 [GenerateSerializer, Immutable, Alias("ae.AuditCursor")]
@@ -56,8 +58,9 @@ public sealed record AuditPage(
 [Alias("ae.IAuditGrain")]
 public interface IAuditGrain : IGrainWithIntegerKey
 {
+    /// <summary>Appends the entries, in order, in one transaction.</summary>
     [Alias("Record")]
-    Task Record(AuditEntry entry);
+    Task Record(IReadOnlyList<AuditEntry> entries);
 
     [Alias("Read")]
     Task<AuditPage> Read(AuditQuery query);

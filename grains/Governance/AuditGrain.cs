@@ -7,7 +7,7 @@ namespace AnalyticsEngine.Governance;
 [Reentrant]
 public sealed class AuditGrain(AuditStore store) : Grain, IAuditGrain
 {
-    public Task Record(AuditEntry entry) => store.AppendAsync(entry);
+    public Task Record(IReadOnlyList<AuditEntry> entries) => store.AppendAsync(entries);
 
     public Task<AuditPage> Read(AuditQuery query) => store.ReadAsync(query);
 }

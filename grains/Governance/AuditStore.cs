@@ -6,24 +6,38 @@ namespace AnalyticsEngine.Governance;
 /// <summary><c>governance.audit_log</c> (sql/0015): the audit trail, appended to and read newest first.</summary>
 public sealed class AuditStore(NpgsqlDataSource dataSource)
 {
-    public async Task AppendAsync(AuditEntry entry, CancellationToken ct = default)
+    /// <summary>Appends the entries in one round trip and one transaction.</summary>
+    public async Task AppendAsync(IReadOnlyList<AuditEntry> entries, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(entry);
-        await using var command = dataSource.CreateCommand(
-            """
-            INSERT INTO governance.audit_log (at, actor, roles, client_ids, action, path, status, trace_id, body)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            """);
-        command.Parameters.AddWithValue(entry.At.ToUniversalTime());
-        command.Parameters.AddWithValue(Storable(entry.Actor));
-        command.Parameters.AddWithValue(entry.Roles.Select(Storable).ToArray());
-        command.Parameters.AddWithValue(entry.ClientIds.Select(Storable).ToArray());
-        command.Parameters.AddWithValue(Storable(entry.Action));
-        command.Parameters.AddWithValue(Storable(entry.Path));
-        command.Parameters.AddWithValue(entry.Status);
-        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.TraceId, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.Body is null ? null : Storable(entry.Body), NpgsqlDbType = NpgsqlDbType.Text });
-        await command.ExecuteNonQueryAsync(ct);
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var entry in entries)
+        {
+            var command = new NpgsqlBatchCommand(
+                """
+                INSERT INTO governance.audit_log (at, actor, roles, client_ids, action, path, status, trace_id, body)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """);
+            command.Parameters.AddWithValue(entry.At.ToUniversalTime());
+            command.Parameters.AddWithValue(Storable(entry.Actor));
+            command.Parameters.AddWithValue(entry.Roles.Select(Storable).ToArray());
+            command.Parameters.AddWithValue(entry.ClientIds.Select(Storable).ToArray());
+            command.Parameters.AddWithValue(Storable(entry.Action));
+            command.Parameters.AddWithValue(Storable(entry.Path));
+            command.Parameters.AddWithValue(entry.Status);
+            command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.TraceId, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = entry.Body is null ? null : Storable(entry.Body), NpgsqlDbType = NpgsqlDbType.Text });
+            batch.BatchCommands.Add(command);
+        }
+
+        // A batch of several statements runs as one implicit transaction: all its entries are stored, or none.
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     public async Task<AuditPage> ReadAsync(AuditQuery query, CancellationToken ct = default)
@@ -34,7 +48,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource)
             """
             SELECT entry_id, at, actor, roles, client_ids, action, path, status, trace_id, body
               FROM governance.audit_log
-             WHERE ($1::text[] IS NULL OR client_ids && $1)
+             WHERE ($1::text[] IS NULL OR (client_ids <@ $1 AND cardinality(client_ids) > 0))
+               AND ($8::text IS NULL OR client_ids @> ARRAY[$8::text])
                AND ($2::text IS NULL OR actor = $2)
                AND ($3::timestamptz IS NULL OR at >= $3)
                AND ($4::timestamptz IS NULL OR at < $4)
@@ -42,14 +57,14 @@ public sealed class AuditStore(NpgsqlDataSource dataSource)
              ORDER BY at DESC, entry_id DESC
              LIMIT $7
             """);
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.ClientIds?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.Visible?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = query.Actor, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.From?.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.To?.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = query.After?.At.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<long?> { TypedValue = query.After?.EntryId, NpgsqlDbType = NpgsqlDbType.Bigint });
-        // One more than the page, to know whether another follows.
         command.Parameters.AddWithValue(query.Limit + 1);
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = query.ClientId, NpgsqlDbType = NpgsqlDbType.Text });
 
         var records = new List<AuditRecord>();
         AuditCursor? last = null;

@@ -70,10 +70,19 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
     private static ReviewItem Item(KpiValue value, ValueConfidence? confidence, ReviewRecord? decision)
     {
         // A decision holds for the value it was made on; one the bucket has since changed from waits for a new one.
-        var holds = decision is not null && decision.ReviewedValue == value.Value && decision.ReviewedEventCount == value.EventCount;
+        var holds = decision is not null && decision.ReviewedEventCount == value.EventCount && SameValue(decision.ReviewedValue, value.Value);
         var status = !holds ? ReviewStatus.Pending : decision!.Decision == ReviewDecision.Approved ? ReviewStatus.Approved : ReviewStatus.Rejected;
         return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence), status, decision);
     }
+
+    /// <summary>
+    /// The same value, to within rounding: a sum read from rollups adds the same numbers in another order than one read
+    /// from raw rows (docs/queries.md), so a bucket that did not change may differ in its last bits.
+    /// </summary>
+    internal static bool SameValue(double? reviewed, double? now) =>
+        reviewed is null || now is null
+            ? reviewed is null && now is null
+            : Math.Abs(reviewed.Value - now.Value) <= 1e-9 * Math.Max(Math.Abs(reviewed.Value), Math.Abs(now.Value));
 
     private static List<string> Problems(ReviewDecisionRequest request)
     {

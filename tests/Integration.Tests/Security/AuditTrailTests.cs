@@ -79,6 +79,44 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_refusal_answered_by_an_exception_handler_is_recorded_with_the_status_the_caller_got()
+    {
+        var clientId = TestClients.NewId("auditexc");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var malformed = new StringContent("{\"name\": ", System.Text.Encoding.UTF8, "application/json");
+        using var refused = await fixture.Http.PutAsync($"/clients/{clientId}", malformed);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+
+        var entries = await AwaitEntriesAsync(clientId, 2);
+
+        Assert.Equal([("PUT /clients/{clientId}", 400), ("POST /clients", 201)], entries.Select(e => (e.GetProperty("action").GetString(), e.GetProperty("status").GetInt32())));
+        Assert.Equal(JsonValueKind.Null, entries[0].GetProperty("body").ValueKind);
+    }
+
+    [Fact]
+    public async Task Of_an_actors_refusals_sixty_a_minute_are_recorded()
+    {
+        var clientId = TestClients.NewId("auditcap");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var actor = "capped-" + clientId;
+        using var analyst = fixture.CreateClient(fixture.Token(Roles.Analyst, clientId, subject: actor));
+        for (var i = 0; i < AuditTrail.RefusalsPerMinute + 5; i++)
+        {
+            using var refused = await analyst.PutAsJsonAsync($"/clients/{clientId}", new { name = "Not an admin" });
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        // A change the analyst may make, after the refusals: once it is recorded, every recorded refusal is too.
+        (await analyst.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new { code = "CAPPED", name = "Capped", formula = "count(orders)" }))
+            .EnsureSuccessStatusCode();
+        var entries = new List<JsonElement>();
+        await Eventually.HoldsAsync(async () => (entries = await EntriesAsync($"actor={actor}&limit=1000")).Any(e => e.GetProperty("status").GetInt32() == 201),
+            Patience, () => $"{entries.Count} entries");
+
+        Assert.Equal(AuditTrail.RefusalsPerMinute, entries.Count(e => e.GetProperty("status").GetInt32() == 403));
+    }
+
+    [Fact]
     public async Task A_request_without_a_valid_token_is_not_recorded()
     {
         var clientId = TestClients.NewId("auditanon");
@@ -92,6 +130,25 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         var entries = await AwaitEntriesAsync(clientId, 2);
 
         Assert.Equal([200, 201], entries.Select(e => e.GetProperty("status").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Connecting_a_dashboard_is_not_recorded()
+    {
+        var clientId = TestClients.NewId("audithub");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var token = fixture.Token(Roles.Admin, clientId, subject: "hub-" + clientId);
+        await using (var hub = await fixture.ConnectHubAsync(token))
+        {
+            // The negotiation was a POST; once the change below is in the trail, an entry for it would be too.
+            using var editor = fixture.CreateClient(token);
+            (await editor.PutAsJsonAsync($"/clients/{clientId}", new { name = "After the dashboard" })).EnsureSuccessStatusCode();
+        }
+
+        var entries = new List<JsonElement>();
+        await Eventually.HoldsAsync(async () => (entries = await EntriesAsync($"actor=hub-{clientId}")).Count >= 1, Patience, () => "the change's entry");
+
+        Assert.Equal(["PUT /clients/{clientId}"], entries.Select(e => e.GetProperty("action").GetString()));
     }
 
     [Fact]
@@ -135,6 +192,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         using var theirs = await admin.GetAsync($"/audit?clientId={other}");
         using var asAnalyst = await analyst.GetAsync($"/audit?clientId={mine}");
         using var badTime = await fixture.Http.GetAsync("/audit?from=yesterday");
+        using var badActor = await fixture.Http.GetAsync("/audit?actor=a%00b");
         using var zoned = await fixture.Http.GetAsync($"/audit?clientId={mine}&from={Uri.EscapeDataString(DateTimeOffset.Now.ToOffset(TimeSpan.FromHours(5)).AddHours(-1).ToString("O"))}");
 
         var listed = (await all.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
@@ -145,6 +203,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.Forbidden, asAnalyst.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
         Assert.Equal(HttpStatusCode.OK, zoned.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badActor.StatusCode);
         Assert.NotEmpty((await zoned.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray());
         Assert.Contains("from", (await badTime.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }

@@ -86,3 +86,16 @@ public sealed class ConfidenceScorerTests
         Assert.False(ConfidenceScorer.IsFlagged(null));
     }
 }
+
+public sealed class ReviewDecisionTests
+{
+    [Theory]
+    [InlineData(66.66666666666667, 66.66666666666666, true)]
+    [InlineData(0.30000000000000004, 0.3, true)]
+    [InlineData(66.6, 66.7, false)]
+    [InlineData(0.0, 1e-300, false)]
+    [InlineData(null, null, true)]
+    [InlineData(null, 0.0, false)]
+    public void A_decision_holds_for_the_same_value_to_within_rounding(double? reviewed, double? now, bool same) =>
+        Assert.Equal(same, ReviewGrain.SameValue(reviewed, now));
+}
