@@ -33,12 +33,12 @@ public static class ReviewsApi
             .RequireAuthorization(Policies.Read)
             .WithName("ListReviews")
             .AnswersJsonOnly<ReviewListView>()
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+            .AnswersQueryProblems();
         reviews.MapPost("/", DecideAsync)
             .RequireAuthorization(Policies.Administer)
             .WithName("DecideReview")
-            .ProducesProblem(StatusCodes.Status404NotFound)
+            .AnswersQueryProblems()
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return app;
     }
@@ -48,7 +48,7 @@ public static class ReviewsApi
     /// (or <c>kpiCode</c>) in <c>[from, to)</c> by minute, hour, day (the default), week or month.
     /// </summary>
     private static async Task<IResult> ListAsync(
-        string clientId, string? from, string? to, string? granularity, string? kpiCode, string? status, HttpContext http, IClusterClient cluster)
+        string clientId, string? from, string? to, string? granularity, string? kpiCode, string? status, IClusterClient cluster)
     {
         var problems = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
             .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
@@ -93,6 +93,9 @@ public static class ReviewsApi
         return outcome switch
         {
             { Error: { } error } => KpiResults.Problem(error),
+            { Changed: { } now } => TypedResults.Problem(
+                $"The value changed since it was read: it now counts {now.EventCount} events. Read it again before deciding.",
+                statusCode: StatusCodes.Status409Conflict, title: "Value changed", extensions: new Dictionary<string, object?> { ["current"] = now }),
             { Item: { } item } => TypedResults.Ok(item),
             _ => Problems.Validation(outcome.Problems),
         };

@@ -80,20 +80,28 @@ public sealed record ReviewList(
     [property: Id(2)] double Threshold);
 
 /// <summary>A decision on the bucket of a client's KPI that starts at <see cref="BucketStart"/>.</summary>
+/// <param name="EventCount">
+/// The event count of the value the reviewer read: when given, the decision is refused if the bucket has changed since.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ae.ReviewDecisionRequest")]
 public sealed record ReviewDecisionRequest(
     [property: Id(0)] string KpiCode,
     [property: Id(1), JsonRequired] Granularity Granularity,
     [property: Id(2)] DateTimeOffset BucketStart,
     [property: Id(3), JsonRequired] ReviewDecision Decision,
-    [property: Id(4)] string? Notes = null);
+    [property: Id(4)] string? Notes = null,
+    [property: Id(5)] long? EventCount = null);
 
-/// <summary>The decision as stored, or why it was refused ("field: message" lines, or the query path's error).</summary>
+/// <summary>
+/// The decision as stored, or why it was refused: "field: message" lines, the query path's error, or
+/// <see cref="Changed"/>, the value as it is now when it is not the one the reviewer read.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ae.ReviewDecisionOutcome")]
 public sealed record ReviewDecisionOutcome(
     [property: Id(0)] ReviewItem? Item,
     [property: Id(1)] IReadOnlyList<string> Problems,
-    [property: Id(2)] QueryError? Error);
+    [property: Id(2)] QueryError? Error,
+    [property: Id(3)] KpiValue? Changed = null);
 
 /// <summary>
 /// Confidence scores of a client's KPI values and their review: values below the confidence threshold are flagged,

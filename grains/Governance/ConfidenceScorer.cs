@@ -10,7 +10,7 @@ namespace AnalyticsEngine.Governance;
 /// <item>a small sample: fewer than <see cref="FullSample"/> events in the bucket, up to 0.5 for none (not for a KPI
 /// of snapshot objects alone, whose value is every record's latest state, however few changed in the bucket);</item>
 /// <item>an open bucket, 0.1: late events may still change it;</item>
-/// <item>an unusual value, 0.15: outside the interquartile fences (1.5 × IQR) of the values of the
+/// <item>an unusual value, 0.35, enough to flag it on its own: outside the interquartile fences (1.5 × IQR) of the values of the
 /// <see cref="Neighbours"/> buckets before it, when at least four of them have one.</item>
 /// </list>
 /// The score stays within 0.1 and 1; at least 0.85 is high confidence, below <see cref="ReviewThreshold"/> low, and a
@@ -25,7 +25,8 @@ public static class ConfidenceScorer
 
     private const double SmallSamplePenalty = 0.5;
     private const double OpenBucketPenalty = 0.1;
-    private const double UnusualValuePenalty = 0.15;
+    // More than the distance from full confidence to the review threshold: an unusual value is always flagged.
+    private const double UnusualValuePenalty = 0.35;
 
     /// <param name="value">The value to score.</param>
     /// <param name="before">The values of the buckets before it, oldest first (only the last <see cref="Neighbours"/> count).</param>

@@ -26,7 +26,9 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
             return new ReviewList([], error, ConfidenceScorer.ReviewThreshold);
         }
 
-        var decisions = (await store.ListAsync(request.ClientId, request.Granularity, request.From, request.To))
+        // From the start of the first bucket, which holds 'from' and may start before it.
+        var first = scored.Count == 0 ? request.From : scored.Min(s => s.Value.BucketStart);
+        var decisions = (await store.ListAsync(request.ClientId, request.Granularity, first, request.To))
             .ToDictionary(d => (d.KpiCode, d.BucketStart));
         var items = scored
             .Select(s => Item(s.Value, s.Confidence, decisions.GetValueOrDefault((s.Value.KpiCode, s.Value.BucketStart))))
@@ -60,6 +62,11 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
                 null);
         }
 
+        if (request.EventCount is { } read && read != value.EventCount)
+        {
+            return new ReviewDecisionOutcome(null, [], null, value);
+        }
+
         var decision = new ReviewRecord(
             clientId, value.KpiCode, request.Granularity, value.BucketStart, request.Decision, request.Notes, reviewer, DateTimeOffset.UtcNow,
             value.Value, value.EventCount);
@@ -72,7 +79,8 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         // A decision holds for the value it was made on; one the bucket has since changed from waits for a new one.
         var holds = decision is not null && decision.ReviewedEventCount == value.EventCount && SameValue(decision.ReviewedValue, value.Value);
         var status = !holds ? ReviewStatus.Pending : decision!.Decision == ReviewDecision.Approved ? ReviewStatus.Approved : ReviewStatus.Rejected;
-        return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence), status, decision);
+        // The same instant as the value's, written in its offset (the store reads it back in UTC).
+        return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence), status, decision is null ? null : decision with { BucketStart = value.BucketStart });
     }
 
     /// <summary>
@@ -100,6 +108,11 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         if (!Enum.IsDefined(request.Decision))
         {
             problems.Add("decision: give approved or rejected");
+        }
+
+        if (request.EventCount is < 0)
+        {
+            problems.Add("eventCount: must not be negative");
         }
 
         if (request.BucketStart < QueryRange.Earliest || request.BucketStart >= QueryRange.End)
@@ -146,7 +159,8 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
             {
                 if (values[i].BucketEnd > from)
                 {
-                    scored.Add((values[i], ConfidenceScorer.Score(values[i], [.. values.Take(i)], readsEvents)));
+                    var before = Math.Min(i, ConfidenceScorer.Neighbours);
+                    scored.Add((values[i], ConfidenceScorer.Score(values[i], [.. values.Skip(i - before).Take(before)], readsEvents)));
                 }
             }
         }

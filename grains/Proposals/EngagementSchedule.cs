@@ -44,7 +44,7 @@ internal static class EngagementSchedule
 
         var resources = new List<ProposalResource>
         {
-            new(Developer, 1, kpisTo, null, "Fixed price: in the implementation items"),
+            new(Developer, 1, goLive, null, "Fixed price: in the implementation items"),
         };
         if (architectForIntegration || architectForKpis)
         {

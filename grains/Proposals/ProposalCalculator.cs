@@ -14,6 +14,8 @@ public static class ProposalCalculator
     public const decimal MaxEstimatedHours = 10_000m;
     public const decimal MaxSupportHours = 100_000m;
 
+    private static readonly DateOnly EarliestDate = new(2000, 1, 1);
+
     /// <param name="request">The answers.</param>
     /// <param name="client">The client <see cref="ProposalRequest.ClientId"/> names, if it does.</param>
     /// <param name="today">The date of a proposal whose answers give none.</param>
@@ -34,9 +36,9 @@ public static class ProposalCalculator
         }
 
         var date = request.Date ?? today;
-        if (date > DateOnly.MaxValue.AddDays(-PriceList.ValidDays))
+        if (date < EarliestDate || date > DateOnly.MaxValue.AddDays(-PriceList.ValidDays))
         {
-            problems.Add("date: is too far in the future");
+            problems.Add($"date: give a date from {EarliestDate:yyyy-MM-dd} to {DateOnly.MaxValue.AddDays(-PriceList.ValidDays):yyyy-MM-dd}");
         }
 
         var scope = ProposalScope.Resolve(request.KpiCodes, client, problems);
@@ -251,9 +253,9 @@ public static class ProposalCalculator
         }
 
         var hours = answer?.CloudArchitectHours ?? PriceList.DefaultPlatformSetupHours;
-        if (hours is <= 0 or > MaxEstimatedHours)
+        if (hours < PriceList.PlatformSetupHours.Min || hours > PriceList.PlatformSetupHours.Max)
         {
-            problems.Add($"environment.cloudArchitectHours: give more than 0 and at most {MaxEstimatedHours:N0} hours");
+            problems.Add($"environment.cloudArchitectHours: a platform's setup takes {PriceList.PlatformSetupHours.Min:0} to {PriceList.PlatformSetupHours.Max:0} hours by its complexity; it is {hours}");
             return null;
         }
 

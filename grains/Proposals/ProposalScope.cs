@@ -54,6 +54,11 @@ internal sealed class ProposalScope
                 problems.Add($"kpiCodes: client '{client.ClientId}' has no selected KPIs; give the KPIs to propose");
             }
 
+            else if (client.SelectedKpis.Count > MaxKpis)
+            {
+                problems.Add($"kpiCodes: client '{client.ClientId}' has {client.SelectedKpis.Count} selected KPIs, more than a proposal covers ({MaxKpis}); give the KPIs to propose");
+            }
+
             kpiCodes = client?.SelectedKpis ?? [];
         }
         else if (kpiCodes.Count is 0 or > MaxKpis)

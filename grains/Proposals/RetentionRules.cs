@@ -42,6 +42,7 @@ internal static class RetentionRules
     /// <summary>The retention to price, or null with the problems added when the answers are not usable.</summary>
     public static ProposalRetention? Apply(RetentionAnswers? answers, List<string> problems)
     {
+        var before = problems.Count;
         var staged = Plan(answers?.StagedSourceData ?? RecommendedStagedSourceData, "retention.stagedSourceData", problems);
         var analytics = Plan(answers?.AnalyticsData ?? RecommendedAnalyticsData, "retention.analyticsData", problems);
         IReadOnlyList<ComplianceRegime> regimes = [.. (answers?.Compliance ?? []).Distinct().Order()];
@@ -53,12 +54,12 @@ internal static class RetentionRules
             }
         }
 
-        if (answers?.OtherCompliance is { } other && (other.Length > 200 || other.Any(char.IsControl)))
+        if (answers?.OtherCompliance is { } other && (other.Length > ProposalCalculator.MaxTextLength || other.Any(char.IsControl)))
         {
-            problems.Add("retention.otherCompliance: give at most 200 characters on one line");
+            problems.Add($"retention.otherCompliance: give at most {ProposalCalculator.MaxTextLength} characters on one line");
         }
 
-        if (staged is null || analytics is null || problems.Count > 0)
+        if (staged is null || analytics is null || problems.Count > before)
         {
             return null;
         }
@@ -140,11 +141,14 @@ internal static class RetentionRules
     /// <summary>Archives data longer where the strictest regime requires more than the plan keeps.</summary>
     private static RetentionPlan Meet(RetentionPlan plan, IReadOnlyList<ComplianceRegime> regimes, string kind, List<string> notes)
     {
-        var strictest = regimes.Where(r => MinimumYears(r) is not null).OrderByDescending(r => MinimumYears(r)).FirstOrDefault((ComplianceRegime)(-1));
-        if (MinimumYears(strictest) is not { } years || (plan.Archive && plan.ArchiveDays is null))
+        var strictest = regimes.Where(r => MinimumYears(r) is not null).OrderByDescending(r => MinimumYears(r)).ToList();
+        if (strictest.Count == 0 || (plan.Archive && plan.ArchiveDays is null))
         {
             return plan;
         }
+
+        var regime = strictest[0];
+        var years = MinimumYears(regime)!.Value;
 
         var requiredDays = years * DaysPerYear;
         var keptDays = plan.ActiveDays + (plan.Archive ? plan.ArchiveDays!.Value : 0);
@@ -155,7 +159,7 @@ internal static class RetentionRules
 
         var met = plan with { Archive = true, ArchiveDays = requiredDays - plan.ActiveDays };
         notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {Name(strictest)}'s {years} years (the answers kept it {keptDays:N0} days)."));
+            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {Name(regime)}'s {years} years (the answers kept it {keptDays:N0} days)."));
         return met;
     }
 }

@@ -59,7 +59,10 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         var clientId = await ClientWithTwoDaysAsync();
         using var reviewer = fixture.CreateClient(fixture.Token(Roles.Admin, clientId, subject: "controller@example.com"));
 
-        using var decided = await DecideAsync(clientId, new { kpiCode = "otd", granularity = "day", bucketStart = ThinDay, decision = "approved", notes = "Pilot week: few orders expected." }, reviewer);
+        using var stale = await DecideAsync(clientId, new { kpiCode = "OTD", granularity = "day", bucketStart = ThinDay, decision = "approved", eventCount = 2 }, reviewer);
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        Assert.Equal(3, (await stale.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("current").GetProperty("eventCount").GetInt64());
+        using var decided = await DecideAsync(clientId, new { kpiCode = "otd", granularity = "day", bucketStart = ThinDay, decision = "approved", notes = "Pilot week: few orders expected.", eventCount = 3 }, reviewer);
         Assert.True(decided.StatusCode == HttpStatusCode.OK, await decided.Content.ReadAsStringAsync());
         var approved = await ListAsync(clientId, "&status=approved");
         var item = Assert.Single(approved.GetProperty("items").EnumerateArray());
@@ -67,6 +70,11 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         Assert.Equal("controller@example.com", item.GetProperty("decision").GetProperty("reviewer").GetString());
         Assert.Equal("OTD", item.GetProperty("decision").GetProperty("kpiCode").GetString());
         Assert.Equal("Pilot week: few orders expected.", item.GetProperty("decision").GetProperty("notes").GetString());
+        Assert.Equal(ThinDay, item.GetProperty("decision").GetProperty("bucketStart").GetDateTimeOffset());
+        // A range from the middle of the day still holds the day, and its decision.
+        using var fromNoon = await fixture.Http.GetAsync(
+            $"/clients/{clientId}/reviews?from={Uri.EscapeDataString(ThinDay.AddHours(12).ToString("O"))}&to={Uri.EscapeDataString(FullDay.ToString("O"))}&granularity=day");
+        Assert.Equal("approved", (await fromNoon.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items")[0].GetProperty("status").GetString());
 
         await TestClients.PostOrdersAsync(fixture.Http, clientId, TestOrder.Random(1, ThinDay.AddHours(20), 13));
         var pending = new JsonElement();

@@ -55,7 +55,8 @@ public sealed class ConfidenceScorerTests
         var unusual = ConfidenceScorer.Score(Day(7, 60), week, readsEvents: true)!;
         var usual = ConfidenceScorer.Score(Day(7, 97.5), week, readsEvents: true)!;
 
-        Assert.Equal(0.85, unusual.Score);
+        Assert.Equal(0.65, unusual.Score);
+        Assert.True(ConfidenceScorer.IsFlagged(unusual));
         Assert.Contains("unusual against the 6 days before it, which lie within 94 to 97", unusual.Explanation, StringComparison.Ordinal);
         Assert.Equal(1.0, usual.Score);
     }
@@ -67,7 +68,7 @@ public sealed class ConfidenceScorerTests
         IReadOnlyList<KpiValue> older = [Day(0, 60), Day(1, 60), Day(2, 60), .. Enumerable.Range(3, 7).Select(i => Day(i, 95))];
 
         Assert.Equal(1.0, ConfidenceScorer.Score(Day(4, 90), sparse, readsEvents: true)!.Score);
-        Assert.Equal(0.85, ConfidenceScorer.Score(Day(10, 60), older, readsEvents: true)!.Score);
+        Assert.Equal(0.65, ConfidenceScorer.Score(Day(10, 60), older, readsEvents: true)!.Score);
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public sealed class ProposalCalculatorTests
             [("Environment setup", 1, 2), ("Data integration", 2, 6), ("KPI implementation", 4, 8), ("Testing and UAT", 7, 9), ("Go-live", 10, 10)],
             proposal.Timeline.Select(p => (p.Phase, p.FromWeek, p.ToWeek)));
         Assert.Equal(
-            [("Integration developer/analyst", (int?)1, (int?)8), ("Integration architect", null, null), ("Access specialist", 1, 1), ("Cloud architect", 1, 2)],
+            [("Integration developer/analyst", (int?)1, (int?)10), ("Integration architect", null, null), ("Access specialist", 1, 1), ("Cloud architect", 1, 2)],
             proposal.Resources.Select(r => (r.Role, r.FromWeek, r.ToWeek)));
     }
 
@@ -357,6 +357,26 @@ public sealed class ProposalCalculatorTests
 
         Assert.Equal(new MoneyRange(1_750m, 2_187.50m), proposal.Implementation.TimeAndMaterials[1].Cost);
         Assert.Equal(["kpis[0].estimatedHours"], problems.Select(p => p.Split(": ")[0]));
+    }
+
+    [Theory]
+    [InlineData(39.5)]
+    [InlineData(81)]
+    public void A_platforms_setup_takes_40_to_80_hours(double hours)
+    {
+        Assert.Equal(
+            ["environment.cloudArchitectHours"],
+            Problems(WorkedExample() with { Environment = new EnvironmentAnswer(HostingPlatform.Gcp, (decimal)hours) }).Select(p => p.Split(": ")[0]));
+    }
+
+    [Fact]
+    public void A_client_with_more_selected_kpis_than_a_proposal_covers_is_told_to_name_them()
+    {
+        var client = new ClientConfig("big", "Big", "UTC", [.. Enumerable.Repeat("POF", ProposalScope.MaxKpis + 1)], [], [], 1);
+
+        Assert.Contains(
+            Problems(WorkedExample() with { ClientName = null, KpiCodes = null }, client),
+            p => p.StartsWith("kpiCodes: client 'big' has 501 selected KPIs", StringComparison.Ordinal));
     }
 
     [Fact]
