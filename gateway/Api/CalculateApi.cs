@@ -1,3 +1,4 @@
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Query;
 using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Demo;
 using AnalyticsEngine.Gateway.Security;
 using Microsoft.AspNetCore.Http.HttpResults;

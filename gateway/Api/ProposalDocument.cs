@@ -414,36 +414,13 @@ public static class ProposalDocument
         return text.ToString();
     }
 
-    private static string Label(IntegrationMethod method) => method switch
-    {
-        IntegrationMethod.BatchConformed => "Batch – conformed/cleansed",
-        IntegrationMethod.BatchNonConformedSingleSource => "Batch – non-conformed, single source",
-        IntegrationMethod.BatchNonConformedMultiSource => "Batch – non-conformed, multi source",
-        IntegrationMethod.BatchEntityResolution => "Batch – entity resolution",
-        IntegrationMethod.StreamingApiArchitected => "API, architected",
-        IntegrationMethod.StreamingApiNonArchitected => "API, non-architected",
-        _ => method.ToString(),
-    };
+    private static string Label(IntegrationMethod method) => ProposalLabels.Of(method);
 
-    private static string Label(KpiComplexity complexity) => complexity switch
-    {
-        KpiComplexity.Otb => "OTB",
-        KpiComplexity.CustomBasic => "Custom basic",
-        KpiComplexity.Rbac => "RBAC",
-        KpiComplexity.DynamicRbac => "Dynamic RBAC",
-        _ => complexity.ToString(),
-    };
+    private static string Label(KpiComplexity complexity) => ProposalLabels.Of(complexity);
 
-    private static string Label(HostingPlatform platform) => platform switch
-    {
-        HostingPlatform.None => "No setup",
-        HostingPlatform.OnPremises => "On-premises",
-        HostingPlatform.Azure => "Azure",
-        HostingPlatform.Aws => "AWS",
-        HostingPlatform.Gcp => "GCP",
-        HostingPlatform.OracleCloud => "Oracle Cloud",
-        _ => platform.ToString(),
-    };
+    private static string Label(HostingPlatform platform) => ProposalLabels.Of(platform);
+
+    private static string Label(ComplianceRegime regime) => ProposalLabels.Of(regime);
 
     private static string Label(RefreshPeriod period) => period switch
     {
@@ -451,14 +428,5 @@ public static class ProposalDocument
         RefreshPeriod.Hour => "every hour",
         RefreshPeriod.Day => "once a day",
         _ => period.ToString(),
-    };
-
-    private static string Label(ComplianceRegime regime) => regime switch
-    {
-        ComplianceRegime.Gdpr => "GDPR",
-        ComplianceRegime.Sox => "SOX",
-        ComplianceRegime.Hipaa => "HIPAA",
-        ComplianceRegime.Iso27001 => "ISO 27001",
-        _ => regime.ToString(),
     };
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Proposals;
 using Microsoft.AspNetCore.Http.HttpResults;

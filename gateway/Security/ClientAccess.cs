@@ -1,14 +1,8 @@
 using System.Security.Claims;
 using AnalyticsEngine.Clients;
-using AnalyticsEngine.Proposals;
 
 namespace AnalyticsEngine.Gateway.Security;
 
-/// <summary>A request body that names the client it is about (checked by <see cref="ClientAccessFilter"/>).</summary>
-public interface IClientScoped
-{
-    string? ClientId { get; }
-}
 
 /// <summary>A request body that names several clients, e.g. a batch of queries (checked by <see cref="ClientAccessFilter"/>).</summary>
 public interface IClientsScoped
@@ -87,8 +81,7 @@ public static class ClientAccess
 
 /// <summary>
 /// Client isolation for HTTP: every client id a request names (route value <c>clientId</c>, query
-/// <c>clientId</c>, a body that is <see cref="IClientScoped"/> or <see cref="IClientsScoped"/>, or one of the grains'
-/// contracts read as a body directly, such as a <see cref="ProposalRequest"/>) must be well formed (else 400) and
+/// <c>clientId</c>, or a body that is <see cref="IClientScoped"/> or <see cref="IClientsScoped"/>) must be well formed (else 400) and
 /// granted by the caller's token (else 403). Applied to the whole API group, so new endpoints get it too.
 /// </summary>
 public sealed class ClientAccessFilter : IEndpointFilter
@@ -143,10 +136,6 @@ public sealed class ClientAccessFilter : IEndpointFilter
             {
                 case IClientScoped { ClientId: { } fromBody }:
                     yield return fromBody;
-                    break;
-                // A grain contract read as the body as it is; it cannot implement the gateway's IClientScoped.
-                case ProposalRequest { ClientId: { } fromProposal }:
-                    yield return fromProposal;
                     break;
                 case IClientsScoped scoped:
                     foreach (var id in scoped.NamedClientIds())

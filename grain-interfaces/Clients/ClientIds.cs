@@ -15,3 +15,12 @@ public static partial class ClientIds
     [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]{0,63}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }
+
+/// <summary>
+/// A request that names the client it is about: the gateway checks that the caller's token grants that client before
+/// anything else reads it. Gateway request bodies and grain contracts read as bodies directly both implement it.
+/// </summary>
+public interface IClientScoped
+{
+    string? ClientId { get; }
+}

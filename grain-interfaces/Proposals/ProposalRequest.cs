@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using AnalyticsEngine.Clients;
 
 namespace AnalyticsEngine.Proposals;
 
@@ -188,4 +189,4 @@ public sealed record ProposalRequest(
     [property: Id(8)] EnvironmentAnswer? Environment = null,
     [property: Id(9)] RetentionAnswers? Retention = null,
     [property: Id(10)] ManagedServicesAnswer? ManagedServices = null,
-    [property: Id(11)] DateOnly? Date = null);
+    [property: Id(11)] DateOnly? Date = null) : IClientScoped;

@@ -10,49 +10,31 @@ namespace AnalyticsEngine.Catalog;
 /// </summary>
 public static class BuiltInCatalog
 {
-    /// <summary>Value chains in menu order.</summary>
-    public static IReadOnlyList<ValueChainDefinition> ValueChains { get; } =
+    private sealed record Pack(
+        ValueChainDefinition ValueChain, ModuleDefinition[] Modules, ObjectModelDefinition[] ObjectModels, KpiDefinition[] Kpis);
+
+    // Every pack, in menu order: the lists below and the value chain of each object model all come from here.
+    private static readonly Pack[] Packs =
     [
-        ScorPack.ValueChain,
-        CrmPack.ValueChain,
-        SalesPack.ValueChain,
-        FinancialPack.ValueChain,
-        MspPack.ValueChain,
-        TimeTrackingPack.ValueChain,
+        new(ScorPack.ValueChain, ScorPack.Modules, ScorPack.ObjectModels, ScorPack.Kpis),
+        new(CrmPack.ValueChain, CrmPack.Modules, CrmPack.ObjectModels, CrmPack.Kpis),
+        new(SalesPack.ValueChain, SalesPack.Modules, SalesPack.ObjectModels, SalesPack.Kpis),
+        new(FinancialPack.ValueChain, FinancialPack.Modules, FinancialPack.ObjectModels, FinancialPack.Kpis),
+        new(MspPack.ValueChain, MspPack.Modules, MspPack.ObjectModels, MspPack.Kpis),
+        new(TimeTrackingPack.ValueChain, TimeTrackingPack.Modules, TimeTrackingPack.ObjectModels, TimeTrackingPack.Kpis),
     ];
+
+    /// <summary>Value chains in menu order.</summary>
+    public static IReadOnlyList<ValueChainDefinition> ValueChains { get; } = [.. Packs.Select(p => p.ValueChain)];
 
     /// <summary>Modules in menu order, grouped by value chain.</summary>
-    public static IReadOnlyList<ModuleDefinition> Modules { get; } =
-    [
-        .. ScorPack.Modules,
-        .. CrmPack.Modules,
-        .. SalesPack.Modules,
-        .. FinancialPack.Modules,
-        .. MspPack.Modules,
-        .. TimeTrackingPack.Modules,
-    ];
+    public static IReadOnlyList<ModuleDefinition> Modules { get; } = [.. Packs.SelectMany(p => p.Modules)];
 
     /// <summary>Object models in menu order, grouped by domain.</summary>
-    public static IReadOnlyList<ObjectModelDefinition> ObjectModels { get; } =
-    [
-        .. ScorPack.ObjectModels,
-        .. CrmPack.ObjectModels,
-        .. SalesPack.ObjectModels,
-        .. FinancialPack.ObjectModels,
-        .. MspPack.ObjectModels,
-        .. TimeTrackingPack.ObjectModels,
-    ];
+    public static IReadOnlyList<ObjectModelDefinition> ObjectModels { get; } = [.. Packs.SelectMany(p => p.ObjectModels)];
 
     /// <summary>KPIs in menu order, grouped by value chain and module.</summary>
-    public static IReadOnlyList<KpiDefinition> Kpis { get; } =
-    [
-        .. ScorPack.Kpis,
-        .. CrmPack.Kpis,
-        .. SalesPack.Kpis,
-        .. FinancialPack.Kpis,
-        .. MspPack.Kpis,
-        .. TimeTrackingPack.Kpis,
-    ];
+    public static IReadOnlyList<KpiDefinition> Kpis { get; } = [.. Packs.SelectMany(p => p.Kpis)];
 
     /// <summary>Object models by their code, exactly as formulas spell it (case-sensitive).</summary>
     public static IReadOnlyDictionary<string, ObjectModelDefinition> ObjectModelsByCode { get; } =
@@ -72,17 +54,8 @@ public static class BuiltInCatalog
         ValueChains.ToFrozenDictionary(v => v.Code, StringComparer.OrdinalIgnoreCase);
 
     // Each pack's object models belong to its value chain: a custom KPI over them is licensed under that chain.
-    private static readonly FrozenDictionary<string, string> ValueChainByObjectModel =
-        new (string Chain, ObjectModelDefinition[] Models)[]
-        {
-            (ScorPack.Chain, ScorPack.ObjectModels),
-            (CrmPack.Chain, CrmPack.ObjectModels),
-            (SalesPack.Chain, SalesPack.ObjectModels),
-            (FinancialPack.Chain, FinancialPack.ObjectModels),
-            (MspPack.Chain, MspPack.ObjectModels),
-            (TimeTrackingPack.Chain, TimeTrackingPack.ObjectModels),
-        }
-        .SelectMany(pack => pack.Models.Select(model => (model.Code, pack.Chain)))
+    private static readonly FrozenDictionary<string, string> ValueChainByObjectModel = Packs
+        .SelectMany(pack => pack.ObjectModels.Select(model => (model.Code, Chain: pack.ValueChain.Code)))
         .ToFrozenDictionary(p => p.Code, p => p.Chain, StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<string, KpiDefinition[]> KpisByModule =

@@ -31,15 +31,16 @@ public static class QuestionnaireBuilder
 
     private static IntegrationChoice Integration(IntegrationMethod method)
     {
-        var label = method switch
+        var description = method switch
         {
-            IntegrationMethod.BatchConformed => "Batch: conformed and cleansed",
-            IntegrationMethod.BatchNonConformedSingleSource => "Batch: non-conformed, single source",
-            IntegrationMethod.BatchNonConformedMultiSource => "Batch: non-conformed, multiple sources",
-            IntegrationMethod.BatchEntityResolution => "Batch: entity resolution",
-            IntegrationMethod.StreamingApiArchitected => "Streaming: API, architected",
-            _ => "Streaming: API, non-architected (time and materials)",
+            IntegrationMethod.BatchConformed => "data already in the object model's shape",
+            IntegrationMethod.BatchNonConformedSingleSource => "one source system's data, transformed",
+            IntegrationMethod.BatchNonConformedMultiSource => "several source systems' data, merged and transformed",
+            IntegrationMethod.BatchEntityResolution => "records de-duplicated and matched across sources",
+            IntegrationMethod.StreamingApiArchitected => "a documented API with a clear schema",
+            _ => "a legacy API to reverse-engineer (time and materials)",
         };
+        var label = $"{ProposalLabels.Of(method)}: {description}";
         return PriceList.Integration(method) is { } price
             ? new IntegrationChoice(method, label, price.Price, null, null)
             : new IntegrationChoice(method, label, null, PriceList.ArchitectHourlyRate, PriceList.NonArchitectedApiHours);
@@ -47,31 +48,22 @@ public static class QuestionnaireBuilder
 
     private static ComplexityChoice Complexity(KpiComplexity complexity)
     {
-        var label = complexity switch
+        var description = complexity switch
         {
-            KpiComplexity.Otb => "Out of the box: the catalog KPI as it is",
-            KpiComplexity.CustomBasic => "Custom basic: a simple change or custom formula",
-            KpiComplexity.Rbac => "RBAC: rows filtered by the viewer's role",
-            _ => "Dynamic RBAC: hierarchical access (time and materials)",
+            KpiComplexity.Otb => "the catalog KPI as it is",
+            KpiComplexity.CustomBasic => "a simple change or custom formula",
+            KpiComplexity.Rbac => "rows filtered by the viewer's role",
+            _ => "hierarchical access (time and materials)",
         };
+        var label = $"{ProposalLabels.Of(complexity)}: {description}";
         return PriceList.Kpi(complexity) is { } price
             ? new ComplexityChoice(complexity, label, price.Price, null, null)
             : new ComplexityChoice(complexity, label, null, PriceList.ArchitectHourlyRate, PriceList.DynamicRbacHours);
     }
 
     private static PlatformChoice Platform(HostingPlatform platform) => platform == HostingPlatform.None
-        ? new PlatformChoice(platform, "No setup: the client's existing environment", null, null)
-        : new PlatformChoice(platform, PlatformName(platform) + ": set up by a cloud architect (time and materials)", PriceList.ArchitectHourlyRate, PriceList.PlatformSetupHours);
-
-    public static string PlatformName(HostingPlatform platform) => platform switch
-    {
-        HostingPlatform.OnPremises => "On-premises",
-        HostingPlatform.Azure => "Azure",
-        HostingPlatform.Aws => "AWS",
-        HostingPlatform.Gcp => "GCP",
-        HostingPlatform.OracleCloud => "Oracle Cloud",
-        _ => "No setup",
-    };
+        ? new PlatformChoice(platform, ProposalLabels.Of(platform) + ": the client's existing environment", null, null)
+        : new PlatformChoice(platform, ProposalLabels.Of(platform) + ": set up by a cloud architect (time and materials)", PriceList.ArchitectHourlyRate, PriceList.PlatformSetupHours);
 
     private static RetentionQuestions Retention { get; } = new(
         [Days(30), Days(90, recommended: true), Days(180), Days(365)],
@@ -79,7 +71,7 @@ public static class QuestionnaireBuilder
         [Days(90), Days(180), Days(365, recommended: true), Days(730)],
         [Years(3), Years(5, recommended: true), Years(7), Years(10), Indefinitely()],
         RetentionRules.RecommendedGranularity,
-        [.. Enum.GetValues<ComplianceRegime>().Select(r => new ComplianceChoice(r, RetentionRules.Name(r), RetentionRules.MinimumYears(r)))]);
+        [.. Enum.GetValues<ComplianceRegime>().Select(r => new ComplianceChoice(r, ProposalLabels.Of(r), RetentionRules.MinimumYears(r)))]);
 
     private static PeriodChoice Days(int days, bool recommended = false) =>
         new(days, RetentionUnit.Days, $"{days} days", recommended);

@@ -30,15 +30,6 @@ internal static class RetentionRules
         _ => null,
     };
 
-    public static string Name(ComplianceRegime regime) => regime switch
-    {
-        ComplianceRegime.Gdpr => "GDPR",
-        ComplianceRegime.Sox => "SOX",
-        ComplianceRegime.Hipaa => "HIPAA",
-        ComplianceRegime.Iso27001 => "ISO 27001",
-        _ => regime.ToString(),
-    };
-
     /// <summary>The retention to price, or null with the problems added when the answers are not usable.</summary>
     public static ProposalRetention? Apply(RetentionAnswers? answers, List<string> problems)
     {
@@ -159,7 +150,7 @@ internal static class RetentionRules
 
         var met = plan with { Archive = true, ArchiveDays = requiredDays - plan.ActiveDays };
         notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {Name(regime)}'s {years} years (the answers kept it {keptDays:N0} days)."));
+            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {ProposalLabels.Of(regime)}'s {years} years (the answers kept it {keptDays:N0} days)."));
         return met;
     }
 }

@@ -171,10 +171,10 @@ public sealed class ProposalTests(AnalyticsFixture fixture)
         ];
         Assert.All(expected, line => Assert.True(lines.Contains(line), $"missing line: {line}\n\n{document}"));
 
-        Assert.Matches(@"\n\| [^|\n]+ \| Salesforce CRM \| API, architected \| CRM_ACTIVE_ACCOUNTS \| \$2,500 \|\n", document);
+        Assert.Matches(@"\n\| [^|\n]+ \| Salesforce CRM \| Streaming – API, architected \| CRM_ACTIVE_ACCOUNTS \| \$2,500 \|\n", document);
         Assert.Matches(@"\n\| [^|\n]+ \| SAP ERP \| Batch – non-conformed, single source \| POF, OTD \| \$2,500 \|\n", document);
         Assert.Matches(@"\n\| [^|\n]+ \| Internal DB \| Batch – conformed/cleansed \| — \| \$1,500 \|\n", document);
-        Assert.Matches(@"\n\| [^|\n]+ \| Billing API \| API, non-architected \| CRM_NET_NEW_MRR \| T&M \(see below\) \|\n", document);
+        Assert.Matches(@"\n\| [^|\n]+ \| Billing API \| Streaming – API, non-architected \| CRM_NET_NEW_MRR \| T&M \(see below\) \|\n", document);
         Assert.Matches(@"\n\| POF \| Perfect Order Fulfillment \| OTB \| \$50 \|\n", document);
         Assert.Matches(@"\n\| OTD \| [^|\n]+ \| RBAC \| \$100 \|\n", document);
         Assert.Matches(@"\n\| CRM_NET_NEW_MRR \| [^|\n]+ \| Dynamic RBAC \| T&M \(see below\) \|\n", document);

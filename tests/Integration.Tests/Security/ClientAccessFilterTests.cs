@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Proposals;
 using Microsoft.AspNetCore.Http;
