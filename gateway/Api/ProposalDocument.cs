@@ -381,8 +381,7 @@ public static class ProposalDocument
 
     /// <summary>
     /// Text from the request or a configuration, safe inside a table cell or a line: line breaks become spaces, and the
-    /// characters Markdown reads as table borders, emphasis, links, code or HTML are escaped with a backslash. Underscores
-    /// are left as they are: codes and names are full of them, and one inside a word is no emphasis.
+    /// characters Markdown reads as table borders, emphasis, links, code or HTML are escaped with a backslash.
     /// </summary>
     public static string Text(string? value)
     {
@@ -402,6 +401,8 @@ public static class ProposalDocument
                 case '\r' or '\n' or '\u2028' or '\u2029':
                     text.Append(' ');
                     break;
+                // One inside a word (subscription_changes) is no emphasis; one at a word's edge (_x_) may be.
+                case '_' when !(i > 0 && char.IsLetterOrDigit(value[i - 1]) && i + 1 < value.Length && char.IsLetterOrDigit(value[i + 1])):
                 case '\\' or '|' or '*' or '`' or '[' or ']' or '<' or '>' or '~':
                     text.Append('\\').Append(c);
                     break;

@@ -597,6 +597,7 @@ public sealed class ProposalDocumentTests
     [InlineData("<script>", @"\<script\>")]
     [InlineData("[link](x)", @"\[link\](x)")]
     [InlineData("subscription_changes", "subscription_changes")]
+    [InlineData("_emphasis_ and __strong__", "\\_emphasis\\_ and \\_\\_strong\\_\\_")]
     public void Text_is_escaped_so_it_stays_in_its_cell(string text, string expected) =>
         Assert.Equal(expected, ProposalDocument.Text(text));
 }
