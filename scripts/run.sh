@@ -36,6 +36,9 @@ for ((i = 0; i < SILOS; i++)); do
     port_in_use "$port" && { echo "port $port is already in use (another run?); stop it first" >&2; exit 1; }
   done
 done
+if ((GATEWAY_PORT >= 5090 && GATEWAY_PORT < 5090 + SILOS)); then
+  echo "GATEWAY_PORT $GATEWAY_PORT is a silo's health port (5090..$((5090 + SILOS - 1))); choose another" >&2; exit 1
+fi
 port_in_use "$GATEWAY_PORT" && { echo "port $GATEWAY_PORT is already in use; set GATEWAY_PORT" >&2; exit 1; }
 
 bash scripts/services.sh start

@@ -244,6 +244,8 @@ public static class BatchApi
             return (null, Problems.NotFound($"Job '{jobId}' does not exist."));
         }
 
+        // A request about a job by its id is about the job's client: the audit trail names it.
+        http.Items[AuditTrail.ClientIdsItem] = new[] { job.Definition.ClientId };
         return ClientAccess.CanAccess(http.User, job.Definition.ClientId)
             ? (job, null)
             : (null, TypedResults.Problem(ClientAccess.DeniedMessage(job.Definition.ClientId), statusCode: StatusCodes.Status403Forbidden, title: "Forbidden"));

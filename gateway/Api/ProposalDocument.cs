@@ -208,8 +208,7 @@ public static class ProposalDocument
         md.Append("**Total annual infrastructure:** ").Append(Money(infrastructure.Annual)).Append("\n\n");
 
         md.Append("### Data Retention\n\n");
-        md.Append("The storage above is sized for this retention:\n\n");
-        md.Append("- Staged source data: ").Append(Retention(retention.StagedSourceData)).Append('\n');
+        md.Append("- Staged source data: ").Append(Retention(retention.StagedSourceData)).Append(" (the storage above is sized for it)\n");
         md.Append("- Analytics data: ").Append(Retention(retention.AnalyticsData)).Append('\n');
         var granularity = retention.Granularity;
         var kept = new[]
@@ -220,13 +219,15 @@ public static class ProposalDocument
         md.Append("- Levels of detail kept: ").Append(kept.Count == 0 ? "none" : string.Join(", ", kept)).Append('\n');
         if (retention.Compliance.Count > 0 || retention.OtherCompliance is not null)
         {
-            var regimes = retention.Compliance.Select(Label).ToList();
-            if (retention.OtherCompliance is { } other)
+            if (retention.Compliance.Count > 0)
             {
-                regimes.Add(Text(other) + " (recorded, not applied)");
+                md.Append("- Compliance: ").Append(string.Join(", ", retention.Compliance.Select(Label))).Append('\n');
             }
 
-            md.Append("- Compliance: ").Append(string.Join(", ", regimes)).Append('\n');
+            if (retention.OtherCompliance is { } other)
+            {
+                md.Append("- Other compliance requirements (recorded, not applied): ").Append(Text(other)).Append('\n');
+            }
         }
 
         foreach (var note in retention.Notes)

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Security.Claims;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Threading.RateLimiting;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Governance;
@@ -33,7 +35,7 @@ public sealed class AuditedWithoutBody
 /// </remarks>
 public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
 {
-    /// <summary>The largest body kept with an entry.</summary>
+    /// <summary>The most of an accepted body an entry keeps, in characters.</summary>
     public const int MaxBodyBytes = 16 * 1024;
 
     public const int MaxPathLength = 2048;
@@ -66,7 +68,7 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
 
         var request = context.Request;
         var keepBody = endpoint.Metadata.GetMetadata<AuditedWithoutBody>() is null
-            && request.ContentLength is > 0 and <= MaxBodyBytes
+            && request.ContentLength is > 0 and <= GatewaySecurity.MaxJsonBodyBytes
             && request.HasJsonContentType();
         if (keepBody)
         {
@@ -138,17 +140,25 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
         .. request.Query["clientId"].OfType<string>(),
     ];
 
+    /// <summary>
+    /// The accepted body without the whitespace between its tokens (padding hides nothing), cut at
+    /// <see cref="MaxBodyBytes"/> characters with a closing "…" when longer.
+    /// </summary>
     private static async Task<string?> BodyAsync(HttpRequest request)
     {
         try
         {
             request.Body.Position = 0;
-            using var reader = new StreamReader(request.Body, leaveOpen: true);
-            return await reader.ReadToEndAsync();
+            using var document = await JsonDocument.ParseAsync(request.Body);
+            var compact = JsonSerializer.Serialize(document.RootElement, Compact);
+            return compact.Length <= MaxBodyBytes ? compact : compact[..MaxBodyBytes] + "…";
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or JsonException)
         {
             return null;
         }
     }
+
+    // As the caller wrote its text: no \u escapes for quotes, '<' or letters beyond ASCII.
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

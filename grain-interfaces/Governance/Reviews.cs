@@ -85,9 +85,9 @@ public sealed record ReviewList(
 /// </param>
 [GenerateSerializer, Immutable, Alias("ae.ReviewDecisionRequest")]
 public sealed record ReviewDecisionRequest(
-    [property: Id(0)] string KpiCode,
+    [property: Id(0), JsonRequired] string KpiCode,
     [property: Id(1), JsonRequired] Granularity Granularity,
-    [property: Id(2)] DateTimeOffset BucketStart,
+    [property: Id(2), JsonRequired] DateTimeOffset BucketStart,
     [property: Id(3), JsonRequired] ReviewDecision Decision,
     [property: Id(4)] string? Notes = null,
     [property: Id(5)] long? EventCount = null);

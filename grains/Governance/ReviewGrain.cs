@@ -58,7 +58,7 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         if (value.BucketStart != request.BucketStart)
         {
             return new ReviewDecisionOutcome(null,
-                [$"bucketStart: is not where a {granularity} starts in the client's time zone; the {granularity} holding it starts at {value.BucketStart:O}"],
+                [$"bucketStart: is not where a {granularity} starts in the client's time zone; the {granularity} holding it starts at {value.BucketStart.ToOffset(request.BucketStart.Offset):yyyy-MM-ddTHH:mm:sszzz}"],
                 null);
         }
 

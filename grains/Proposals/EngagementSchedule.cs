@@ -54,7 +54,7 @@ internal static class EngagementSchedule
         resources.Add(new(AccessSpecialist, 1, 1, null, setupWeeks > 0 ? "Included in the environment setup" : "Included"));
         if (setupWeeks > 0)
         {
-            resources.Add(new(CloudArchitect, 1, setupWeeks, PriceList.ArchitectHourlyRate, "Time and materials: the environment setup"));
+            resources.Add(new(CloudArchitect, 1, setupWeeks, PriceList.ArchitectHourlyRate, "The environment setup's hours, in the implementation"));
         }
 
         return (timeline, resources);

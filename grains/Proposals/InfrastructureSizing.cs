@@ -24,8 +24,8 @@ internal static class InfrastructureSizing
         ServicesPerTier * Math.Max(MinimumReplicas, (int)Math.Ceiling(dailyIngestGb / DailyIngestGbPerReplica));
 
     /// <summary>
-    /// The estimate for <paramref name="answers"/>: archives kept indefinitely count what accumulates over the license
-    /// term; data transfer is 30 days of ingest when not given.
+    /// The estimate for <paramref name="answers"/>: archives kept indefinitely count what has left the active database by
+    /// the end of the license term; data transfer is 30 days of ingest when not given.
     /// </summary>
     public static InfrastructureEstimate Estimate(InfrastructureAnswers answers, RetentionPlan stagedSourceData, int termYears)
     {
@@ -39,7 +39,10 @@ internal static class InfrastructureSizing
             Tier("Backend services", PriceList.BackendServicesInstance, answers.Instances?.BackendServices ?? ServiceInstances(answers.DailyIngestGb)),
         ];
 
-        var archivedDays = stagedSourceData.Archive ? stagedSourceData.ArchiveDays ?? termYears * RetentionRules.DaysPerYear : 0;
+        // Kept for good: what has left the active database by the end of the license term.
+        var archivedDays = stagedSourceData.Archive
+            ? stagedSourceData.ArchiveDays ?? Math.Max(0, termYears * RetentionRules.DaysPerYear - stagedSourceData.ActiveDays)
+            : 0;
         var active = Volume(answers.DailyIngestGb * stagedSourceData.ActiveDays, PriceList.HotStoragePerGbMonth);
         var archived = Volume(answers.DailyIngestGb * archivedDays, PriceList.ColdStoragePerGbMonth);
         var storage = new StorageEstimate(active, archived, PriceList.Redis.InstanceType, PriceList.Redis.Monthly,

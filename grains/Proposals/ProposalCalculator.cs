@@ -151,7 +151,7 @@ public static class ProposalCalculator
             {
                 if (answer.EstimatedHours is not null)
                 {
-                    problems.Add($"{field}.estimatedHours: {answer.Integration} is a fixed price; estimated hours go with streamingApiNonArchitected only");
+                    problems.Add($"{field}.estimatedHours: {Json(answer.Integration)} is a fixed price; estimated hours go with streamingApiNonArchitected only");
                 }
 
                 developerHours += price.Hours;
@@ -203,7 +203,7 @@ public static class ProposalCalculator
             }
             else if (answer.EstimatedHours is not null && answer.Complexity != KpiComplexity.DynamicRbac)
             {
-                problems.Add($"{field}.estimatedHours: {answer.Complexity} is a fixed price; estimated hours go with dynamicRbac only");
+                problems.Add($"{field}.estimatedHours: {Json(answer.Complexity)} is a fixed price; estimated hours go with dynamicRbac only");
             }
             else
             {
@@ -297,6 +297,9 @@ public static class ProposalCalculator
 
         return hours;
     }
+
+    /// <summary>A choice as the answers spell it (<c>batchConformed</c>).</summary>
+    private static string Json<T>(T choice) where T : struct, Enum => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(choice.ToString());
 
     private static void CheckText(string? text, string field, List<string> problems)
     {

@@ -150,7 +150,7 @@ internal static class RetentionRules
 
         var met = plan with { Archive = true, ArchiveDays = requiredDays - plan.ActiveDays };
         notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {ProposalLabels.Of(regime)}'s {years} years (the answers kept it {keptDays:N0} days)."));
+            $"{kind}: archived {met.ArchiveDays:N0} days after its {plan.ActiveDays:N0} active days, {requiredDays:N0} days in all, to meet {ProposalLabels.Of(regime)}'s {years} years (it would have been kept {keptDays:N0} days)."));
         return met;
     }
 }

@@ -157,7 +157,7 @@ public sealed class ProposalTests(AnalyticsFixture fixture)
             "- Data transfer: 1,000 GB × $0.09/GB = $90/month",
             "**Subtotal:** $90/month = $1,080/year",
             "**Total annual infrastructure:** $22,320",
-            "- Staged source data: 100 days in the active database, then 400 days archived",
+            "- Staged source data: 100 days in the active database, then 400 days archived (the storage above is sized for it)",
             "**Support retainer:** $5,000/year (66.67 hours at $75/hr)",
             "**Estimated additional hours:** 50 hours at $75/hr = $3,750",
             "**Total managed services:** $8,750/year",

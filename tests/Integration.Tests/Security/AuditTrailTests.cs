@@ -33,7 +33,8 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         var clientId = TestClients.NewId("audit");
         await TestClients.CreateAsync(fixture.Http, clientId);
         using var editor = fixture.CreateClient(fixture.Token(Roles.Admin, clientId, subject: "maria@example.com"));
-        (await editor.PutAsJsonAsync($"/clients/{clientId}", new { name = "Renamed " + clientId })).EnsureSuccessStatusCode();
+        using var padded = new StringContent("{\"name\":   " + new string(' ', 20_000) + $"\"Renamed {clientId}\"}}", System.Text.Encoding.UTF8, "application/json");
+        (await editor.PutAsync($"/clients/{clientId}", padded)).EnsureSuccessStatusCode();
 
         var entries = await AwaitEntriesAsync(clientId, 2);
 
@@ -44,7 +45,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         Assert.Equal([clientId], change.GetProperty("clientIds").EnumerateArray().Select(c => c.GetString()));
         Assert.Equal($"/clients/{clientId}", change.GetProperty("path").GetString());
         Assert.Equal(200, change.GetProperty("status").GetInt32());
-        Assert.Equal("Renamed " + clientId, JsonDocument.Parse(change.GetProperty("body").GetString()!).RootElement.GetProperty("name").GetString());
+        Assert.Equal($"{{\"name\":\"Renamed {clientId}\"}}", change.GetProperty("body").GetString());
         Assert.Equal("POST /clients", entries[1].GetProperty("action").GetString());
         Assert.True(entries[0].GetProperty("entryId").GetInt64() > entries[1].GetProperty("entryId").GetInt64());
     }
@@ -114,6 +115,24 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
             Patience, () => $"{entries.Count} entries");
 
         Assert.Equal(AuditTrail.RefusalsPerMinute, entries.Count(e => e.GetProperty("status").GetInt32() == 403));
+    }
+
+    [Fact]
+    public async Task A_request_about_a_job_by_its_id_names_the_jobs_client()
+    {
+        var clientId = TestClients.NewId("auditjob");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var scheduled = await fixture.Http.PostAsJsonAsync("/batch/schedule", new
+        {
+            clientId, kpiCodes = new[] { "POF" }, schedule = new { frequency = "daily", time = "02:00" },
+        });
+        var jobId = (await scheduled.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString();
+        (await fixture.Http.DeleteAsync($"/batch/jobs/{jobId}")).EnsureSuccessStatusCode();
+
+        var entries = await AwaitEntriesAsync(clientId, 3);
+
+        Assert.Equal(["DELETE /batch/jobs/{jobId}", "POST /batch/schedule", "POST /clients"], entries.Select(e => e.GetProperty("action").GetString()));
+        Assert.Equal($"/batch/jobs/{jobId}", entries[0].GetProperty("path").GetString());
     }
 
     [Fact]

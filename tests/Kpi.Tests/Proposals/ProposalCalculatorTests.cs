@@ -228,7 +228,7 @@ public sealed class ProposalCalculatorTests
 
         Assert.Equal(new RetentionPlan(90, true, null), proposal.Retention.StagedSourceData);
         Assert.Equal(450m, proposal.Infrastructure.Storage.ActiveDatabase.Gb);
-        Assert.Equal(5m * 5 * 365, proposal.Infrastructure.Storage.ArchivedData.Gb);
+        Assert.Equal(5m * (5 * 365 - 90), proposal.Infrastructure.Storage.ArchivedData.Gb);
     }
 
     [Fact]
@@ -323,7 +323,7 @@ public sealed class ProposalCalculatorTests
             ["kpis[0].kpiCode: 'OTD' is not one of the proposal's KPIs",
              "kpis[2].kpiCode: 'POF' is answered twice",
              "kpis[3].complexity: 'MINE' is the client's own KPI; out of the box is for catalog KPIs",
-             "kpis[4].estimatedHours: Rbac is a fixed price; estimated hours go with dynamicRbac only"],
+             "kpis[4].estimatedHours: rbac is a fixed price; estimated hours go with dynamicRbac only"],
             problems);
     }
 
