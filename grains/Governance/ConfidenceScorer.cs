@@ -7,6 +7,7 @@ namespace AnalyticsEngine.Governance;
 /// A heuristic confidence score for one KPI value, with its reasons in words. It starts from full confidence and takes
 /// away for what makes a value less certain:
 /// <list type="bullet">
+/// <item>no data: no row at all of an object model the KPI reads has been received for the client, 0.5;</item>
 /// <item>a small sample: fewer than <see cref="FullSample"/> events in the bucket, up to 0.5 for none (not for a KPI
 /// of snapshot objects alone, whose value is every record's latest state, however few changed in the bucket);</item>
 /// <item>an open bucket, 0.1: late events may still change it;</item>
@@ -24,6 +25,7 @@ public static class ConfidenceScorer
     public const double HighConfidence = 0.85;
 
     private const double SmallSamplePenalty = 0.5;
+    private const double NoDataPenalty = 0.5;
     private const double OpenBucketPenalty = 0.1;
     // More than the distance from full confidence to the review threshold: an unusual value is always flagged.
     private const double UnusualValuePenalty = 0.35;
@@ -43,6 +45,14 @@ public static class ConfidenceScorer
         var bucket = value.Granularity.ToString().ToLowerInvariant();
         var score = 1.0;
         var reasons = new List<string>();
+        // A value over an object model of which no row has come at all stands on nothing (a count of nothing is 0).
+        var neverReceived = value.AsOf.Where(p => p.Sequence == 0).Select(p => p.ObjectModel).ToList();
+        if (neverReceived.Count > 0)
+        {
+            score -= NoDataPenalty;
+            reasons.Add($"no {string.Join(" or ", neverReceived)} rows have been received for this client yet");
+        }
+
         if (readsEvents && value.EventCount < FullSample)
         {
             score -= SmallSamplePenalty * (1 - (double)value.EventCount / FullSample);

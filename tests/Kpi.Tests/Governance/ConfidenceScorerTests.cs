@@ -7,9 +7,9 @@ public sealed class ConfidenceScorerTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 2, 0, 0, 0, TimeSpan.Zero);
 
-    private static KpiValue Day(int index, double? value, long events = 100, bool final = true) => new(
+    private static KpiValue Day(int index, double? value, long events = 100, bool final = true, long received = 5_000) => new(
         "acme", "POF", Granularity.Day, Start.AddDays(index), Start.AddDays(index + 1), value, value is null ? "no orders" : null, [],
-        1, final, null, [], events);
+        1, final, null, [new SourcePosition("orders", received)], events);
 
     [Fact]
     public void A_final_value_of_a_full_sample_in_line_with_its_neighbours_has_full_confidence()
@@ -78,6 +78,15 @@ public sealed class ConfidenceScorerTests
 
         Assert.Equal(1.0, confidence.Score);
         Assert.Equal("High confidence (100%): the day is final.", confidence.Explanation);
+    }
+
+    [Fact]
+    public void A_value_over_an_object_model_of_which_nothing_has_come_is_flagged()
+    {
+        var confidence = ConfidenceScorer.Score(Day(0, 0, events: 0, received: 0), [], readsEvents: false)!;
+
+        Assert.Equal(0.5, confidence.Score);
+        Assert.Equal("Low confidence (50%): no orders rows have been received for this client yet.", confidence.Explanation);
     }
 
     [Fact]
