@@ -29,8 +29,9 @@ public sealed class AuditedWithoutBody
 /// <see cref="AuditWriter"/> once the response has gone, so no caller waits for it.
 /// </summary>
 /// <remarks>
-/// Refusals are not rate-limited (the limiter runs after authorization), so of an actor's refused requests at most
-/// <see cref="RefusalsPerMinute"/> a minute are recorded; the rest are counted (<c>ae.audit.refusals_not_recorded</c>).
+/// Some refusals are not rate-limited (the limiter runs after authorization, and a 429 is its own), so of an actor's
+/// requests refused with 403, 413, 415 or 429 at most <see cref="RefusalsPerMinute"/> a minute are recorded; the rest
+/// are counted (<c>ae.audit.refusals_not_recorded</c>).
 /// Paths are kept to <see cref="MaxPathLength"/> characters, and only well-formed client ids.
 /// </remarks>
 public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
@@ -97,7 +98,7 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
             context.Response.OnCompleted(() =>
             {
                 var status = context.Response.StatusCode;
-                if (IsSuccess(status) || _refusals.AttemptAcquire(actor).IsAcquired)
+                if (!IsUnmetered(status) || _refusals.AttemptAcquire(actor).IsAcquired)
                 {
                     var clientIds = context.Items[ClientIdsItem] as IReadOnlyList<string> ?? named;
                     writer.Write(new AuditEntry(
@@ -115,6 +116,12 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
     }
 
     private static bool IsSuccess(int status) => status is >= 200 and < 300;
+
+    /// <summary>
+    /// A refusal given before the per-client rate limiter meters the request, or by it: for want of a role (403), of a
+    /// body too large (413) or of an unsupported one (415), or for too many requests (429).
+    /// </summary>
+    private static bool IsUnmetered(int status) => status is 403 or 413 or 415 or 429;
 
     private static bool IsChange(string method) =>
         HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);

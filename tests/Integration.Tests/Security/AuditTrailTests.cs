@@ -95,7 +95,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
     }
 
     [Fact]
-    public async Task Of_an_actors_refusals_sixty_a_minute_are_recorded()
+    public async Task Of_an_actors_refusals_for_want_of_a_role_sixty_a_minute_are_recorded()
     {
         var clientId = TestClients.NewId("auditcap");
         await TestClients.CreateAsync(fixture.Http, clientId);
