@@ -44,11 +44,12 @@ public static class ReviewsApi
     }
 
     /// <summary>
-    /// <c>GET /clients/{clientId}/reviews?from=&amp;to=&amp;granularity=&amp;kpiCode=&amp;status=</c>: the client's selected KPIs
-    /// (or <c>kpiCode</c>) in <c>[from, to)</c> by minute, hour, day (the default), week or month.
+    /// <c>GET /clients/{clientId}/reviews?from=&amp;to=&amp;granularity=&amp;kpiCode=&amp;status=&amp;threshold=</c>: the client's
+    /// selected KPIs (or <c>kpiCode</c>) in <c>[from, to)</c> by minute, hour, day (the default), week or month, flagged below
+    /// <c>threshold</c> (0.7 unless given).
     /// </summary>
     private static async Task<IResult> ListAsync(
-        string clientId, string? from, string? to, string? granularity, string? kpiCode, string? status, IClusterClient cluster)
+        string clientId, string? from, string? to, string? granularity, string? kpiCode, string? status, double? threshold, IClusterClient cluster)
     {
         var problems = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
             .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
@@ -69,6 +70,11 @@ public static class ReviewsApi
             }
         }
 
+        if (threshold is not null && !(threshold > 0 && threshold <= 1))
+        {
+            problems.Add($"threshold: give a confidence from more than 0 to 1, below which values are flagged; it is {threshold}");
+        }
+
         if (problems.Count > 0)
         {
             return Problems.Validation(problems);
@@ -82,7 +88,7 @@ public static class ReviewsApi
         }
 
         var list = await cluster.GetGrain<IReviewGrain>(0).List(
-            new ReviewListRequest(clientId, query!.From, query.To, (Granularity)query.Granularity, kpiCode, wanted));
+            new ReviewListRequest(clientId, query!.From, query.To, (Granularity)query.Granularity, kpiCode, wanted, threshold));
         return list.Error is { } error ? KpiResults.Problem(error) : TypedResults.Ok(new ReviewListView(list.Threshold, list.Items));
     }
 

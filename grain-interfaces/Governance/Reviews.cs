@@ -62,7 +62,10 @@ public sealed record ReviewItem(
     [property: Id(3)] ReviewStatus Status,
     [property: Id(4)] ReviewRecord? Decision);
 
-/// <summary>Which values to list for review: a client's selected KPIs (or one of its KPIs) in <c>[From, To)</c>.</summary>
+/// <summary>
+/// Which values to list for review: a client's selected KPIs (or one of its KPIs) in <c>[From, To)</c>, flagged below
+/// <see cref="Threshold"/> (the scorer's review threshold when null).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ae.ReviewListRequest")]
 public sealed record ReviewListRequest(
     [property: Id(0)] string ClientId,
@@ -70,7 +73,8 @@ public sealed record ReviewListRequest(
     [property: Id(2)] DateTimeOffset To,
     [property: Id(3)] Granularity Granularity,
     [property: Id(4)] string? KpiCode = null,
-    [property: Id(5)] ReviewStatus? Status = null);
+    [property: Id(5)] ReviewStatus? Status = null,
+    [property: Id(6)] double? Threshold = null);
 
 /// <summary>The review list, or why there is none (the query path's error, e.g. an unknown client or a range too long).</summary>
 [GenerateSerializer, Immutable, Alias("ae.ReviewList")]

@@ -87,7 +87,7 @@ public static class ConfidenceScorer
             string.Create(CultureInfo.InvariantCulture, $"{level} confidence ({score * 100:0}%): {why}."));
     }
 
-    public static bool IsFlagged(ValueConfidence? confidence) => confidence is { Score: < ReviewThreshold };
+    public static bool IsFlagged(ValueConfidence? confidence, double threshold = ReviewThreshold) => confidence is not null && confidence.Score < threshold;
 
     /// <summary>Outside Tukey's fences of the neighbours: below Q1 − 1.5 IQR or above Q3 + 1.5 IQR.</summary>
     private static bool IsUnusual(double value, double[] neighbours)

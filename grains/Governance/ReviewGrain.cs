@@ -21,9 +21,10 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
     {
         ArgumentNullException.ThrowIfNull(request);
         var (scored, error) = await ScoreAsync(request.ClientId, request.KpiCode, request.From, request.To, request.Granularity);
+        var threshold = request.Threshold ?? ConfidenceScorer.ReviewThreshold;
         if (error is not null)
         {
-            return new ReviewList([], error, ConfidenceScorer.ReviewThreshold);
+            return new ReviewList([], error, threshold);
         }
 
         // From the start of the first bucket, which holds 'from' and may start before it.
@@ -31,10 +32,10 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         var decisions = (await store.ListAsync(request.ClientId, request.Granularity, first, request.To))
             .ToDictionary(d => (d.KpiCode, d.BucketStart));
         var items = scored
-            .Select(s => Item(s.Value, s.Confidence, decisions.GetValueOrDefault((s.Value.KpiCode, s.Value.BucketStart))))
+            .Select(s => Item(s.Value, s.Confidence, decisions.GetValueOrDefault((s.Value.KpiCode, s.Value.BucketStart)), threshold))
             .Where(item => (item.Flagged || item.Decision is not null) && (request.Status is null || item.Status == request.Status))
             .ToList();
-        return new ReviewList(items, null, ConfidenceScorer.ReviewThreshold);
+        return new ReviewList(items, null, threshold);
     }
 
     public async Task<ReviewDecisionOutcome> Decide(string clientId, ReviewDecisionRequest request, string reviewer)
@@ -71,16 +72,16 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
             clientId, value.KpiCode, request.Granularity, value.BucketStart, request.Decision, request.Notes, reviewer, DateTimeOffset.UtcNow,
             value.Value, value.EventCount);
         await store.SaveAsync(decision);
-        return new ReviewDecisionOutcome(Item(value, confidence, decision), [], null);
+        return new ReviewDecisionOutcome(Item(value, confidence, decision, ConfidenceScorer.ReviewThreshold), [], null);
     }
 
-    private static ReviewItem Item(KpiValue value, ValueConfidence? confidence, ReviewRecord? decision)
+    private static ReviewItem Item(KpiValue value, ValueConfidence? confidence, ReviewRecord? decision, double threshold)
     {
         // A decision holds for the value it was made on; one the bucket has since changed from waits for a new one.
         var holds = decision is not null && decision.ReviewedEventCount == value.EventCount && SameValue(decision.ReviewedValue, value.Value);
         var status = !holds ? ReviewStatus.Pending : decision!.Decision == ReviewDecision.Approved ? ReviewStatus.Approved : ReviewStatus.Rejected;
         // The same instant as the value's, written in its offset (the store reads it back in UTC).
-        return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence), status, decision is null ? null : decision with { BucketStart = value.BucketStart });
+        return new ReviewItem(value, confidence, ConfidenceScorer.IsFlagged(confidence, threshold), status, decision is null ? null : decision with { BucketStart = value.BucketStart });
     }
 
     /// <summary>

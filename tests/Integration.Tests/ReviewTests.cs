@@ -51,6 +51,9 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         Assert.Equal(0.55, confidence.GetProperty("score").GetDouble());
         Assert.Equal("low", confidence.GetProperty("level").GetString());
         Assert.Equal("Low confidence (55%): only 3 events in this day (30 make a full sample).", confidence.GetProperty("explanation").GetString());
+        var lenient = await ListAsync(clientId, "&threshold=0.5");
+        Assert.Empty(lenient.GetProperty("items").EnumerateArray());
+        Assert.Equal(0.5, lenient.GetProperty("threshold").GetDouble());
     }
 
     [Fact]
@@ -106,6 +109,7 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         using var unknownKpi = await DecideAsync(clientId, new { kpiCode = "NOPE", granularity = "day", bucketStart = ThinDay, decision = "rejected" });
         using var byAnalyst = await DecideAsync(clientId, new { kpiCode = "OTD", granularity = "day", bucketStart = ThinDay, decision = "approved" }, analyst);
         using var badStatus = await fixture.Http.GetAsync($"/clients/{clientId}/reviews?{Range}&status=done");
+        using var badThreshold = await fixture.Http.GetAsync($"/clients/{clientId}/reviews?{Range}&threshold=1.5");
         using var wholeRange = await fixture.Http.GetAsync($"/clients/{clientId}/reviews?{Range.Replace("granularity=day", "granularity=range", StringComparison.Ordinal)}");
 
         Assert.Equal(HttpStatusCode.BadRequest, misaligned.StatusCode);
@@ -117,6 +121,7 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, unknownKpi.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, byAnalyst.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badStatus.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badThreshold.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, wholeRange.StatusCode);
         Assert.Equal("pending", (await ListAsync(clientId)).GetProperty("items")[0].GetProperty("status").GetString());
     }
