@@ -57,6 +57,7 @@ public static class SiloHosting
         services.AddSingleton<BatchStore>();
         services.AddSingleton<AuditStore>();
         services.AddSingleton<ReviewStore>();
+        services.AddSingleton<DataCompleteness>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
         services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();

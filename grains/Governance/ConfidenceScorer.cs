@@ -8,6 +8,7 @@ namespace AnalyticsEngine.Governance;
 /// away for what makes a value less certain:
 /// <list type="bullet">
 /// <item>no data: no row at all of an object model the KPI reads has been received for the client, 0.5;</item>
+/// <item>incomplete rows: 0.3 times the share of the bucket's rows that lack an optional field the KPI reads;</item>
 /// <item>a small sample: fewer than <see cref="FullSample"/> events in the bucket, up to 0.5 for none (not for a KPI
 /// of snapshot objects alone, whose value is every record's latest state, however few changed in the bucket);</item>
 /// <item>an open bucket, 0.1: late events may still change it;</item>
@@ -26,6 +27,7 @@ public static class ConfidenceScorer
 
     private const double SmallSamplePenalty = 0.5;
     private const double NoDataPenalty = 0.5;
+    private const double IncompletePenalty = 0.3;
     private const double OpenBucketPenalty = 0.1;
     // More than the distance from full confidence to the review threshold: an unusual value is always flagged.
     private const double UnusualValuePenalty = 0.35;
@@ -33,7 +35,8 @@ public static class ConfidenceScorer
     /// <param name="value">The value to score.</param>
     /// <param name="before">The values of the buckets before it, oldest first (only the last <see cref="Neighbours"/> count).</param>
     /// <param name="readsEvents">Whether the KPI reads an event object (a small sample of events then means a less certain value).</param>
-    public static ValueConfidence? Score(KpiValue value, IReadOnlyList<KpiValue> before, bool readsEvents)
+    /// <param name="completeness">How many of the bucket's rows lack a field the KPI reads, when it reads optional ones.</param>
+    public static ValueConfidence? Score(KpiValue value, IReadOnlyList<KpiValue> before, bool readsEvents, BucketCompleteness? completeness = null)
     {
         ArgumentNullException.ThrowIfNull(value);
         ArgumentNullException.ThrowIfNull(before);
@@ -51,6 +54,14 @@ public static class ConfidenceScorer
         {
             score -= NoDataPenalty;
             reasons.Add($"no {string.Join(" or ", neverReceived)} rows have been received for this client yet");
+        }
+
+        if (completeness is { Rows: > 0, Incomplete: > 0 } data)
+        {
+            var missing = (double)data.Incomplete / data.Rows;
+            score -= IncompletePenalty * missing;
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{data.Incomplete:N0} of its {data.Rows:N0} rows lack {string.Join(" or ", data.Fields)} ({100 * (1 - missing):0}% complete)"));
         }
 
         if (readsEvents && value.EventCount < FullSample)

@@ -1,6 +1,7 @@
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Kpi.Formula;
 using AnalyticsEngine.Query;
 using Orleans.Concurrency;
@@ -13,7 +14,7 @@ namespace AnalyticsEngine.Governance;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
+public sealed class ReviewGrain(ReviewStore store, DataCompleteness completeness) : Grain, IReviewGrain
 {
     public const int MaxNotesLength = 2000;
 
@@ -153,15 +154,23 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         }
 
         var scored = new List<(KpiValue, ValueConfidence?)>();
-        foreach (var values in results.Select(r => r.Series.Single().Values))
+        foreach (var values in results.Select(r => r.Series.Single().Values).Where(v => v.Count > 0))
         {
-            var readsEvents = values.Count > 0 && ReadsEvents(client, values[0].KpiCode);
+            var formula = FormulaOf(client, values[0].KpiCode);
+            var readsEvents = formula?.ObjectModels.Any(code => BuiltInCatalog.ObjectModelsByCode[code].Kind == ObjectKind.Event) ?? false;
+            // The buckets the query path cut, from the first value's start to the last one's end.
+            var boundaries = QueryBuckets.Compute(
+                ZoneIds.ZoneOf(client), (QueryGranularity)granularity, TimeTicks.Of(values[0].BucketStart), TimeTicks.Of(values[^1].BucketEnd), int.MaxValue - 2);
+            var rowsMissingFields = formula is null || boundaries is null
+                ? new Dictionary<long, BucketCompleteness>()
+                : await completeness.ReadAsync(clientId, formula, boundaries);
             for (var i = 0; i < values.Count; i++)
             {
                 if (values[i].BucketEnd > from)
                 {
                     var before = Math.Min(i, ConfidenceScorer.Neighbours);
-                    scored.Add((values[i], ConfidenceScorer.Score(values[i], [.. values.Skip(i - before).Take(before)], readsEvents)));
+                    scored.Add((values[i], ConfidenceScorer.Score(
+                        values[i], [.. values.Skip(i - before).Take(before)], readsEvents, rowsMissingFields.GetValueOrDefault(TimeTicks.Of(values[i].BucketStart)))));
                 }
             }
         }
@@ -183,8 +192,6 @@ public sealed class ReviewGrain(ReviewStore store) : Grain, IReviewGrain
         return from - QueryRange.Earliest > span ? from - span : QueryRange.Earliest;
     }
 
-    private static bool ReadsEvents(ClientConfig client, string kpiCode) =>
-        ClientKpis.Find(client, kpiCode) is { } kpi
-        && KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode).Formula is { } formula
-        && formula.ObjectModels.Any(code => BuiltInCatalog.ObjectModelsByCode[code].Kind == ObjectKind.Event);
+    private static CompiledFormula? FormulaOf(ClientConfig client, string kpiCode) =>
+        ClientKpis.Find(client, kpiCode) is { } kpi ? KpiFormula.Compile(kpi.Formula, BuiltInCatalog.ObjectModelsByCode).Formula : null;
 }

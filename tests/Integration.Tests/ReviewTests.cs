@@ -99,6 +99,25 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task Rows_that_lack_a_field_the_kpi_reads_lower_its_confidence()
+    {
+        var clientId = TestClients.NewId("reviewnull");
+        await TestClients.CreateAsync(fixture.Http, clientId, "Europe/Berlin", "OTD");
+        (await fixture.Http.PostAsJsonAsync($"/clients/{clientId}/custom-kpis", new
+        {
+            code = "DHL_SHARE", name = "DHL share", formula = "100 * count(orders) filter (where orders.carrier = 'DHL') / count(orders)",
+        })).EnsureSuccessStatusCode();
+        var orders = TestOrder.Random(40, FullDay.AddHours(10), 14).Select((o, i) => i % 4 == 0 ? o with { carrier = null } : o).ToList();
+        await TestClients.PostOrdersAsync(fixture.Http, clientId, orders);
+
+        var list = await ListAsync(clientId, "&kpiCode=DHL_SHARE&threshold=0.99");
+
+        var confidence = Assert.Single(list.GetProperty("items").EnumerateArray()).GetProperty("confidence");
+        Assert.Equal(0.92, confidence.GetProperty("score").GetDouble());
+        Assert.Equal("High confidence (92%): 10 of its 40 rows lack orders.carrier (75% complete).", confidence.GetProperty("explanation").GetString());
+    }
+
+    [Fact]
     public async Task A_decision_must_name_a_bucket_where_it_starts_and_only_admins_decide()
     {
         var clientId = await ClientWithTwoDaysAsync();

@@ -81,6 +81,17 @@ public sealed class ConfidenceScorerTests
     }
 
     [Fact]
+    public void Rows_that_lack_a_field_the_kpi_reads_lower_the_score_by_their_share()
+    {
+        var confidence = ConfidenceScorer.Score(Day(0, 80), [], readsEvents: true, new BucketCompleteness(100, 40, ["orders.carrier"]))!;
+        var complete = ConfidenceScorer.Score(Day(0, 80), [], readsEvents: true, new BucketCompleteness(100, 0, ["orders.carrier"]))!;
+
+        Assert.Equal(0.88, confidence.Score);
+        Assert.Equal("High confidence (88%): 40 of its 100 rows lack orders.carrier (60% complete).", confidence.Explanation);
+        Assert.Equal(1.0, complete.Score);
+    }
+
+    [Fact]
     public void A_value_over_an_object_model_of_which_nothing_has_come_is_flagged()
     {
         var confidence = ConfidenceScorer.Score(Day(0, 0, events: 0, received: 0), [], readsEvents: false)!;
