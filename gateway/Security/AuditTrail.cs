@@ -29,9 +29,10 @@ public sealed class AuditedWithoutBody
 /// <see cref="AuditWriter"/> once the response has gone, so no caller waits for it.
 /// </summary>
 /// <remarks>
-/// Some refusals are not rate-limited (the limiter runs after authorization, and a 429 is its own), so of an actor's
-/// requests refused with 403, 413, 415 or 429 at most <see cref="RefusalsPerMinute"/> a minute are recorded; the rest
-/// are counted (<c>ae.audit.refusals_not_recorded</c>).
+/// Some refusals are not rate-limited (the limiter runs after authorization, and a 429 is its own). Rather than tell
+/// them apart from the 403s and 415s given after the limiter, every request refused with 403, 413, 415 or 429 counts:
+/// of an actor's, at most <see cref="RefusalsPerMinute"/> a minute are recorded, and the rest are counted
+/// (<c>ae.audit.refusals_not_recorded</c>).
 /// Paths are kept to <see cref="MaxPathLength"/> characters, and only well-formed client ids.
 /// </remarks>
 public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
@@ -68,8 +69,9 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
         }
 
         var request = context.Request;
+        // A chunked body (no Content-Length: HttpClient's JsonContent) is kept too; the endpoint's own limit bounds it.
         var keepBody = endpoint.Metadata.GetMetadata<AuditedWithoutBody>() is null
-            && request.ContentLength is > 0 and <= GatewaySecurity.MaxJsonBodyBytes
+            && request.ContentLength is null or (> 0 and <= GatewaySecurity.MaxJsonBodyBytes)
             && request.HasJsonContentType();
         if (keepBody)
         {
@@ -126,7 +128,19 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
     private static bool IsChange(string method) =>
         HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
 
-    private static string Cut(string text) => text.Length <= MaxPathLength ? text : text[..MaxPathLength] + "…";
+    private static string Cut(string text) => Cut(text, MaxPathLength);
+
+    /// <summary>The text, or its first <paramref name="length"/> characters and "…", never ending inside a surrogate pair.</summary>
+    internal static string Cut(string text, int length)
+    {
+        if (text.Length <= length)
+        {
+            return text;
+        }
+
+        var end = char.IsHighSurrogate(text[length - 1]) ? length - 1 : length;
+        return text[..end] + "…";
+    }
 
     /// <summary>The endpoint's route pattern; a group's own route ("/clients/" of POST /clients) without its trailing slash.</summary>
     private static string? RouteOf(Endpoint endpoint) =>
@@ -157,11 +171,11 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
         {
             request.Body.Position = 0;
             using var document = await JsonDocument.ParseAsync(request.Body);
-            var compact = JsonSerializer.Serialize(document.RootElement, Compact);
-            return compact.Length <= MaxBodyBytes ? compact : compact[..MaxBodyBytes] + "…";
+            return Cut(JsonSerializer.Serialize(document.RootElement, Compact), MaxBodyBytes);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or JsonException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Not UTF-8 JSON, or a string the writer refuses (a lone surrogate): the change stands, its body is not kept.
             return null;
         }
     }

@@ -7,15 +7,19 @@ namespace AnalyticsEngine.Gateway.Security;
 
 /// <summary>
 /// Writes audit entries in the background, in batches of up to <see cref="MaxBatch"/> per grain call, in the order
-/// requests ended: a request's connection never waits for its entry, and a burst costs a few round trips. Entries wait
-/// in a queue of <see cref="Capacity"/>; one that finds it full, or whose write fails, is logged with its action, path,
-/// actor and status and counted (<c>ae.audit.write_failures</c>): the change it describes has happened, so it is not
-/// undone. On shutdown the queue is written out before the gateway stops.
+/// requests ended: a request's connection never waits for its entry, and a burst costs a few round trips. A batch that
+/// fails is written again entry by entry. Entries wait in a queue of <see cref="Capacity"/>; one that finds it full,
+/// or whose write fails twice, is logged with its action, path, actor and status and counted
+/// (<c>ae.audit.write_failures</c>): the change it describes has happened, so it is not undone. On shutdown the queue
+/// is closed and written out before the gateway stops.
 /// </summary>
 public sealed partial class AuditWriter(IClusterClient cluster, ILogger<AuditWriter> logger) : BackgroundService
 {
-    public const int Capacity = 10_000;
+    public const int Capacity = 5_000;
     public const int MaxBatch = 500;
+
+    /// <summary>A batch ends past this many characters of paths and bodies, so one grain call stays a few MB.</summary>
+    public const int MaxBatchChars = 2_000_000;
 
     private static readonly Meter Meter = new(Telemetry.MeterName);
     private static readonly Counter<long> WriteFailures =
@@ -30,51 +34,66 @@ public sealed partial class AuditWriter(IClusterClient cluster, ILogger<AuditWri
     {
         if (!_queue.Writer.TryWrite(entry))
         {
+            // Full, or closed because the gateway is stopping and has written out its queue.
             Failed(null, [entry]);
         }
     }
 
     public void CountRefusalNotRecorded() => RefusalsNotRecorded.Add(1);
 
+    /// <summary>Closes the queue, so that what is in it is written out and what comes after is logged as not written.</summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        return base.StopAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<AuditEntry>(MaxBatch);
-        // Stopping ends the wait for more, not the writing of what is queued.
-        try
+        // Until the queue is closed and empty: stopping ends the intake (StopAsync), not the writing of what is queued.
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
-            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+            batch.Clear();
+            var chars = 0L;
+            while (batch.Count < MaxBatch && chars < MaxBatchChars && _queue.Reader.TryRead(out var entry))
             {
-                await WriteQueuedAsync(batch);
+                batch.Add(entry);
+                chars += entry.Path.Length + (entry.Body?.Length ?? 0);
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            await WriteQueuedAsync(batch);
+
+            await WriteAsync(batch);
         }
     }
 
-    private async Task WriteQueuedAsync(List<AuditEntry> batch)
+    /// <summary>Writes the batch in one transaction; if that fails, each entry alone, so one that cannot be stored loses only itself.</summary>
+    private async Task WriteAsync(List<AuditEntry> batch)
     {
-        while (true)
+        var audit = cluster.GetGrain<IAuditGrain>(0);
+        try
         {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var entry))
-            {
-                batch.Add(entry);
-            }
+            await audit.Record([.. batch]);
+            return;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException && batch.Count == 1)
+        {
+            Failed(e, batch);
+            return;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogBatchRetried(e, batch.Count);
+        }
 
-            if (batch.Count == 0)
-            {
-                return;
-            }
-
+        foreach (var entry in batch)
+        {
             try
             {
-                await cluster.GetGrain<IAuditGrain>(0).Record([.. batch]);
+                await audit.Record([entry]);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                Failed(e, batch);
+                Failed(e, [entry]);
             }
         }
     }
@@ -87,6 +106,9 @@ public sealed partial class AuditWriter(IClusterClient cluster, ILogger<AuditWri
             LogWriteFailed(exception, entry.Action, entry.Path, entry.Actor, entry.Status);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} audit entries could not be written; writing them one by one")]
+    private partial void LogBatchRetried(Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not write the audit entry of {Action} ({Path}) by '{Actor}', answered {Status}")]
     private partial void LogWriteFailed(Exception? exception, string action, string path, string actor, int status);

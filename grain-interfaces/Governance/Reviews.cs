@@ -87,6 +87,7 @@ public sealed record ReviewList(
 /// <param name="EventCount">
 /// The event count of the value the reviewer read: when given, the decision is refused if the bucket has changed since.
 /// </param>
+/// <param name="Value">The value the reviewer read: when given, the decision is refused if the bucket's value is another now.</param>
 [GenerateSerializer, Immutable, Alias("ae.ReviewDecisionRequest")]
 public sealed record ReviewDecisionRequest(
     [property: Id(0), JsonRequired] string KpiCode,
@@ -94,7 +95,8 @@ public sealed record ReviewDecisionRequest(
     [property: Id(2), JsonRequired] DateTimeOffset BucketStart,
     [property: Id(3), JsonRequired] ReviewDecision Decision,
     [property: Id(4)] string? Notes = null,
-    [property: Id(5)] long? EventCount = null);
+    [property: Id(5)] long? EventCount = null,
+    [property: Id(6)] double? Value = null);
 
 /// <summary>
 /// The decision as stored, or why it was refused: "field: message" lines, the query path's error, or

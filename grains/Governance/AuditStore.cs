@@ -95,6 +95,25 @@ public sealed class AuditStore(NpgsqlDataSource dataSource)
         return new AuditPage(records, null);
     }
 
-    // PostgreSQL text cannot hold NUL; the gateway refuses it in what it accepts, but a refused request is audited too.
-    private static string Storable(string text) => text.Replace('\0', '\uFFFD');
+    /// <summary>
+    /// The text with what PostgreSQL text cannot hold replaced by U+FFFD: NUL, and a surrogate without its pair (which
+    /// has no UTF-8). The gateway refuses them in what it accepts, but a refused request is audited too.
+    /// </summary>
+    internal static string Storable(string text)
+    {
+        char[]? copy = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var paired = char.IsHighSurrogate(c) ? i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
+                : char.IsLowSurrogate(c) ? i > 0 && char.IsHighSurrogate(text[i - 1])
+                : c != '\0';
+            if (!paired)
+            {
+                (copy ??= text.ToCharArray())[i] = '\uFFFD';
+            }
+        }
+
+        return copy is null ? text : new string(copy);
+    }
 }

@@ -64,7 +64,7 @@ public sealed class ReviewGrain(ReviewStore store, DataCompleteness completeness
                 null);
         }
 
-        if (request.EventCount is { } read && read != value.EventCount)
+        if ((request.EventCount is { } read && read != value.EventCount) || (request.Value is { } seen && !SameValue(seen, value.Value)))
         {
             return new ReviewDecisionOutcome(null, [], null, value);
         }
@@ -154,6 +154,7 @@ public sealed class ReviewGrain(ReviewStore store, DataCompleteness completeness
         }
 
         var scored = new List<(KpiValue, ValueConfidence?)>();
+        DataCompleteness.Counter? counter = null;
         foreach (var values in results.Select(r => r.Series.Single().Values).Where(v => v.Count > 0))
         {
             var formula = FormulaOf(client, values[0].KpiCode);
@@ -161,9 +162,15 @@ public sealed class ReviewGrain(ReviewStore store, DataCompleteness completeness
             // The buckets the query path cut, from the first value's start to the last one's end.
             var boundaries = QueryBuckets.Compute(
                 ZoneIds.ZoneOf(client), (QueryGranularity)granularity, TimeTicks.Of(values[0].BucketStart), TimeTicks.Of(values[^1].BucketEnd), int.MaxValue - 2);
-            var rowsMissingFields = formula is null || boundaries is null
+            counter ??= boundaries is null ? null : completeness.Begin(clientId, boundaries);
+            var rowsMissingFields = formula is null || counter is null
                 ? new Dictionary<long, BucketCompleteness>()
-                : await completeness.ReadAsync(clientId, formula, boundaries);
+                : await counter.CountAsync(formula);
+            if (rowsMissingFields is null)
+            {
+                return ([], new QueryError(QueryErrorKind.Timeout,
+                    "Counting the rows that lack a field the KPIs read took longer than a query may (or found no free turn in time); ask for a shorter range."));
+            }
             for (var i = 0; i < values.Count; i++)
             {
                 if (values[i].BucketEnd > from)

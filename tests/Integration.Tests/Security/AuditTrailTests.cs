@@ -136,6 +136,26 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_long_path_is_cut_between_characters_and_recorded()
+    {
+        var clientId = TestClients.NewId("auditlong");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        var actor = "long-" + clientId;
+        using var editor = fixture.CreateClient(fixture.Token(Roles.Admin, clientId, subject: actor));
+        // An emoji (two UTF-16 characters) across the cut: half of it would be text PostgreSQL cannot store.
+        var path = $"/clients/{new string('a', AuditTrail.MaxPathLength - "/clients/".Length - 1)}%F0%9F%98%80";
+        using var refused = await editor.PutAsJsonAsync(path, new { name = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        (await editor.PutAsJsonAsync($"/clients/{clientId}", new { name = "After the long one" })).EnsureSuccessStatusCode();
+
+        var entries = new List<JsonElement>();
+        await Eventually.HoldsAsync(async () => (entries = await EntriesAsync($"actor={actor}")).Count >= 2, Patience, () => $"{entries.Count} entries");
+
+        var cut = entries.Single(e => e.GetProperty("status").GetInt32() == 400).GetProperty("path").GetString()!;
+        Assert.Equal("/clients/" + new string('a', AuditTrail.MaxPathLength - "/clients/".Length - 1) + "…", cut);
+    }
+
+    [Fact]
     public async Task A_request_without_a_valid_token_is_not_recorded()
     {
         var clientId = TestClients.NewId("auditanon");

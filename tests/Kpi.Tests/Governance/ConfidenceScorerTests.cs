@@ -120,3 +120,17 @@ public sealed class ReviewDecisionTests
     public void A_decision_holds_for_the_same_value_to_within_rounding(double? reviewed, double? now, bool same) =>
         Assert.Equal(same, ReviewGrain.SameValue(reviewed, now));
 }
+
+public sealed class AuditStorageTests
+{
+    // Built in code: an attribute's string cannot carry a lone surrogate.
+    [Fact]
+    public void Text_postgresql_cannot_hold_is_replaced()
+    {
+        Assert.Equal("plain", AuditStore.Storable("plain"));
+        Assert.Equal("a\uFFFDb", AuditStore.Storable("a\0b"));
+        Assert.Equal("pair \ud83d\ude00 kept", AuditStore.Storable("pair \ud83d\ude00 kept"));
+        Assert.Equal("lone high \uFFFD", AuditStore.Storable("lone high " + '\ud83d'));
+        Assert.Equal("\uFFFD lone low", AuditStore.Storable('\ude00' + " lone low"));
+    }
+}
