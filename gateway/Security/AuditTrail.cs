@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Governance;
 using Microsoft.AspNetCore.SignalR;
@@ -46,14 +45,6 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
 
     /// <summary>Where <see cref="ClientAccessFilter"/> leaves the client ids it checked, body ones included.</summary>
     internal const string ClientIdsItem = "ae.audit.clientIds";
-
-    private readonly PartitionedRateLimiter<string> _refusals = PartitionedRateLimiter.Create<string, string>(actor =>
-        RateLimitPartition.GetFixedWindowLimiter(actor, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = RefusalsPerMinute,
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }));
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -100,16 +91,12 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
             context.Response.OnCompleted(() =>
             {
                 var status = context.Response.StatusCode;
-                if (!IsUnmetered(status) || _refusals.AttemptAcquire(actor).IsAcquired)
+                if (!IsUnmetered(status) || writer.TryRecordRefusal(actor))
                 {
                     var clientIds = context.Items[ClientIdsItem] as IReadOnlyList<string> ?? named;
                     writer.Write(new AuditEntry(
                         at, actor, RolesOf(context.User), [.. clientIds.Where(ClientIds.IsWellFormed).Distinct(StringComparer.Ordinal)],
                         action, path, status, traceId, IsSuccess(status) ? body : null));
-                }
-                else
-                {
-                    writer.CountRefusalNotRecorded();
                 }
 
                 return Task.CompletedTask;

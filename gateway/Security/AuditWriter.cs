@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using System.Threading.RateLimiting;
 using AnalyticsEngine.Governance;
 using AnalyticsEngine.ServiceDefaults;
 
@@ -27,6 +28,14 @@ public sealed partial class AuditWriter(IClusterClient cluster, ILogger<AuditWri
     private static readonly Counter<long> RefusalsNotRecorded =
         Meter.CreateCounter<long>("ae.audit.refusals_not_recorded", "{request}", "Refused requests past an actor's recorded refusals a minute");
 
+    private readonly PartitionedRateLimiter<string> _refusals = PartitionedRateLimiter.Create<string, string>(actor =>
+        RateLimitPartition.GetFixedWindowLimiter(actor, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = AuditTrail.RefusalsPerMinute,
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        }));
+
     private readonly Channel<AuditEntry> _queue = Channel.CreateBounded<AuditEntry>(
         new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
@@ -39,7 +48,26 @@ public sealed partial class AuditWriter(IClusterClient cluster, ILogger<AuditWri
         }
     }
 
-    public void CountRefusalNotRecorded() => RefusalsNotRecorded.Add(1);
+    /// <summary>
+    /// Whether a refusal of <paramref name="actor"/> the rate limiter does not meter may be recorded: at most
+    /// <see cref="AuditTrail.RefusalsPerMinute"/> a minute; the rest are counted.
+    /// </summary>
+    public bool TryRecordRefusal(string actor)
+    {
+        using var lease = _refusals.AttemptAcquire(actor);
+        if (!lease.IsAcquired)
+        {
+            RefusalsNotRecorded.Add(1);
+        }
+
+        return lease.IsAcquired;
+    }
+
+    public override void Dispose()
+    {
+        _refusals.Dispose();
+        base.Dispose();
+    }
 
     /// <summary>Closes the queue, so that what is in it is written out and what comes after is logged as not written.</summary>
     public override Task StopAsync(CancellationToken cancellationToken)
