@@ -1,11 +1,13 @@
 using System.Globalization;
 using AnalyticsEngine.Batch;
 using AnalyticsEngine.Governance;
+using AnalyticsEngine.Proposals;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Query;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Storage;
@@ -58,6 +60,8 @@ public static class SiloHosting
         services.AddSingleton<AuditStore>();
         services.AddSingleton<ReviewStore>();
         services.AddSingleton<DataCompleteness>();
+        services.AddOptions<PriceList>().Bind(configuration.GetSection("Proposals:Prices")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PriceList>, PriceListValidation>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();
         services.AddOptions<KpiEngineOptions>().Bind(configuration.GetSection("Engine")).ValidateOnStart();
         services.AddOptions<ClientKpiOptions>().Bind(configuration.GetSection("ClientKpi")).ValidateOnStart();

@@ -21,8 +21,9 @@ internal static class EngagementSchedule
     /// <param name="kpiHours">The developer's hours of fixed-price KPI implementation.</param>
     /// <param name="architectForIntegration">Whether some data integration is time and materials.</param>
     /// <param name="architectForKpis">Whether some KPI is time and materials.</param>
+    /// <param name="architectHourlyRate">What an architect's hour costs.</param>
     public static (IReadOnlyList<ProposalPhase> Timeline, IReadOnlyList<ProposalResource> Resources) Plan(
-        decimal setupHours, decimal integrationHours, decimal kpiHours, bool architectForIntegration, bool architectForKpis)
+        decimal setupHours, decimal integrationHours, decimal kpiHours, bool architectForIntegration, bool architectForKpis, decimal architectHourlyRate)
     {
         var setupWeeks = setupHours > 0 ? Weeks(setupHours, PriceList.ArchitectHoursPerWeek, minimum: 1) : 0;
         var integrationFrom = Math.Max(1, setupWeeks);
@@ -48,13 +49,13 @@ internal static class EngagementSchedule
         };
         if (architectForIntegration || architectForKpis)
         {
-            resources.Add(new(Architect, null, null, PriceList.ArchitectHourlyRate, "Time and materials, as needed"));
+            resources.Add(new(Architect, null, null, architectHourlyRate, "Time and materials, as needed"));
         }
 
         resources.Add(new(AccessSpecialist, 1, 1, null, setupWeeks > 0 ? "Included in the environment setup" : "Included"));
         if (setupWeeks > 0)
         {
-            resources.Add(new(CloudArchitect, 1, setupWeeks, PriceList.ArchitectHourlyRate, "The environment setup's hours, in the implementation"));
+            resources.Add(new(CloudArchitect, 1, setupWeeks, architectHourlyRate, "The environment setup's hours, in the implementation"));
         }
 
         return (timeline, resources);

@@ -27,27 +27,27 @@ internal static class InfrastructureSizing
     /// The estimate for <paramref name="answers"/>: archives kept indefinitely count what has left the active database by
     /// the end of the license term; data transfer is 30 days of ingest when not given.
     /// </summary>
-    public static InfrastructureEstimate Estimate(InfrastructureAnswers answers, RetentionPlan stagedSourceData, int termYears)
+    public static InfrastructureEstimate Estimate(InfrastructureAnswers answers, RetentionPlan stagedSourceData, int termYears, PriceList prices)
     {
-        ComputeLine Tier(string tier, (string InstanceType, decimal Monthly) instance, int count) =>
-            new(tier, instance.InstanceType, count, instance.Monthly, PriceList.Cents(count * instance.Monthly));
+        ComputeLine Tier(string tier, string instanceType, decimal monthly, int count) =>
+            new(tier, instanceType, count, monthly, PriceList.Cents(count * monthly));
 
         IReadOnlyList<ComputeLine> compute =
         [
-            Tier("API gateway", PriceList.ApiGatewayInstance, answers.Instances?.ApiGateway ?? Gateways(answers.ConcurrentUsers)),
-            Tier("Business services", PriceList.BusinessServicesInstance, answers.Instances?.BusinessServices ?? ServiceInstances(answers.DailyIngestGb)),
-            Tier("Backend services", PriceList.BackendServicesInstance, answers.Instances?.BackendServices ?? ServiceInstances(answers.DailyIngestGb)),
+            Tier("API gateway", prices.ApiGatewayInstanceType, prices.ApiGatewayMonthly, answers.Instances?.ApiGateway ?? Gateways(answers.ConcurrentUsers)),
+            Tier("Business services", prices.BusinessServicesInstanceType, prices.BusinessServicesMonthly, answers.Instances?.BusinessServices ?? ServiceInstances(answers.DailyIngestGb)),
+            Tier("Backend services", prices.BackendServicesInstanceType, prices.BackendServicesMonthly, answers.Instances?.BackendServices ?? ServiceInstances(answers.DailyIngestGb)),
         ];
 
         // Kept for good: what has left the active database by the end of the license term.
         var archivedDays = stagedSourceData.Archive
             ? stagedSourceData.ArchiveDays ?? Math.Max(0, termYears * RetentionRules.DaysPerYear - stagedSourceData.ActiveDays)
             : 0;
-        var active = Volume(answers.DailyIngestGb * stagedSourceData.ActiveDays, PriceList.HotStoragePerGbMonth);
-        var archived = Volume(answers.DailyIngestGb * archivedDays, PriceList.ColdStoragePerGbMonth);
-        var storage = new StorageEstimate(active, archived, PriceList.Redis.InstanceType, PriceList.Redis.Monthly,
-            active.Monthly + archived.Monthly + PriceList.Redis.Monthly);
-        var network = Volume(answers.MonthlyDataTransferGb ?? answers.DailyIngestGb * 30, PriceList.DataTransferPerGb);
+        var active = Volume(answers.DailyIngestGb * stagedSourceData.ActiveDays, prices.HotStoragePerGbMonth);
+        var archived = Volume(answers.DailyIngestGb * archivedDays, prices.ColdStoragePerGbMonth);
+        var storage = new StorageEstimate(active, archived, prices.RedisInstanceType, prices.RedisMonthly,
+            active.Monthly + archived.Monthly + prices.RedisMonthly);
+        var network = Volume(answers.MonthlyDataTransferGb ?? answers.DailyIngestGb * 30, prices.DataTransferPerGb);
 
         var computeMonthly = compute.Sum(c => c.Monthly);
         var monthly = computeMonthly + storage.Monthly + network.Monthly;

@@ -19,14 +19,16 @@ public static class ProposalCalculator
     /// <param name="request">The answers.</param>
     /// <param name="client">The client <see cref="ProposalRequest.ClientId"/> names, if it does.</param>
     /// <param name="today">The date of a proposal whose answers give none.</param>
-    public static ProposalOutcome Calculate(ProposalRequest request, ClientConfig? client, DateOnly today)
+    /// <param name="prices">The price list (the standard one when not given).</param>
+    public static ProposalOutcome Calculate(ProposalRequest request, ClientConfig? client, DateOnly today, PriceList? prices = null)
     {
         ArgumentNullException.ThrowIfNull(request);
+        prices ??= PriceList.Standard;
         var problems = new List<string>();
-        var annualPerChain = PriceList.AnnualLicensePerChain(request.LicenseTermYears);
+        var annualPerChain = prices.AnnualLicenseFor(request.LicenseTermYears);
         if (annualPerChain is null)
         {
-            problems.Add($"licenseTermYears: choose a term of {string.Join(", ", PriceList.LicenseTerms.Select(t => t.Years))} years");
+            problems.Add($"licenseTermYears: choose a term of {string.Join(", ", prices.LicenseTerms.Select(t => t.Years))} years");
         }
 
         var clientName = request.ClientName ?? client?.Name;
@@ -45,16 +47,16 @@ public static class ProposalCalculator
         var extraChains = ValueChainsAskedFor(request.ValueChains, problems);
         var retention = RetentionRules.Apply(request.Retention, problems);
         problems.AddRange(InfrastructureSizing.Problems(request.Infrastructure));
-        var managed = ManagedServices(request.ManagedServices, problems);
-        var environment = Environment(request.Environment, problems);
-        var integration = scope is null ? null : DataIntegration(request.DataSources, scope, problems);
-        var kpis = scope is null ? null : KpiImplementation(request.Kpis, scope, problems);
+        var managed = ManagedServices(request.ManagedServices, problems, prices);
+        var environment = Environment(request.Environment, problems, prices);
+        var integration = scope is null ? null : DataIntegration(request.DataSources, scope, problems, prices);
+        var kpis = scope is null ? null : KpiImplementation(request.Kpis, scope, problems, prices);
         if (problems.Count > 0)
         {
             return new ProposalOutcome(null, problems);
         }
 
-        var licensing = Licensing(scope!, extraChains, request.LicenseTermYears, annualPerChain!.Value);
+        var licensing = Licensing(scope!, extraChains, request.LicenseTermYears, annualPerChain!.Value, prices);
         var timeAndMaterials = integration!.Value.TimeAndMaterials.Concat(kpis!.Value.TimeAndMaterials).ToList();
         var timeAndMaterialsTotal = timeAndMaterials.Aggregate(MoneyRange.Exactly(0), (sum, item) => sum + item.Cost);
         var dataIntegrationTotal = integration.Value.Lines.Sum(l => l.Cost ?? 0);
@@ -64,7 +66,7 @@ public static class ProposalCalculator
             integration.Value.Lines, dataIntegrationTotal, kpis.Value.Lines, kpiImplementationTotal, environment,
             timeAndMaterials, timeAndMaterialsTotal, fixedCostTotal, timeAndMaterialsTotal + fixedCostTotal);
 
-        var infrastructure = InfrastructureSizing.Estimate(request.Infrastructure!, retention!.StagedSourceData, request.LicenseTermYears);
+        var infrastructure = InfrastructureSizing.Estimate(request.Infrastructure!, retention!.StagedSourceData, request.LicenseTermYears, prices);
         var recurring = licensing.AnnualTotal + infrastructure.Annual + managed!.AnnualTotal;
         var year1 = implementation.Total + recurring;
         var totals = new ProposalTotals(year1, recurring, year1 + (request.LicenseTermYears - 1) * recurring);
@@ -74,7 +76,8 @@ public static class ProposalCalculator
             integration.Value.DeveloperHours,
             kpis.Value.DeveloperHours,
             architectForIntegration: integration.Value.TimeAndMaterials.Count > 0,
-            architectForKpis: kpis.Value.TimeAndMaterials.Count > 0);
+            architectForKpis: kpis.Value.TimeAndMaterials.Count > 0,
+            prices.ArchitectHourlyRate);
 
         return new ProposalOutcome(
             new ServiceProposal(
@@ -83,7 +86,7 @@ public static class ProposalCalculator
             []);
     }
 
-    private static ProposalLicensing Licensing(ProposalScope scope, IReadOnlyList<string> extraChains, int termYears, decimal annualPerChain)
+    private static ProposalLicensing Licensing(ProposalScope scope, IReadOnlyList<string> extraChains, int termYears, decimal annualPerChain, PriceList prices)
     {
         var needed = scope.ValueChains;
         IReadOnlyList<LicensedValueChain> chains =
@@ -93,7 +96,7 @@ public static class ProposalCalculator
                 .Select(c => needed.FirstOrDefault(n => n.Code == c.Code) ?? new LicensedValueChain(c.Code, c.Name, [])),
         ];
         var annual = chains.Count * annualPerChain;
-        return new ProposalLicensing(chains, termYears, annualPerChain, PriceList.DiscountPercent(annualPerChain), annual, annual * termYears);
+        return new ProposalLicensing(chains, termYears, annualPerChain, prices.DiscountPercent(annualPerChain), annual, annual * termYears);
     }
 
     private static IReadOnlyList<string> ValueChainsAskedFor(IReadOnlyList<string>? codes, List<string> problems)
@@ -115,7 +118,7 @@ public static class ProposalCalculator
     }
 
     private static (IReadOnlyList<IntegrationLine> Lines, IReadOnlyList<TimeAndMaterialsItem> TimeAndMaterials, decimal DeveloperHours)? DataIntegration(
-        IReadOnlyList<DataSourceAnswer>? answers, ProposalScope scope, List<string> problems)
+        IReadOnlyList<DataSourceAnswer>? answers, ProposalScope scope, List<string> problems, PriceList prices)
     {
         var before = problems.Count;
         var lines = new List<IntegrationLine>();
@@ -147,7 +150,7 @@ public static class ProposalCalculator
 
             CheckText(answer.SourceSystem, $"{field}.sourceSystem", problems);
             var kpis = required.FirstOrDefault(r => r.Model.Code == model.Code).Kpis ?? [];
-            if (PriceList.Integration(answer.Integration) is { } price)
+            if (prices.Integration(answer.Integration) is { } price)
             {
                 if (answer.EstimatedHours is not null)
                 {
@@ -161,7 +164,7 @@ public static class ProposalCalculator
             {
                 lines.Add(new IntegrationLine(model.Code, model.Name, answer.SourceSystem, answer.Integration, kpis, null));
                 var source = answer.SourceSystem is null ? "" : $" ({answer.SourceSystem})";
-                timeAndMaterials.Add(TimeAndMaterials($"API/non-architected integration: {model.Name}{source}", hours));
+                timeAndMaterials.Add(TimeAndMaterials($"API/non-architected integration: {model.Name}{source}", hours, prices));
             }
         }
 
@@ -177,7 +180,7 @@ public static class ProposalCalculator
     }
 
     private static (IReadOnlyList<KpiImplementationLine> Lines, IReadOnlyList<TimeAndMaterialsItem> TimeAndMaterials, decimal DeveloperHours)? KpiImplementation(
-        IReadOnlyList<KpiComplexityAnswer>? answers, ProposalScope scope, List<string> problems)
+        IReadOnlyList<KpiComplexityAnswer>? answers, ProposalScope scope, List<string> problems, PriceList prices)
     {
         var before = problems.Count;
         var complexities = new Dictionary<string, (KpiComplexity Complexity, HoursEstimate? Hours, string Field)>(StringComparer.Ordinal);
@@ -217,7 +220,7 @@ public static class ProposalCalculator
         foreach (var kpi in scope.Kpis)
         {
             var (complexity, estimate, field) = complexities.GetValueOrDefault(kpi.Definition.Code, (kpi.DefaultComplexity, null, "kpis"));
-            var price = PriceList.Kpi(complexity);
+            var price = prices.Kpi(complexity);
             lines.Add(new KpiImplementationLine(kpi.Definition.Code, kpi.Definition.Name, kpi.Custom, complexity, price?.Price));
             if (price is not null)
             {
@@ -225,14 +228,14 @@ public static class ProposalCalculator
             }
             else if (CheckHours(estimate ?? PriceList.DynamicRbacHours, $"{field}.estimatedHours", problems) is { } hours)
             {
-                timeAndMaterials.Add(TimeAndMaterials($"Dynamic RBAC KPI: {kpi.Definition.Code} {kpi.Definition.Name}", hours));
+                timeAndMaterials.Add(TimeAndMaterials($"Dynamic RBAC KPI: {kpi.Definition.Code} {kpi.Definition.Name}", hours, prices));
             }
         }
 
         return problems.Count > before ? null : (lines, timeAndMaterials, developerHours);
     }
 
-    private static EnvironmentSetup? Environment(EnvironmentAnswer? answer, List<string> problems)
+    private static EnvironmentSetup? Environment(EnvironmentAnswer? answer, List<string> problems, PriceList prices)
     {
         var platform = answer?.Platform ?? HostingPlatform.None;
         if (!Enum.IsDefined(platform))
@@ -249,7 +252,7 @@ public static class ProposalCalculator
                 return null;
             }
 
-            return new EnvironmentSetup(platform, 0, PriceList.ArchitectHourlyRate, 0);
+            return new EnvironmentSetup(platform, 0, prices.ArchitectHourlyRate, 0);
         }
 
         var hours = answer?.CloudArchitectHours ?? PriceList.DefaultPlatformSetupHours;
@@ -259,10 +262,10 @@ public static class ProposalCalculator
             return null;
         }
 
-        return new EnvironmentSetup(platform, hours, PriceList.ArchitectHourlyRate, PriceList.Cents(hours * PriceList.ArchitectHourlyRate));
+        return new EnvironmentSetup(platform, hours, prices.ArchitectHourlyRate, PriceList.Cents(hours * prices.ArchitectHourlyRate));
     }
 
-    private static ManagedServicesEstimate? ManagedServices(ManagedServicesAnswer? answer, List<string> problems)
+    private static ManagedServicesEstimate? ManagedServices(ManagedServicesAnswer? answer, List<string> problems, PriceList prices)
     {
         var retainer = answer?.Retainer ?? false;
         var hours = answer?.AdditionalHours ?? 0;
@@ -278,14 +281,14 @@ public static class ProposalCalculator
             return null;
         }
 
-        var additional = PriceList.Cents(hours * PriceList.SupportHourlyRate);
-        var fee = retainer ? PriceList.SupportRetainer : 0;
-        return new ManagedServicesEstimate(fee, retainer ? PriceList.SupportRetainerHours : 0, hours, PriceList.SupportHourlyRate, additional, fee + additional);
+        var additional = PriceList.Cents(hours * prices.SupportHourlyRate);
+        var fee = retainer ? prices.SupportRetainer : 0;
+        return new ManagedServicesEstimate(fee, retainer ? prices.SupportRetainerHours : 0, hours, prices.SupportHourlyRate, additional, fee + additional);
     }
 
-    private static TimeAndMaterialsItem TimeAndMaterials(string description, HoursEstimate hours) =>
-        new(description, hours, PriceList.ArchitectHourlyRate,
-            new MoneyRange(PriceList.Cents(hours.Min * PriceList.ArchitectHourlyRate), PriceList.Cents(hours.Max * PriceList.ArchitectHourlyRate)));
+    private static TimeAndMaterialsItem TimeAndMaterials(string description, HoursEstimate hours, PriceList prices) =>
+        new(description, hours, prices.ArchitectHourlyRate,
+            new MoneyRange(PriceList.Cents(hours.Min * prices.ArchitectHourlyRate), PriceList.Cents(hours.Max * prices.ArchitectHourlyRate)));
 
     private static HoursEstimate? CheckHours(HoursEstimate hours, string field, List<string> problems)
     {

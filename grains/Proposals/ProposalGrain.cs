@@ -1,4 +1,5 @@
 using AnalyticsEngine.Clients;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace AnalyticsEngine.Proposals;
@@ -6,7 +7,7 @@ namespace AnalyticsEngine.Proposals;
 /// <summary>Prices proposals and builds questionnaires in any silo; it keeps no state, so calls run at once.</summary>
 [StatelessWorker]
 [Reentrant]
-public sealed class ProposalGrain : Grain, IProposalGrain
+public sealed class ProposalGrain(IOptions<PriceList> prices) : Grain, IProposalGrain
 {
     public async Task<ProposalOutcome> Generate(ProposalRequest request)
     {
@@ -14,7 +15,7 @@ public sealed class ProposalGrain : Grain, IProposalGrain
         var client = await FindClientAsync(request.ClientId);
         return request.ClientId is not null && client is null
             ? new ProposalOutcome(null, [], UnknownClient: true)
-            : ProposalCalculator.Calculate(request, client, DateOnly.FromDateTime(DateTime.UtcNow));
+            : ProposalCalculator.Calculate(request, client, DateOnly.FromDateTime(DateTime.UtcNow), prices.Value);
     }
 
     public async Task<QuestionnaireOutcome> Questionnaire(IReadOnlyList<string>? kpiCodes, string? clientId)
@@ -22,7 +23,7 @@ public sealed class ProposalGrain : Grain, IProposalGrain
         var client = await FindClientAsync(clientId);
         return clientId is not null && client is null
             ? new QuestionnaireOutcome(null, [], UnknownClient: true)
-            : QuestionnaireBuilder.Build(kpiCodes, client);
+            : QuestionnaireBuilder.Build(kpiCodes, client, prices.Value);
     }
 
     private Task<ClientConfig?> FindClientAsync(string? clientId) =>

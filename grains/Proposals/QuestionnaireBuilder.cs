@@ -6,8 +6,9 @@ namespace AnalyticsEngine.Proposals;
 public static class QuestionnaireBuilder
 {
     /// <summary>The questionnaire for <paramref name="kpiCodes"/> (the client's selected KPIs when null), or the problems with them.</summary>
-    public static QuestionnaireOutcome Build(IReadOnlyList<string>? kpiCodes, ClientConfig? client)
+    public static QuestionnaireOutcome Build(IReadOnlyList<string>? kpiCodes, ClientConfig? client, PriceList? prices = null)
     {
+        prices ??= PriceList.Standard;
         var problems = new List<string>();
         if (ProposalScope.Resolve(kpiCodes, client, problems) is not { } scope)
         {
@@ -19,17 +20,17 @@ public static class QuestionnaireBuilder
                 client?.ClientId,
                 [.. scope.Kpis.Select(k => new QuestionnaireKpi(k.Definition.Code, k.Definition.Name, k.Custom, k.ValueChains, k.DefaultComplexity))],
                 scope.ValueChains,
-                [.. PriceList.LicenseTerms.Select(t => new LicenseTermChoice(t.Years, t.AnnualPerChain, PriceList.DiscountPercent(t.AnnualPerChain)))],
+                [.. prices.LicenseTerms.Select(t => new LicenseTermChoice(t.Years, t.AnnualPerChain, prices.DiscountPercent(t.AnnualPerChain)))],
                 [.. scope.ObjectModels.Select(m => new QuestionnaireObjectModel(m.Model.Code, m.Model.Name, m.Kpis))],
-                [.. Enum.GetValues<IntegrationMethod>().Select(Integration)],
-                [.. Enum.GetValues<KpiComplexity>().Select(Complexity)],
-                [.. Enum.GetValues<HostingPlatform>().Select(Platform)],
+                [.. Enum.GetValues<IntegrationMethod>().Select(m => Integration(m, prices))],
+                [.. Enum.GetValues<KpiComplexity>().Select(c => Complexity(c, prices))],
+                [.. Enum.GetValues<HostingPlatform>().Select(p => Platform(p, prices))],
                 Retention,
-                new ManagedServicesChoice(PriceList.SupportRetainer, PriceList.SupportRetainerHours, PriceList.SupportHourlyRate)),
+                new ManagedServicesChoice(prices.SupportRetainer, prices.SupportRetainerHours, prices.SupportHourlyRate)),
             []);
     }
 
-    private static IntegrationChoice Integration(IntegrationMethod method)
+    private static IntegrationChoice Integration(IntegrationMethod method, PriceList prices)
     {
         var description = method switch
         {
@@ -41,12 +42,12 @@ public static class QuestionnaireBuilder
             _ => "a legacy API to reverse-engineer (time and materials)",
         };
         var label = $"{ProposalLabels.Of(method)}: {description}";
-        return PriceList.Integration(method) is { } price
+        return prices.Integration(method) is { } price
             ? new IntegrationChoice(method, label, price.Price, null, null)
-            : new IntegrationChoice(method, label, null, PriceList.ArchitectHourlyRate, PriceList.NonArchitectedApiHours);
+            : new IntegrationChoice(method, label, null, prices.ArchitectHourlyRate, PriceList.NonArchitectedApiHours);
     }
 
-    private static ComplexityChoice Complexity(KpiComplexity complexity)
+    private static ComplexityChoice Complexity(KpiComplexity complexity, PriceList prices)
     {
         var description = complexity switch
         {
@@ -56,14 +57,14 @@ public static class QuestionnaireBuilder
             _ => "hierarchical access (time and materials)",
         };
         var label = $"{ProposalLabels.Of(complexity)}: {description}";
-        return PriceList.Kpi(complexity) is { } price
+        return prices.Kpi(complexity) is { } price
             ? new ComplexityChoice(complexity, label, price.Price, null, null)
-            : new ComplexityChoice(complexity, label, null, PriceList.ArchitectHourlyRate, PriceList.DynamicRbacHours);
+            : new ComplexityChoice(complexity, label, null, prices.ArchitectHourlyRate, PriceList.DynamicRbacHours);
     }
 
-    private static PlatformChoice Platform(HostingPlatform platform) => platform == HostingPlatform.None
+    private static PlatformChoice Platform(HostingPlatform platform, PriceList prices) => platform == HostingPlatform.None
         ? new PlatformChoice(platform, ProposalLabels.Of(platform) + ": the client's existing environment", null, null)
-        : new PlatformChoice(platform, ProposalLabels.Of(platform) + ": set up by a cloud architect (time and materials)", PriceList.ArchitectHourlyRate, PriceList.PlatformSetupHours);
+        : new PlatformChoice(platform, ProposalLabels.Of(platform) + ": set up by a cloud architect (time and materials)", prices.ArchitectHourlyRate, PriceList.PlatformSetupHours);
 
     private static RetentionQuestions Retention { get; } = new(
         [Days(30), Days(90, recommended: true), Days(180), Days(365)],

@@ -380,6 +380,41 @@ public sealed class ProposalCalculatorTests
     }
 
     [Fact]
+    public void A_configured_price_list_prices_the_same_answers_otherwise()
+    {
+        var configuration = Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(
+                new Microsoft.Extensions.Configuration.ConfigurationBuilder(), new Dictionary<string, string?>
+            {
+                ["AnnualLicensePerChain:3"] = "30000",
+                ["IntegrationPrices:BatchConformed"] = "1750",
+                ["ArchitectHourlyRate"] = "200",
+                ["SupportRetainer"] = "6000",
+            })
+            .Build();
+        var prices = new PriceList();
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration, prices);
+
+        var proposal = ProposalCalculator.Calculate(WorkedExample(), null, Today, prices).Proposal!;
+
+        Assert.Equal(60_000m, proposal.Licensing.AnnualTotal);
+        Assert.Equal(35_000m, prices.AnnualLicenseFor(1));
+        Assert.Equal(1_750m, proposal.Implementation.DataIntegration[2].Cost);
+        Assert.Equal(60m * 200, proposal.Implementation.Environment.Cost);
+        Assert.Equal(new MoneyRange(40m * 200, 60m * 200), proposal.Implementation.TimeAndMaterials[0].Cost);
+        Assert.Equal(6_000m + 50 * 75m, proposal.ManagedServices.AnnualTotal);
+        Assert.Empty(prices.Problems());
+    }
+
+    [Fact]
+    public void A_price_list_that_prices_time_and_materials_or_goes_below_zero_is_refused()
+    {
+        var prices = new PriceList { DataTransferPerGb = -0.01m };
+        prices.KpiPrices[KpiComplexity.DynamicRbac] = 500m;
+
+        Assert.Equal(2, prices.Problems().Count());
+    }
+
+    [Fact]
     public void Without_kpis_or_a_client_there_is_nothing_to_propose()
     {
         Assert.Contains(
