@@ -1,3 +1,4 @@
+using System.Globalization;
 using AnalyticsEngine.Gateway.Security;
 using AnalyticsEngine.Governance;
 using AnalyticsEngine.Kpi;
@@ -100,7 +101,8 @@ public static class ReviewsApi
         {
             { Error: { } error } => KpiResults.Problem(error),
             { Changed: { } now } => TypedResults.Problem(
-                $"The value changed since it was read: it now counts {now.EventCount} events. Read it again before deciding.",
+                string.Create(CultureInfo.InvariantCulture,
+                    $"The value changed since it was read: it is now {(now.Value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "no value")} over {now.EventCount} events. Read it again before deciding."),
                 statusCode: StatusCodes.Status409Conflict, title: "Value changed", extensions: new Dictionary<string, object?> { ["current"] = now }),
             { Item: { } item } => TypedResults.Ok(item),
             _ => Problems.Validation(outcome.Problems),

@@ -51,7 +51,9 @@ public sealed class AuditTrail(RequestDelegate next, AuditWriter writer)
         ArgumentNullException.ThrowIfNull(context);
         var endpoint = context.GetEndpoint();
         // A request without a valid token identifies nobody and changes nothing; recorded, anyone could fill the trail.
-        if (!IsChange(context.Request.Method) || endpoint is null || context.User.Identity?.IsAuthenticated != true
+        // Nor one no endpoint takes: routing answers a method or body type none reads (405, 415) with an endpoint of its
+        // own, which is no RouteEndpoint and names neither the route nor its clients.
+        if (!IsChange(context.Request.Method) || endpoint is not RouteEndpoint || context.User.Identity?.IsAuthenticated != true
             || endpoint.Metadata.GetMetadata<ChangesNothing>() is not null
             || endpoint.Metadata.GetMetadata<HubMetadata>() is not null)
         {

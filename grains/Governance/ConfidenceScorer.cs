@@ -46,27 +46,28 @@ public static class ConfidenceScorer
         }
 
         var bucket = value.Granularity.ToString().ToLowerInvariant();
-        var score = 1.0;
+        // In decimal: a share of 0.075 taken from 1 is 0.925, which a double holds as 0.92499… and rounds down.
+        var score = 1m;
         var reasons = new List<string>();
         // A value over an object model of which no row has come at all stands on nothing (a count of nothing is 0).
         var neverReceived = value.AsOf.Where(p => p.Sequence == 0).Select(p => p.ObjectModel).ToList();
         if (neverReceived.Count > 0)
         {
-            score -= NoDataPenalty;
+            score -= (decimal)NoDataPenalty;
             reasons.Add($"no {string.Join(" or ", neverReceived)} rows have been received for this client yet");
         }
 
         if (completeness is { Rows: > 0, Incomplete: > 0 } data)
         {
             var missing = (double)data.Incomplete / data.Rows;
-            score -= IncompletePenalty * missing;
+            score -= (decimal)IncompletePenalty * data.Incomplete / data.Rows;
             reasons.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{data.Incomplete:N0} of its {data.Rows:N0} rows lack {string.Join(" or ", data.Fields)} ({100 * (1 - missing):0}% complete)"));
+                $"{data.Incomplete:N0} of its {data.Rows:N0} rows {(data.Incomplete == 1 ? "lacks" : "lack")} {string.Join(" or ", data.Fields)} ({100 * (1 - missing):0}% complete)"));
         }
 
         if (readsEvents && value.EventCount < FullSample)
         {
-            score -= SmallSamplePenalty * (1 - (double)value.EventCount / FullSample);
+            score -= (decimal)SmallSamplePenalty * (1 - (decimal)value.EventCount / FullSample);
             reasons.Add(value.EventCount switch
             {
                 0 => $"no events in this {bucket}",
@@ -77,25 +78,25 @@ public static class ConfidenceScorer
 
         if (!value.IsFinal)
         {
-            score -= OpenBucketPenalty;
+            score -= (decimal)OpenBucketPenalty;
             reasons.Add($"this {bucket} is still open, so late events may change it");
         }
 
         var neighbours = before.TakeLast(Neighbours).Where(b => b.Value is not null).Select(b => b.Value!.Value).ToArray();
         if (neighbours.Length >= 4 && IsUnusual(number, neighbours))
         {
-            score -= UnusualValuePenalty;
+            score -= (decimal)UnusualValuePenalty;
             reasons.Add(string.Create(CultureInfo.InvariantCulture,
                 $"unusual against the {neighbours.Length} {bucket}s before it, which lie within {neighbours.Min():G6} to {neighbours.Max():G6}"));
         }
 
-        score = Math.Round(Math.Clamp(score, 0.1, 1.0), 2);
-        var level = score >= HighConfidence ? ConfidenceLevel.High : score >= ReviewThreshold ? ConfidenceLevel.Medium : ConfidenceLevel.Low;
+        var rounded = (double)Math.Round(Math.Clamp(score, 0.1m, 1m), 2, MidpointRounding.AwayFromZero);
+        var level = rounded >= HighConfidence ? ConfidenceLevel.High : rounded >= ReviewThreshold ? ConfidenceLevel.Medium : ConfidenceLevel.Low;
         var why = reasons.Count > 0
             ? string.Join("; ", reasons)
             : readsEvents ? $"{value.EventCount.ToString("N0", CultureInfo.InvariantCulture)} events, and the {bucket} is final" : $"the {bucket} is final";
-        return new ValueConfidence(score, level,
-            string.Create(CultureInfo.InvariantCulture, $"{level} confidence ({score * 100:0}%): {why}."));
+        return new ValueConfidence(rounded, level,
+            string.Create(CultureInfo.InvariantCulture, $"{level} confidence ({rounded * 100:0}%): {why}."));
     }
 
     public static bool IsFlagged(ValueConfidence? confidence, double threshold = ReviewThreshold) => confidence is not null && confidence.Score < threshold;

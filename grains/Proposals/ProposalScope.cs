@@ -39,7 +39,11 @@ internal sealed class ProposalScope
     public ProposalKpi? Find(string code) =>
         Kpis.FirstOrDefault(k => string.Equals(k.Definition.Code, code, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The scope of <paramref name="kpiCodes"/>, or of the client's selected KPIs when none are given; null with problems added.</summary>
+    /// <summary>
+    /// The scope of <paramref name="kpiCodes"/>, or of the client's selected KPIs when none are given, with a problem added
+    /// for each code that names no KPI (the scope then holds the others, so the answers about them are checked too);
+    /// null when there is no list to read.
+    /// </summary>
     public static ProposalScope? Resolve(IReadOnlyList<string>? kpiCodes, ClientConfig? client, List<string> problems)
     {
         var before = problems.Count;
@@ -66,8 +70,9 @@ internal sealed class ProposalScope
             problems.Add($"kpiCodes: give 1 to {MaxKpis} KPI codes");
         }
 
+        var listUsable = problems.Count == before;
         var kpis = new List<ProposalKpi>();
-        for (var i = 0; i < kpiCodes.Count && kpiCodes.Count <= MaxKpis; i++)
+        for (var i = 0; i < kpiCodes.Count && listUsable; i++)
         {
             var code = kpiCodes[i];
             if (string.IsNullOrWhiteSpace(code))
@@ -90,6 +95,6 @@ internal sealed class ProposalScope
             }
         }
 
-        return problems.Count > before ? null : new ProposalScope(kpis);
+        return listUsable ? new ProposalScope(kpis) : null;
     }
 }

@@ -10,7 +10,7 @@ public static class QuestionnaireBuilder
     {
         prices ??= PriceList.Standard;
         var problems = new List<string>();
-        if (ProposalScope.Resolve(kpiCodes, client, problems) is not { } scope)
+        if (ProposalScope.Resolve(kpiCodes, client, problems) is not { } scope || problems.Count > 0)
         {
             return new QuestionnaireOutcome(null, problems);
         }

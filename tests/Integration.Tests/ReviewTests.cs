@@ -113,8 +113,8 @@ public sealed class ReviewTests(AnalyticsFixture fixture)
         var list = await ListAsync(clientId, "&kpiCode=DHL_SHARE&threshold=0.99");
 
         var confidence = Assert.Single(list.GetProperty("items").EnumerateArray()).GetProperty("confidence");
-        Assert.Equal(0.92, confidence.GetProperty("score").GetDouble());
-        Assert.Equal("High confidence (92%): 10 of its 40 rows lack orders.carrier (75% complete).", confidence.GetProperty("explanation").GetString());
+        Assert.Equal(0.93, confidence.GetProperty("score").GetDouble());
+        Assert.Equal("High confidence (93%): 10 of its 40 rows lack orders.carrier (75% complete).", confidence.GetProperty("explanation").GetString());
     }
 
     [Fact]

@@ -156,6 +156,23 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_request_no_endpoint_takes_is_not_recorded()
+    {
+        var clientId = TestClients.NewId("auditroute");
+        await TestClients.CreateAsync(fixture.Http, clientId);
+        using var plain = new StringContent("{\"name\":\"x\"}", System.Text.Encoding.UTF8, "text/plain");
+        using var unsupported = await fixture.Http.PutAsync($"/clients/{clientId}", plain);
+        using var patch = await fixture.Http.PatchAsJsonAsync($"/clients/{clientId}", new { name = "x" });
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, unsupported.StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, patch.StatusCode);
+        (await fixture.Http.PutAsJsonAsync($"/clients/{clientId}", new { name = "Marker" })).EnsureSuccessStatusCode();
+
+        var entries = await AwaitEntriesAsync(clientId, 2);
+
+        Assert.Equal([200, 201], entries.Select(e => e.GetProperty("status").GetInt32()));
+    }
+
+    [Fact]
     public async Task A_request_without_a_valid_token_is_not_recorded()
     {
         var clientId = TestClients.NewId("auditanon");

@@ -274,9 +274,26 @@ public sealed class ProposalCalculatorTests
 
         Assert.Equal(
             ["clientName", "environment.cloudArchitectHours", "infrastructure.concurrentUsers", "infrastructure.dailyIngestGb",
-             "kpiCodes[1]", "licenseTermYears", "managedServices.additionalHours", "valueChains[0]"],
+             "kpiCodes[1]", "kpis[0].kpiCode", "kpis[1].kpiCode", "licenseTermYears", "managedServices.additionalHours", "valueChains[0]"],
             problems.Select(p => p.Split(": ")[0]).Order(StringComparer.Ordinal));
         Assert.Contains(problems, p => p.Contains("'NOPE' is not a catalog KPI", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_unknown_kpi_does_not_hide_the_problems_with_the_other_answers()
+    {
+        var problems = Problems(WorkedExample() with
+        {
+            KpiCodes = ["POF", "NOPE"],
+            Kpis = null,
+            DataSources = [new("shipments", IntegrationMethod.BatchConformed, EstimatedHours: new HoursEstimate(1, 2))],
+        });
+
+        Assert.Equal(
+            ["kpiCodes[1]: 'NOPE' is not a catalog KPI",
+             "dataSources[0].estimatedHours: batchConformed is a fixed price; estimated hours go with streamingApiNonArchitected only",
+             "dataSources: 'orders' (read by POF) has no answer; say how its data is integrated"],
+            problems);
     }
 
     [Fact]
