@@ -131,7 +131,8 @@ function isPercent(unit) {
 
 function formatValue(value, unit) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
-  const digits = isPercent(unit) || Math.abs(value) < 1000 ? 1 : 0;
+  // A whole number of a count, of currency, of hours reads as one ("12 count", not "12.0"); a share keeps its tenth.
+  const digits = !isPercent(unit) && Number.isInteger(value) ? 0 : isPercent(unit) || Math.abs(value) < 1000 ? 1 : 0;
   return new Intl.NumberFormat(undefined, {
     minimumFractionDigits: digits, maximumFractionDigits: digits,
   }).format(value);
