@@ -48,12 +48,12 @@ public static class AuditApi
         DateTimeOffset? start = null, end = null;
         if (from is not null)
         {
-            start = Instants.TryParse(from, out var value) ? value : Problem<DateTimeOffset?>(problems, $"from: {Instants.Problem(from)}");
+            start = Instants.TryParse(from, out var value) ? value : Problem<DateTimeOffset?>(problems, $"from: {Instants.QueryStringProblem(from)}");
         }
 
         if (to is not null)
         {
-            end = Instants.TryParse(to, out var value) ? value : Problem<DateTimeOffset?>(problems, $"to: {Instants.Problem(to)}");
+            end = Instants.TryParse(to, out var value) ? value : Problem<DateTimeOffset?>(problems, $"to: {Instants.QueryStringProblem(to)}");
         }
 
         if (start >= end)

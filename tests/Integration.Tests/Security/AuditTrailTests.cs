@@ -249,6 +249,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         using var asAnalyst = await analyst.GetAsync($"/audit?clientId={mine}");
         using var badTime = await fixture.Http.GetAsync("/audit?from=yesterday");
         using var badActor = await fixture.Http.GetAsync("/audit?actor=a%00b");
+        using var unencodedPlus = await fixture.Http.GetAsync("/audit?from=2026-11-29T10:00:00+01:00");
         using var zoned = await fixture.Http.GetAsync($"/audit?clientId={mine}&from={Uri.EscapeDataString(DateTimeOffset.Now.ToOffset(TimeSpan.FromHours(5)).AddHours(-1).ToString("O"))}");
 
         var listed = (await all.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()
@@ -260,6 +261,7 @@ public sealed class AuditTrailTests(AnalyticsFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
         Assert.Equal(HttpStatusCode.OK, zoned.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badActor.StatusCode);
+        Assert.Contains("%2B", (await unencodedPlus.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("from")[0].GetString(), StringComparison.Ordinal);
         Assert.NotEmpty((await zoned.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray());
         Assert.Contains("from", (await badTime.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }
