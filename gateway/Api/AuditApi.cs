@@ -45,29 +45,21 @@ public static class AuditApi
             problems.Add($"actor: give a token subject of 1 to {MaxActorLength} characters, without control characters");
         }
 
-        DateTimeOffset? start = null, end = null;
-        if (from is not null)
-        {
-            start = Instants.TryParse(from, out var value) ? value : Problem<DateTimeOffset?>(problems, $"from: {Instants.QueryStringProblem(from)}");
-        }
-
-        if (to is not null)
-        {
-            end = Instants.TryParse(to, out var value) ? value : Problem<DateTimeOffset?>(problems, $"to: {Instants.QueryStringProblem(to)}");
-        }
+        var start = Instants.FromQueryString("from", from, problems);
+        var end = Instants.FromQueryString("to", to, problems);
 
         if (start >= end)
         {
             problems.Add("to: must be after from");
         }
 
-        AuditCursor? cursor = null;
-        if (after is not null)
+        var parsed = after is null ? null : PageCursor.Parse(after, IsEntryId);
+        if (after is not null && parsed is null)
         {
-            cursor = PageCursor.Parse(after, IsEntryId) is { } parsed
-                ? new AuditCursor(parsed.At, long.Parse(parsed.Tiebreak, CultureInfo.InvariantCulture))
-                : Problem<AuditCursor>(problems, "after: not a cursor of this list; take the next page's address from the Link header of the one before");
+            problems.Add("after: not a cursor of this list; take the next page's address from the Link header of the one before");
         }
+
+        var cursor = parsed is { } at ? new AuditCursor(at.At, long.Parse(at.Tiebreak, CultureInfo.InvariantCulture)) : null;
 
         if (problems.Count > 0)
         {
@@ -106,13 +98,6 @@ public static class AuditApi
     private static bool IsEntryId(string text) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0
         && string.Equals(id.ToString(CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
-
-    /// <summary>Adds the problem; no value.</summary>
-    private static T? Problem<T>(List<string> problems, string problem)
-    {
-        problems.Add(problem);
-        return default;
-    }
 }
 
 /// <summary>One audit entry as <c>GET /audit</c> lists it.</summary>

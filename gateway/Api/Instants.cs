@@ -70,6 +70,28 @@ public static partial class Instants
     }
 
     /// <summary>
+    /// An optional time read from the query string parameter <paramref name="name"/>: null when not given, or when it is
+    /// not a time the API reads, with "name: why" added to <paramref name="problems"/>. Read this way rather than bound as
+    /// a DateTimeOffset, which would take a time without an offset as the server's local time.
+    /// </summary>
+    public static DateTimeOffset? FromQueryString(string name, string? text, List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (TryParse(text, out var value))
+        {
+            return value;
+        }
+
+        problems.Add($"{name}: {QueryStringProblem(text)}");
+        return null;
+    }
+
+    /// <summary>
     /// Why <paramref name="text"/>, read from a query string, is not a time the API reads. A query string decodes an
     /// unencoded '+' to a space, so "…T00:00:00+02:00" arrives as "…T00:00:00 02:00": that is named, with its remedy.
     /// </summary>

@@ -46,17 +46,15 @@ public static class KpiApi
         string clientId, string kpiCode, string? from, string? to, string? granularity, string? dimension,
         HttpContext http, IClusterClient cluster)
     {
-        // Read here rather than bound as DateTimeOffset, which would take a time without an offset as the server's local time.
-        var times = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
-            .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
-            .Select(t => $"{t.Name}: {Instants.QueryStringProblem(t.Text!)}")
-            .ToList();
+        var times = new List<string>();
+        var start = Instants.FromQueryString("from", from, times);
+        var end = Instants.FromQueryString("to", to, times);
         if (times.Count > 0)
         {
             return Problems.Validation(times);
         }
 
-        var request = new CalculateRequest(clientId, kpiCode, Instant(from), Instant(to), granularity, dimension);
+        var request = new CalculateRequest(clientId, kpiCode, start, end, granularity, dimension);
         if (CalculateApi.Validate(request, out var query) is { } invalid)
         {
             return invalid;
@@ -65,8 +63,6 @@ public static class KpiApi
         var result = await cluster.GetGrain<AnalyticsEngine.Query.IKpiQueryGrain>(0).Calculate(query!, http.RequestAborted);
         return result.Error is { } error ? KpiResults.Problem(error) : KpiResults.Answer(http, result, [result]);
     }
-
-    private static DateTimeOffset? Instant(string? text) => Instants.TryParse(text, out var value) ? value : null;
 
     /// <summary>
     /// <c>GET /clients/{clientId}/kpis/{kpiCode}/window?kind=lastHours&amp;count=24</c>: a rolling window

@@ -52,10 +52,9 @@ public static class ReviewsApi
     private static async Task<IResult> ListAsync(
         string clientId, string? from, string? to, string? granularity, string? kpiCode, string? status, double? threshold, IClusterClient cluster)
     {
-        var problems = new[] { (Name: "from", Text: from), (Name: "to", Text: to) }
-            .Where(t => t.Text is not null && !Instants.TryParse(t.Text, out _))
-            .Select(t => $"{t.Name}: {Instants.QueryStringProblem(t.Text!)}")
-            .ToList();
+        var problems = new List<string>();
+        var start = Instants.FromQueryString("from", from, problems);
+        var end = Instants.FromQueryString("to", to, problems);
         if (granularity is not null && !Granularities.Contains(granularity, StringComparer.OrdinalIgnoreCase))
         {
             problems.Add($"granularity: '{granularity}' is not one of {string.Join(", ", Granularities)}");
@@ -82,7 +81,7 @@ public static class ReviewsApi
         }
 
         // The same guards as a query's (range, calendar, granularity); the KPI, when none is named, is each selected one.
-        var request = new CalculateRequest(clientId, kpiCode ?? "*", Instant(from), Instant(to), granularity);
+        var request = new CalculateRequest(clientId, kpiCode ?? "*", start, end, granularity);
         if (CalculateApi.Validate(request, out var query) is { } invalid)
         {
             return invalid;
@@ -108,6 +107,4 @@ public static class ReviewsApi
             _ => Problems.Validation(outcome.Problems),
         };
     }
-
-    private static DateTimeOffset? Instant(string? text) => Instants.TryParse(text, out var value) ? value : null;
 }

@@ -25,12 +25,12 @@ public static class ConfidenceScorer
     public const double ReviewThreshold = 0.7;
     public const double HighConfidence = 0.85;
 
-    private const double SmallSamplePenalty = 0.5;
-    private const double NoDataPenalty = 0.5;
-    private const double IncompletePenalty = 0.3;
-    private const double OpenBucketPenalty = 0.1;
+    private const decimal SmallSamplePenalty = 0.5m;
+    private const decimal NoDataPenalty = 0.5m;
+    private const decimal IncompletePenalty = 0.3m;
+    private const decimal OpenBucketPenalty = 0.1m;
     // More than the distance from full confidence to the review threshold: an unusual value is always flagged.
-    private const double UnusualValuePenalty = 0.35;
+    private const decimal UnusualValuePenalty = 0.35m;
 
     /// <param name="value">The value to score.</param>
     /// <param name="before">The values of the buckets before it, oldest first (only the last <see cref="Neighbours"/> count).</param>
@@ -53,21 +53,21 @@ public static class ConfidenceScorer
         var neverReceived = value.AsOf.Where(p => p.Sequence == 0).Select(p => p.ObjectModel).ToList();
         if (neverReceived.Count > 0)
         {
-            score -= (decimal)NoDataPenalty;
+            score -= NoDataPenalty;
             reasons.Add($"no {string.Join(" or ", neverReceived)} rows have been received for this client yet");
         }
 
         if (completeness is { Rows: > 0, Incomplete: > 0 } data)
         {
-            var missing = (double)data.Incomplete / data.Rows;
-            score -= (decimal)IncompletePenalty * data.Incomplete / data.Rows;
+            var missing = (decimal)data.Incomplete / data.Rows;
+            score -= IncompletePenalty * missing;
             reasons.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{data.Incomplete:N0} of its {data.Rows:N0} rows {(data.Incomplete == 1 ? "lacks" : "lack")} {string.Join(" or ", data.Fields)} ({100 * (1 - missing):0}% complete)"));
         }
 
         if (readsEvents && value.EventCount < FullSample)
         {
-            score -= (decimal)SmallSamplePenalty * (1 - (decimal)value.EventCount / FullSample);
+            score -= SmallSamplePenalty * (1 - (decimal)value.EventCount / FullSample);
             reasons.Add(value.EventCount switch
             {
                 0 => $"no events in this {bucket}",
@@ -78,14 +78,14 @@ public static class ConfidenceScorer
 
         if (!value.IsFinal)
         {
-            score -= (decimal)OpenBucketPenalty;
+            score -= OpenBucketPenalty;
             reasons.Add($"this {bucket} is still open, so late events may change it");
         }
 
         var neighbours = before.TakeLast(Neighbours).Where(b => b.Value is not null).Select(b => b.Value!.Value).ToArray();
         if (neighbours.Length >= 4 && IsUnusual(number, neighbours))
         {
-            score -= (decimal)UnusualValuePenalty;
+            score -= UnusualValuePenalty;
             reasons.Add(string.Create(CultureInfo.InvariantCulture,
                 $"unusual against the {neighbours.Length} {bucket}s before it, which lie within {neighbours.Min():G6} to {neighbours.Max():G6}"));
         }

@@ -4,7 +4,6 @@ using AnalyticsEngine.Kpi.Formula;
 using AnalyticsEngine.Query;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace AnalyticsEngine.Governance;
 
@@ -99,11 +98,7 @@ public sealed class DataCompleteness(NpgsqlDataSource dataSource, ObjectModelTab
         await using var command = dataSource.CreateCommand(sql);
         command.CommandTimeout = (int)Math.Ceiling(options.Value.StatementTimeout.TotalSeconds);
         command.Parameters.AddWithValue(clientId);
-        command.Parameters.Add(new NpgsqlParameter<DateTime[]>
-        {
-            TypedValue = [.. boundaries.Select(KpiSqlPlan.Instant)],
-            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-        });
+        command.Parameters.Add(KpiSqlPlan.InstantsParameter(boundaries));
         command.Parameters.Add(KpiSqlPlan.InstantParameter(KpiSqlPlan.Instant(boundaries[0])));
         command.Parameters.Add(KpiSqlPlan.InstantParameter(KpiSqlPlan.Instant(boundaries[^1])));
         var counts = new Dictionary<long, (long Rows, long Incomplete)>();

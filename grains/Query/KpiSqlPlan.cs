@@ -103,7 +103,7 @@ internal sealed class KpiSqlPlan(
     }
 
     /// <summary>A <c>timestamptz[]</c> parameter for instants in Unix ticks.</summary>
-    private static NpgsqlParameter<DateTime[]> InstantsParameter(IEnumerable<long> ticks) => new()
+    internal static NpgsqlParameter<DateTime[]> InstantsParameter(IEnumerable<long> ticks) => new()
     {
         TypedValue = ticks.Select(Instant).ToArray(),
         NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
