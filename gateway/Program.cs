@@ -108,6 +108,7 @@ api.MapDemoApi();
 api.MapAuditApi();
 api.MapReviewsApi();
 api.MapProposalsApi();
+api.MapRetentionApi();
 app.MapHub<KpiHub>("/hubs/kpi", o => o.CloseOnAuthenticationExpiration = true);
 
 app.Run();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Batch;
 using AnalyticsEngine.Governance;
 using AnalyticsEngine.Proposals;
@@ -60,6 +61,14 @@ public static class SiloHosting
         services.AddSingleton<AuditStore>();
         services.AddSingleton<ReviewStore>();
         services.AddSingleton<DataCompleteness>();
+        services.AddOptions<ArchiveOptions>().Bind(configuration.GetSection("Archive"))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Directory), "Archive:Directory must name the cold storage's directory.")
+            .Validate(o => o.RestoreFor > TimeSpan.Zero && o.QueryHold > TimeSpan.Zero, "Archive:RestoreFor and Archive:QueryHold must be positive.")
+            .Validate(o => o.RunEvery >= TimeSpan.FromMinutes(1), "Archive:RunEvery must be at least a minute (a reminder's shortest period).")
+            .ValidateOnStart();
+        services.AddSingleton(sp => new ColdStorage(sp.GetRequiredService<IOptions<ArchiveOptions>>().Value));
+        services.AddSingleton<SegmentIndex>();
+        services.AddSingleton<TableArchiver>();
         services.AddOptions<PriceList>().Bind(configuration.GetSection("Proposals:Prices")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PriceList>, PriceListValidation>();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection("Ingest")).ValidateOnStart();

@@ -30,24 +30,27 @@ internal static class RetentionRules
         _ => null,
     };
 
-    /// <summary>The retention to price, or null with the problems added when the answers are not usable.</summary>
-    public static ProposalRetention? Apply(RetentionAnswers? answers, List<string> problems)
+    /// <summary>
+    /// The retention to price (or to apply), or null with the problems added when the answers are not usable; each
+    /// problem names its field under <paramref name="at"/>, where the answers are in the request.
+    /// </summary>
+    public static ProposalRetention? Apply(RetentionAnswers? answers, List<string> problems, string at = "retention.")
     {
         var before = problems.Count;
-        var staged = Plan(answers?.StagedSourceData ?? RecommendedStagedSourceData, "retention.stagedSourceData", problems);
-        var analytics = Plan(answers?.AnalyticsData ?? RecommendedAnalyticsData, "retention.analyticsData", problems);
+        var staged = Plan(answers?.StagedSourceData ?? RecommendedStagedSourceData, $"{at}stagedSourceData", problems);
+        var analytics = Plan(answers?.AnalyticsData ?? RecommendedAnalyticsData, $"{at}analyticsData", problems);
         IReadOnlyList<ComplianceRegime> regimes = [.. (answers?.Compliance ?? []).Distinct().Order()];
         for (var i = 0; i < (answers?.Compliance?.Count ?? 0); i++)
         {
             if (!Enum.IsDefined(answers!.Compliance![i]))
             {
-                problems.Add($"retention.compliance[{i}]: is not a compliance regime; give gdpr, sox, hipaa or iso27001");
+                problems.Add($"{at}compliance[{i}]: is not a compliance regime; give gdpr, sox, hipaa or iso27001");
             }
         }
 
         if (answers?.OtherCompliance is { } other && (other.Length > ProposalCalculator.MaxTextLength || other.Any(char.IsControl)))
         {
-            problems.Add($"retention.otherCompliance: give at most {ProposalCalculator.MaxTextLength} characters on one line");
+            problems.Add($"{at}otherCompliance: give at most {ProposalCalculator.MaxTextLength} characters on one line");
         }
 
         if (staged is null || analytics is null || problems.Count > before)

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi.Engine;
@@ -113,10 +114,22 @@ public sealed partial class KpiQueryGrain(
     /// </summary>
     private async Task<KpiQueryResult> CalculateAsync(KpiQuery query, ClientConfig config, TimeSpan maxWait, CancellationToken cancellationToken)
     {
-        var runner = new KpiQueryRunner(dataSource, queryOptions.Value, engineOptions.Value.AllowedLateness, logger, cache);
+        var options = queryOptions.Value;
         KpiQueryResult result;
+        KpiQueryRunner runner;
+        var archive = GrainFactory.GetGrain<IArchiveGrain>(query.ClientId);
+        ArchiveAccess? access = null;
         try
         {
+            // A range that may reach archived days first has their rows put back by the client's archive, which takes
+            // no rows out while the query runs. Rollups of archived days may be gone, so such a query reads raw rows.
+            if (query.From < query.To && RetentionHorizons.MayReadArchive(query.From, DateTimeOffset.UtcNow))
+            {
+                access = await archive.PrepareQuery(query.From, query.To);
+                options = access.ReadsArchive ? options.RawRowsOnly() : options;
+            }
+
+            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache);
             var (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, cancellationToken), maxWait, cancellationToken);
             result = ran
                 ? answer!
@@ -129,6 +142,13 @@ public sealed partial class KpiQueryGrain(
         {
             LogQueryFailed(logger, exception, query.KpiCode, query.ClientId);
             return KpiQueryResult.Failed(query, QueryErrorKind.Failed, ServerFailure.Describe($"The query of KPI '{query.KpiCode}'"));
+        }
+        finally
+        {
+            if (access is not null)
+            {
+                _ = archive.EndQuery(access.Query);
+            }
         }
 
         // The answer was exact (raw rows where rollups miss some); the partition's next queries need not be slow.

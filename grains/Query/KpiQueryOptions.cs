@@ -40,4 +40,12 @@ public sealed class KpiQueryOptions
 
     /// <summary>Read whole slots from the rollup tables where every term is rolled up (off: raw rows only, e.g. to compare).</summary>
     public bool UseRollups { get; set; } = true;
+
+    /// <summary>These options reading raw rows only: for a query over archived days, whose rollups may be gone.</summary>
+    public KpiQueryOptions RawRowsOnly()
+    {
+        var copy = (KpiQueryOptions)MemberwiseClone();
+        copy.UseRollups = false;
+        return copy;
+    }
 }

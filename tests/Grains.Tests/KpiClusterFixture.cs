@@ -1,3 +1,4 @@
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Silo;
 using AnalyticsEngine.Silo.Storage;
@@ -26,6 +27,9 @@ public sealed class KpiClusterFixture : IAsyncLifetime
 
     public IClusterClient Client => Cluster.Client;
 
+    /// <summary>The silos' cold storage (<see cref="ArchiveOptions.Directory"/>), a directory of this fixture's own.</summary>
+    public string ArchiveDirectory { get; } = Path.Combine(Path.GetTempPath(), "ae-archive-" + Guid.NewGuid().ToString("N")[..8]);
+
     public async Task InitializeAsync()
     {
         await SchemaMigrator.ApplyAsync(Postgres, NullLogger.Instance, CancellationToken.None);
@@ -46,6 +50,7 @@ public sealed class KpiClusterFixture : IAsyncLifetime
                 o.RollupRowsPerPass = 1000;
                 o.AbandonedRollupsCheckInterval = TimeSpan.Zero;
             });
+            host.Services.Configure<ArchiveOptions>(o => o.Directory = ArchiveDirectory);
         });
         builder.ConfigureSilo((_, silo) => silo.AddAnalyticsProviders(product));
         builder.ConfigureClient(client => client.AddMemoryStreams(EventStreams.Provider));
@@ -57,6 +62,10 @@ public sealed class KpiClusterFixture : IAsyncLifetime
     {
         await Cluster.DisposeAsync();
         await Database.DisposeAsync();
+        if (Directory.Exists(ArchiveDirectory))
+        {
+            Directory.Delete(ArchiveDirectory, recursive: true);
+        }
     }
 }
 

@@ -49,7 +49,12 @@ internal sealed partial class QueryScenario
     /// Each event object model is rolled up after half its batches (the fixture's ingest grains never roll up on their
     /// own), so queries read whole slots from rollups, the newer rows of those slots raw, and the edges raw.
     /// </remarks>
-    public static async Task<QueryScenario> CreateAsync(IClusterClient cluster, NpgsqlDataSource database, int seed)
+    /// <summary>
+    /// A client with every catalog KPI and <see cref="CustomKpis"/>, and random rows of every object model with event
+    /// times in [<paramref name="from"/>, <paramref name="to"/>) (the last 20 hours unless given), a sixth of them late.
+    /// </summary>
+    public static async Task<QueryScenario> CreateAsync(
+        IClusterClient cluster, NpgsqlDataSource database, int seed, DateTimeOffset? from = null, DateTimeOffset? to = null)
     {
         var random = new Random(seed);
         var clientId = "q-" + Guid.NewGuid().ToString("N")[..10];
@@ -59,8 +64,8 @@ internal sealed partial class QueryScenario
         Assert.Empty(problems);
 
         var now = DateTimeOffset.UtcNow;
-        var start = now.AddHours(-20).ToUnixTimeMilliseconds();
-        var span = now.AddMinutes(-2).ToUnixTimeMilliseconds() - start;
+        var start = (from ?? now.AddHours(-20)).ToUnixTimeMilliseconds();
+        var span = (to ?? now.AddMinutes(-2)).ToUnixTimeMilliseconds() - start;
         var hotMinutes = Enumerable.Range(0, 40).Select(_ => start + random.NextInt64(span - 60_000)).ToArray();
         var last = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var model in BuiltInCatalog.ObjectModels)

@@ -1,0 +1,115 @@
+using AnalyticsEngine.Proposals;
+using Orleans.Concurrency;
+
+namespace AnalyticsEngine.Archive;
+
+/// <summary>
+/// A client's retention policy: the retention answers of the proposal questionnaire as given, and the days they come
+/// to once each compliance regime's minimum is met (<see cref="Effective"/>, with notes on what the regimes changed).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ae.RetentionPolicy")]
+public sealed record RetentionPolicy(
+    [property: Id(0)] string ClientId,
+    [property: Id(1)] RetentionAnswers Answers,
+    [property: Id(2)] ProposalRetention Effective,
+    [property: Id(3)] DateTimeOffset UpdatedAt,
+    [property: Id(4)] string UpdatedBy);
+
+/// <summary>A policy saved, or the problems of its answers, each naming its field.</summary>
+[GenerateSerializer, Immutable, Alias("ae.RetentionPolicyOutcome")]
+public sealed record RetentionPolicyOutcome(
+    [property: Id(0)] RetentionPolicy? Policy,
+    [property: Id(1)] IReadOnlyList<string> Problems);
+
+/// <summary>What a segment holds: rows of an object model (staged source data) or batch-run results (analytics data).</summary>
+public enum ArchivedDataKind
+{
+    Source = 0,
+    Analytics = 1,
+}
+
+/// <summary>One archived segment as the index lists it: a compressed file in cold storage and what is in it.</summary>
+/// <param name="Source">The object model's code, or <c>batch_runs</c>.</param>
+/// <param name="From">The earliest event time (scheduled time of a batch run) its rows can have.</param>
+/// <param name="To">The end, exclusive, of its rows' times.</param>
+/// <param name="Sha256">The file's SHA-256, checked whenever it is read back.</param>
+/// <param name="ExpiresAt">When the policy deletes it; null while it is kept for good (or no policy is set).</param>
+/// <param name="RestoredUntil">While set, its rows are back in the active tables for queries, until then.</param>
+[GenerateSerializer, Immutable, Alias("ae.ArchiveSegment")]
+public sealed record ArchiveSegment(
+    [property: Id(0)] long SegmentId,
+    [property: Id(1)] ArchivedDataKind Kind,
+    [property: Id(2)] string Source,
+    [property: Id(3)] DateTimeOffset From,
+    [property: Id(4)] DateTimeOffset To,
+    [property: Id(5)] long Rows,
+    [property: Id(6)] long Bytes,
+    [property: Id(7)] string Sha256,
+    [property: Id(8)] string Location,
+    [property: Id(9)] DateTimeOffset ArchivedAt,
+    [property: Id(10)] DateTimeOffset? ExpiresAt,
+    [property: Id(11)] DateTimeOffset? RestoredUntil);
+
+/// <summary>What one archival run did for a client.</summary>
+/// <param name="SourceHorizon">Rows of object models older than this left the active tables (null: no policy).</param>
+/// <param name="AnalyticsHorizon">Batch runs scheduled before this left the active tables (null: no policy).</param>
+/// <param name="RowsArchived">Rows written to new segments (and removed from the active tables).</param>
+/// <param name="RowsDeleted">Rows removed without an archive (the policy archives nothing of that kind).</param>
+/// <param name="SegmentsRestoredAgain">Restored segments whose rows left the active tables again, their time up.</param>
+/// <param name="RollupRowsDeleted">Rollup rows of slots no longer kept.</param>
+[GenerateSerializer, Immutable, Alias("ae.ArchiveRun")]
+public sealed record ArchiveRun(
+    [property: Id(0)] DateTimeOffset RanAt,
+    [property: Id(1)] DateTimeOffset? SourceHorizon,
+    [property: Id(2)] DateTimeOffset? AnalyticsHorizon,
+    [property: Id(3)] int SegmentsWritten,
+    [property: Id(4)] long RowsArchived,
+    [property: Id(5)] long RowsDeleted,
+    [property: Id(6)] int SegmentsExpired,
+    [property: Id(7)] int SegmentsRestoredAgain,
+    [property: Id(8)] long RollupRowsDeleted);
+
+/// <summary>What a query over a range needs of the archive: whether some of its rows were archived (and are now back).</summary>
+/// <param name="ReadsArchive">Some archived segment overlaps the range: the query reads raw rows, not rollups.</param>
+/// <param name="SegmentsRestored">Segments this call put back into the active tables.</param>
+/// <param name="Query">The query's turn: no run takes rows out of the active tables until it ends (<see cref="IArchiveGrain.EndQuery"/>).</param>
+[GenerateSerializer, Immutable, Alias("ae.ArchiveAccess")]
+public sealed record ArchiveAccess(
+    [property: Id(0)] bool ReadsArchive,
+    [property: Id(1)] int SegmentsRestored,
+    [property: Id(2)] Guid Query);
+
+/// <summary>
+/// A client's archival and retention (one grain per client id): its policy, the daily run that moves rows past their
+/// active period to cold storage (or deletes them) and deletes archives past theirs, and the restoring of archived
+/// rows that a query over an older range needs.
+/// </summary>
+public interface IArchiveGrain : IGrainWithStringKey
+{
+    Task<RetentionPolicy?> GetPolicy();
+
+    /// <summary>Saves the policy (replacing any), or answers its problems; a policy's first save starts the daily run.</summary>
+    Task<RetentionPolicyOutcome> SetPolicy(RetentionAnswers answers, string actor);
+
+    /// <summary>Removes the policy: nothing more is archived or deleted; archived segments stay.</summary>
+    Task<bool> RemovePolicy();
+
+    /// <summary>Runs archival now (it also runs daily while a policy is set).</summary>
+    [ResponseTimeout("00:10:00")]
+    Task<ArchiveRun> RunNow();
+
+    /// <summary>The archived segments whose rows' times overlap [<paramref name="from"/>, <paramref name="to"/>), oldest first.</summary>
+    Task<IReadOnlyList<ArchiveSegment>> Segments(DateTimeOffset from, DateTimeOffset to, int limit);
+
+    /// <summary>
+    /// Before a query over [<paramref name="from"/>, <paramref name="to"/>): puts back the archived rows it reads (of
+    /// snapshot objects, all archived before <paramref name="to"/>) for a while, and keeps every row in the active
+    /// tables until the query ends (<see cref="EndQuery"/>) or <c>Archive:QueryHold</c> has passed.
+    /// </summary>
+    [ResponseTimeout("00:05:00")]
+    Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to);
+
+    /// <summary>The query <see cref="PrepareQuery"/> answered for has ended: a run waiting for it may go on.</summary>
+    [OneWay, AlwaysInterleave]
+    Task EndQuery(Guid query);
+}

@@ -1,0 +1,173 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Proposals;
+using AnalyticsEngine.Query;
+using Npgsql;
+
+namespace AnalyticsEngine.Archive;
+
+/// <summary>
+/// One archival run of a client, in this order:
+/// <list type="number">
+/// <item>restored segments whose time is up leave the active tables again;</item>
+/// <item>segments past their archive period are deleted, file and index entry;</item>
+/// <item>rows of every object model older than the staged source data's horizon move to new segments, a UTC day per
+/// segment (or are deleted, when the policy archives nothing); of a snapshot object only the rows a newer row of the same
+/// key, also older than the horizon, replaces, since a key's latest row is its value today;</item>
+/// <item>rollup slots older than both horizons are deleted (queries over archived days read the restored rows);</item>
+/// <item>batch runs scheduled before the analytics data's horizon move to a segment (or are deleted).</item>
+/// </list>
+/// </summary>
+public sealed class ArchivalRun(
+    string clientId,
+    DateTimeOffset now,
+    ProposalRetention? policy,
+    SegmentIndex index,
+    TableArchiver archiver,
+    ObjectModelTables tables,
+    NpgsqlDataSource dataSource,
+    ColdStorage storage)
+{
+    private const string BatchRuns = "batch_runs";
+
+    private int _written;
+    private long _archived;
+    private long _deleted;
+
+    public async Task<ArchiveRun> ExecuteAsync(IReadOnlyList<IndexedSegment> segments, CancellationToken ct)
+    {
+        var restoredAgain = await RemoveExpiredRestoresAsync(segments, ct);
+        if (policy is null)
+        {
+            return new ArchiveRun(now, null, null, 0, 0, 0, 0, restoredAgain, 0);
+        }
+
+        var expired = await DeleteExpiredAsync(segments, ct);
+        var source = RetentionHorizons.Horizon(now, policy.StagedSourceData.ActiveDays);
+
+        foreach (var table in tables.All)
+        {
+            await MoveOutOlderRowsAsync(table, source, ct);
+        }
+
+        var analytics = RetentionHorizons.Horizon(now, policy.AnalyticsData.ActiveDays);
+        var rollupRows = await DeleteRollupsAsync(analytics < source ? analytics : source, ct);
+        await MoveOutBatchRunsAsync(analytics, ct);
+        return new ArchiveRun(now, source, analytics, _written, _archived, _deleted, expired, restoredAgain, rollupRows);
+    }
+
+    private async Task<int> RemoveExpiredRestoresAsync(IReadOnlyList<IndexedSegment> segments, CancellationToken ct)
+    {
+        var count = 0;
+        foreach (var segment in segments.Where(s => s.Segment.RestoredUntil is { } until && until <= now))
+        {
+            var table = tables.Get(segment.Segment.Source);
+            if (await archiver.RemoveRestoredAsync(clientId, segment, table.QualifiedName, table.EventTimeColumn, ct))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private async Task<int> DeleteExpiredAsync(IReadOnlyList<IndexedSegment> segments, CancellationToken ct)
+    {
+        var count = 0;
+        foreach (var segment in segments)
+        {
+            // A restored segment waits until its rows have left the active tables again.
+            if (segment.Segment.RestoredUntil is null && RetentionHorizons.ExpiresAt(segment.Segment, policy) <= now
+                && await index.ForgetAsync(segment.Segment.SegmentId, ct))
+            {
+                count++;
+                storage.Delete(segment.Segment.Location);
+            }
+        }
+
+        return count;
+    }
+
+    private async Task MoveOutOlderRowsAsync(ObjectModelTable table, DateTimeOffset horizon, CancellationToken ct)
+    {
+        var model = table.Model;
+        var time = table.EventTimeColumn;
+        var client = KpiSqlCompiler.Literal(clientId);
+        var columns = string.Join(", ", ArchiveGrain.ColumnsOf(table).Select(c => $"t.{ObjectModelTable.Quote(c)}"));
+        var notRestored =
+            $"NOT EXISTS (SELECT 1 FROM archive.segments AS s WHERE s.client_id = {client} AND s.data_kind = 'source' " +
+            $"AND s.source = {KpiSqlCompiler.Literal(model.Code)} AND s.restored_until IS NOT NULL AND s.sequences @> t.sequence)";
+        var replaced = model.Kind == ObjectKind.Snapshot
+            ? $" AND EXISTS (SELECT 1 FROM {table.QualifiedName} AS n WHERE n.client_id = t.client_id" +
+              string.Concat(model.KeyFields.Select(k => $" AND n.{ObjectModelTable.Quote(k)} = t.{ObjectModelTable.Quote(k)}")) +
+              $" AND (n.{time}, n.sequence) > (t.{time}, t.sequence) AND n.{time} < {TableArchiver.Literal(horizon)})"
+            : "";
+        var archive = policy!.StagedSourceData.Archive;
+
+        var after = DateTimeOffset.MinValue;
+        while (await OldestAsync(table, after, horizon, ct) is { } oldest)
+        {
+            var day = RetentionHorizons.StartOfDay(oldest);
+            var end = day.AddDays(1) < horizon ? day.AddDays(1) : horizon;
+            var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}";
+            var slice = new TableSlice(ArchivedDataKind.Source, model.Code, table.QualifiedName, where, columns, day, end, HasSequences: true);
+            await MoveOutAsync(slice, archive, ct);
+            after = end;
+        }
+    }
+
+    private async Task MoveOutAsync(TableSlice slice, bool archive, CancellationToken ct)
+    {
+        var moved = await archiver.MoveOutAsync(clientId, slice, archive, now, ct);
+        if (!archive)
+        {
+            _deleted += moved;
+        }
+        else if (moved > 0)
+        {
+            _written++;
+            _archived += moved;
+        }
+    }
+
+    /// <summary>The event time of the client's oldest row in [<paramref name="after"/>, <paramref name="before"/>), or null.</summary>
+    private async Task<DateTimeOffset?> OldestAsync(ObjectModelTable table, DateTimeOffset after, DateTimeOffset before, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT min(t.{table.EventTimeColumn}) FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{table.EventTimeColumn} >= $2 AND t.{table.EventTimeColumn} < $3");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(after == DateTimeOffset.MinValue ? DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc) : after.UtcDateTime);
+        command.Parameters.AddWithValue(before.UtcDateTime);
+        return await command.ExecuteScalarAsync(ct) is DateTime oldest ? new DateTimeOffset(oldest, TimeSpan.Zero) : null;
+    }
+
+    private async Task<long> DeleteRollupsAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var batch = dataSource.CreateBatch();
+        foreach (var table in new[] { "query.term_rollups", "query.dimension_rollups" })
+        {
+            var command = new NpgsqlBatchCommand($"DELETE FROM {table} WHERE client_id = $1 AND slot_start < $2");
+            command.Parameters.AddWithValue(clientId);
+            command.Parameters.AddWithValue(before.UtcDateTime);
+            batch.BatchCommands.Add(command);
+        }
+
+        return await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task MoveOutBatchRunsAsync(DateTimeOffset horizon, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT min(scheduled_for) FROM batch.runs WHERE client_id = $1 AND scheduled_for < $2 AND finished_at IS NOT NULL");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(horizon.UtcDateTime);
+        if (await command.ExecuteScalarAsync(ct) is not DateTime oldest)
+        {
+            return;
+        }
+
+        var where = $"t.client_id = {KpiSqlCompiler.Literal(clientId)} AND t.scheduled_for < {TableArchiver.Literal(horizon)} AND t.finished_at IS NOT NULL";
+        var slice = new TableSlice(ArchivedDataKind.Analytics, BatchRuns, "batch.runs", where, "t.*", new DateTimeOffset(oldest, TimeSpan.Zero), horizon, HasSequences: false);
+        await MoveOutAsync(slice, policy!.AnalyticsData.Archive, ct);
+    }
+}

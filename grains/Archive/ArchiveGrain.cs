@@ -1,0 +1,230 @@
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Proposals;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AnalyticsEngine.Archive;
+
+/// <summary>
+/// A client's archival and retention. Not reentrant, so runs and restores never interleave, and a query that may read
+/// old rows (<see cref="RetentionHorizons.MayReadArchive"/>) asks first: a run waits for such queries to end (or for
+/// <see cref="ArchiveOptions.QueryHold"/>, should one never say so), and queries asking during a run wait for it. So no
+/// query reads the active tables while rows it needs are on their way out. The index and the policy live in PostgreSQL;
+/// the grain keeps a copy it alone changes.
+/// </summary>
+public sealed partial class ArchiveGrain(
+    SegmentIndex index,
+    TableArchiver archiver,
+    ColdStorage storage,
+    ObjectModelTables tables,
+    NpgsqlDataSource dataSource,
+    IOptions<ArchiveOptions> options,
+    ILogger<ArchiveGrain> logger) : Grain, IArchiveGrain, IRemindable
+{
+    private const string ReminderName = "archive";
+
+    private RetentionPolicy? _policy;
+    private List<IndexedSegment> _segments = [];
+    private readonly Dictionary<Guid, DateTimeOffset> _queries = [];
+    private TaskCompletionSource _queryEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private string ClientId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (await index.PolicyAsync(ClientId, cancellationToken) is { } saved)
+        {
+            var problems = new List<string>();
+            // A saved policy was valid when saved; should a rule have changed since, the engine keeps applying what it can.
+            var effective = RetentionRules.Apply(saved.Answers, problems, "")
+                ?? throw new InvalidOperationException($"The saved retention policy of client '{ClientId}' is no longer valid: {string.Join("; ", problems)}");
+            _policy = new RetentionPolicy(ClientId, saved.Answers, effective, saved.UpdatedAt, saved.UpdatedBy);
+        }
+
+        _segments = await index.SegmentsAsync(ClientId, cancellationToken);
+    }
+
+    public Task<RetentionPolicy?> GetPolicy() => Task.FromResult(_policy);
+
+    public async Task<RetentionPolicyOutcome> SetPolicy(RetentionAnswers answers, string actor)
+    {
+        ArgumentNullException.ThrowIfNull(answers);
+        var problems = new List<string>();
+        var effective = RetentionRules.Apply(answers, problems, "");
+        if (effective is not null)
+        {
+            Require(effective.StagedSourceData, "stagedSourceData", problems);
+            Require(effective.AnalyticsData, "analyticsData", problems);
+        }
+
+        if (effective is null || problems.Count > 0)
+        {
+            return new RetentionPolicyOutcome(null, problems);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        await index.SavePolicyAsync(ClientId, answers, now, actor, CancellationToken.None);
+        _policy = new RetentionPolicy(ClientId, answers, effective, now, actor);
+        // The first run an hour after the policy is set, then every RunEvery: RunNow runs at once.
+        var every = options.Value.RunEvery;
+        await this.RegisterOrUpdateReminder(ReminderName, every < TimeSpan.FromHours(1) ? every : TimeSpan.FromHours(1), every);
+        LogPolicySet(logger, ClientId, actor, effective.StagedSourceData.ActiveDays, effective.AnalyticsData.ActiveDays);
+        return new RetentionPolicyOutcome(_policy, []);
+    }
+
+    public async Task<bool> RemovePolicy()
+    {
+        var removed = await index.RemovePolicyAsync(ClientId, CancellationToken.None);
+        _policy = null;
+        // Restored rows still leave the active tables when their time is up, so the reminder stays while there are some.
+        if (!_segments.Any(s => s.Segment.RestoredUntil is not null) && await this.GetReminder(ReminderName) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+
+        return removed;
+    }
+
+    public Task<ArchiveRun> RunNow() => RunAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+
+    public Task<IReadOnlyList<ArchiveSegment>> Segments(DateTimeOffset from, DateTimeOffset to, int limit) =>
+        Task.FromResult<IReadOnlyList<ArchiveSegment>>(_segments
+            .Select(s => s.Segment)
+            .Where(s => s.From < to && s.To > from)
+            .Take(limit)
+            .Select(s => s with { ExpiresAt = RetentionHorizons.ExpiresAt(s, _policy?.Effective) })
+            .ToList());
+
+    public async Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var query = Guid.NewGuid();
+        _queries[query] = now + options.Value.QueryHold;
+
+        var read = _segments.Where(s => tables.Find(s.Segment.Source) is { } table && RetentionHorizons.IsRead(s.Segment, table.Model.Kind, from, to)).ToList();
+        if (read.Count == 0)
+        {
+            return new ArchiveAccess(false, 0, query);
+        }
+
+        var until = now + options.Value.RestoreFor;
+        var restored = 0;
+        foreach (var segment in read.Where(s => s.Segment.RestoredUntil is null))
+        {
+            var table = tables.Get(segment.Segment.Source);
+            if (await archiver.RestoreAsync(segment, table.QualifiedName, ColumnsOf(table), until, CancellationToken.None))
+            {
+                restored++;
+            }
+        }
+
+        // Rows restored earlier stay while queries read them; the index is written once per half of RestoreFor at most.
+        var extend = read.Where(s => s.Segment.RestoredUntil is { } due && due < now + options.Value.RestoreFor / 2).Select(s => s.Segment.SegmentId).ToList();
+        if (extend.Count > 0)
+        {
+            await index.ExtendRestoreAsync(extend, until, CancellationToken.None);
+        }
+
+        if (restored > 0 || extend.Count > 0)
+        {
+            LogRestored(logger, ClientId, restored, from, to);
+            _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
+        }
+
+        return new ArchiveAccess(true, restored, query);
+    }
+
+    public Task EndQuery(Guid query)
+    {
+        if (_queries.Remove(query))
+        {
+            var ended = _queryEnded;
+            _queryEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            ended.SetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != ReminderName)
+        {
+            return;
+        }
+
+        try
+        {
+            await RunAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // A failed run is logged and tried again at the next tick; the reminder must live on.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            LogRunFailed(logger, exception, ClientId);
+        }
+
+        if (_policy is null && !_segments.Any(s => s.Segment.RestoredUntil is not null) && await this.GetReminder(ReminderName) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private async Task<ArchiveRun> RunAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await QueriesEndedAsync();
+        var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage);
+        try
+        {
+            // From the index, not the grain's copy: an operator may have changed it (a restore cut short, say).
+            return await run.ExecuteAsync(await index.SegmentsAsync(ClientId, ct), ct);
+        }
+        finally
+        {
+            _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Waits until no query that asked (<see cref="PrepareQuery"/>) is still running, or its hold has passed.</summary>
+    private async Task QueriesEndedAsync()
+    {
+        while (true)
+        {
+            var now = DateTimeOffset.UtcNow;
+            foreach (var (query, _) in _queries.Where(q => q.Value <= now).ToList())
+            {
+                _queries.Remove(query);
+            }
+
+            if (_queries.Count == 0)
+            {
+                return;
+            }
+
+            // EndQuery interleaves with this wait; a query that never ends holds the run only until its hold passes.
+            await Task.WhenAny(_queryEnded.Task, Task.Delay(_queries.Values.Min() - now));
+        }
+    }
+
+    internal static HashSet<string> ColumnsOf(ObjectModelTable table) =>
+        ["client_id", "sequence", "ingested_at", .. table.Model.Fields.Select(f => f.Name)];
+
+    private static void Require(RetentionPlan plan, string field, List<string> problems)
+    {
+        if (plan.ActiveDays < RetentionHorizons.MinActiveDays)
+        {
+            problems.Add($"{field}.activePeriod: keep data at least {RetentionHorizons.MinActiveDays} days in the active database (late events and the last week's queries read it there); it is {plan.ActiveDays} days");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention policy of {Client} set by {Actor}: source data {SourceDays} days active, analytics data {AnalyticsDays} days active")]
+    private static partial void LogPolicySet(ILogger logger, string client, string actor, int sourceDays, int analyticsDays);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restored {Segments} archived segments of {Client} for a query over [{From}, {To})")]
+    private static partial void LogRestored(ILogger logger, string client, int segments, DateTimeOffset from, DateTimeOffset to);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Archival run of {Client} failed; it runs again at the next tick")]
+    private static partial void LogRunFailed(ILogger logger, Exception exception, string client);
+}

@@ -1,0 +1,148 @@
+using System.Security.Cryptography;
+
+namespace AnalyticsEngine.Archive;
+
+/// <summary>Where archives go, and how long restored rows and a query's hold last.</summary>
+public sealed class ArchiveOptions
+{
+    /// <summary>
+    /// The cold storage's root directory. Every silo must see the same files: a volume they share (an NFS or
+    /// object-store mount in Kubernetes). Relative paths are from the silo's working directory.
+    /// </summary>
+    public string Directory { get; set; } = "archive";
+
+    /// <summary>How long restored rows stay in the active tables after the last query that read them.</summary>
+    public TimeSpan RestoreFor { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long a run waits at most for a query that asked for old rows and never said it ended (longer than any query runs).</summary>
+    public TimeSpan QueryHold { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often archival runs for a client with a policy.</summary>
+    public TimeSpan RunEvery { get; set; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>
+/// Cold storage for archived segments: files under one root, written whole (to a temporary name, flushed to disk,
+/// then renamed) so a reader never sees a partial file, and checked against their SHA-256 when read.
+/// </summary>
+public sealed class ColdStorage(ArchiveOptions options)
+{
+    private readonly string _root = Path.GetFullPath(options.Directory);
+
+    /// <summary>Writes a file at <paramref name="location"/> (relative) through <paramref name="write"/>; answers its size and SHA-256.</summary>
+    public async Task<(long Bytes, string Sha256)> WriteAsync(string location, Func<Stream, Task> write, CancellationToken ct)
+    {
+        var path = PathOf(location);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = path + ".partial";
+        try
+        {
+            long bytes;
+            string sha256;
+            await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                using var hashing = new HashingStream(file);
+                await write(hashing);
+                await file.FlushAsync(ct);
+                file.Flush(flushToDisk: true);
+                (bytes, sha256) = (hashing.Length, Convert.ToHexStringLower(hashing.Hash()));
+            }
+
+            File.Move(temporary, path, overwrite: true);
+            return (bytes, sha256);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Opens a file for reading after checking it is whole: its SHA-256 must be <paramref name="sha256"/>.</summary>
+    public async Task<Stream> OpenCheckedAsync(string location, string sha256, CancellationToken ct)
+    {
+        var path = PathOf(location);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        try
+        {
+            var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
+            if (!string.Equals(actual, sha256, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"Archive file '{location}' is damaged: its SHA-256 is {actual}, the index says {sha256}.");
+            }
+
+            stream.Position = 0;
+            return stream;
+        }
+        catch
+        {
+            await stream.DisposeAsync();
+            throw;
+        }
+    }
+
+    public void Delete(string location) => File.Delete(PathOf(location));
+
+    public bool Exists(string location) => File.Exists(PathOf(location));
+
+    private string PathOf(string location)
+    {
+        var path = Path.GetFullPath(Path.Combine(_root, location));
+        // Locations are built by the engine from ids, but a path must never leave the root whatever the index says.
+        if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Archive location '{location}' is outside the cold storage.", nameof(location));
+        }
+
+        return path;
+    }
+
+    /// <summary>A write-only stream that hashes and counts what passes through to the file.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long _length;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+        public byte[] Hash() => _hash.GetHashAndReset();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _hash.AppendData(buffer);
+            _length += buffer.Length;
+            inner.Write(buffer);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _hash.AppendData(buffer.Span);
+            _length += buffer.Length;
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,242 @@
+using AnalyticsEngine.Archive;
+using AnalyticsEngine.Catalog;
+using AnalyticsEngine.Clients;
+using AnalyticsEngine.Grains.Tests.Query;
+using AnalyticsEngine.Ingest;
+using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Proposals;
+using AnalyticsEngine.Query;
+using Npgsql;
+
+namespace AnalyticsEngine.Grains.Tests.Archive;
+
+/// <summary>
+/// Archival end to end on a client with a month of rows: rows past the active period leave the active tables for
+/// compressed segments (a snapshot object's only where a newer row replaces them), a query over archived days puts them
+/// back and answers exactly what it answered before, restored rows leave again when their time is up, and archives
+/// past their period are deleted.
+/// </summary>
+[Collection(KpiClusterCollection.Name)]
+public sealed class ArchivalTests(KpiClusterFixture fixture)
+{
+    private const int ActiveDays = 7;
+
+    private IKpiQueryGrain Queries => fixture.Client.GetGrain<IKpiQueryGrain>(0);
+
+    private static RetentionAnswers Policy(bool archive, int? archiveYears = null) => new(
+        new RetentionAnswer(ActiveDays, RetentionUnit.Days, archive, archive ? archiveYears : null, archive ? archiveYears is null ? RetentionUnit.Indefinite : RetentionUnit.Years : null),
+        new RetentionAnswer(30, RetentionUnit.Days, false));
+
+    [Fact]
+    public async Task Archived_rows_leave_the_active_tables_and_queries_over_their_days_answer_as_before()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 20261129, from: now.AddDays(-30), to: now.AddDays(-1));
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
+        var horizon = RetentionHorizons.Horizon(now, ActiveDays);
+        var before = await AnswersAsync(scenario, now.AddDays(-32), now);
+        var expected = await LeavingRowsAsync(scenario.ClientId, horizon);
+        Assert.True(expected.Values.Sum() > 1000, "the scenario should put most rows before the horizon");
+        var totals = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var model in expected.Keys)
+        {
+            totals[model] = await TotalAsync(scenario.ClientId, model);
+        }
+
+        var set = await archive.SetPolicy(Policy(archive: true), "tester");
+        Assert.Empty(set.Problems);
+        var run = await archive.RunNow();
+
+        Assert.Equal(horizon, run.SourceHorizon);
+        Assert.Equal(expected.Values.Sum(), run.RowsArchived);
+        Assert.Equal(0, run.RowsDeleted);
+        foreach (var (model, rows) in expected)
+        {
+            Assert.Equal(totals[model] - rows, await TotalAsync(scenario.ClientId, model));
+        }
+
+        foreach (var model in BuiltInCatalog.ObjectModels.Where(m => m.Kind == ObjectKind.Event))
+        {
+            Assert.Equal(0, await CountAsync(scenario.ClientId, model.Code, horizon));
+        }
+
+        var segments = await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000);
+        Assert.Equal(run.SegmentsWritten, segments.Count);
+        Assert.Equal(run.RowsArchived, segments.Sum(s => s.Rows));
+        Assert.All(segments, s =>
+        {
+            Assert.True(File.Exists(Path.Combine(fixture.ArchiveDirectory, s.Location)), s.Location);
+            Assert.True(s.To <= horizon && s.To - s.From <= TimeSpan.FromDays(1), $"{s.Source} [{s.From}, {s.To})");
+            Assert.Null(s.RestoredUntil);
+            Assert.Null(s.ExpiresAt);
+        });
+
+        // Another range than before, so that no cached answer stands in for the query over the archive.
+        var after = await AnswersAsync(scenario, now.AddDays(-32), now.AddDays(1));
+        AssertSameBuckets(before, after);
+        var restored = await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000);
+        Assert.All(restored, s => Assert.NotNull(s.RestoredUntil));
+        foreach (var (model, total) in totals)
+        {
+            Assert.Equal(total, await TotalAsync(scenario.ClientId, model));
+        }
+
+        // The restore's time is up: the next run takes the rows out again, and a query puts them back once more.
+        await ExpireRestoresAsync(scenario.ClientId);
+        var again = await archive.RunNow();
+        Assert.Equal(segments.Count, again.SegmentsRestoredAgain);
+        Assert.Equal(0, again.RowsArchived);
+        foreach (var model in BuiltInCatalog.ObjectModels.Where(m => m.Kind == ObjectKind.Event))
+        {
+            Assert.Equal(0, await CountAsync(scenario.ClientId, model.Code, horizon));
+        }
+
+        AssertSameBuckets(before, await AnswersAsync(scenario, now.AddDays(-32), now.AddDays(2)));
+        await ExpireRestoresAsync(scenario.ClientId);
+        await archive.RunNow();
+
+        // Archives kept a year from their day are deleted once the policy keeps them less.
+        await archive.SetPolicy(new RetentionAnswers(
+            new RetentionAnswer(ActiveDays, RetentionUnit.Days, true, 10, RetentionUnit.Days),
+            new RetentionAnswer(30, RetentionUnit.Days, false)), "tester");
+        var expiring = segments.Count(s => s.To.AddDays(ActiveDays + 10) <= DateTimeOffset.UtcNow);
+        Assert.True(expiring > 0);
+        var expiry = await archive.RunNow();
+        Assert.Equal(expiring, expiry.SegmentsExpired);
+        var left = await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000);
+        Assert.Equal(segments.Count - expiring, left.Count);
+        Assert.All(segments.Where(s => left.All(l => l.SegmentId != s.SegmentId)),
+            s => Assert.False(File.Exists(Path.Combine(fixture.ArchiveDirectory, s.Location)), s.Location));
+        Assert.All(left, s => Assert.Equal(s.To.AddDays(ActiveDays + 10), s.ExpiresAt));
+    }
+
+    [Fact]
+    public async Task Deleted_rows_leave_their_aggregates_for_the_analytics_period_and_then_those_go_too()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 7, from: now.AddDays(-20), to: now.AddDays(-1));
+        var config = await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get();
+        await TermRollups.ForClient(config!)["orders"].RollUpAsync(fixture.Database, scenario.ClientId, TermRollups.EveryRow, CancellationToken.None);
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
+        var horizon = RetentionHorizons.Horizon(now, ActiveDays);
+        var expected = await LeavingRowsAsync(scenario.ClientId, horizon);
+        var orders = await TotalAsync(scenario.ClientId, "orders");
+        Assert.Equal(orders, await OrdersCountedAsync(scenario.ClientId, now.AddDays(-21), now.AddDays(1)));
+
+        // Raw rows deleted after a week, aggregates kept a month: the orders still count, from the rollups.
+        Assert.Empty((await archive.SetPolicy(Policy(archive: false), "tester")).Problems);
+        var run = await archive.RunNow();
+        Assert.Equal(expected.Values.Sum(), run.RowsDeleted);
+        Assert.Equal(0, run.RowsArchived);
+        Assert.Equal(0, run.RollupRowsDeleted);
+        Assert.Empty(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 10));
+        Assert.Equal(orders - expected["orders"], await TotalAsync(scenario.ClientId, "orders"));
+        Assert.Equal(orders, await OrdersCountedAsync(scenario.ClientId, now.AddDays(-21), now.AddDays(2)));
+
+        // Aggregates kept a week too: what is left is what the rows say.
+        Assert.Empty((await archive.SetPolicy(new RetentionAnswers(
+            new RetentionAnswer(ActiveDays, RetentionUnit.Days, false), new RetentionAnswer(ActiveDays, RetentionUnit.Days, false)), "tester")).Problems);
+        var second = await archive.RunNow();
+        Assert.True(second.RollupRowsDeleted > 0);
+        Assert.Equal(orders - expected["orders"], await OrdersCountedAsync(scenario.ClientId, now.AddDays(-21), now.AddDays(3)));
+    }
+
+    /// <summary>The orders OTD counts over the range, as one value.</summary>
+    private async Task<long> OrdersCountedAsync(string clientId, DateTimeOffset from, DateTimeOffset to)
+    {
+        var result = await Queries.Calculate(new KpiQuery(clientId, "OTD", from, to, QueryGranularity.Range));
+        Assert.True(result.Error is null, result.Error?.Message);
+        return Assert.Single(Assert.Single(result.Series).Values).EventCount;
+    }
+
+    [Fact]
+    public async Task A_policy_keeps_a_week_active_at_least_and_meets_compliance_minimums()
+    {
+        var archive = fixture.Client.GetGrain<IArchiveGrain>("retention-rules");
+        var tooShort = await archive.SetPolicy(new RetentionAnswers(new RetentionAnswer(3, RetentionUnit.Days, false)), "tester");
+        Assert.Null(tooShort.Policy);
+        Assert.Contains(tooShort.Problems, p => p.StartsWith("stagedSourceData.activePeriod:", StringComparison.Ordinal) && p.Contains("3 days", StringComparison.Ordinal));
+
+        var sox = await archive.SetPolicy(new RetentionAnswers(new RetentionAnswer(90, RetentionUnit.Days, false), Compliance: [ComplianceRegime.Sox]), "tester");
+        Assert.Empty(sox.Problems);
+        Assert.Equal(new RetentionPlan(90, true, 7 * 365 - 90), sox.Policy!.Effective.StagedSourceData);
+        Assert.NotEmpty(sox.Policy.Effective.Notes);
+        var saved = await archive.GetPolicy();
+        Assert.Equal(sox.Policy.Effective.StagedSourceData, saved!.Effective.StagedSourceData);
+        Assert.Equal(sox.Policy.UpdatedAt, saved.UpdatedAt);
+        Assert.True(await archive.RemovePolicy());
+        Assert.Null(await archive.GetPolicy());
+    }
+
+    private async Task<Dictionary<string, KpiQueryResult>> AnswersAsync(QueryScenario scenario, DateTimeOffset from, DateTimeOffset to)
+    {
+        var answers = new Dictionary<string, KpiQueryResult>(StringComparer.Ordinal);
+        foreach (var kpi in scenario.Kpis)
+        {
+            var result = await Queries.Calculate(new KpiQuery(scenario.ClientId, kpi, from, to, QueryGranularity.Day));
+            Assert.True(result.Error is null, $"{kpi}: {result.Error}");
+            answers[kpi] = result;
+        }
+
+        return answers;
+    }
+
+    private static void AssertSameBuckets(Dictionary<string, KpiQueryResult> before, Dictionary<string, KpiQueryResult> after)
+    {
+        var compared = 0;
+        foreach (var (kpi, result) in before)
+        {
+            var later = Assert.Single(after[kpi].Series).Values.ToDictionary(v => v.BucketStart);
+            foreach (var value in Assert.Single(result.Series).Values)
+            {
+                Assert.True(later.TryGetValue(value.BucketStart, out var now), $"{kpi} {value.BucketStart}: no bucket");
+                Assert.True(value.Value.Equals(now.Value) && value.EventCount == now.EventCount,
+                    $"{kpi} {value.BucketStart}: {value.Value} over {value.EventCount} events before archival, {now.Value} over {now.EventCount} after");
+                compared += value.EventCount > 0 ? 1 : 0;
+            }
+        }
+
+        Assert.True(compared > 100, $"only {compared} buckets with events compared");
+    }
+
+    /// <summary>Per object model, the rows a run should take out: older than the horizon, and of a snapshot object replaced by a newer row of its key before it.</summary>
+    private async Task<Dictionary<string, long>> LeavingRowsAsync(string clientId, DateTimeOffset horizon)
+    {
+        var rows = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var model in BuiltInCatalog.ObjectModels)
+        {
+            var table = ObjectModelTables.BuiltIn.Get(model.Code);
+            var time = table.EventTimeColumn;
+            var keys = string.Join(" AND ", model.KeyFields.Select(k => $"newer.\"{k}\" = old.\"{k}\""));
+            var replaced = model.Kind == ObjectKind.Snapshot
+                ? $" AND EXISTS (SELECT 1 FROM {table.QualifiedName} AS newer WHERE newer.client_id = old.client_id AND {keys} AND newer.{time} < $2 " +
+                  $"AND (newer.{time} > old.{time} OR (newer.{time} = old.{time} AND newer.sequence > old.sequence)))"
+                : "";
+            await using var command = fixture.Database.CreateCommand($"SELECT count(*) FROM {table.QualifiedName} AS old WHERE old.client_id = $1 AND old.{time} < $2{replaced}");
+            command.Parameters.AddWithValue(clientId);
+            command.Parameters.AddWithValue(horizon.UtcDateTime);
+            rows[model.Code] = (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        return rows;
+    }
+
+    private async Task<long> CountAsync(string clientId, string model, DateTimeOffset before)
+    {
+        var table = ObjectModelTables.BuiltIn.Get(model);
+        await using var command = fixture.Database.CreateCommand($"SELECT count(*) FROM {table.QualifiedName} WHERE client_id = $1 AND {table.EventTimeColumn} < $2");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(before.UtcDateTime);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private Task<long> TotalAsync(string clientId, string model) => CountAsync(clientId, model, DateTimeOffset.MaxValue);
+
+    private async Task ExpireRestoresAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "UPDATE archive.segments SET restored_until = now() - interval '1 second' WHERE client_id = $1 AND restored_until IS NOT NULL");
+        command.Parameters.AddWithValue(clientId);
+        await command.ExecuteNonQueryAsync();
+    }
+}
