@@ -28,6 +28,8 @@ READY_TIMEOUT_S="${READY_TIMEOUT_S:-180}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=${AE_PG_PORT:-55432};Username=analytics;Password=analytics;Database=analytics"
 export ConnectionStrings__Redis="127.0.0.1:${AE_REDIS_PORT:-56379}"
+# Cold storage for archived segments (docs/retention.md): shared by the local silos.
+export Archive__Directory="${ARCHIVE_DIR:-$REPO/.run/archive}"
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

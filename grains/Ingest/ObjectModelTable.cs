@@ -22,10 +22,12 @@ public sealed class ObjectModelTable
         var fieldColumns = string.Join(", ", model.Fields.Select(f => Quote(f.Name)));
         _copyCommand = $"COPY {QualifiedName} (client_id, sequence, {fieldColumns}) FROM STDIN (FORMAT BINARY)";
         _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence";
+        _nextSequence = $"SELECT min(sequence) FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3";
         _eventTimeSlot = Layout.GetSlot(model.EventTimeField);
     }
 
     private readonly string _copyCommand;
+    private readonly string _nextSequence;
     private readonly string _selectRange;
     private readonly FieldSlot _eventTimeSlot;
 
@@ -164,6 +166,16 @@ public sealed class ObjectModelTable
         }
 
         return rows;
+    }
+
+    /// <summary>The lowest sequence in [<paramref name="fromSequence"/>, <paramref name="toSequence"/>] a stored row of the client has, or null.</summary>
+    public async Task<long?> NextSequenceAsync(NpgsqlDataSource dataSource, string clientId, long fromSequence, long toSequence, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(_nextSequence);
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(fromSequence);
+        command.Parameters.AddWithValue(toSequence);
+        return await command.ExecuteScalarAsync(ct) is long next ? next : null;
     }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

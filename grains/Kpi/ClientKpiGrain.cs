@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
@@ -359,13 +360,32 @@ public sealed class ClientKpiGrain(
 
     private async Task CatchUpAllAsync(CancellationToken ct)
     {
-        foreach (var model in _engine.ObjectModels)
+        // A replay from the start (a new engine, not a checkpoint) first has the client's archive put back the rows of
+        // the days the engine keeps, so that its rebuilt buckets count what queries over those days count.
+        var archive = _engine.ObjectModels.Any(m => _engine.Position(m) == 0) ? GrainFactory.GetGrain<IArchiveGrain>(ClientId) : null;
+        var now = DateTimeOffset.UtcNow;
+        var access = archive is null ? null : await archive.PrepareQuery(now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1));
+        try
         {
-            await CatchUpAsync(model, long.MaxValue, ct);
+            foreach (var model in _engine.ObjectModels)
+            {
+                await CatchUpAsync(model, long.MaxValue, ct);
+            }
+        }
+        finally
+        {
+            if (access is not null)
+            {
+                _ = archive!.EndQuery(access.Query);
+            }
         }
     }
 
     /// <summary>Applies committed rows after the engine's position, up to <paramref name="toSequence"/>, page by page.</summary>
+    /// <remarks>
+    /// Every committed row is in its table unless the client's retention policy took it out (archived or deleted):
+    /// the holes such rows leave in the sequence numbers are stepped over.
+    /// </remarks>
     private async Task CatchUpAsync(string objectModel, long toSequence, CancellationToken ct)
     {
         var table = tables.Get(objectModel);
@@ -381,12 +401,42 @@ public sealed class ClientKpiGrain(
             var rows = await table.ReadAsync(dataSource, ClientId, from, to, ct);
             if (rows.Count == 0)
             {
-                return;
+                if (await table.NextSequenceAsync(dataSource, ClientId, to + 1, toSequence, ct) is not { } next)
+                {
+                    // Nothing stored through toSequence. When it is a committed end (a batch's predecessor, a
+                    // partition's end), the rows up to it were removed; otherwise the table simply ends here.
+                    if (toSequence != long.MaxValue)
+                    {
+                        _engine.SkipRemoved(objectModel, toSequence);
+                    }
+
+                    return;
+                }
+
+                _engine.SkipRemoved(objectModel, next - 1);
+                continue;
             }
 
-            _engine.Apply(objectModel, rows);
+            ApplyStepping(objectModel, rows);
             _eventsSinceCheckpoint += rows.Count;
             KpiTelemetry.EventsCaughtUp.Add(rows.Count);
+        }
+    }
+
+    /// <summary>Applies rows read from a table, stepping over the holes removed rows left in their sequence numbers.</summary>
+    private void ApplyStepping(string objectModel, List<EventRow> rows)
+    {
+        var start = 0;
+        for (var i = 1; i <= rows.Count; i++)
+        {
+            if (i < rows.Count && rows[i].Sequence == rows[i - 1].Sequence + 1)
+            {
+                continue;
+            }
+
+            _engine.SkipRemoved(objectModel, rows[start].Sequence - 1);
+            _engine.Apply(objectModel, start == 0 && i == rows.Count ? rows : rows.GetRange(start, i - start));
+            start = i;
         }
     }
 

@@ -105,6 +105,25 @@ public sealed class ClientKpiEngine
     public long Position(string objectModel) => _positions.GetValueOrDefault(objectModel);
 
     /// <summary>
+    /// Moves the position of <paramref name="objectModel"/> past sequence numbers whose rows are no longer stored (a
+    /// retention policy archived or deleted them; every other committed row is in its table), applying nothing.
+    /// </summary>
+    public void SkipRemoved(string objectModel, long through)
+    {
+        ArgumentNullException.ThrowIfNull(objectModel);
+        if (through <= Position(objectModel))
+        {
+            return;
+        }
+
+        _positions[objectModel] = through;
+        if (_objectsByCode.TryGetValue(objectModel, out var runtime))
+        {
+            runtime.Position = through;
+        }
+    }
+
+    /// <summary>
     /// Applies rows of one object model in ascending sequence. Rows at or below <see cref="Position"/> are skipped
     /// (each row counts once); a row beyond <c>Position + 1</c> is a gap and throws
     /// <see cref="InvalidOperationException"/> before anything is applied, so the caller can catch up first.
