@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS archive.segments
     range_to       timestamptz NOT NULL,
     -- The rows' sequence numbers: which rows of the active table a restored segment put back.
     sequences      int8multirange,
+    -- Of a snapshot object: the rows that replaced these are all older than this (the horizon they were archived at),
+    -- so no bucket ending at or after it reads them.
+    replaced_before timestamptz,
     row_count      bigint      NOT NULL,
     bytes          bigint      NOT NULL,
     sha256         text        NOT NULL,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using AnalyticsEngine.Benchmarks;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
@@ -876,46 +877,7 @@ static void Check(KpiQueryResult result, KpiQueryRunner runner, bool expectRollu
     }
 }
 
-async Task LoadAsync(string clientId, int count, DateTimeOffset until, TimeSpan span)
-{
-    var random = new Random(42);
-    var start = (until - span).ToUnixTimeMilliseconds();
-    var step = (until.ToUnixTimeMilliseconds() - start) / (double)count;
-    string[] statuses = ["open", "shipped", "delivered", "cancelled"];
-    string[] carriers = ["dhl", "ups", "fedex", "dpd", "gls"];
-    await using var connection = await dataSource.OpenConnectionAsync();
-    await using var importer = await connection.BeginBinaryImportAsync(
-        "COPY scor_data.orders (client_id, sequence, order_id, ordered_at, order_value, promised_at, delivered_at, on_time, in_full, " +
-        "damage_free, documentation_complete, status, carrier) FROM STDIN (FORMAT BINARY)");
-    for (var i = 0; i < count; i++)
-    {
-        var ordered = DateTime.UnixEpoch.AddMilliseconds(start + (long)(i * step) + random.Next((int)Math.Max(1, step)));
-        importer.StartRow();
-        importer.Write(clientId, NpgsqlDbType.Text);
-        importer.Write((long)i + 1, NpgsqlDbType.Bigint);
-        importer.Write(string.Create(CultureInfo.InvariantCulture, $"b-{i}"), NpgsqlDbType.Text);
-        importer.Write(ordered, NpgsqlDbType.TimestampTz);
-        importer.Write(random.Next(0, 4000) * 0.25, NpgsqlDbType.Double);
-        importer.Write(ordered.AddDays(2), NpgsqlDbType.TimestampTz);
-        if (random.Next(10) == 0)
-        {
-            importer.WriteNull();
-        }
-        else
-        {
-            importer.Write(ordered.AddMinutes(random.Next(600, 4 * 1440)), NpgsqlDbType.TimestampTz);
-        }
-
-        importer.Write(random.Next(100) < 85, NpgsqlDbType.Boolean);
-        importer.Write(random.Next(100) < 92, NpgsqlDbType.Boolean);
-        importer.Write(random.Next(100) < 97, NpgsqlDbType.Boolean);
-        importer.Write(random.Next(100) < 95, NpgsqlDbType.Boolean);
-        importer.Write(statuses[random.Next(statuses.Length)], NpgsqlDbType.Text);
-        importer.Write(carriers[random.Next(carriers.Length)], NpgsqlDbType.Text);
-    }
-
-    await importer.CompleteAsync();
-}
+Task LoadAsync(string clientId, int count, DateTimeOffset until, TimeSpan span) => OrderRows.LoadAsync(dataSource, clientId, count, until, span);
 
 async Task ExecuteAsync(string sql, params object[] parameters)
 {

@@ -35,6 +35,10 @@ public enum ArchivedDataKind
 /// <param name="Sha256">The file's SHA-256, checked whenever it is read back.</param>
 /// <param name="ExpiresAt">When the policy deletes it; null while it is kept for good (or no policy is set).</param>
 /// <param name="RestoredUntil">While set, its rows are back in the active tables for queries, until then.</param>
+/// <param name="ReplacedBefore">
+/// Of a snapshot object's rows: newer rows of their keys, all older than this, replaced them; a bucket ending at or
+/// after it does not read them.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveSegment")]
 public sealed record ArchiveSegment(
     [property: Id(0)] long SegmentId,
@@ -48,7 +52,8 @@ public sealed record ArchiveSegment(
     [property: Id(8)] string Location,
     [property: Id(9)] DateTimeOffset ArchivedAt,
     [property: Id(10)] DateTimeOffset? ExpiresAt,
-    [property: Id(11)] DateTimeOffset? RestoredUntil);
+    [property: Id(11)] DateTimeOffset? RestoredUntil,
+    [property: Id(12)] DateTimeOffset? ReplacedBefore = null);
 
 /// <summary>What one archival run did for a client.</summary>
 /// <param name="SourceHorizon">Rows of object models older than this left the active tables (null: no policy).</param>
@@ -102,12 +107,12 @@ public interface IArchiveGrain : IGrainWithStringKey
     Task<IReadOnlyList<ArchiveSegment>> Segments(DateTimeOffset from, DateTimeOffset to, int limit);
 
     /// <summary>
-    /// Before a query over [<paramref name="from"/>, <paramref name="to"/>): puts back the archived rows it reads (of
-    /// snapshot objects, all archived before <paramref name="to"/>) for a while, and keeps every row in the active
-    /// tables until the query ends (<see cref="EndQuery"/>) or <c>Archive:QueryHold</c> has passed.
+    /// Before a query over [<paramref name="from"/>, <paramref name="to"/>) (its buckets' bounds) that reads
+    /// <paramref name="objectModels"/>: puts back the archived rows it reads for a while, and keeps every row in the
+    /// active tables until the query ends (<see cref="EndQuery"/>) or <c>Archive:QueryHold</c> has passed.
     /// </summary>
     [ResponseTimeout("00:05:00")]
-    Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to);
+    Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels);
 
     /// <summary>The query <see cref="PrepareQuery"/> answered for has ended: a run waiting for it may go on.</summary>
     [OneWay, AlwaysInterleave]

@@ -2,6 +2,7 @@ using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Proposals;
 using AnalyticsEngine.Query;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace AnalyticsEngine.Archive;
@@ -26,7 +27,8 @@ public sealed class ArchivalRun(
     TableArchiver archiver,
     ObjectModelTables tables,
     NpgsqlDataSource dataSource,
-    ColdStorage storage)
+    ColdStorage storage,
+    ILogger logger)
 {
     private const string BatchRuns = "batch_runs";
 
@@ -62,9 +64,17 @@ public sealed class ArchivalRun(
         foreach (var segment in segments.Where(s => s.Segment.RestoredUntil is { } until && until <= now))
         {
             var table = tables.Get(segment.Segment.Source);
-            if (await archiver.RemoveRestoredAsync(clientId, segment, table.QualifiedName, table.EventTimeColumn, ct))
+            try
             {
-                count++;
+                if (await archiver.RemoveRestoredAsync(clientId, segment, table.QualifiedName, table.EventTimeColumn, ct))
+                {
+                    count++;
+                }
+            }
+            catch (InvalidOperationException exception)
+            {
+                // Its rows are not all in the table as restored: they stay, and the rest of the run goes on.
+                logger.LogError(exception, "Restored segment {Segment} of {Client} cannot leave the active tables", segment.Segment.SegmentId, clientId);
             }
         }
 
@@ -82,6 +92,7 @@ public sealed class ArchivalRun(
             {
                 count++;
                 storage.Delete(segment.Segment.Location);
+                ArchiveTelemetry.SegmentsExpired.Add(1);
             }
         }
 
@@ -103,17 +114,60 @@ public sealed class ArchivalRun(
               $" AND (n.{time}, n.sequence) > (t.{time}, t.sequence) AND n.{time} < {TableArchiver.Literal(horizon)})"
             : "";
         var archive = policy!.StagedSourceData.Archive;
+        var snapshot = model.Kind == ObjectKind.Snapshot;
 
+        foreach (var day in snapshot ? await DaysWithReplacedRowsAsync(table, horizon, ct) : await DaysAsync(table, horizon, ct))
+        {
+            var end = day.AddDays(1) < horizon ? day.AddDays(1) : horizon;
+            var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}";
+            var slice = new TableSlice(ArchivedDataKind.Source, model.Code, table.QualifiedName, where, columns, day, end, HasSequences: true,
+                snapshot ? horizon : null);
+            await MoveOutAsync(slice, archive, ct);
+        }
+    }
+
+    /// <summary>The UTC days before <paramref name="horizon"/> with rows of the client, oldest first (one index probe a day).</summary>
+    private async Task<List<DateTimeOffset>> DaysAsync(ObjectModelTable table, DateTimeOffset horizon, CancellationToken ct)
+    {
+        var days = new List<DateTimeOffset>();
         var after = DateTimeOffset.MinValue;
         while (await OldestAsync(table, after, horizon, ct) is { } oldest)
         {
             var day = RetentionHorizons.StartOfDay(oldest);
-            var end = day.AddDays(1) < horizon ? day.AddDays(1) : horizon;
-            var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}";
-            var slice = new TableSlice(ArchivedDataKind.Source, model.Code, table.QualifiedName, where, columns, day, end, HasSequences: true);
-            await MoveOutAsync(slice, archive, ct);
-            after = end;
+            days.Add(day);
+            after = day.AddDays(1);
         }
+
+        return days;
+    }
+
+    /// <summary>
+    /// The UTC days before <paramref name="horizon"/> with rows of a snapshot object that a newer row of their key, also
+    /// before it, replaces: one pass over the client's rows, so a run does not revisit every day of a history whose
+    /// latest rows stay.
+    /// </summary>
+    private async Task<List<DateTimeOffset>> DaysWithReplacedRowsAsync(ObjectModelTable table, DateTimeOffset horizon, CancellationToken ct)
+    {
+        var time = table.EventTimeColumn;
+        var keys = string.Join(", ", table.Model.KeyFields.Select(k => $"t.{ObjectModelTable.Quote(k)}"));
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT DISTINCT date_trunc('day', r.at AT TIME ZONE 'UTC') FROM (
+                SELECT t.{time} AS at, lead(t.sequence) OVER (PARTITION BY {keys} ORDER BY t.{time}, t.sequence) AS replaced_by
+                FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{time} < $2) AS r
+            WHERE r.replaced_by IS NOT NULL ORDER BY 1
+            """);
+        command.CommandTimeout = 0;
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(horizon.UtcDateTime);
+        var days = new List<DateTimeOffset>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            days.Add(new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc)));
+        }
+
+        return days;
     }
 
     private async Task MoveOutAsync(TableSlice slice, bool archive, CancellationToken ct)
@@ -122,11 +176,13 @@ public sealed class ArchivalRun(
         if (!archive)
         {
             _deleted += moved;
+            ArchiveTelemetry.RowsDeleted.Add(moved);
         }
         else if (moved > 0)
         {
             _written++;
             _archived += moved;
+            ArchiveTelemetry.RowsArchived.Add(moved);
         }
     }
 

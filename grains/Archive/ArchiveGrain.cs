@@ -37,10 +37,16 @@ public sealed partial class ArchiveGrain(
         if (await index.PolicyAsync(ClientId, cancellationToken) is { } saved)
         {
             var problems = new List<string>();
-            // A saved policy was valid when saved; should a rule have changed since, the engine keeps applying what it can.
-            var effective = RetentionRules.Apply(saved.Answers, problems, "")
-                ?? throw new InvalidOperationException($"The saved retention policy of client '{ClientId}' is no longer valid: {string.Join("; ", problems)}");
-            _policy = new RetentionPolicy(ClientId, saved.Answers, effective, saved.UpdatedAt, saved.UpdatedBy);
+            // A saved policy was valid when saved. Should a rule have changed since, nothing leaves the active tables
+            // until an admin sets the policy again: queries and restores go on.
+            if (RetentionRules.Apply(saved.Answers, problems, "") is { } effective)
+            {
+                _policy = new RetentionPolicy(ClientId, saved.Answers, effective, saved.UpdatedAt, saved.UpdatedBy);
+            }
+            else
+            {
+                LogPolicyInvalid(logger, ClientId, string.Join("; ", problems));
+            }
         }
 
         _segments = await index.SegmentsAsync(ClientId, cancellationToken);
@@ -97,13 +103,15 @@ public sealed partial class ArchiveGrain(
             .Select(s => s with { ExpiresAt = RetentionHorizons.ExpiresAt(s, _policy?.Effective) })
             .ToList());
 
-    public async Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to)
+    public async Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels)
     {
+        ArgumentNullException.ThrowIfNull(objectModels);
         var now = DateTimeOffset.UtcNow;
         var query = Guid.NewGuid();
         _queries[query] = now + options.Value.QueryHold;
 
-        var read = _segments.Where(s => tables.Find(s.Segment.Source) is { } table && RetentionHorizons.IsRead(s.Segment, table.Model.Kind, from, to)).ToList();
+        var read = _segments.Where(s => objectModels.Contains(s.Segment.Source) && tables.Find(s.Segment.Source) is { } table
+            && RetentionHorizons.IsRead(s.Segment, table.Model.Kind, from, to)).ToList();
         if (read.Count == 0)
         {
             return new ArchiveAccess(false, 0, query);
@@ -117,6 +125,7 @@ public sealed partial class ArchiveGrain(
             if (await archiver.RestoreAsync(segment, table.QualifiedName, ColumnsOf(table), until, CancellationToken.None))
             {
                 restored++;
+                ArchiveTelemetry.SegmentsRestored.Add(1);
             }
         }
 
@@ -131,6 +140,12 @@ public sealed partial class ArchiveGrain(
         {
             LogRestored(logger, ClientId, restored, from, to);
             _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
+        }
+
+        // Restored rows leave with the next run after their time: a client without a policy runs for that alone.
+        if (restored > 0 && _policy is null && await this.GetReminder(ReminderName) is null)
+        {
+            await this.RegisterOrUpdateReminder(ReminderName, options.Value.RestoreFor, options.Value.RunEvery);
         }
 
         return new ArchiveAccess(true, restored, query);
@@ -164,6 +179,7 @@ public sealed partial class ArchiveGrain(
 #pragma warning restore CA1031
         {
             LogRunFailed(logger, exception, ClientId);
+            ArchiveTelemetry.RunFailures.Add(1);
         }
 
         if (_policy is null && !_segments.Any(s => s.Segment.RestoredUntil is not null) && await this.GetReminder(ReminderName) is { } reminder)
@@ -175,7 +191,7 @@ public sealed partial class ArchiveGrain(
     private async Task<ArchiveRun> RunAsync(DateTimeOffset now, CancellationToken ct)
     {
         await QueriesEndedAsync();
-        var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage);
+        var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage, logger);
         try
         {
             // From the index, not the grain's copy: an operator may have changed it (a restore cut short, say).
@@ -224,6 +240,9 @@ public sealed partial class ArchiveGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Restored {Segments} archived segments of {Client} for a query over [{From}, {To})")]
     private static partial void LogRestored(ILogger logger, string client, int segments, DateTimeOffset from, DateTimeOffset to);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The saved retention policy of {Client} is no longer valid ({Problems}); nothing is archived until it is set again")]
+    private static partial void LogPolicyInvalid(ILogger logger, string client, string problems);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Archival run of {Client} failed; it runs again at the next tick")]
     private static partial void LogRunFailed(ILogger logger, Exception exception, string client);

@@ -15,7 +15,7 @@ public sealed class ArchiveOptions
     public TimeSpan RestoreFor { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>How long a run waits at most for a query that asked for old rows and never said it ended (longer than any query runs).</summary>
-    public TimeSpan QueryHold { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan QueryHold { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How often archival runs for a client with a policy.</summary>
     public TimeSpan RunEvery { get; set; } = TimeSpan.FromHours(24);
@@ -27,7 +27,7 @@ public sealed class ArchiveOptions
 /// </summary>
 public sealed class ColdStorage(ArchiveOptions options)
 {
-    private readonly string _root = Path.GetFullPath(options.Directory);
+    private readonly string _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Directory));
 
     /// <summary>Writes a file at <paramref name="location"/> (relative) through <paramref name="write"/>; answers its size and SHA-256.</summary>
     public async Task<(long Bytes, string Sha256)> WriteAsync(string location, Func<Stream, Task> write, CancellationToken ct)

@@ -44,8 +44,9 @@ public static class RetentionHorizons
     /// <summary>
     /// Whether a query over [<paramref name="from"/>, <paramref name="to"/>) reads a segment's rows: an event object's
     /// when its times overlap the range; a snapshot object's when they are before the range's end (a key's latest row
-    /// as of a bucket may be older than the range).
+    /// as of a bucket may be older than the range) and the range starts before the rows that replaced them.
     /// </summary>
     public static bool IsRead(ArchiveSegment segment, ObjectKind kind, DateTimeOffset from, DateTimeOffset to) =>
-        segment.Kind == ArchivedDataKind.Source && segment.From < to && (kind == ObjectKind.Snapshot || segment.To > from);
+        segment.Kind == ArchivedDataKind.Source && segment.From < to
+        && (kind == ObjectKind.Snapshot ? segment.ReplacedBefore is not { } replaced || from < replaced : segment.To > from);
 }

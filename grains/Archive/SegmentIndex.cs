@@ -57,7 +57,7 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(
             """
-            SELECT segment_id, data_kind, source, range_from, range_to, row_count, bytes, sha256, location, archived_at, restored_until, sequences
+            SELECT segment_id, data_kind, source, range_from, range_to, row_count, bytes, sha256, location, archived_at, restored_until, sequences, replaced_before
               FROM archive.segments WHERE client_id = $1 ORDER BY range_from, segment_id
             """);
         command.Parameters.AddWithValue(clientId);
@@ -78,7 +78,8 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
                     reader.GetString(8),
                     reader.GetFieldValue<DateTimeOffset>(9),
                     null,
-                    reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10)),
+                    reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+                    reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12)),
                 reader.IsDBNull(11) ? null : reader.GetFieldValue<NpgsqlRange<long>[]>(11)));
         }
 

@@ -15,8 +15,10 @@ namespace AnalyticsEngine.Archive;
 /// <param name="Where">A condition over <c>t</c> with its values as literals (COPY takes no parameters).</param>
 /// <param name="Columns">The columns a segment keeps, quoted, in file order (<c>t.*</c> for all).</param>
 /// <param name="HasSequences">Whether the rows have sequence numbers (object models), recorded so a restore can be undone.</param>
+/// <param name="ReplacedBefore">Of a snapshot object's rows: the rows that replaced them are all older than this.</param>
 public sealed record TableSlice(
-    ArchivedDataKind Kind, string Source, string Table, string Where, string Columns, DateTimeOffset From, DateTimeOffset To, bool HasSequences);
+    ArchivedDataKind Kind, string Source, string Table, string Where, string Columns, DateTimeOffset From, DateTimeOffset To, bool HasSequences,
+    DateTimeOffset? ReplacedBefore = null);
 
 /// <summary>
 /// Moves rows between an active table and cold storage, each move in one transaction: rows out to a gzip-compressed
@@ -28,6 +30,12 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
     private const int Chunk = 1 << 16;
 
     /// <summary>
+    /// The text forms a segment is written and read in, whatever the server's or role's defaults: every float8 digit
+    /// (so a value comes back exactly), ISO dates and UTC offsets.
+    /// </summary>
+    private const string TextForms = "SET LOCAL extra_float_digits = 3; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL TimeZone = 'UTC'; SET LOCAL IntervalStyle = 'postgres'";
+
+    /// <summary>
     /// Archives the slice's rows to a new segment and deletes them from the table, or only deletes them when
     /// <paramref name="archive"/> is false. Answers how many rows left the table.
     /// </summary>
@@ -37,6 +45,7 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
         // One snapshot for counting, copying and deleting: a row committed meanwhile is in none of them, and waits for
         // the next run.
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        await ExecuteAsync(connection, TextForms, ct);
         var delete = $"DELETE FROM {slice.Table} AS t WHERE {slice.Where}";
         if (!archive)
         {
@@ -59,8 +68,8 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
             await using (var record = new NpgsqlCommand(
                 """
                 INSERT INTO archive.segments
-                    (client_id, data_kind, source, range_from, range_to, sequences, row_count, bytes, sha256, location, archived_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    (client_id, data_kind, source, range_from, range_to, sequences, row_count, bytes, sha256, location, archived_at, replaced_before)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                 """, connection, transaction))
             {
                 record.Parameters.AddWithValue(clientId);
@@ -74,6 +83,7 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
                 record.Parameters.AddWithValue(sha256);
                 record.Parameters.AddWithValue(location);
                 record.Parameters.AddWithValue(now.ToUniversalTime());
+                record.Parameters.Add(new NpgsqlParameter { Value = (object?)slice.ReplacedBefore?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
                 await record.ExecuteNonQueryAsync(ct);
             }
 
@@ -82,9 +92,6 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
             {
                 throw new InvalidOperationException($"Archiving {slice.Source} of client '{clientId}' counted {rows} rows but would delete {removed}; nothing was archived.");
             }
-
-            await transaction.CommitAsync(ct);
-            return rows;
         }
         catch
         {
@@ -92,6 +99,11 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
             storage.Delete(location);
             throw;
         }
+
+        // Not in the catch above: a commit that failed on the way back may have committed, and then the file is the rows'
+        // only copy. At worst it stays as a file no index entry names.
+        await transaction.CommitAsync(ct);
+        return rows;
     }
 
     /// <summary>
@@ -103,6 +115,7 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
         var segment = indexed.Segment;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
+        await ExecuteAsync(connection, TextForms, ct);
         await using (var mark = new NpgsqlCommand(
             "UPDATE archive.segments SET restored_until = $2 WHERE segment_id = $1 AND restored_until IS NULL", connection, transaction))
         {

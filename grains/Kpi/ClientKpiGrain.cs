@@ -82,6 +82,8 @@ public sealed class ClientKpiGrain(
     // Completes when the engine holds every committed event again after a rebuild (Reconfigure).
     private Task _rebuilt = Task.CompletedTask;
     private long _configVersion;
+    // Whether the engine was built empty (no checkpoint), so that catching up replays every stored row.
+    private bool _replaysFromStart;
     private int _eventsSinceCheckpoint;
     private long _checkpointedAt;
 
@@ -303,8 +305,9 @@ public sealed class ClientKpiGrain(
         _configVersion = config?.Version ?? 0;
 
         var models = BuiltInCatalog.ObjectModelsByCode;
-        _engine = (allowRestore && checkpoint.State.ConfigVersion == _configVersion ? TryRestore(zone, kpis) : null)
-            ?? new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
+        var restored = allowRestore && checkpoint.State.ConfigVersion == _configVersion ? TryRestore(zone, kpis) : null;
+        _engine = restored ?? new ClientKpiEngine(ClientId, zone, kpis, models, engineOptions.Value);
+        _replaysFromStart = restored is null;
         // The clock first: the catch-up that follows may replay all history, and only buckets within retention
         // should be built from it (a year of minute buckets otherwise, checkpointed and pushed before the first tick).
         _engine.AdvanceTime(Now());
@@ -362,9 +365,9 @@ public sealed class ClientKpiGrain(
     {
         // A replay from the start (a new engine, not a checkpoint) first has the client's archive put back the rows of
         // the days the engine keeps, so that its rebuilt buckets count what queries over those days count.
-        var archive = _engine.ObjectModels.Any(m => _engine.Position(m) == 0) ? GrainFactory.GetGrain<IArchiveGrain>(ClientId) : null;
-        var now = DateTimeOffset.UtcNow;
-        var access = archive is null ? null : await archive.PrepareQuery(now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1));
+        var archive = _replaysFromStart ? GrainFactory.GetGrain<IArchiveGrain>(ClientId) : null;
+        var access = archive is null ? null : await RestoreArchivedDaysAsync(archive);
+        _replaysFromStart = false;
         try
         {
             foreach (var model in _engine.ObjectModels)
@@ -378,6 +381,27 @@ public sealed class ClientKpiGrain(
             {
                 _ = archive!.EndQuery(access.Query);
             }
+        }
+    }
+
+    /// <summary>
+    /// Puts back the archived rows of the days the engine keeps, held in the active tables until the replay ends; null
+    /// when the archive cannot be asked now (a long archival run, a damaged segment): the replay then goes on without
+    /// them rather than leave the client without values, and its buckets of archived days count the active rows only.
+    /// </summary>
+    private async Task<ArchiveAccess?> RestoreArchivedDaysAsync(IArchiveGrain archive)
+    {
+        var now = DateTimeOffset.UtcNow;
+        try
+        {
+            return await archive.PrepareQuery(now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1), [.. _engine.ObjectModels]);
+        }
+#pragma warning disable CA1031 // Any failure of the archive: the live computation must still start.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            logger.LogError(exception, "Client {Client} replays without its archived days: the archive could not restore them", ClientId);
+            return null;
         }
     }
 

@@ -121,11 +121,14 @@ public sealed partial class KpiQueryGrain(
         ArchiveAccess? access = null;
         try
         {
-            // A range that may reach archived days first has their rows put back by the client's archive, which takes
-            // no rows out while the query runs. Rollups of archived days may be gone, so such a query reads raw rows.
-            if (query.From < query.To && RetentionHorizons.MayReadArchive(query.From, DateTimeOffset.UtcNow))
+            // Buckets that may reach archived days (a week's or a month's start before the range's) first have their
+            // rows put back by the client's archive, which takes no rows out while the query runs. Rollups of archived
+            // days may be gone, so such a query reads raw rows.
+            if (KpiQueryRunner.Prepare(query, config, options) is { Boundaries: { } bounds, Formula: { } formula }
+                && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
-                access = await archive.PrepareQuery(query.From, query.To);
+                var models = formula.Aggregates.Select(a => a.ObjectModel).Distinct(StringComparer.Ordinal).ToList();
+                access = await archive.PrepareQuery(TimeTicks.ToDateTimeOffset(bounds[0]), TimeTicks.ToDateTimeOffset(bounds[^1]), models);
                 options = access.ReadsArchive ? options.RawRowsOnly() : options;
             }
 

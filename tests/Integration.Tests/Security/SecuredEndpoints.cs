@@ -141,7 +141,22 @@ public static class SecuredEndpoints
         })),
         new("POST", "/proposals/questionnaire", Roles.Admin, ClientScope.Client, 200,
             t => Json(HttpMethod.Post, "/proposals/questionnaire", new { clientId = t.Client })),
+        Get("/clients/{clientId}/retention", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/retention", SetRetentionAsync),
+        new("PUT", "/clients/{clientId}/retention", Roles.Admin, ClientScope.Client, 200,
+            t => Json(HttpMethod.Put, $"/clients/{t.Client}/retention", Retention)),
+        new("DELETE", "/clients/{clientId}/retention", Roles.Admin, ClientScope.Client, 204,
+            t => new HttpRequestMessage(HttpMethod.Delete, $"/clients/{t.Client}/retention"), SetRetentionAsync),
+        Get("/clients/{clientId}/archive", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/archive"),
+        new("POST", "/clients/{clientId}/archive/run", Roles.Admin, ClientScope.Client, 200,
+            t => new HttpRequestMessage(HttpMethod.Post, $"/clients/{t.Client}/archive/run"), SetRetentionAsync),
     ];
+
+    // A year active: a run over the matrix clients' recent orders takes nothing out.
+    private static readonly object Retention = new
+    {
+        stagedSourceData = new { activePeriod = 1, activeUnit = "years", archive = true, archiveUnit = "indefinite" },
+        analyticsData = new { activePeriod = 1, activeUnit = "years", archive = false },
+    };
 
     public static SecuredEndpoint Find(string name) => All.Single(e => e.Name == name);
 
@@ -174,6 +189,12 @@ public static class SecuredEndpoints
         using var response = await admin.PostAsJsonAsync("/batch/schedule", BatchJob(targets.Client));
         response.EnsureSuccessStatusCode();
         targets.JobId = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("jobId").GetString();
+    }
+
+    private static async Task SetRetentionAsync(HttpClient admin, Targets targets)
+    {
+        using var response = await admin.PutAsJsonAsync($"/clients/{targets.Client}/retention", Retention);
+        response.EnsureSuccessStatusCode();
     }
 
     private static async Task ScheduleAndRunJobAsync(HttpClient admin, Targets targets)
