@@ -138,24 +138,9 @@ async Task CleanUpAsync()
     await ExecuteAsync("DELETE FROM ingest.partitions WHERE client_id = $1", ClientId);
 }
 
-async Task ExecuteAsync(string sql, params object[] parameters)
-{
-    await using var command = dataSource.CreateCommand(sql);
-    command.CommandTimeout = 0;
-    foreach (var parameter in parameters)
-    {
-        command.Parameters.AddWithValue(parameter);
-    }
+Task ExecuteAsync(string sql, params object[] parameters) => BenchSql.ExecuteAsync(dataSource, sql, parameters);
 
-    await command.ExecuteNonQueryAsync();
-}
-
-async Task<T> ScalarAsync<T>(string sql)
-{
-    await using var command = dataSource.CreateCommand(sql);
-    command.CommandTimeout = 0;
-    return (T)(await command.ExecuteScalarAsync())!;
-}
+Task<T> ScalarAsync<T>(string sql) => BenchSql.ScalarAsync<T>(dataSource, sql);
 
 static async Task<List<double>> TimeAsync(int count, Func<Task<long>> run)
 {

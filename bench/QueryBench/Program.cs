@@ -879,28 +879,9 @@ static void Check(KpiQueryResult result, KpiQueryRunner runner, bool expectRollu
 
 Task LoadAsync(string clientId, int count, DateTimeOffset until, TimeSpan span) => OrderRows.LoadAsync(dataSource, clientId, count, until, span);
 
-async Task ExecuteAsync(string sql, params object[] parameters)
-{
-    await using var command = dataSource.CreateCommand(sql);
-    command.CommandTimeout = 0;
-    foreach (var parameter in parameters)
-    {
-        command.Parameters.AddWithValue(parameter);
-    }
+Task ExecuteAsync(string sql, params object[] parameters) => BenchSql.ExecuteAsync(dataSource, sql, parameters);
 
-    await command.ExecuteNonQueryAsync();
-}
-
-async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
-{
-    await using var command = dataSource.CreateCommand(sql);
-    foreach (var parameter in parameters)
-    {
-        command.Parameters.AddWithValue(parameter);
-    }
-
-    return (T)(await command.ExecuteScalarAsync())!;
-}
+Task<T> ScalarAsync<T>(string sql, params object[] parameters) => BenchSql.ScalarAsync<T>(dataSource, sql, parameters);
 
 // What one call returns and how long it took, in ms.
 static async Task<(T Result, double Ms)> TimedAsync<T>(Func<Task<T>> run)

@@ -52,3 +52,32 @@ internal static class OrderRows
         await importer.CompleteAsync();
     }
 }
+
+/// <summary>Statements the benchmarks send around the product's code: set-up, clean-up and figures.</summary>
+internal static class BenchSql
+{
+    /// <summary>Runs a statement with positional parameters and no time limit (a load or a VACUUM takes a while).</summary>
+    public static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql, params object[] parameters)
+    {
+        await using var command = Command(dataSource, sql, parameters);
+        command.CommandTimeout = 0;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql, params object[] parameters)
+    {
+        await using var command = Command(dataSource, sql, parameters);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlDataSource dataSource, string sql, object[] parameters)
+    {
+        var command = dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.AddWithValue(parameter);
+        }
+
+        return command;
+    }
+}
