@@ -51,6 +51,14 @@ public static class RetentionApi
             .WithSummary("The client's archived segments whose times overlap [from, to), oldest first: what each holds, its size, "
                 + "checksum, when it expires and whether its rows are restored for queries.");
 
+        retention.MapGet("/archive/{segmentId:long}", DownloadAsync)
+            .RequireAuthorization(Policies.Analyze)
+            .WithName("GetArchivedSegment")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithSummary("One archived segment's file: its rows as they left the active tables, gzip-compressed CSV with a header "
+                + "(application/gzip), or the CSV itself with format=csv. Checked against its SHA-256 first.");
+
         retention.MapPost("/archive/run", RunAsync)
             .RequireAuthorization(Policies.Administer)
             .WithName("RunArchival")
@@ -130,6 +138,37 @@ public static class RetentionApi
 
         var segments = await cluster.GetGrain<IArchiveGrain>(clientId).Segments(start, end, limit ?? DefaultSegmentsListed);
         return TypedResults.Ok(new ArchiveListing(clientId, segments));
+    }
+
+    /// <summary><c>GET /clients/{clientId}/archive/{segmentId}?format=csv</c>: the segment's file, or its CSV.</summary>
+    private static async Task<IResult> DownloadAsync(string clientId, long segmentId, string? format, IClusterClient cluster)
+    {
+        if (format is not null && !string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase))
+        {
+            return Problems.Validation([$"format: '{format}' is not csv; leave it out for the gzip file"]);
+        }
+
+        if (await UnknownClientAsync(clientId, cluster) is { } unknown)
+        {
+            return unknown;
+        }
+
+        var file = await cluster.GetGrain<IArchiveGrain>(clientId).ReadSegment(segmentId);
+        if (file is null)
+        {
+            return Problems.NotFound($"Client '{clientId}' has no archived segment {segmentId}.");
+        }
+
+        if (file.Content is not { } content)
+        {
+            return TypedResults.Problem(file.Problem, statusCode: StatusCodes.Status413PayloadTooLarge, title: "Segment too large");
+        }
+
+        var name = $"{clientId}-{file.Segment.Source}-{file.Segment.From:yyyy-MM-dd}-{segmentId}.csv";
+        return format is null
+            ? TypedResults.File(content, "application/gzip", name + ".gz")
+            : TypedResults.Stream(new System.IO.Compression.GZipStream(new MemoryStream(content), System.IO.Compression.CompressionMode.Decompress),
+                "text/csv; charset=utf-8", name);
     }
 
     private static async Task<ProblemHttpResult?> UnknownClientAsync(string clientId, IClusterClient cluster) =>

@@ -84,6 +84,13 @@ public sealed record ArchiveAccess(
     [property: Id(1)] int SegmentsRestored,
     [property: Id(2)] Guid Query);
 
+/// <summary>An archived segment's file as stored (gzip-compressed CSV with a header), or why it cannot be given.</summary>
+[GenerateSerializer, Immutable, Alias("ae.ArchiveFile")]
+public sealed record ArchiveFile(
+    [property: Id(0)] ArchiveSegment Segment,
+    [property: Id(1)] byte[]? Content,
+    [property: Id(2)] string? Problem);
+
 /// <summary>
 /// A client's archival and retention (one grain per client id): its policy, the daily run that moves rows past their
 /// active period to cold storage (or deletes them) and deletes archives past theirs, and the restoring of archived
@@ -113,6 +120,13 @@ public interface IArchiveGrain : IGrainWithStringKey
     /// </summary>
     [ResponseTimeout("00:05:00")]
     Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels);
+
+    /// <summary>
+    /// The file of one of the client's segments, checked against its SHA-256, or null when the client has no such
+    /// segment: archived rows and batch runs as they left the active tables, for an audit or an export.
+    /// </summary>
+    [ResponseTimeout("00:02:00")]
+    Task<ArchiveFile?> ReadSegment(long segmentId);
 
     /// <summary>The query <see cref="PrepareQuery"/> answered for has ended: a run waiting for it may go on.</summary>
     [OneWay, AlwaysInterleave]

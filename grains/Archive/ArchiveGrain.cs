@@ -163,6 +163,26 @@ public sealed partial class ArchiveGrain(
         return Task.CompletedTask;
     }
 
+    public async Task<ArchiveFile?> ReadSegment(long segmentId)
+    {
+        if (_segments.FirstOrDefault(s => s.Segment.SegmentId == segmentId)?.Segment is not { } segment)
+        {
+            return null;
+        }
+
+        segment = segment with { ExpiresAt = RetentionHorizons.ExpiresAt(segment, _policy?.Effective) };
+        if (segment.Bytes > options.Value.MaxDownloadBytes)
+        {
+            return new ArchiveFile(segment, null,
+                $"Segment {segmentId} is {segment.Bytes:N0} bytes, more than the {options.Value.MaxDownloadBytes:N0} handed out whole (Archive:MaxDownloadBytes); read it from the cold storage at '{segment.Location}'.");
+        }
+
+        await using var file = await storage.OpenCheckedAsync(segment.Location, segment.Sha256, CancellationToken.None);
+        using var content = new MemoryStream((int)segment.Bytes);
+        await file.CopyToAsync(content);
+        return new ArchiveFile(segment, content.ToArray(), null);
+    }
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != ReminderName)

@@ -17,6 +17,9 @@ public sealed class ArchiveOptions
     /// <summary>How long a run waits at most for a query that asked for old rows and never said it ended (longer than any query runs).</summary>
     public TimeSpan QueryHold { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>The largest segment file <c>GET /clients/{id}/archive/{segmentId}</c> hands out whole.</summary>
+    public int MaxDownloadBytes { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>How often archival runs for a client with a policy.</summary>
     public TimeSpan RunEvery { get; set; } = TimeSpan.FromHours(24);
 }

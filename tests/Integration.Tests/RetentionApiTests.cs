@@ -453,6 +453,44 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
     }
 
     [Fact]
+    public async Task A_segment_is_handed_out_as_stored_or_as_its_csv_to_analysts_of_its_client_only()
+    {
+        var clientId = await ClientAsync("retfile");
+        var orders = TestOrder.Random(3, TestOrder.MinuteStart(20 * 24 * 60), 221);
+        await TestClients.PostOrdersAsync(fixture.Http, clientId, orders);
+        await OkAsync(HttpMethod.Put, $"/clients/{clientId}/retention", WeekThenAYear);
+        Assert.Equal(3, (await OkAsync(HttpMethod.Post, $"/clients/{clientId}/archive/run")).GetProperty("rowsArchived").GetInt64());
+        var segment = Assert.Single((await OkAsync(HttpMethod.Get, $"/clients/{clientId}/archive")).GetProperty("segments").EnumerateArray());
+        var segmentId = segment.GetProperty("segmentId").GetInt64();
+
+        using var analyst = fixture.CreateClient(fixture.Token(Roles.Analyst, clientId));
+        using var gzip = await analyst.GetAsync($"/clients/{clientId}/archive/{segmentId}");
+        Assert.Equal(HttpStatusCode.OK, gzip.StatusCode);
+        Assert.Equal("application/gzip", gzip.Content.Headers.ContentType?.MediaType);
+        var stored = await gzip.Content.ReadAsByteArrayAsync();
+        Assert.Equal(segment.GetProperty("bytes").GetInt64(), stored.Length);
+        Assert.Equal(segment.GetProperty("sha256").GetString(), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stored)));
+        using var unzipped = new StreamReader(new System.IO.Compression.GZipStream(new MemoryStream(stored), System.IO.Compression.CompressionMode.Decompress));
+        var text = await unzipped.ReadToEndAsync();
+
+        var csv = await analyst.GetStringAsync($"/clients/{clientId}/archive/{segmentId}?format=csv");
+        Assert.Equal(text, csv);
+        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("client_id,sequence,", lines[0], StringComparison.Ordinal);
+        Assert.Equal(orders.Count + 1, lines.Length);
+        Assert.All(orders, o => Assert.Contains(lines, l => l.Contains($",{o.order_id},", StringComparison.Ordinal)));
+
+        // Another client's segment is not this client's to hand out; a viewer reads KPI values, not rows.
+        var other = await ClientAsync("retfile");
+        Problem(await SendAsync(HttpMethod.Get, $"/clients/{other}/archive/{segmentId}"), HttpStatusCode.NotFound);
+        Problem(await SendAsync(HttpMethod.Get, $"/clients/{clientId}/archive/{segmentId + 1_000_000}"), HttpStatusCode.NotFound);
+        Assert.Contains("not csv", Error(Problem(await SendAsync(HttpMethod.Get, $"/clients/{clientId}/archive/{segmentId}?format=xml"), HttpStatusCode.BadRequest), "format"),
+            StringComparison.Ordinal);
+        using var viewer = fixture.CreateClient(fixture.Token(Roles.Viewer, clientId));
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync($"/clients/{clientId}/archive/{segmentId}")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_archive_listing_keeps_its_segments_after_the_policy_is_removed_and_no_longer_says_when_they_expire()
     {
         var clientId = await ClientAsync("retkeep");

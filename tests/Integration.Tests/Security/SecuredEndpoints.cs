@@ -24,6 +24,9 @@ public sealed record Targets(string Client, string NewClient)
 
     /// <summary>The batch job a <see cref="SecuredEndpoint.Prepare"/> scheduled for this request, if any.</summary>
     public string? JobId { get; set; }
+
+    /// <summary>The archived segment a <see cref="SecuredEndpoint.Prepare"/> wrote for this request, if any.</summary>
+    public long? SegmentId { get; set; }
 }
 
 /// <summary>One HTTP endpoint of the gateway as the authorization matrix exercises it.</summary>
@@ -147,6 +150,8 @@ public static class SecuredEndpoints
         new("DELETE", "/clients/{clientId}/retention", Roles.Admin, ClientScope.Client, 204,
             t => new HttpRequestMessage(HttpMethod.Delete, $"/clients/{t.Client}/retention"), SetRetentionAsync),
         Get("/clients/{clientId}/archive", Roles.Viewer, ClientScope.Client, t => $"/clients/{t.Client}/archive"),
+        new("GET", "/clients/{clientId}/archive/{segmentId:long}", Roles.Analyst, ClientScope.Client, 200,
+            t => new HttpRequestMessage(HttpMethod.Get, $"/clients/{t.Client}/archive/{t.SegmentId}"), ArchiveAnOrderAsync),
         new("POST", "/clients/{clientId}/archive/run", Roles.Admin, ClientScope.Client, 200,
             t => new HttpRequestMessage(HttpMethod.Post, $"/clients/{t.Client}/archive/run"), SetRetentionAsync),
     ];
@@ -195,6 +200,21 @@ public static class SecuredEndpoints
     {
         using var response = await admin.PutAsJsonAsync($"/clients/{targets.Client}/retention", Retention);
         response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>An order of 20 days ago, archived under a week's policy: the client's newest segment.</summary>
+    private static async Task ArchiveAnOrderAsync(HttpClient admin, Targets targets)
+    {
+        await TestClients.PostOrdersAsync(admin, targets.Client, TestOrder.Random(1, TestOrder.MinuteStart(20 * 24 * 60), 231));
+        var week = new
+        {
+            stagedSourceData = new { activePeriod = 7, activeUnit = "days", archive = true, archiveUnit = "indefinite" },
+            analyticsData = new { activePeriod = 1, activeUnit = "years", archive = false },
+        };
+        (await admin.PutAsJsonAsync($"/clients/{targets.Client}/retention", week)).EnsureSuccessStatusCode();
+        (await admin.PostAsync($"/clients/{targets.Client}/archive/run", null)).EnsureSuccessStatusCode();
+        var listing = await admin.GetFromJsonAsync<System.Text.Json.JsonElement>($"/clients/{targets.Client}/archive");
+        targets.SegmentId = listing.GetProperty("segments").EnumerateArray().Last().GetProperty("segmentId").GetInt64();
     }
 
     private static async Task ScheduleAndRunJobAsync(HttpClient admin, Targets targets)
