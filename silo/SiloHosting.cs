@@ -63,7 +63,10 @@ public static class SiloHosting
         services.AddSingleton<DataCompleteness>();
         services.AddOptions<ArchiveOptions>().Bind(configuration.GetSection("Archive"))
             .Validate(o => !string.IsNullOrWhiteSpace(o.Directory), "Archive:Directory must name the cold storage's directory.")
-            .Validate(o => o.RestoreFor > TimeSpan.Zero && o.QueryHold > TimeSpan.Zero, "Archive:RestoreFor and Archive:QueryHold must be positive.")
+            // A hold is waited for with a timer, whose longest wait is 24.8 days.
+            .Validate(o => o.RestoreFor > TimeSpan.Zero && o.QueryHold > TimeSpan.Zero && o.QueryHold <= TimeSpan.FromDays(24),
+                "Archive:RestoreFor must be positive, and Archive:QueryHold from a moment to 24 days.")
+            .Validate(o => o.MaxDownloadBytes > 0, "Archive:MaxDownloadBytes must be positive.")
             .Validate(o => o.RunEvery >= TimeSpan.FromMinutes(1), "Archive:RunEvery must be at least a minute (a reminder's shortest period).")
             .ValidateOnStart();
         services.AddSingleton(sp => new ColdStorage(sp.GetRequiredService<IOptions<ArchiveOptions>>().Value));

@@ -77,12 +77,10 @@ public sealed record ArchiveRun(
 /// <summary>What a query over a range needs of the archive: whether some of its rows were archived (and are now back).</summary>
 /// <param name="ReadsArchive">Some archived segment overlaps the range: the query reads raw rows, not rollups.</param>
 /// <param name="SegmentsRestored">Segments this call put back into the active tables.</param>
-/// <param name="Query">The query's turn: no run takes rows out of the active tables until it ends (<see cref="IArchiveGrain.EndQuery"/>).</param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveAccess")]
 public sealed record ArchiveAccess(
     [property: Id(0)] bool ReadsArchive,
-    [property: Id(1)] int SegmentsRestored,
-    [property: Id(2)] Guid Query);
+    [property: Id(1)] int SegmentsRestored);
 
 /// <summary>An archived segment's file as stored (gzip-compressed CSV with a header), or why it cannot be given.</summary>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveFile")]
@@ -116,10 +114,11 @@ public interface IArchiveGrain : IGrainWithStringKey
     /// <summary>
     /// Before a query over [<paramref name="from"/>, <paramref name="to"/>) (its buckets' bounds) that reads
     /// <paramref name="objectModels"/>: puts back the archived rows it reads for a while, and keeps every row in the
-    /// active tables until the query ends (<see cref="EndQuery"/>) or <c>Archive:QueryHold</c> has passed.
+    /// active tables until the caller says <paramref name="query"/> has ended (<see cref="EndQuery"/>, whether this call
+    /// succeeded or not) or <c>Archive:QueryHold</c> has passed.
     /// </summary>
     [ResponseTimeout("00:05:00")]
-    Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels);
+    Task<ArchiveAccess> PrepareQuery(Guid query, DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels);
 
     /// <summary>
     /// The file of one of the client's segments, checked against its SHA-256, or null when the client has no such

@@ -27,7 +27,11 @@ public sealed partial class ArchiveGrain(
 
     private RetentionPolicy? _policy;
     private List<IndexedSegment> _segments = [];
+    // Bounds the ids of queries said to have ended before their PrepareQuery finished (kept until the activation goes).
+    private const int MaxEndedEarly = 10_000;
+
     private readonly Dictionary<Guid, DateTimeOffset> _queries = [];
+    private readonly HashSet<Guid> _endedEarly = [];
     private TaskCompletionSource _queryEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string ClientId => this.GetPrimaryKeyString();
@@ -103,52 +107,66 @@ public sealed partial class ArchiveGrain(
             .Select(s => s with { ExpiresAt = RetentionHorizons.ExpiresAt(s, _policy?.Effective) })
             .ToList());
 
-    public async Task<ArchiveAccess> PrepareQuery(DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels)
+    public async Task<ArchiveAccess> PrepareQuery(Guid query, DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels)
     {
         ArgumentNullException.ThrowIfNull(objectModels);
         var now = DateTimeOffset.UtcNow;
-        var query = Guid.NewGuid();
-        _queries[query] = now + options.Value.QueryHold;
-
+        var restored = 0;
         var read = _segments.Where(s => objectModels.Contains(s.Segment.Source) && tables.Find(s.Segment.Source) is { } table
             && RetentionHorizons.IsRead(s.Segment, table.Model.Kind, from, to)).ToList();
-        if (read.Count == 0)
+        try
         {
-            return new ArchiveAccess(false, 0, query);
-        }
-
-        var until = now + options.Value.RestoreFor;
-        var restored = 0;
-        foreach (var segment in read.Where(s => s.Segment.RestoredUntil is null))
-        {
-            var table = tables.Get(segment.Segment.Source);
-            if (await archiver.RestoreAsync(segment, table.QualifiedName, ColumnsOf(table), until, CancellationToken.None))
+            var until = now + options.Value.RestoreFor;
+            foreach (var segment in read.Where(s => s.Segment.RestoredUntil is null))
             {
-                restored++;
-                ArchiveTelemetry.SegmentsRestored.Add(1);
+                var table = tables.Get(segment.Segment.Source);
+                if (await archiver.RestoreAsync(segment, table.QualifiedName, ColumnsOf(table), until, CancellationToken.None))
+                {
+                    restored++;
+                    ArchiveTelemetry.SegmentsRestored.Add(1);
+                }
+            }
+
+            // Rows restored earlier stay while queries read them; the index is written once per half of RestoreFor at most.
+            var extend = read.Where(s => s.Segment.RestoredUntil is { } due && due < now + options.Value.RestoreFor / 2).Select(s => s.Segment.SegmentId).ToList();
+            if (extend.Count > 0)
+            {
+                await index.ExtendRestoreAsync(extend, until, CancellationToken.None);
+            }
+
+            if (restored > 0)
+            {
+                LogRestored(logger, ClientId, restored, from, to);
+            }
+
+            // Restored rows leave with the next run after their time: a client without a policy runs for that alone.
+            if (restored > 0 && _policy is null && await this.GetReminder(ReminderName) is null)
+            {
+                await this.RegisterOrUpdateReminder(ReminderName, options.Value.RestoreFor, options.Value.RunEvery);
+            }
+
+            if (extend.Count > 0 || restored > 0)
+            {
+                _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
             }
         }
-
-        // Rows restored earlier stay while queries read them; the index is written once per half of RestoreFor at most.
-        var extend = read.Where(s => s.Segment.RestoredUntil is { } due && due < now + options.Value.RestoreFor / 2).Select(s => s.Segment.SegmentId).ToList();
-        if (extend.Count > 0)
+        catch
         {
-            await index.ExtendRestoreAsync(extend, until, CancellationToken.None);
-        }
-
-        if (restored > 0 || extend.Count > 0)
-        {
-            LogRestored(logger, ClientId, restored, from, to);
+            // Some segments may be back: the copy must say so, or they would never leave again.
             _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
+            throw;
         }
 
-        // Restored rows leave with the next run after their time: a client without a policy runs for that alone.
-        if (restored > 0 && _policy is null && await this.GetReminder(ReminderName) is null)
+        // The hold starts now, unless the caller already said the query ended (it stopped waiting for this call). Runs
+        // are turns of this grain, so none can have started in between.
+        if (!_endedEarly.Remove(query))
         {
-            await this.RegisterOrUpdateReminder(ReminderName, options.Value.RestoreFor, options.Value.RunEvery);
+            _queries[query] = DateTimeOffset.UtcNow + options.Value.QueryHold;
+            // Held queries live in this activation: it must stay while they run.
+            this.DelayDeactivation(options.Value.QueryHold);
         }
 
-        return new ArchiveAccess(true, restored, query);
+        return new ArchiveAccess(read.Count > 0, restored);
     }
 
     public Task EndQuery(Guid query)
@@ -158,6 +176,12 @@ public sealed partial class ArchiveGrain(
             var ended = _queryEnded;
             _queryEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             ended.SetResult();
+        }
+        else if (_endedEarly.Count < MaxEndedEarly)
+        {
+            // Ended before its PrepareQuery came through (the caller gave up waiting), or after its hold lapsed: if
+            // the PrepareQuery is still to finish, it must not start a hold nobody will end.
+            _endedEarly.Add(query);
         }
 
         return Task.CompletedTask;

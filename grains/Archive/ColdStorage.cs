@@ -30,7 +30,7 @@ public sealed class ArchiveOptions
 /// </summary>
 public sealed class ColdStorage(ArchiveOptions options)
 {
-    private readonly string _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Directory));
+    private readonly string _root = Path.GetFullPath(options.Directory);
 
     /// <summary>Writes a file at <paramref name="location"/> (relative) through <paramref name="write"/>; answers its size and SHA-256.</summary>
     public async Task<(long Bytes, string Sha256)> WriteAsync(string location, Func<Stream, Task> write, CancellationToken ct)
@@ -91,7 +91,8 @@ public sealed class ColdStorage(ArchiveOptions options)
     {
         var path = Path.GetFullPath(Path.Combine(_root, location));
         // Locations are built by the engine from ids, but a path must never leave the root whatever the index says.
-        if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        var relative = Path.GetRelativePath(_root, path);
+        if (relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative))
         {
             throw new ArgumentException($"Archive location '{location}' is outside the cold storage.", nameof(location));
         }

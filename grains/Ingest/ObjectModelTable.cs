@@ -21,13 +21,11 @@ public sealed class ObjectModelTable
         EventTimeColumn = Quote(model.EventTimeField);
         var fieldColumns = string.Join(", ", model.Fields.Select(f => Quote(f.Name)));
         _copyCommand = $"COPY {QualifiedName} (client_id, sequence, {fieldColumns}) FROM STDIN (FORMAT BINARY)";
-        _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence";
-        _nextSequence = $"SELECT min(sequence) FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3";
+        _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence LIMIT $4";
         _eventTimeSlot = Layout.GetSlot(model.EventTimeField);
     }
 
     private readonly string _copyCommand;
-    private readonly string _nextSequence;
     private readonly string _selectRange;
     private readonly FieldSlot _eventTimeSlot;
 
@@ -134,13 +132,19 @@ public sealed class ObjectModelTable
         await importer.CompleteAsync(ct);
     }
 
-    /// <summary>Reads the committed rows of one client with sequence in [from, to], in order.</summary>
-    public async Task<List<EventRow>> ReadAsync(NpgsqlDataSource dataSource, string clientId, long fromSequence, long toSequence, CancellationToken ct)
+    /// <summary>
+    /// Reads the committed rows of one client with sequence in [from, to], in order: the first <paramref name="limit"/>
+    /// of them (all when not given). One statement, so the rows read and the sequence numbers between them that no row
+    /// has are seen at the same moment.
+    /// </summary>
+    public async Task<List<EventRow>> ReadAsync(
+        NpgsqlDataSource dataSource, string clientId, long fromSequence, long toSequence, CancellationToken ct, long limit = long.MaxValue)
     {
         await using var command = dataSource.CreateCommand(_selectRange);
         command.Parameters.AddWithValue(clientId);
         command.Parameters.AddWithValue(fromSequence);
         command.Parameters.AddWithValue(toSequence);
+        command.Parameters.AddWithValue(limit);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = new List<EventRow>();
         while (await reader.ReadAsync(ct))
@@ -166,16 +170,6 @@ public sealed class ObjectModelTable
         }
 
         return rows;
-    }
-
-    /// <summary>The lowest sequence in [<paramref name="fromSequence"/>, <paramref name="toSequence"/>] a stored row of the client has, or null.</summary>
-    public async Task<long?> NextSequenceAsync(NpgsqlDataSource dataSource, string clientId, long fromSequence, long toSequence, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand(_nextSequence);
-        command.Parameters.AddWithValue(clientId);
-        command.Parameters.AddWithValue(fromSequence);
-        command.Parameters.AddWithValue(toSequence);
-        return await command.ExecuteScalarAsync(ct) is long next ? next : null;
     }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

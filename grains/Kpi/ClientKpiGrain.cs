@@ -365,8 +365,13 @@ public sealed class ClientKpiGrain(
     {
         // A replay from the start (a new engine, not a checkpoint) first has the client's archive put back the rows of
         // the days the engine keeps, so that its rebuilt buckets count what queries over those days count.
-        var archive = _replaysFromStart ? GrainFactory.GetGrain<IArchiveGrain>(ClientId) : null;
-        var access = archive is null ? null : await RestoreArchivedDaysAsync(archive);
+        var archive = _replaysFromStart && _engine.ObjectModels.Count > 0 ? GrainFactory.GetGrain<IArchiveGrain>(ClientId) : null;
+        var replay = Guid.NewGuid();
+        if (archive is not null)
+        {
+            await RestoreArchivedDaysAsync(archive, replay);
+        }
+
         _replaysFromStart = false;
         try
         {
@@ -377,31 +382,30 @@ public sealed class ClientKpiGrain(
         }
         finally
         {
-            if (access is not null)
+            if (archive is not null)
             {
-                _ = archive!.EndQuery(access.Query);
+                _ = archive.EndQuery(replay);
             }
         }
     }
 
     /// <summary>
-    /// Puts back the archived rows of the days the engine keeps, held in the active tables until the replay ends; null
-    /// when the archive cannot be asked now (a long archival run, a damaged segment): the replay then goes on without
-    /// them rather than leave the client without values, and its buckets of archived days count the active rows only.
+    /// Puts back the archived rows of the days the engine keeps, held in the active tables until the replay ends. When
+    /// the archive cannot be asked now (a long archival run, a damaged segment) the replay goes on without them rather
+    /// than leave the client without values, and its buckets of archived days count the active rows only.
     /// </summary>
-    private async Task<ArchiveAccess?> RestoreArchivedDaysAsync(IArchiveGrain archive)
+    private async Task RestoreArchivedDaysAsync(IArchiveGrain archive, Guid replay)
     {
         var now = DateTimeOffset.UtcNow;
         try
         {
-            return await archive.PrepareQuery(now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1), [.. _engine.ObjectModels]);
+            await archive.PrepareQuery(replay, now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1), [.. _engine.ObjectModels]);
         }
 #pragma warning disable CA1031 // Any failure of the archive: the live computation must still start.
         catch (Exception exception)
 #pragma warning restore CA1031
         {
             logger.LogError(exception, "Client {Client} replays without its archived days: the archive could not restore them", ClientId);
-            return null;
         }
     }
 
@@ -421,24 +425,19 @@ public sealed class ClientKpiGrain(
                 return;
             }
 
-            var to = Math.Min(toSequence, from + options.Value.CatchUpPageSize - 1);
-            var rows = await table.ReadAsync(dataSource, ClientId, from, to, ct);
+            // The next rows there are, however far apart their sequence numbers: rows commit in sequence order, so a
+            // hole between two rows of one read is rows removed, never rows not visible yet.
+            var rows = await table.ReadAsync(dataSource, ClientId, from, toSequence, ct, options.Value.CatchUpPageSize);
             if (rows.Count == 0)
             {
-                if (await table.NextSequenceAsync(dataSource, ClientId, to + 1, toSequence, ct) is not { } next)
+                // Nothing stored through toSequence. When it is a committed end (a batch's predecessor, a partition's
+                // end), the rows up to it were removed; otherwise the table simply ends here for now.
+                if (toSequence != long.MaxValue)
                 {
-                    // Nothing stored through toSequence. When it is a committed end (a batch's predecessor, a
-                    // partition's end), the rows up to it were removed; otherwise the table simply ends here.
-                    if (toSequence != long.MaxValue)
-                    {
-                        _engine.SkipRemoved(objectModel, toSequence);
-                    }
-
-                    return;
+                    _engine.SkipRemoved(objectModel, toSequence);
                 }
 
-                _engine.SkipRemoved(objectModel, next - 1);
-                continue;
+                return;
             }
 
             ApplyStepping(objectModel, rows);

@@ -118,17 +118,17 @@ public sealed partial class KpiQueryGrain(
         KpiQueryResult result;
         KpiQueryRunner runner;
         var archive = GrainFactory.GetGrain<IArchiveGrain>(query.ClientId);
-        ArchiveAccess? access = null;
+        Guid? asked = null;
         try
         {
             // Buckets that may reach archived days (a week's or a month's start before the range's) first have their
             // rows put back by the client's archive, which takes no rows out while the query runs. Rollups of archived
             // days may be gone, so such a query reads raw rows.
-            if (KpiQueryRunner.Prepare(query, config, options) is { Boundaries: { } bounds, Formula: { } formula }
+            if (KpiQueryRunner.Prepare(query, config, options) is { Boundaries: { } bounds, Formula: { ObjectModels.Count: > 0 } formula }
                 && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
-                var models = formula.Aggregates.Select(a => a.ObjectModel).Distinct(StringComparer.Ordinal).ToList();
-                access = await archive.PrepareQuery(TimeTicks.ToDateTimeOffset(bounds[0]), TimeTicks.ToDateTimeOffset(bounds[^1]), models);
+                asked = Guid.NewGuid();
+                var access = await archive.PrepareQuery(asked.Value, TimeTicks.ToDateTimeOffset(bounds[0]), TimeTicks.ToDateTimeOffset(bounds[^1]), [.. formula.ObjectModels]);
                 options = access.ReadsArchive ? options.RawRowsOnly() : options;
             }
 
@@ -148,9 +148,10 @@ public sealed partial class KpiQueryGrain(
         }
         finally
         {
-            if (access is not null)
+            // Also when asking failed or timed out: the archive must not hold its runs for a query that is over.
+            if (asked is { } ended)
             {
-                _ = archive.EndQuery(access.Query);
+                _ = archive.EndQuery(ended);
             }
         }
 

@@ -57,5 +57,12 @@ public sealed class RetentionHorizonsTests
         Assert.True(RetentionHorizons.IsRead(segment, ObjectKind.Snapshot, day.AddDays(30), day.AddDays(31)));
         Assert.False(RetentionHorizons.IsRead(segment, ObjectKind.Snapshot, day.AddDays(-5), day));
         Assert.False(RetentionHorizons.IsRead(Segment(day, day.AddDays(1), ArchivedDataKind.Analytics), ObjectKind.Event, day, day.AddDays(1)));
+
+        // Rows replaced before a horizon: a range starting at or after it reads today's rows of those keys, not these.
+        var replaced = segment with { ReplacedBefore = day.AddDays(10) };
+        Assert.True(RetentionHorizons.IsRead(replaced, ObjectKind.Snapshot, day.AddDays(9), day.AddDays(30)));
+        Assert.False(RetentionHorizons.IsRead(replaced, ObjectKind.Snapshot, day.AddDays(10), day.AddDays(30)));
+        // The bound is a snapshot object's alone: an event object's segment is read by its days.
+        Assert.True(RetentionHorizons.IsRead(replaced, ObjectKind.Event, day, day.AddDays(30)));
     }
 }
