@@ -117,7 +117,7 @@ public sealed record EnvironmentAnswer(
 /// <summary>How long one kind of data is kept in the active database, and whether and how long it is archived after.</summary>
 [GenerateSerializer, Immutable, Alias("ae.RetentionAnswer")]
 public sealed record RetentionAnswer(
-    [property: Id(0)] int ActivePeriod,
+    [property: Id(0), JsonRequired] int ActivePeriod,
     [property: Id(1), JsonRequired] RetentionUnit ActiveUnit,
     [property: Id(2), JsonRequired] bool Archive,
     [property: Id(3)] int? ArchivePeriod = null,

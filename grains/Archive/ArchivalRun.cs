@@ -44,7 +44,8 @@ public sealed class ArchivalRun(
             return new ArchiveRun(now, null, null, 0, 0, 0, 0, restoredAgain, 0);
         }
 
-        var expired = await DeleteExpiredAsync(segments, ct);
+        // Segments whose rows just left the active tables again may expire in this same run.
+        var expired = await DeleteExpiredAsync(restoredAgain > 0 ? await index.SegmentsAsync(clientId, ct) : segments, ct);
         var source = RetentionHorizons.Horizon(now, policy.StagedSourceData.ActiveDays);
 
         foreach (var table in tables.All)

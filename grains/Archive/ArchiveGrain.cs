@@ -1,3 +1,4 @@
+using System.Globalization;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Proposals;
@@ -75,11 +76,26 @@ public sealed partial class ArchiveGrain(
         }
 
         var now = DateTimeOffset.UtcNow;
+        // Archives are kept by the policy in force: one that keeps them less (or deletes instead) ends older ones at once.
+        var ending = _segments.Select(s => s.Segment).Where(s => RetentionHorizons.ExpiresAt(s, effective) <= now).ToList();
+        if (ending.Count > 0)
+        {
+            effective = effective with
+            {
+                Notes = [.. effective.Notes, string.Create(CultureInfo.InvariantCulture,
+                    $"The archive holds {ending.Count:N0} segments ({ending.Sum(s => s.Rows):N0} rows) past this policy's archive period: the next run deletes them.")],
+            };
+        }
+
         await index.SavePolicyAsync(ClientId, answers, now, actor, CancellationToken.None);
         _policy = new RetentionPolicy(ClientId, answers, effective, now, actor);
-        // The first run an hour after the policy is set, then every RunEvery: RunNow runs at once.
-        var every = options.Value.RunEvery;
-        await this.RegisterOrUpdateReminder(ReminderName, every < TimeSpan.FromHours(1) ? every : TimeSpan.FromHours(1), every);
+        // The first run an hour after the first policy, then every RunEvery (a changed policy keeps the schedule); RunNow
+        // runs at once.
+        if (await this.GetReminder(ReminderName) is null)
+        {
+            var every = options.Value.RunEvery;
+            await this.RegisterOrUpdateReminder(ReminderName, every < TimeSpan.FromHours(1) ? every : TimeSpan.FromHours(1), every);
+        }
         LogPolicySet(logger, ClientId, actor, effective.StagedSourceData.ActiveDays, effective.AnalyticsData.ActiveDays);
         return new RetentionPolicyOutcome(_policy, []);
     }

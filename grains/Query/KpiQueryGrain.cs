@@ -139,6 +139,14 @@ public sealed partial class KpiQueryGrain(
                 : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
                     $"Not started: the silo ran its {gate.Slots} queries at once (Query:MaxConcurrentQueries) for the {maxWait.TotalSeconds:0.#} s this one could wait; send it again.");
         }
+        catch (InvalidDataException exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A segment the query reads failed its checksum (ColdStorage): asking again will not help.
+            LogQueryFailed(logger, exception, query.KpiCode, query.ClientId);
+            return KpiQueryResult.Failed(query, QueryErrorKind.Failed,
+                $"The query of KPI '{query.KpiCode}' reads archived days whose file is damaged (it fails its SHA-256 check; the server's log names it). " +
+                "Asking again will not help: an operator must restore the file from a backup of the cold storage.");
+        }
 #pragma warning disable CA1031 // One query's failure is its own answer: the other queries of a batch, a dashboard or a scheduled run keep theirs.
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
 #pragma warning restore CA1031

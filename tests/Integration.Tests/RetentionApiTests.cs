@@ -217,6 +217,7 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
     [InlineData("""{"stagedSourceData":{"activePeriod":30,"activeUnit":"indefinite","archive":false}}""", "stagedSourceData.activeUnit", "archive it to keep it for good")]
     [InlineData("""{"stagedSourceData":{"activePeriod":30,"activeUnit":"weeks","archive":false}}""", "stagedSourceData.activeUnit", "days, months, years, indefinite")]
     [InlineData("""{"stagedSourceData":{"activePeriod":30,"activeUnit":"days"}}""", "stagedSourceData.archive", "is required")]
+    [InlineData("""{"stagedSourceData":{"activeUnit":"days","archive":false}}""", "stagedSourceData.activePeriod", "is required")]
     [InlineData("""{"stagedSourceData":{"activePeriod":30,"activeUnit":"days","archive":false,"activeDays":30}}""", "stagedSourceData.activeDays", "is not a field")]
     [InlineData("""{"stagedSourceData":{"activePeriod":"30","activeUnit":"days","archive":false}}""", "stagedSourceData.activePeriod", "")]
     [InlineData("""{"compliance":["sox","pci"]}""", "compliance[1]", "gdpr, sox, hipaa, iso27001")]
