@@ -235,6 +235,51 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Batch_runs_past_the_analytics_period_move_to_a_segment_handed_out_as_stored()
+    {
+        var clientId = "arch-runs-" + Guid.NewGuid().ToString("N")[..8];
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (run, daysAgo) in new[] { (1, 20), (2, 10), (3, 1) })
+        {
+            await using var insert = fixture.Database.CreateCommand(
+                """
+                INSERT INTO batch.runs (job_id, run_id, client_id, trigger, status, scheduled_for, range_from, range_to, started_at, finished_at, results)
+                VALUES ($1, $2, $3, 'schedule', 'succeeded', $4, $4 - interval '1 day', $4, $4, $4 + interval '1 second', '[{"kpiCode": "OTD, \"late\""}]')
+                """);
+            insert.Parameters.AddWithValue(clientId + "-job");
+            insert.Parameters.AddWithValue((long)run);
+            insert.Parameters.AddWithValue(clientId);
+            insert.Parameters.AddWithValue(now.AddDays(-daysAgo).UtcDateTime);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(clientId);
+        Assert.Empty((await archive.SetPolicy(new RetentionAnswers(
+            new RetentionAnswer(ActiveDays, RetentionUnit.Days, false), new RetentionAnswer(ActiveDays, RetentionUnit.Days, true, 1, RetentionUnit.Years)), "tester")).Problems);
+        var result = await archive.RunNow();
+
+        Assert.Equal(2, result.RowsArchived);
+        var segment = Assert.Single(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 10));
+        Assert.Equal((ArchivedDataKind.Analytics, "batch_runs", 2L), (segment.Kind, segment.Source, segment.Rows));
+        Assert.Equal(segment.To.AddDays(ActiveDays + 365), segment.ExpiresAt);
+        await using (var left = fixture.Database.CreateCommand("SELECT array_agg(run_id ORDER BY run_id) FROM batch.runs WHERE client_id = $1"))
+        {
+            left.Parameters.AddWithValue(clientId);
+            var runsLeft = (long[])(await left.ExecuteScalarAsync())!;
+            Assert.Equal(new long[] { 3 }, runsLeft);
+        }
+
+        var file = await archive.ReadSegment(segment.SegmentId);
+        Assert.NotNull(file?.Content);
+        using var csv = new StreamReader(new System.IO.Compression.GZipStream(new MemoryStream(file.Content), System.IO.Compression.CompressionMode.Decompress));
+        var lines = (await csv.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("job_id,run_id,client_id,", lines[0], StringComparison.Ordinal);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines.Skip(1), l => Assert.Contains("OTD, \\\"\"late\\\"\"", l, StringComparison.Ordinal));
+        Assert.Null(await archive.ReadSegment(segment.SegmentId + 1_000_000));
+    }
+
+    [Fact]
     public async Task A_policy_keeps_a_week_active_at_least_and_meets_compliance_minimums()
     {
         var archive = fixture.Client.GetGrain<IArchiveGrain>("retention-rules");
