@@ -26,11 +26,11 @@ public sealed partial class ArchiveGrain(
 {
     private const string ReminderName = "archive";
 
-    private RetentionPolicy? _policy;
-    private List<IndexedSegment> _segments = [];
     // Bounds the ids of queries said to have ended before their PrepareQuery finished (kept until the activation goes).
     private const int MaxEndedEarly = 10_000;
 
+    private RetentionPolicy? _policy;
+    private List<IndexedSegment> _segments = [];
     private readonly Dictionary<Guid, DateTimeOffset> _queries = [];
     private readonly HashSet<Guid> _endedEarly = [];
     private TaskCompletionSource _queryEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -96,6 +96,7 @@ public sealed partial class ArchiveGrain(
             var every = options.Value.RunEvery;
             await this.RegisterOrUpdateReminder(ReminderName, every < TimeSpan.FromHours(1) ? every : TimeSpan.FromHours(1), every);
         }
+
         LogPolicySet(logger, ClientId, actor, effective.StagedSourceData.ActiveDays, effective.AnalyticsData.ActiveDays);
         return new RetentionPolicyOutcome(_policy, []);
     }
