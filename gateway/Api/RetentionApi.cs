@@ -26,12 +26,14 @@ public static class RetentionApi
 
         retention.MapGet("/retention", GetAsync)
             .RequireAuthorization(Policies.Read)
+            .AnswersJsonOnly<RetentionPolicy>()
             .WithName("GetRetentionPolicy")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("The client's retention policy: the answers as given and the days they come to after compliance minimums.");
 
         retention.MapPut("/retention", SetAsync)
             .RequireAuthorization(Policies.Administer)
+            .AnswersJsonOnly<RetentionPolicy>()
             .WithName("SetRetentionPolicy")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -46,6 +48,7 @@ public static class RetentionApi
 
         retention.MapGet("/archive", ListAsync)
             .RequireAuthorization(Policies.Read)
+            .AnswersJsonOnly<ArchiveListing>()
             .WithName("ListArchive")
             .AnswersQueryProblems()
             .WithSummary("The client's archived segments whose times overlap [from, to), oldest first: what each holds, its size, "
@@ -61,6 +64,7 @@ public static class RetentionApi
 
         retention.MapPost("/archive/run", RunAsync)
             .RequireAuthorization(Policies.Administer)
+            .AnswersJsonOnly<ArchiveRun>()
             .WithName("RunArchival")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)

@@ -574,6 +574,22 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
     }
 
     [Theory]
+    [InlineData("/retention")]
+    [InlineData("/archive")]
+    public async Task The_policy_and_the_index_answer_json_only(string path)
+    {
+        var clientId = await ClientAsync();
+        await OkAsync(HttpMethod.Put, $"/clients/{clientId}/retention", WeekThenAYear);
+
+        Assert.Contains("json", Error(Problem(await SendAsync(HttpMethod.Get, $"/clients/{clientId}{path}?format=csv"), HttpStatusCode.BadRequest), "format"),
+            StringComparison.Ordinal);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/clients/{clientId}{path}");
+        request.Headers.Accept.ParseAdd("application/xml");
+        using var response = await fixture.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.NotAcceptable, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("GET", "/retention")]
     [InlineData("PUT", "/retention")]
     [InlineData("DELETE", "/retention")]
