@@ -16,7 +16,9 @@ namespace AnalyticsEngine.Archive;
 /// segment (or are deleted, when the policy archives nothing); of a snapshot object only the rows a newer row of the same
 /// key, also older than the horizon, replaces, since a key's latest row is its value today;</item>
 /// <item>rollup slots older than both horizons are deleted (queries over archived days read the restored rows);</item>
-/// <item>batch runs scheduled before the analytics data's horizon move to a segment (or are deleted).</item>
+/// <item>batch runs scheduled before the analytics data's horizon move to a segment (or are deleted);</item>
+/// <item>files of the client that no index entry names and that are over an hour old are deleted: left by a crash
+/// between writing a segment and recording it, which the rows never left.</item>
 /// </list>
 /// </summary>
 public sealed class ArchivalRun(
@@ -56,7 +58,28 @@ public sealed class ArchivalRun(
         var analytics = RetentionHorizons.Horizon(now, policy.AnalyticsData.ActiveDays);
         var rollupRows = await DeleteRollupsAsync(analytics < source ? analytics : source, ct);
         await MoveOutBatchRunsAsync(analytics, ct);
+        await DeleteOrphanFilesAsync(ct);
         return new ArchiveRun(now, source, analytics, _written, _archived, _deleted, expired, restoredAgain, rollupRows);
+    }
+
+    /// <summary>
+    /// Deletes the client's files the index does not name. Only those over an hour old: the index is read after the
+    /// files are listed, and a step records its file at most a statement after writing it.
+    /// </summary>
+    private async Task DeleteOrphanFilesAsync(CancellationToken ct)
+    {
+        var files = storage.FilesUnder(clientId, now.AddHours(-1)).ToList();
+        if (files.Count == 0)
+        {
+            return;
+        }
+
+        var named = (await index.SegmentsAsync(clientId, ct)).Select(s => s.Segment.Location).ToHashSet(StringComparer.Ordinal);
+        foreach (var orphan in files.Where(f => !named.Contains(f)))
+        {
+            logger.LogWarning("Deleting {File} of client {Client}: no archived segment names it", orphan, clientId);
+            storage.Delete(orphan);
+        }
     }
 
     private async Task<int> RemoveExpiredRestoresAsync(IReadOnlyList<IndexedSegment> segments, CancellationToken ct)

@@ -85,6 +85,24 @@ public sealed class ColdStorage(ArchiveOptions options)
 
     public void Delete(string location) => File.Delete(PathOf(location));
 
+    /// <summary>
+    /// The files under <paramref name="folder"/> (a client's) last written before <paramref name="before"/>, as locations
+    /// relative to the root: what a sweep compares with the index.
+    /// </summary>
+    public IEnumerable<string> FilesUnder(string folder, DateTimeOffset before)
+    {
+        var directory = PathOf(folder);
+        if (!Directory.Exists(directory))
+        {
+            return [];
+        }
+
+        return Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Where(path => File.GetLastWriteTimeUtc(path) < before.UtcDateTime)
+            .Select(path => Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '/'))
+            .ToList();
+    }
+
     public bool Exists(string location) => File.Exists(PathOf(location));
 
     private string PathOf(string location)

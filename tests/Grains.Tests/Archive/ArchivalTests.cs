@@ -253,15 +253,28 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
             await insert.ExecuteNonQueryAsync();
         }
 
+        // Files no segment names, as a crash between writing a segment and recording it leaves: an old one goes, one that
+        // may still be on its way to the index stays.
+        var stray = Path.Combine(fixture.ArchiveDirectory, clientId, "orders", "2026", "01", "01-stray.csv.gz");
+        var recent = Path.Combine(fixture.ArchiveDirectory, clientId, "orders", "2026", "01", "02-stray.csv.gz");
+        Directory.CreateDirectory(Path.GetDirectoryName(stray)!);
+        await File.WriteAllTextAsync(stray, "stray");
+        await File.WriteAllTextAsync(recent, "recent");
+        File.SetLastWriteTimeUtc(stray, DateTime.UtcNow.AddHours(-2));
+
         var archive = fixture.Client.GetGrain<IArchiveGrain>(clientId);
         Assert.Empty((await archive.SetPolicy(new RetentionAnswers(
             new RetentionAnswer(ActiveDays, RetentionUnit.Days, false), new RetentionAnswer(ActiveDays, RetentionUnit.Days, true, 1, RetentionUnit.Years)), "tester")).Problems);
         var result = await archive.RunNow();
 
+        Assert.False(File.Exists(stray));
+        Assert.True(File.Exists(recent));
+
         Assert.Equal(2, result.RowsArchived);
         var segment = Assert.Single(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 10));
         Assert.Equal((ArchivedDataKind.Analytics, "batch_runs", 2L), (segment.Kind, segment.Source, segment.Rows));
         Assert.Equal(segment.To.AddDays(ActiveDays + 365), segment.ExpiresAt);
+        Assert.True(File.Exists(Path.Combine(fixture.ArchiveDirectory, segment.Location)));
         await using (var left = fixture.Database.CreateCommand("SELECT array_agg(run_id ORDER BY run_id) FROM batch.runs WHERE client_id = $1"))
         {
             left.Parameters.AddWithValue(clientId);
