@@ -26,6 +26,9 @@ public sealed record BenchOptions
     /// <summary>Clients whose first KPI is watched through its KPI grain, to check pushes and time them.</summary>
     public int Watch { get; init; } = 20;
 
+    /// <summary>When positive: only this many query calls of each kind (<see cref="PipelineRun"/>, "archive check"), no pipeline.</summary>
+    public int QueryCalls { get; init; }
+
     /// <summary>Empty the benchmark database's event tables and grain state first, so every run starts alike.</summary>
     public bool Fresh { get; init; } = true;
 
@@ -77,6 +80,7 @@ public sealed record BenchOptions
                 "--database" => options with { Database = Next() },
                 "--format" => options with { Format = Next() },
                 "--watch" => options with { Watch = Int() },
+                "--query-calls" => options with { QueryCalls = Int() },
                 "--keep" => options with { Fresh = false },
                 "--max-pool-size" => options with { MaxPoolSize = Int() },
                 "--silo-setting" => options with { SiloSettings = [.. options.SiloSettings, Next()] },

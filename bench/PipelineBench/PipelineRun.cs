@@ -3,6 +3,7 @@ using System.Globalization;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
+using AnalyticsEngine.Query;
 using AnalyticsEngine.Silo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,6 +46,12 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
             _dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
             Line($"postgres: {await ServerVersionAsync()}");
             await CreateClientsAsync();
+            if (options.QueryCalls > 0)
+            {
+                await ArchiveCheckAsync();
+                return;
+            }
+
             using var renewal = await WatchAsync();
 
             // Raw COPY runs before and after the pipeline: on a shared machine the load of others drifts, and
@@ -65,6 +72,48 @@ public sealed class PipelineRun(BenchOptions options, string[] args)
             await app.StopAsync();
             await app.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// What asking the archive costs a query through the query grain: a range whose buckets start 8–12 days ago asks the
+    /// client's archive grain first (one call, and a one-way call after), one of 1–5 days ago does not. Both are 4 days
+    /// by day over a client with no policy and no rows (so the statement costs the same), called in turn.
+    /// </summary>
+    private async Task ArchiveCheckAsync()
+    {
+        Line("");
+        Line($"archive check: {options.QueryCalls} query calls of each kind, in turn, through the query grain");
+        var clientId = _workload.Clients[0];
+        var queries = _grains.GetGrain<IKpiQueryGrain>(0);
+        var now = DateTimeOffset.UtcNow;
+        var recent = new KpiQuery(clientId, Workload.WatchedKpi, now.AddDays(-5), now.AddDays(-1), QueryGranularity.Day);
+        var older = new KpiQuery(clientId, Workload.WatchedKpi, now.AddDays(-12), now.AddDays(-8), QueryGranularity.Day);
+        var times = new Dictionary<KpiQuery, List<double>> { [recent] = [], [older] = [] };
+        for (var i = 0; i < options.QueryCalls + 100; i++)
+        {
+            foreach (var query in new[] { recent, older })
+            {
+                // A range of its own each call (a millisecond later), so that no cached answer stands in for the query.
+                var shifted = query with { From = query.From.AddMilliseconds(i), To = query.To.AddMilliseconds(i) };
+                var watch = Stopwatch.StartNew();
+                var result = await queries.Calculate(shifted);
+                var elapsed = watch.Elapsed.TotalMilliseconds;
+                if (result.Error is not null)
+                {
+                    throw new InvalidOperationException($"query failed: {result.Error.Message}");
+                }
+
+                if (i >= 100)
+                {
+                    times[query].Add(elapsed);
+                }
+            }
+        }
+
+        static double P(List<double> samples, double p) => samples.Order().ElementAt((int)Math.Min(samples.Count - 1, Math.Floor(p / 100 * samples.Count)));
+        Line($"  buckets from 1–5 days ago (no archive call): p50 {P(times[recent], 50):F3} ms, p99 {P(times[recent], 99):F3} ms");
+        Line($"  buckets from 8–12 days ago (asks the archive): p50 {P(times[older], 50):F3} ms, p99 {P(times[older], 99):F3} ms");
+        Line($"  the archive check, p50: {P(times[older], 50) - P(times[recent], 50):F3} ms");
     }
 
     private string[] SiloArguments() =>

@@ -9,6 +9,7 @@ using AnalyticsEngine.PipelineBench;
 //   dotnet run -c Release --project bench/PipelineBench -- [--clients 1000] [--kpis 20] [--batch-size 100]
 //       [--concurrency 32] [--seconds 60] [--database analytics_bench] [--format json|csv] [--watch 20] [--keep]
 //       [--max-pool-size 48] [--silo-setting Section:Key=value ...]
+//   ... -- --query-calls 2000     only what asking the archive costs a query through the query grain (no pipeline)
 //
 // --keep skips emptying the benchmark database first. Connection settings come from ConnectionStrings__Postgres
 // (its database name is replaced by --database) and ConnectionStrings__Redis, as for the silo.
