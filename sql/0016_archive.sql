@@ -42,3 +42,12 @@ CREATE TABLE IF NOT EXISTS archive.segments
 );
 
 CREATE INDEX IF NOT EXISTS segments_by_client ON archive.segments (client_id, data_kind, source, range_from);
+
+-- Until when queries (or replays) that the client's archive grain let read old rows may still be running. The grain
+-- holds them in memory and ends them as they end; should it be lost with its silo, the next activation finds this time
+-- and moves no rows out of the active tables before it.
+CREATE TABLE IF NOT EXISTS archive.holds
+(
+    client_id  text PRIMARY KEY,
+    held_until timestamptz NOT NULL
+);

@@ -62,6 +62,10 @@ public sealed record ArchiveSegment(
 /// <param name="RowsDeleted">Rows removed without an archive (the policy archives nothing of that kind).</param>
 /// <param name="SegmentsRestoredAgain">Restored segments whose rows left the active tables again, their time up.</param>
 /// <param name="RollupRowsDeleted">Rollup rows of slots no longer kept.</param>
+/// <param name="MovesPostponedUntil">
+/// Set when no rows left the active tables: queries allowed by an earlier activation of the archive (lost with its silo)
+/// may read them until then. The next run moves them.
+/// </param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveRun")]
 public sealed record ArchiveRun(
     [property: Id(0)] DateTimeOffset RanAt,
@@ -72,7 +76,8 @@ public sealed record ArchiveRun(
     [property: Id(5)] long RowsDeleted,
     [property: Id(6)] int SegmentsExpired,
     [property: Id(7)] int SegmentsRestoredAgain,
-    [property: Id(8)] long RollupRowsDeleted);
+    [property: Id(8)] long RollupRowsDeleted,
+    [property: Id(9)] DateTimeOffset? MovesPostponedUntil = null);
 
 /// <summary>What a query over a range needs of the archive: whether some of its rows were archived (and are now back).</summary>
 /// <param name="ReadsArchive">Some archived segment overlaps the range: the query reads raw rows, not rollups.</param>

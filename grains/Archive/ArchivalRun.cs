@@ -30,7 +30,8 @@ public sealed class ArchivalRun(
     ObjectModelTables tables,
     NpgsqlDataSource dataSource,
     ColdStorage storage,
-    ILogger logger)
+    ILogger logger,
+    DateTimeOffset? movesPostponedUntil = null)
 {
     private const string BatchRuns = "batch_runs";
 
@@ -49,13 +50,17 @@ public sealed class ArchivalRun(
         // Segments whose rows just left the active tables again may expire in this same run.
         var expired = await DeleteExpiredAsync(restoredAgain > 0 ? await index.SegmentsAsync(clientId, ct) : segments, ct);
         var source = RetentionHorizons.Horizon(now, policy.StagedSourceData.ActiveDays);
+        var analytics = RetentionHorizons.Horizon(now, policy.AnalyticsData.ActiveDays);
+        if (movesPostponedUntil is { } postponed)
+        {
+            return new ArchiveRun(now, source, analytics, 0, 0, 0, expired, restoredAgain, 0, postponed);
+        }
 
         foreach (var table in tables.All)
         {
             await MoveOutOlderRowsAsync(table, source, ct);
         }
 
-        var analytics = RetentionHorizons.Horizon(now, policy.AnalyticsData.ActiveDays);
         var rollupRows = await DeleteRollupsAsync(analytics < source ? analytics : source, ct);
         await MoveOutBatchRunsAsync(analytics, ct);
         await DeleteOrphanFilesAsync(ct);

@@ -32,6 +32,9 @@ public sealed partial class ArchiveGrain(
     private RetentionPolicy? _policy;
     private List<IndexedSegment> _segments = [];
     private readonly Dictionary<Guid, DateTimeOffset> _queries = [];
+    // The hold this activation last recorded in archive.holds (one that is later, or any at all before the first, an
+    // earlier activation recorded).
+    private DateTimeOffset _recordedHold = DateTimeOffset.MinValue;
     private readonly HashSet<Guid> _endedEarly = [];
     private TaskCompletionSource _queryEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -178,9 +181,16 @@ public sealed partial class ArchiveGrain(
         // are turns of this grain, so none can have started in between.
         if (!_endedEarly.Remove(query))
         {
-            _queries[query] = DateTimeOffset.UtcNow + options.Value.QueryHold;
-            // Held queries live in this activation: it must stay while they run.
+            var hold = DateTimeOffset.UtcNow + options.Value.QueryHold;
+            _queries[query] = hold;
+            // Held queries live in this activation: it must stay while they run. Should it be lost all the same, the
+            // next one finds the time recorded (written once per half a hold at most).
             this.DelayDeactivation(options.Value.QueryHold);
+            if (_recordedHold < hold - options.Value.QueryHold / 2)
+            {
+                await index.HoldUntilAsync(ClientId, hold, CancellationToken.None);
+                _recordedHold = hold;
+            }
         }
 
         return new ArchiveAccess(read.Count > 0, restored);
@@ -252,7 +262,15 @@ public sealed partial class ArchiveGrain(
     private async Task<ArchiveRun> RunAsync(DateTimeOffset now, CancellationToken ct)
     {
         await QueriesEndedAsync();
-        var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage, logger);
+        // A hold recorded later than this activation's own was handed out by an earlier one, whose queries may still run.
+        var recorded = await index.HeldUntilAsync(ClientId, ct);
+        DateTimeOffset? postponed = recorded > now && recorded > _recordedHold ? recorded : null;
+        if (postponed is not null)
+        {
+            LogMovesPostponed(logger, ClientId, postponed.Value);
+        }
+
+        var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage, logger, postponed);
         try
         {
             // From the index, not the grain's copy: an operator may have changed it (a restore cut short, say).
@@ -304,6 +322,9 @@ public sealed partial class ArchiveGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The saved retention policy of {Client} is no longer valid ({Problems}); nothing is archived until it is set again")]
     private static partial void LogPolicyInvalid(ILogger logger, string client, string problems);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Archival of {Client} moves no rows before {Until}: queries an earlier activation let read them may still run")]
+    private static partial void LogMovesPostponed(ILogger logger, string client, DateTimeOffset until);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Archival run of {Client} failed; it runs again at the next tick")]
     private static partial void LogRunFailed(ILogger logger, Exception exception, string client);

@@ -104,5 +104,26 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Records that queries of the client may read old rows until <paramref name="until"/> (never earlier than recorded).</summary>
+    public async Task HoldUntilAsync(string clientId, DateTimeOffset until, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO archive.holds (client_id, held_until) VALUES ($1, $2)
+            ON CONFLICT (client_id) DO UPDATE SET held_until = greatest(archive.holds.held_until, excluded.held_until)
+            """);
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(until.ToUniversalTime());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Until when queries of the client may read old rows, as recorded (<see cref="HoldUntilAsync"/>), or null.</summary>
+    public async Task<DateTimeOffset?> HeldUntilAsync(string clientId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("SELECT held_until FROM archive.holds WHERE client_id = $1");
+        command.Parameters.AddWithValue(clientId);
+        return await command.ExecuteScalarAsync(ct) is DateTime until ? new DateTimeOffset(until, TimeSpan.Zero) : null;
+    }
+
     internal static string DataKindName(ArchivedDataKind kind) => kind == ArchivedDataKind.Source ? "source" : "analytics";
 }

@@ -293,6 +293,64 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_run_moves_no_rows_while_queries_an_earlier_activation_let_read_them_may_run()
+    {
+        var clientId = "arch-held-" + Guid.NewGuid().ToString("N")[..8];
+        var old = DateTimeOffset.UtcNow.AddDays(-20).UtcDateTime;
+        await using (var insert = fixture.Database.CreateCommand(
+            """
+            INSERT INTO scor_data.orders (client_id, sequence, order_id, ordered_at, order_value, promised_at, on_time, in_full, damage_free, documentation_complete, status)
+            VALUES ($1, 1, 'h-1', $2, 10, $2, true, true, true, true, 'delivered'), ($1, 2, 'h-2', $2, 20, $2, false, true, true, true, 'delivered')
+            """))
+        {
+            insert.Parameters.AddWithValue(clientId);
+            insert.Parameters.AddWithValue(old);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // As an activation lost with its silo leaves it: a hold recorded, and no one in memory to end it.
+        var held = DateTimeOffset.UtcNow.AddMinutes(30);
+        await SetHoldAsync(clientId, held);
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(clientId);
+        Assert.Empty((await archive.SetPolicy(Policy(archive: true), "tester")).Problems);
+
+        var postponed = await archive.RunNow();
+        Assert.Equal(0, postponed.RowsArchived);
+        Assert.Equal(held.UtcDateTime, postponed.MovesPostponedUntil?.UtcDateTime ?? default, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(2, await TotalAsync(clientId, "orders"));
+
+        // The hold over, the next run moves them.
+        await SetHoldAsync(clientId, DateTimeOffset.UtcNow.AddSeconds(-1));
+        var moved = await archive.RunNow();
+        Assert.Equal(2, moved.RowsArchived);
+        Assert.Null(moved.MovesPostponedUntil);
+
+        // This activation's own holds, once their queries ended, postpone nothing (and are recorded for the next one).
+        var query = Guid.NewGuid();
+        Assert.True((await archive.PrepareQuery(query, DateTimeOffset.UtcNow.AddDays(-21), DateTimeOffset.UtcNow, ["orders"])).ReadsArchive);
+        await archive.EndQuery(query);
+        await using (var recorded = fixture.Database.CreateCommand("SELECT held_until > now() + interval '30 minutes' FROM archive.holds WHERE client_id = $1"))
+        {
+            recorded.Parameters.AddWithValue(clientId);
+            Assert.True((bool)(await recorded.ExecuteScalarAsync())!);
+        }
+
+        Assert.Null((await archive.RunNow()).MovesPostponedUntil);
+        await using var cleanUp = fixture.Database.CreateCommand("DELETE FROM scor_data.orders WHERE client_id = $1");
+        cleanUp.Parameters.AddWithValue(clientId);
+        await cleanUp.ExecuteNonQueryAsync();
+    }
+
+    private async Task SetHoldAsync(string clientId, DateTimeOffset until)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "INSERT INTO archive.holds (client_id, held_until) VALUES ($1, $2) ON CONFLICT (client_id) DO UPDATE SET held_until = excluded.held_until");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(until.UtcDateTime);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task A_policy_keeps_a_week_active_at_least_and_meets_compliance_minimums()
     {
         var archive = fixture.Client.GetGrain<IArchiveGrain>("retention-rules");
