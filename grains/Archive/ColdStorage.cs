@@ -40,17 +40,21 @@ public sealed class ColdStorage(ArchiveOptions options)
         var temporary = path + ".partial";
         try
         {
-            long bytes;
-            string sha256;
             await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
-                using var hashing = new HashingStream(file);
-                await write(hashing);
+                await write(file);
                 await file.FlushAsync(ct);
                 file.Flush(flushToDisk: true);
-                (bytes, sha256) = (hashing.Length, Convert.ToHexStringLower(hashing.Hash()));
             }
 
+            // The digest of what is on disk, read back: what every later read is checked against.
+            string sha256;
+            await using (var written = new FileStream(temporary, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            {
+                sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(written, ct));
+            }
+
+            var bytes = new FileInfo(temporary).Length;
             File.Move(temporary, path, overwrite: true);
             return (bytes, sha256);
         }
@@ -103,8 +107,6 @@ public sealed class ColdStorage(ArchiveOptions options)
             .ToList();
     }
 
-    public bool Exists(string location) => File.Exists(PathOf(location));
-
     private string PathOf(string location)
     {
         var path = Path.GetFullPath(Path.Combine(_root, location));
@@ -116,55 +118,5 @@ public sealed class ColdStorage(ArchiveOptions options)
         }
 
         return path;
-    }
-
-    /// <summary>A write-only stream that hashes and counts what passes through to the file.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _length;
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-
-        public byte[] Hash() => _hash.GetHashAndReset();
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _hash.AppendData(buffer);
-            _length += buffer.Length;
-            inner.Write(buffer);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            _hash.AppendData(buffer.Span);
-            _length += buffer.Length;
-            await inner.WriteAsync(buffer, cancellationToken);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
