@@ -137,17 +137,16 @@ public sealed class ArchivalRun(
         var notRestored =
             $"NOT EXISTS (SELECT 1 FROM archive.segments AS s WHERE s.client_id = {client} AND s.data_kind = 'source' " +
             $"AND s.source = {KpiSqlCompiler.Literal(model.Code)} AND s.restored_until IS NOT NULL AND s.sequences @> t.sequence)";
-        var replaced = model.Kind == ObjectKind.Snapshot
-            ? $" AND EXISTS (SELECT 1 FROM {table.QualifiedName} AS n WHERE n.client_id = t.client_id" +
-              string.Concat(model.KeyFields.Select(k => $" AND n.{ObjectModelTable.Quote(k)} = t.{ObjectModelTable.Quote(k)}")) +
-              $" AND (n.{time}, n.sequence) > (t.{time}, t.sequence) AND n.{time} < {TableArchiver.Literal(horizon)})"
-            : "";
         var archive = policy!.StagedSourceData.Archive;
         var snapshot = model.Kind == ObjectKind.Snapshot;
 
-        foreach (var day in snapshot ? await DaysWithReplacedRowsAsync(table, horizon, ct) : await DaysAsync(table, horizon, ct))
+        // Of a snapshot object, each day's replaced rows by their sequence numbers (found in one pass); of an event
+        // object, every row of the day.
+        var days = snapshot ? await ReplacedRowsByDayAsync(table, horizon, ct) : (await DaysAsync(table, horizon, ct)).Select(d => (Day: d, Sequences: (string?)null));
+        foreach (var (day, sequences) in days)
         {
             var end = day.AddDays(1) < horizon ? day.AddDays(1) : horizon;
+            var replaced = sequences is null ? "" : $" AND t.sequence <@ {KpiSqlCompiler.Literal(sequences)}::int8multirange";
             var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}";
             var slice = new TableSlice(ArchivedDataKind.Source, model.Code, table.QualifiedName, where, columns, day, end, HasSequences: true,
                 snapshot ? horizon : null);
@@ -171,29 +170,33 @@ public sealed class ArchivalRun(
     }
 
     /// <summary>
-    /// The UTC days before <paramref name="horizon"/> with rows of a snapshot object that a newer row of their key, also
-    /// before it, replaces: one pass over the client's rows, so a run does not revisit every day of a history whose
-    /// latest rows stay.
+    /// Per UTC day before <paramref name="horizon"/>, the sequence numbers (an <c>int8multirange</c> literal) of a snapshot
+    /// object's rows that a newer row of their key, also before it, replaces (by event time, then sequence: the order
+    /// in which the query path takes a key's latest row). One pass over the client's rows: a run neither revisits every
+    /// day of a history whose latest rows stay nor looks for each row's successor again. A row replaced now stays
+    /// replaced, so rows committed before the days are moved do not change the answer.
     /// </summary>
-    private async Task<List<DateTimeOffset>> DaysWithReplacedRowsAsync(ObjectModelTable table, DateTimeOffset horizon, CancellationToken ct)
+    private async Task<List<(DateTimeOffset Day, string? Sequences)>> ReplacedRowsByDayAsync(ObjectModelTable table, DateTimeOffset horizon, CancellationToken ct)
     {
         var time = table.EventTimeColumn;
         var keys = string.Join(", ", table.Model.KeyFields.Select(k => $"t.{ObjectModelTable.Quote(k)}"));
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT DISTINCT date_trunc('day', r.at AT TIME ZONE 'UTC') FROM (
-                SELECT t.{time} AS at, lead(t.sequence) OVER (PARTITION BY {keys} ORDER BY t.{time}, t.sequence) AS replaced_by
+            SELECT date_trunc('day', r.at AT TIME ZONE 'UTC') AS day, range_agg(int8range(r.sequence, r.sequence, '[]'))::text
+            FROM (
+                SELECT t.{time} AS at, t.sequence, lead(t.sequence) OVER (PARTITION BY {keys} ORDER BY t.{time}, t.sequence) AS replaced_by
                 FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{time} < $2) AS r
-            WHERE r.replaced_by IS NOT NULL ORDER BY 1
+            WHERE r.replaced_by IS NOT NULL
+            GROUP BY 1 ORDER BY 1
             """);
         command.CommandTimeout = 0;
         command.Parameters.AddWithValue(clientId);
         command.Parameters.AddWithValue(horizon.UtcDateTime);
-        var days = new List<DateTimeOffset>();
+        var days = new List<(DateTimeOffset, string?)>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            days.Add(new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc)));
+            days.Add((new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc)), reader.GetString(1)));
         }
 
         return days;
