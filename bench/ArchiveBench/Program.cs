@@ -94,7 +94,7 @@ foreach (var days in new[] { 30, 365 })
         var restore = Stopwatch.StartNew();
         foreach (var segment in read)
         {
-            await archiver.RestoreAsync(segment, table.QualifiedName, ArchiveGrain.ColumnsOf(table), now.AddDays(1), CancellationToken.None);
+            await archiver.RestoreAsync(segment, table, now.AddDays(1), CancellationToken.None);
         }
 
         restoreTimes[days].Add(restore.Elapsed.TotalMilliseconds);
@@ -108,7 +108,7 @@ foreach (var days in new[] { 30, 365 })
         var remove = Stopwatch.StartNew();
         foreach (var segment in restored)
         {
-            await archiver.RemoveRestoredAsync(ClientId, segment, table.QualifiedName, table.EventTimeColumn, CancellationToken.None);
+            await archiver.RemoveRestoredAsync(ClientId, segment, table, CancellationToken.None);
         }
 
         removeTimes[days].Add(remove.Elapsed.TotalMilliseconds);

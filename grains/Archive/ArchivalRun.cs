@@ -95,7 +95,7 @@ public sealed class ArchivalRun(
             var table = tables.Get(segment.Segment.Source);
             try
             {
-                if (await archiver.RemoveRestoredAsync(clientId, segment, table.QualifiedName, table.EventTimeColumn, ct))
+                if (await archiver.RemoveRestoredAsync(clientId, segment, table, ct))
                 {
                     count++;
                 }
@@ -133,7 +133,7 @@ public sealed class ArchivalRun(
         var model = table.Model;
         var time = table.EventTimeColumn;
         var client = KpiSqlCompiler.Literal(clientId);
-        var columns = string.Join(", ", ArchiveGrain.ColumnsOf(table).Select(c => $"t.{ObjectModelTable.Quote(c)}"));
+        var columns = string.Join(", ", table.ColumnNames.Select(c => $"t.{ObjectModelTable.Quote(c)}"));
         var notRestored =
             $"NOT EXISTS (SELECT 1 FROM archive.segments AS s WHERE s.client_id = {client} AND s.data_kind = 'source' " +
             $"AND s.source = {KpiSqlCompiler.Literal(model.Code)} AND s.restored_until IS NOT NULL AND s.sequences @> t.sequence)";

@@ -140,7 +140,7 @@ public sealed partial class ArchiveGrain(
             foreach (var segment in read.Where(s => s.Segment.RestoredUntil is null))
             {
                 var table = tables.Get(segment.Segment.Source);
-                if (await archiver.RestoreAsync(segment, table.QualifiedName, ColumnsOf(table), until, CancellationToken.None))
+                if (await archiver.RestoreAsync(segment, table, until, CancellationToken.None))
                 {
                     restored++;
                     ArchiveTelemetry.SegmentsRestored.Add(1);
@@ -302,9 +302,6 @@ public sealed partial class ArchiveGrain(
             await Task.WhenAny(_queryEnded.Task, Task.Delay(_queries.Values.Min() - now));
         }
     }
-
-    internal static HashSet<string> ColumnsOf(ObjectModelTable table) =>
-        ["client_id", "sequence", "ingested_at", .. table.Model.Fields.Select(f => f.Name)];
 
     private static void Require(RetentionPlan plan, string field, List<string> problems)
     {

@@ -2,6 +2,7 @@ using System.Data;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
+using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Query;
 using Npgsql;
 using NpgsqlTypes;
@@ -108,9 +109,9 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
 
     /// <summary>
     /// Puts a segment's rows back into <paramref name="table"/> until <paramref name="until"/>; false when another call
-    /// already did. <paramref name="columns"/> are the table's columns, unquoted: a file naming another is refused.
+    /// already did. A file naming a column the table does not have is refused.
     /// </summary>
-    public async Task<bool> RestoreAsync(IndexedSegment indexed, string table, IReadOnlySet<string> columns, DateTimeOffset until, CancellationToken ct)
+    public async Task<bool> RestoreAsync(IndexedSegment indexed, ObjectModelTable table, DateTimeOffset until, CancellationToken ct)
     {
         var segment = indexed.Segment;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -132,13 +133,13 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
         using var reader = new StreamReader(gzip, new UTF8Encoding(false));
         var header = await reader.ReadLineAsync(ct) ?? throw new InvalidDataException($"Archive file '{segment.Location}' is empty.");
         var named = header.Split(',').Select(c => c.Trim('"')).ToList();
-        if (named.FirstOrDefault(c => !columns.Contains(c)) is { } unknown)
+        if (named.FirstOrDefault(c => !table.ColumnNames.Contains(c)) is { } unknown)
         {
-            throw new InvalidDataException($"Archive file '{segment.Location}' has a column '{unknown}' that {table} does not.");
+            throw new InvalidDataException($"Archive file '{segment.Location}' has a column '{unknown}' that {table.QualifiedName} does not.");
         }
 
-        var list = string.Join(", ", named.Select(Quote));
-        await using (var import = await connection.BeginTextImportAsync($"COPY {table} ({list}) FROM STDIN (FORMAT csv)", ct))
+        var list = string.Join(", ", named.Select(ObjectModelTable.Quote));
+        await using (var import = await connection.BeginTextImportAsync($"COPY {table.QualifiedName} ({list}) FROM STDIN (FORMAT csv)", ct))
         {
             var buffer = new char[Chunk];
             int read;
@@ -153,7 +154,7 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
     }
 
     /// <summary>Takes a restored segment's rows out of <paramref name="table"/> again (its file stays); false if it was not restored.</summary>
-    public async Task<bool> RemoveRestoredAsync(string clientId, IndexedSegment indexed, string table, string timeColumn, CancellationToken ct)
+    public async Task<bool> RemoveRestoredAsync(string clientId, IndexedSegment indexed, ObjectModelTable table, CancellationToken ct)
     {
         var segment = indexed.Segment;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -169,7 +170,8 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
         }
 
         await using (var delete = new NpgsqlCommand(
-            $"DELETE FROM {table} AS t WHERE t.client_id = $1 AND t.{timeColumn} >= $2 AND t.{timeColumn} < $3 AND $4 @> t.sequence", connection, transaction))
+            $"DELETE FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{table.EventTimeColumn} >= $2 AND t.{table.EventTimeColumn} < $3 AND $4 @> t.sequence",
+            connection, transaction))
         {
             delete.Parameters.AddWithValue(clientId);
             delete.Parameters.AddWithValue(segment.From.ToUniversalTime());
@@ -179,7 +181,7 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
             if (removed != segment.Rows)
             {
                 throw new InvalidOperationException(
-                    $"Segment {segment.SegmentId} of client '{clientId}' holds {segment.Rows} rows, but {removed} of them are in {table}; they stay restored.");
+                    $"Segment {segment.SegmentId} of client '{clientId}' holds {segment.Rows} rows, but {removed} of them are in {table.QualifiedName}; they stay restored.");
             }
         }
 
@@ -190,8 +192,6 @@ public sealed class TableArchiver(NpgsqlDataSource dataSource, ColdStorage stora
     /// <summary>A literal of an instant for a statement that takes no parameters.</summary>
     public static string Literal(DateTimeOffset instant) =>
         KpiSqlCompiler.Literal(instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)) + "::timestamptz";
-
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static async Task<long> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {

@@ -23,6 +23,7 @@ public sealed class ObjectModelTable
         _copyCommand = $"COPY {QualifiedName} (client_id, sequence, {fieldColumns}) FROM STDIN (FORMAT BINARY)";
         _selectRange = $"SELECT sequence, {fieldColumns} FROM {QualifiedName} WHERE client_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence LIMIT $4";
         _eventTimeSlot = Layout.GetSlot(model.EventTimeField);
+        ColumnNames = new HashSet<string>(["client_id", "sequence", "ingested_at", .. model.Fields.Select(f => f.Name)], StringComparer.Ordinal);
     }
 
     private readonly string _copyCommand;
@@ -34,6 +35,9 @@ public sealed class ObjectModelTable
     public ObjectModelDefinition Model => Layout.Model;
 
     public string QualifiedName { get; }
+
+    /// <summary>Every column of the table, unquoted: what an archived segment of it may hold.</summary>
+    public IReadOnlySet<string> ColumnNames { get; }
 
     /// <summary>The event-time column's name, quoted.</summary>
     public string EventTimeColumn { get; }

@@ -124,7 +124,9 @@ public sealed partial class KpiQueryGrain(
             // Buckets that may reach archived days (a week's or a month's start before the range's) first have their
             // rows put back by the client's archive, which takes no rows out while the query runs. Rollups of archived
             // days may be gone, so such a query reads raw rows.
-            if (KpiQueryRunner.Prepare(query, config, options) is { Boundaries: { } bounds, Formula: { ObjectModels.Count: > 0 } formula }
+            // Prepared once: reading raw rows only changes no limit it checks.
+            var prepared = KpiQueryRunner.Prepare(query, config, options);
+            if (prepared is { Boundaries: { } bounds, Formula: { ObjectModels.Count: > 0 } formula }
                 && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
                 asked = Guid.NewGuid();
@@ -133,7 +135,7 @@ public sealed partial class KpiQueryGrain(
             }
 
             runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache);
-            var (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, cancellationToken), maxWait, cancellationToken);
+            var (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
             result = ran
                 ? answer!
                 : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,

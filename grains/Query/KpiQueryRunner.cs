@@ -26,14 +26,17 @@ public sealed class KpiQueryRunner(
 {
     private static readonly ActivitySource Source = new("AnalyticsEngine.Query");
 
-    public async Task<KpiQueryResult> RunAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken = default)
+    public Task<KpiQueryResult> RunAsync(KpiQuery query, ClientConfig config, CancellationToken cancellationToken = default) =>
+        RunAsync(query, config, Prepare(query, config, options), cancellationToken);
+
+    /// <summary>The query as <see cref="Prepare"/> made it ready (with the same limits as this runner's options).</summary>
+    internal async Task<KpiQueryResult> RunAsync(KpiQuery query, ClientConfig config, PreparedQuery prepared, CancellationToken cancellationToken = default)
     {
         using var activity = Source.StartActivity("kpi.query");
         activity?.SetTag("ae.client", query.ClientId);
         activity?.SetTag("ae.kpi", query.KpiCode);
         activity?.SetTag("ae.granularity", query.Granularity.ToString());
 
-        var prepared = Prepare(query, config, options);
         if (prepared.Error is { } error)
         {
             return KpiQueryResult.Failed(query, error.Kind, error.Message);

@@ -67,12 +67,12 @@ public sealed class TableArchiverTests : IAsyncLifetime
         var segment = Assert.Single(await new SegmentIndex(TestDatabase.DataSource).SegmentsAsync(_clientId, CancellationToken.None));
         Assert.Equal(3, segment.Segment.Rows);
 
-        Assert.True(await archiver.RestoreAsync(segment, _orders.QualifiedName, ArchiveGrain.ColumnsOf(_orders), DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+        Assert.True(await archiver.RestoreAsync(segment, _orders, DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
         Assert.Equal(before, await RowsAsync());
 
         // Out again by their sequence numbers: the table is as after archiving, the file still there.
         var restored = Assert.Single(await new SegmentIndex(TestDatabase.DataSource).SegmentsAsync(_clientId, CancellationToken.None));
-        Assert.True(await archiver.RemoveRestoredAsync(_clientId, restored, _orders.QualifiedName, _orders.EventTimeColumn, CancellationToken.None));
+        Assert.True(await archiver.RemoveRestoredAsync(_clientId, restored, _orders, CancellationToken.None));
         Assert.Empty(await RowsAsync());
         Assert.True(File.Exists(Path.Combine(_directory, segment.Segment.Location)));
     }
@@ -90,7 +90,7 @@ public sealed class TableArchiverTests : IAsyncLifetime
         await File.WriteAllBytesAsync(path, bytes);
 
         var damaged = await Assert.ThrowsAsync<InvalidDataException>(() =>
-            archiver.RestoreAsync(segment, _orders.QualifiedName, ArchiveGrain.ColumnsOf(_orders), DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
+            archiver.RestoreAsync(segment, _orders, DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None));
 
         Assert.Contains("damaged", damaged.Message, StringComparison.Ordinal);
         Assert.Empty(await RowsAsync());
@@ -99,7 +99,7 @@ public sealed class TableArchiverTests : IAsyncLifetime
 
     private TableSlice Slice()
     {
-        var columns = string.Join(", ", ArchiveGrain.ColumnsOf(_orders).Select(c => $"t.{ObjectModelTable.Quote(c)}"));
+        var columns = string.Join(", ", _orders.ColumnNames.Select(c => $"t.{ObjectModelTable.Quote(c)}"));
         return new TableSlice(ArchivedDataKind.Source, "orders", _orders.QualifiedName, $"t.client_id = '{_clientId}'", columns,
             new DateTimeOffset(2026, 1, 2, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 3, 0, 0, 0, TimeSpan.Zero), HasSequences: true);
     }
