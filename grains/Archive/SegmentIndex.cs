@@ -11,10 +11,7 @@ public sealed record IndexedSegment(ArchiveSegment Segment, NpgsqlRange<long>[]?
 /// <summary><c>archive.policies</c> and <c>archive.segments</c> (sql/0016): clients' retention answers and the archive's index.</summary>
 public sealed class SegmentIndex(NpgsqlDataSource dataSource)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
+    private static readonly JsonSerializerOptions Json = StoredJson.Options;
 
     public async Task<(RetentionAnswers Answers, DateTimeOffset UpdatedAt, string UpdatedBy)?> PolicyAsync(string clientId, CancellationToken ct)
     {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using AnalyticsEngine.Query;
 using Npgsql;
 using NpgsqlTypes;
@@ -12,12 +11,8 @@ namespace AnalyticsEngine.Batch;
 /// </summary>
 public sealed class BatchStore(NpgsqlDataSource dataSource)
 {
-    /// <summary>How jobs and results are stored as jsonb: camelCase, enums by name (the gateway's JSON shape).</summary>
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>How jobs and results are stored as jsonb.</summary>
+    internal static readonly JsonSerializerOptions Json = StoredJson.Options;
 
     public async Task UpsertJobAsync(BatchJobInfo job, CancellationToken ct = default)
     {
