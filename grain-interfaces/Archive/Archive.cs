@@ -79,13 +79,61 @@ public sealed record ArchiveRun(
     [property: Id(8)] long RollupRowsDeleted,
     [property: Id(9)] DateTimeOffset? MovesPostponedUntil = null);
 
-/// <summary>What a query over a range needs of the archive: whether some of its rows were archived (and are now back).</summary>
-/// <param name="ReadsArchive">Some archived segment overlaps the range: the query reads raw rows, not rollups.</param>
+/// <summary>A span of time <c>[From, To)</c>.</summary>
+[GenerateSerializer, Immutable, Alias("ae.ArchivedRange")]
+public readonly record struct ArchivedRange([property: Id(0)] DateTimeOffset From, [property: Id(1)] DateTimeOffset To);
+
+/// <summary>How a query reads one object model: raw rows only, or rollups for whole slots.</summary>
+/// <param name="RollupsWholeAfterSegment">
+/// Null when the query reads the model's raw rows only. Otherwise the most, over the rollups it reads, of the newest
+/// segment of the model archived when they came to hold every row (<c>query.rollup_terms.whole_after_segment</c>):
+/// they hold the rows of every later segment, and miss those of this one and earlier ones.
+/// </param>
+[GenerateSerializer, Immutable, Alias("ae.ObjectModelRead")]
+public sealed record ObjectModelRead(
+    [property: Id(0)] string ObjectModel,
+    [property: Id(1)] long? RollupsWholeAfterSegment);
+
+/// <summary>What a query over old days tells the archive before it runs.</summary>
+/// <param name="From">The start of its first bucket.</param>
+/// <param name="To">The end of its last bucket.</param>
+/// <param name="Reads">Each object model its formula reads, and how.</param>
+/// <param name="RawRanges">Where it reads raw rows whatever the rollups hold: the edges of buckets that no whole slot covers.</param>
+[GenerateSerializer, Immutable, Alias("ae.ArchiveQuery")]
+public sealed record ArchiveQuery(
+    [property: Id(0)] DateTimeOffset From,
+    [property: Id(1)] DateTimeOffset To,
+    [property: Id(2)] IReadOnlyList<ObjectModelRead> Reads,
+    [property: Id(3)] IReadOnlyList<ArchivedRange> RawRanges)
+{
+    /// <summary>A query (or a replay) that reads the raw rows of <paramref name="objectModels"/> over the whole range.</summary>
+    public static ArchiveQuery RawRowsOnly(DateTimeOffset from, DateTimeOffset to, IEnumerable<string> objectModels) =>
+        new(from, to, objectModels.Select(m => new ObjectModelRead(m, null)).ToArray(), []);
+}
+
+/// <summary>
+/// Archived segments of an object model that a query reads through the model's rollups rather than as rows: the
+/// rollups must hold them (whole after an earlier segment than <paramref name="FirstSegment"/>), or the query must read
+/// raw rows that are all back (<paramref name="RowsBack"/>).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("ae.ArchivedThroughRollups")]
+public sealed record ArchivedThroughRollups(
+    [property: Id(0)] string ObjectModel,
+    [property: Id(1)] long FirstSegment,
+    [property: Id(2)] bool RowsBack);
+
+/// <summary>What a query over old days must do about archived rows.</summary>
+/// <param name="RawRanges">
+/// Where it must read raw rows, not rollups (the rows of these days are back in the active tables): days whose rollups
+/// were deleted, or do not hold every archived row, or that its raw edges reach.
+/// </param>
+/// <param name="ThroughRollups">The archived segments elsewhere in its range, per object model read through rollups.</param>
 /// <param name="SegmentsRestored">Segments this call put back into the active tables.</param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveAccess")]
 public sealed record ArchiveAccess(
-    [property: Id(0)] bool ReadsArchive,
-    [property: Id(1)] int SegmentsRestored);
+    [property: Id(0)] IReadOnlyList<ArchivedRange> RawRanges,
+    [property: Id(1)] IReadOnlyList<ArchivedThroughRollups> ThroughRollups,
+    [property: Id(2)] int SegmentsRestored);
 
 /// <summary>An archived segment's file as stored (gzip-compressed CSV with a header), or why it cannot be given.</summary>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveFile")]
@@ -117,13 +165,13 @@ public interface IArchiveGrain : IGrainWithStringKey
     Task<IReadOnlyList<ArchiveSegment>> Segments(DateTimeOffset from, DateTimeOffset to, int limit);
 
     /// <summary>
-    /// Before a query over [<paramref name="from"/>, <paramref name="to"/>) (its buckets' bounds) that reads
-    /// <paramref name="objectModels"/>: puts back the archived rows it reads for a while, and keeps every row in the
-    /// active tables until the caller says <paramref name="query"/> has ended (<see cref="EndQuery"/>, whether this call
-    /// succeeded or not) or <c>Archive:QueryHold</c> has passed.
+    /// Before a query (<paramref name="ask"/>) over old days: puts back for a while the archived rows it reads raw
+    /// (those its rollups do not hold), and keeps every row and rollup in the active tables until the caller says
+    /// <paramref name="query"/> has ended (<see cref="EndQuery"/>, whether this call succeeded or not) or
+    /// <c>Archive:QueryHold</c> has passed.
     /// </summary>
     [ResponseTimeout("00:05:00")]
-    Task<ArchiveAccess> PrepareQuery(Guid query, DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels);
+    Task<ArchiveAccess> PrepareQuery(Guid query, ArchiveQuery ask);
 
     /// <summary>
     /// The file of one of the client's segments, checked against its SHA-256, or null when the client has no such

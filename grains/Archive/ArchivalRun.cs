@@ -15,7 +15,8 @@ namespace AnalyticsEngine.Archive;
 /// <item>rows of every object model older than the staged source data's horizon move to new segments, a UTC day per
 /// segment (or are deleted, when the policy archives nothing); of a snapshot object only the rows a newer row of the same
 /// key, also older than the horizon, replaces, since a key's latest row is its value today;</item>
-/// <item>rollup slots older than both horizons are deleted (queries over archived days read the restored rows);</item>
+/// <item>rollup slots older than both horizons are deleted, and that is recorded (until then, queries over archived days
+/// read the rollups where they hold the archived rows: <see cref="ArchiveReadPlan"/>);</item>
 /// <item>batch runs scheduled before the analytics data's horizon move to a segment (or are deleted);</item>
 /// <item>files of the client that no index entry names and that are over an hour old are deleted: left by a crash
 /// between writing a segment and recording it, which the rows never left.</item>
@@ -139,6 +140,13 @@ public sealed class ArchivalRun(
             $"AND s.source = {KpiSqlCompiler.Literal(model.Code)} AND s.restored_until IS NOT NULL AND s.sequences @> t.sequence)";
         var archive = policy!.StagedSourceData.Archive;
         var snapshot = model.Kind == ObjectKind.Snapshot;
+        // Of an event object, only rows its rollups hold already (by the watermark, unless it has none): the rollups of
+        // a term that held every row before a segment left then hold that segment's rows (ArchiveReadPlan). A row
+        // still waiting leaves with the next run.
+        var code = KpiSqlCompiler.Literal(model.Code);
+        var rolledUp = snapshot ? "" :
+            $" AND (t.sequence <= (SELECT p.rolled_up_through FROM ingest.partitions AS p WHERE p.client_id = {client} AND p.object_model = {code})" +
+            $" OR NOT EXISTS (SELECT 1 FROM query.rollup_terms AS c WHERE c.client_id = {client} AND c.object_model = {code}))";
 
         // Of a snapshot object, each day's replaced rows by their sequence numbers (found in one pass); of an event
         // object, every row of the day.
@@ -147,7 +155,7 @@ public sealed class ArchivalRun(
         {
             var end = day.AddDays(1) < horizon ? day.AddDays(1) : horizon;
             var replaced = sequences is null ? "" : $" AND t.sequence <@ {KpiSqlCompiler.Literal(sequences)}::int8multirange";
-            var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}";
+            var where = $"t.client_id = {client} AND t.{time} >= {TableArchiver.Literal(day)} AND t.{time} < {TableArchiver.Literal(end)} AND {notRestored}{replaced}{rolledUp}";
             var slice = new TableSlice(ArchivedDataKind.Source, model.Code, table.QualifiedName, where, columns, day, end, HasSequences: true,
                 snapshot ? horizon : null);
             await MoveOutAsync(slice, archive, ct);
@@ -229,9 +237,14 @@ public sealed class ArchivalRun(
         return await command.ExecuteScalarAsync(ct) is DateTime oldest ? new DateTimeOffset(oldest, TimeSpan.Zero) : null;
     }
 
+    /// <summary>
+    /// Deletes the client's rollup slots that start before <paramref name="before"/>, and records that it did in the same
+    /// transaction: a query over those days then reads the archived rows.
+    /// </summary>
     private async Task<long> DeleteRollupsAsync(DateTimeOffset before, CancellationToken ct)
     {
         await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(SegmentIndex.RecordRollupsDeleted(clientId, before));
         foreach (var table in new[] { "query.term_rollups", "query.dimension_rollups" })
         {
             var command = new NpgsqlBatchCommand($"DELETE FROM {table} WHERE client_id = $1 AND slot_start < $2");
@@ -240,7 +253,8 @@ public sealed class ArchivalRun(
             batch.BatchCommands.Add(command);
         }
 
-        return await batch.ExecuteNonQueryAsync(ct);
+        await batch.ExecuteNonQueryAsync(ct);
+        return batch.BatchCommands[1].RecordsAffected + batch.BatchCommands[2].RecordsAffected;
     }
 
     private async Task MoveOutBatchRunsAsync(DateTimeOffset horizon, CancellationToken ct)

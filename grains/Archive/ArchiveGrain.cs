@@ -31,6 +31,7 @@ public sealed partial class ArchiveGrain(
 
     private RetentionPolicy? _policy;
     private List<IndexedSegment> _segments = [];
+    private DateTimeOffset? _rollupsDeletedBefore; // as archive.rollups_deleted says: read with the segments
     private readonly Dictionary<Guid, DateTimeOffset> _queries = [];
     // The hold this activation last recorded in archive.holds (one that is later, or any at all before the first, an
     // earlier activation recorded).
@@ -57,7 +58,14 @@ public sealed partial class ArchiveGrain(
             }
         }
 
+        await ReloadAsync(cancellationToken);
+    }
+
+    /// <summary>The grain's copy of the index, and of before when runs deleted rollups.</summary>
+    private async Task ReloadAsync(CancellationToken cancellationToken)
+    {
         _segments = await index.SegmentsAsync(ClientId, cancellationToken);
+        _rollupsDeletedBefore = await index.RollupsDeletedBeforeAsync(ClientId, cancellationToken);
     }
 
     public Task<RetentionPolicy?> GetPolicy() => Task.FromResult(_policy);
@@ -127,13 +135,14 @@ public sealed partial class ArchiveGrain(
             .Select(s => s with { ExpiresAt = RetentionHorizons.ExpiresAt(s, _policy?.Effective) })
             .ToList());
 
-    public async Task<ArchiveAccess> PrepareQuery(Guid query, DateTimeOffset from, DateTimeOffset to, IReadOnlyList<string> objectModels)
+    public async Task<ArchiveAccess> PrepareQuery(Guid query, ArchiveQuery ask)
     {
-        ArgumentNullException.ThrowIfNull(objectModels);
+        ArgumentNullException.ThrowIfNull(ask);
         var now = DateTimeOffset.UtcNow;
         var restored = 0;
-        var read = _segments.Where(s => objectModels.Contains(s.Segment.Source) && tables.Find(s.Segment.Source) is { } table
-            && RetentionHorizons.IsRead(s.Segment, table.Model.Kind, from, to)).ToList();
+        var plan = ArchiveReadPlan.Decide(_segments.Select(s => s.Segment), ask, _rollupsDeletedBefore, model => tables.Find(model)?.Model.Kind);
+        var restoring = plan.Restore.Select(s => s.SegmentId).ToHashSet();
+        var read = _segments.Where(s => restoring.Contains(s.Segment.SegmentId)).ToList();
         try
         {
             var until = now + options.Value.RestoreFor;
@@ -156,7 +165,7 @@ public sealed partial class ArchiveGrain(
 
             if (restored > 0)
             {
-                LogRestored(logger, ClientId, restored, from, to);
+                LogRestored(logger, ClientId, restored, ask.From, ask.To);
             }
 
             // Restored rows leave with the next run after their time: a client without a policy runs for that alone.
@@ -193,7 +202,7 @@ public sealed partial class ArchiveGrain(
             }
         }
 
-        return new ArchiveAccess(read.Count > 0, restored);
+        return new ArchiveAccess(plan.RawRanges, plan.ThroughRollups, restored);
     }
 
     public Task EndQuery(Guid query)
@@ -278,7 +287,7 @@ public sealed partial class ArchiveGrain(
         }
         finally
         {
-            _segments = await index.SegmentsAsync(ClientId, CancellationToken.None);
+            await ReloadAsync(CancellationToken.None);
         }
     }
 

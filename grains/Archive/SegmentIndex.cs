@@ -122,5 +122,26 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(ct) is DateTime until ? new DateTimeOffset(until, TimeSpan.Zero) : null;
     }
 
+    /// <summary>Before when archival runs deleted the client's rollup slots (<see cref="RecordRollupsDeleted"/>), or null.</summary>
+    public async Task<DateTimeOffset?> RollupsDeletedBeforeAsync(string clientId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1");
+        command.Parameters.AddWithValue(clientId);
+        return await command.ExecuteScalarAsync(ct) is DateTime before ? new DateTimeOffset(before, TimeSpan.Zero) : null;
+    }
+
+    /// <summary>The statement that records rollup slots before <paramref name="before"/> as deleted (never an earlier time than recorded).</summary>
+    public static NpgsqlBatchCommand RecordRollupsDeleted(string clientId, DateTimeOffset before)
+    {
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO archive.rollups_deleted (client_id, before) VALUES ($1, $2)
+            ON CONFLICT (client_id) DO UPDATE SET before = greatest(archive.rollups_deleted.before, excluded.before)
+            """);
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(before.UtcDateTime);
+        return command;
+    }
+
     internal static string DataKindName(ArchivedDataKind kind) => kind == ArchivedDataKind.Source ? "source" : "analytics";
 }

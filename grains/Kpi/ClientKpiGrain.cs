@@ -399,7 +399,7 @@ public sealed class ClientKpiGrain(
         var now = DateTimeOffset.UtcNow;
         try
         {
-            await archive.PrepareQuery(replay, now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1), [.. _engine.ObjectModels]);
+            await archive.PrepareQuery(replay, ArchiveQuery.RawRowsOnly(now.AddDays(-engineOptions.Value.DayBucketsKept - 1), now.AddDays(1), _engine.ObjectModels));
         }
 #pragma warning disable CA1031 // Any failure of the archive: the live computation must still start.
         catch (Exception exception)

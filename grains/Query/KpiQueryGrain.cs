@@ -121,21 +121,37 @@ public sealed partial class KpiQueryGrain(
         Guid? asked = null;
         try
         {
-            // Buckets that may reach archived days (a week's or a month's start before the range's) first have their
-            // rows put back by the client's archive, which takes no rows out while the query runs. Rollups of archived
-            // days may be gone, so such a query reads raw rows.
+            // Buckets that may reach archived days (a week's or a month's start before the range's) first ask the
+            // client's archive, which takes no rows or rollups out while the query runs. It puts back the rows of the
+            // archived days the query's rollups do not hold, and the query reads those days raw.
             // Prepared once: reading raw rows only changes no limit it checks.
             var prepared = KpiQueryRunner.Prepare(query, config, options);
+            ArchiveAccess? access = null;
             if (prepared is { Boundaries: { } bounds, Formula: { ObjectModels.Count: > 0 } formula }
                 && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
                 asked = Guid.NewGuid();
-                var access = await archive.PrepareQuery(asked.Value, TimeTicks.ToDateTimeOffset(bounds[0]), TimeTicks.ToDateTimeOffset(bounds[^1]), [.. formula.ObjectModels]);
-                options = access.ReadsArchive ? options.RawRowsOnly() : options;
+                var ask = await ArchivedDays.AskAsync(dataSource, query.ClientId, formula, query.Dimension, bounds, options.UseRollups, cancellationToken);
+                access = await archive.PrepareQuery(asked.Value, ask);
             }
 
-            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache);
-            var (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache) { Archived = access };
+            KpiQueryResult? answer;
+            bool ran;
+            try
+            {
+                (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+            }
+            catch (ArchivedRowsNotBackException exception)
+            {
+                // The rollups changed since the archive was asked (a rebuild): once more, with every archived row back.
+                LogArchivedRowsNotBack(logger, query.KpiCode, query.ClientId, exception.ObjectModel);
+                var rawOnly = ArchiveQuery.RawRowsOnly(TimeTicks.ToDateTimeOffset(prepared.Boundaries![0]), TimeTicks.ToDateTimeOffset(prepared.Boundaries[^1]), prepared.Formula!.ObjectModels);
+                access = await archive.PrepareQuery(asked!.Value, rawOnly);
+                runner = new KpiQueryRunner(dataSource, options.RawRowsOnly(), engineOptions.Value.AllowedLateness, logger, cache) { Archived = access };
+                (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+            }
+
             result = ran
                 ? answer!
                 : KpiQueryResult.Failed(query, QueryErrorKind.Timeout,
@@ -174,6 +190,9 @@ public sealed partial class KpiQueryGrain(
 
         return result;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "KPI query {Kpi} of {Client} runs again over raw rows: the rollups of {Model} no longer hold the archived rows it was to read through them")]
+    private static partial void LogArchivedRowsNotBack(ILogger logger, string kpi, string client, string model);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "KPI query {Kpi} of {Client} failed")]
     private static partial void LogQueryFailed(ILogger logger, Exception exception, string kpi, string client);

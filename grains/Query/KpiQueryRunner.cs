@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Ingest;
@@ -197,6 +198,12 @@ public sealed class KpiQueryRunner(
     /// <summary>Whether a statement over rollups alone goes with its snapshot in one round trip (off only for the benchmark's comparison).</summary>
     internal bool SendsStatementWithSnapshot { get; init; } = true;
 
+    /// <summary>
+    /// What the client's archive said of the query's range, for a query over days that may be archived: where to read
+    /// raw rows (their rows are back), and which archived rows the rollups it reads must hold (<see cref="ArchivedDays"/>).
+    /// </summary>
+    internal ArchiveAccess? Archived { get; init; }
+
     private async Task<IReadOnlyList<KpiSeries>> ExecuteAsync(
         KpiQuery query, ClientConfig config, PreparedQuery prepared, QueryAnswerContext context, CancellationToken cancellationToken)
     {
@@ -225,8 +232,9 @@ public sealed class KpiQueryRunner(
             }
         }
 
-        var ranges = options.UseRollups ? RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension)) : null;
-        if (SendsStatementWithSnapshot && ranges is not null && RolledUpByThisRelease(formula, query.Dimension, clientRollups))
+        var ranges = options.UseRollups ? RollupRanges.Split(context.Boundaries, TermRollups.SlotMinutesFor(query.Dimension), ArchivedDays.RawTicks(Archived)) : null;
+        // A query over archived days checks the rollups in its snapshot before its statement (ArchivedDays.CheckAsync).
+        if (SendsStatementWithSnapshot && Archived is null && ranges is not null && RolledUpByThisRelease(formula, query.Dimension, clientRollups))
         {
             // A statement that would read rollups alone if they held every row (as they do but for a while after a
             // release or a client adds a term) is sent with the snapshot, in one round trip, and its answer kept if
@@ -337,6 +345,11 @@ public sealed class KpiQueryRunner(
         IncompleteRollups = Incomplete(begun, clientRollups);
         RolledUpPartitions.Record(context.ClientId, begun);
         var rollups = ranges is null ? null : new RollupSource(ranges, begun.Covered) { RolledUpToTheEnd = begun.RolledUpToTheEnd };
+        if (Archived is not null)
+        {
+            await ArchivedDays.CheckAsync(connection, Archived, context.ClientId, formula, dimension, rollups, cancellationToken);
+        }
+
         var plan = doubleArithmetic
             ? KpiSqlCompiler.Compile(formula, BuiltInCatalog.ObjectModelsByCode, dimension, rowLimit: RowLimit(dimension), doubleArithmetic: true)
             : Compile(formula, dimension, rollups, context.Boundaries);

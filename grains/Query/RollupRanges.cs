@@ -12,17 +12,54 @@ internal sealed record RollupRanges(IReadOnlyList<RollupRanges.SlotRun> Slots, I
 
     internal readonly record struct TickRange(long From, long To);
 
-    /// <summary>Splits each bucket of <paramref name="boundaries"/> over <paramref name="slotMinutes"/> (longest first) and raw rows.</summary>
-    public static RollupRanges Split(IReadOnlyList<long> boundaries, IReadOnlyList<int> slotMinutes)
+    /// <summary>
+    /// Splits each bucket of <paramref name="boundaries"/> over <paramref name="slotMinutes"/> (longest first) and raw
+    /// rows; the parts of buckets inside <paramref name="raw"/> (in time order, not overlapping) are read raw whatever
+    /// slots they hold.
+    /// </summary>
+    public static RollupRanges Split(IReadOnlyList<long> boundaries, IReadOnlyList<int> slotMinutes, IReadOnlyList<TickRange>? raw = null)
     {
         var slots = new List<SlotRun>();
-        var raw = new List<TickRange>();
+        var edges = new List<TickRange>();
         for (var b = 1; b < boundaries.Count; b++)
         {
-            Cover(boundaries[b - 1], boundaries[b], 0);
+            var from = boundaries[b - 1];
+            var to = boundaries[b];
+            foreach (var range in raw ?? [])
+            {
+                if (range.To <= from || range.From >= to)
+                {
+                    continue;
+                }
+
+                var start = Math.Max(from, range.From);
+                var end = Math.Min(to, range.To);
+                Cover(from, start, 0);
+                AddRaw(start, end);
+                from = end;
+            }
+
+            Cover(from, to, 0);
         }
 
-        return new RollupRanges(slots, raw);
+        return new RollupRanges(slots, edges);
+
+        void AddRaw(long from, long to)
+        {
+            if (from >= to)
+            {
+                return;
+            }
+
+            if (edges.Count > 0 && edges[^1].To == from)
+            {
+                edges[^1] = edges[^1] with { To = to };
+            }
+            else
+            {
+                edges.Add(new TickRange(from, to));
+            }
+        }
 
         void Cover(long from, long to, int level)
         {
@@ -33,15 +70,7 @@ internal sealed record RollupRanges(IReadOnlyList<RollupRanges.SlotRun> Slots, I
 
             if (level == slotMinutes.Count)
             {
-                if (raw.Count > 0 && raw[^1].To == from)
-                {
-                    raw[^1] = raw[^1] with { To = to };
-                }
-                else
-                {
-                    raw.Add(new TickRange(from, to));
-                }
-
+                AddRaw(from, to);
                 return;
             }
 

@@ -800,15 +800,19 @@ internal sealed class TermRollups
         // A forward roll-up records a coverage it starts (a term or dimension new to the partition, or rows never
         // rolled up) and moves on the one it continues; one that does not continue it (another release's roll-up left
         // the term out in between) stays behind the watermark. A backfill moves a coverage's first sequence back.
+        // A coverage that comes to start at row 1 records the newest segment of the model archived so far, read in the
+        // same snapshot as the rows: its rollups hold the rows of every segment archived after it (ArchiveReadPlan).
+        var wholeAfter = $"CASE WHEN $2 = 1 THEN (SELECT coalesce(max(a.segment_id), 0) FROM archive.segments AS a " +
+                         $"WHERE a.client_id = $1 AND a.data_kind = 'source' AND a.source = {code}) END";
         var covered = backfill
             ? $"""
-              UPDATE query.rollup_terms AS c SET from_sequence = $2, written_at = now()
+              UPDATE query.rollup_terms AS c SET from_sequence = $2, written_at = now(), whole_after_segment = coalesce({wholeAfter}, c.whole_after_segment)
               FROM unnest({keys}, {names}) AS k(term, state_key)
               WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = k.term AND c.state_key = k.state_key AND c.from_sequence = $3 + 1
               """
             : $"""
-              INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through)
-              SELECT $1, {code}, k.term, k.state_key, $2, $3
+              INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through, whole_after_segment)
+              SELECT $1, {code}, k.term, k.state_key, $2, $3, {wholeAfter}
               FROM unnest({keys}, {names}) AS k(term, state_key)
               ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through, written_at = now()
               WHERE c.covered_through = $2 - 1

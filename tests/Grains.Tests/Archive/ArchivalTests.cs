@@ -7,6 +7,7 @@ using AnalyticsEngine.Kpi;
 using AnalyticsEngine.Kpi.Engine;
 using AnalyticsEngine.Proposals;
 using AnalyticsEngine.Query;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace AnalyticsEngine.Grains.Tests.Archive;
@@ -40,6 +41,8 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
         var monthFrom = MonthRangeStart(now, horizon, config);
         var month = await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", monthFrom, now, QueryGranularity.Month));
+        // Rows a week old are rolled up long since: a run moves only those (see Rows_not_rolled_up_yet_stay_until_they_are).
+        await RollUpAllAsync(scenario.ClientId, config);
         var expected = await LeavingRowsAsync(scenario.ClientId, horizon);
         Assert.True(expected.Values.Sum() > 1000, "the scenario should put most rows before the horizon");
         var totals = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -87,14 +90,15 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
             Assert.Single(month.Series).Values.Select(v => (v.BucketStart, v.Value, v.EventCount)),
             Assert.Single(monthAfter.Series).Values.Select(v => (v.BucketStart, v.Value, v.EventCount)));
 
-        // Another range than before, so that no cached answer stands in for the query over the archive.
+        // Another range than before, so that no cached answer stands in for the query over the archive. What the KPIs
+        // read raw is back (the snapshot objects' rows, say); a segment of an object model none of them reads, or only
+        // through rollups that hold it, stays in the archive.
         var after = await AnswersAsync(scenario, now.AddDays(-32), now.AddDays(1));
         AssertSameBuckets(before, after);
         var restored = await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000);
-        // What the KPIs read is back; a segment of an object model none of them reads stays in the archive.
         var read = scenario.Kpis.SelectMany(k => QueryFormulas.Compile(ClientKpis.Find(config, k)!.Formula).Formula!.ObjectModels).ToHashSet();
-        Assert.All(restored, s => Assert.Equal(read.Contains(s.Source), s.RestoredUntil is not null));
-        Assert.Contains(restored, s => s.RestoredUntil is null);
+        Assert.All(restored.Where(s => !read.Contains(s.Source)), s => Assert.Null(s.RestoredUntil));
+        Assert.Contains(restored, s => read.Contains(s.Source) && s.RestoredUntil is null);
         Assert.Contains(restored, s => s.Source == "licenses" && s.RestoredUntil is not null);
         var restoredCount = restored.Count(s => s.RestoredUntil is not null);
         foreach (var (model, total) in totals)
@@ -109,10 +113,13 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         Assert.Equal(restoredCount, (await archive.RunNow()).SegmentsRestoredAgain);
         await RebuildAsync(scenario);
         await AssertStreamEqualsAsync(scenario, before, "OTD", "POF", "Q_LATE_VALUE");
+        // The replay reads raw rows only: every segment of the object models the client's KPIs read came back.
+        var replayed = (await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)).Where(s => s.RestoredUntil is not null).ToList();
+        Assert.Equal(restored.Count(s => read.Contains(s.Source)), replayed.Count);
 
         await ExpireRestoresAsync(scenario.ClientId);
         var again = await archive.RunNow();
-        Assert.Equal(restoredCount, again.SegmentsRestoredAgain);
+        Assert.Equal(replayed.Count, again.SegmentsRestoredAgain);
         Assert.Equal(0, again.RowsArchived);
         foreach (var model in BuiltInCatalog.ObjectModels.Where(m => m.Kind == ObjectKind.Event))
         {
@@ -146,7 +153,7 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         var now = DateTimeOffset.UtcNow;
         var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 7, from: now.AddDays(-20), to: now.AddDays(-1));
         var config = await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get();
-        await QueryScenario.RollUpAsync(TermRollups.ForClient(config!)["orders"], fixture.Database, scenario.ClientId);
+        await RollUpAllAsync(scenario.ClientId, config!);
         var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
         var horizon = RetentionHorizons.Horizon(now, ActiveDays);
         var expected = await LeavingRowsAsync(scenario.ClientId, horizon);
@@ -174,6 +181,110 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         await RebuildAsync(scenario);
         var days = await fixture.Client.GetGrain<IClientKpiGrain>(scenario.ClientId).GetSnapshot("OTD", Granularity.Day, 25);
         Assert.Equal(orders - expected["orders"], days.Recent.Sum(v => v.EventCount));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Archived_days_are_read_from_rollups_while_these_hold_their_rows_and_restored_once_they_do_not(bool rebuildRollups)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: rebuildRollups ? 11 : 12, from: now.AddDays(-25), to: now.AddDays(-1));
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
+        await RollUpAllAsync(scenario.ClientId, config);
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
+        var before = await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now, QueryGranularity.Day));
+        Assert.Empty((await archive.SetPolicy(Policy(archive: true), "tester")).Problems);
+        Assert.True((await archive.RunNow()).RowsArchived > 0);
+        var orders = (await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)).Where(s => s.Source == "orders").ToList();
+        Assert.True(orders.Count > 10, $"{orders.Count} segments of orders");
+
+        // The rollups held every order before any left: the archived days are read from them, nothing comes back.
+        AssertSameDays(before, await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now.AddHours(1), QueryGranularity.Day)));
+        Assert.All(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000), s => Assert.Null(s.RestoredUntil));
+
+        // What the archive answered a query that reads the orders through rollups, and the runner that checks it.
+        var archived = new ArchiveAccess([], [new ArchivedThroughRollups("orders", orders.Min(s => s.SegmentId), RowsBack: false)], 0);
+        var runner = new KpiQueryRunner(fixture.Database, new KpiQueryOptions { CacheDuration = TimeSpan.Zero }, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = archived };
+        var query = new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now, QueryGranularity.Day);
+        AssertSameDays(before, await runner.RunAsync(query, config));
+
+        if (rebuildRollups)
+        {
+            // Rebuilt from the rows left, the rollups miss the archived ones: a query the archive answered before that
+            // finds so in its snapshot starts again (the query grain asks for every row back).
+            await TermRollups.ForClient(config)["orders"].RebuildAsync(fixture.Database, scenario.ClientId, TermRollups.EveryRow, CancellationToken.None);
+            Assert.Equal("orders", (await Assert.ThrowsAsync<ArchivedRowsNotBackException>(() => runner.RunAsync(query, config))).ObjectModel);
+        }
+        else
+        {
+            // Aggregates kept a week too: the next run deletes the rollups of the archived days.
+            Assert.Empty((await archive.SetPolicy(new RetentionAnswers(
+                new RetentionAnswer(ActiveDays, RetentionUnit.Days, true, null, RetentionUnit.Indefinite), new RetentionAnswer(ActiveDays, RetentionUnit.Days, false)), "tester")).Problems);
+            Assert.True((await archive.RunNow()).RollupRowsDeleted > 0);
+        }
+
+        // Either way the query reads the archived orders raw, put back, and answers as before.
+        AssertSameDays(before, await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now.AddHours(2), QueryGranularity.Day)));
+        var back = (await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)).Where(s => s.Source == "orders" && s.RestoredUntil is not null);
+        Assert.Equal(orders.Select(s => s.SegmentId).Order(), back.Select(s => s.SegmentId).Order());
+    }
+
+    [Fact]
+    public async Task Rows_not_rolled_up_yet_stay_until_they_are()
+    {
+        var now = DateTimeOffset.UtcNow;
+        // The scenario rolls up half of each object model's rows.
+        var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 13, from: now.AddDays(-20), to: now.AddDays(-1));
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
+        var horizon = RetentionHorizons.Horizon(now, ActiveDays);
+        var leaving = (await LeavingRowsAsync(scenario.ClientId, horizon))["orders"];
+        await using var waiting = fixture.Database.CreateCommand(
+            """
+            SELECT count(*) FROM scor_data.orders AS t JOIN ingest.partitions AS p ON p.client_id = t.client_id AND p.object_model = 'orders'
+            WHERE t.client_id = $1 AND t.ordered_at < $2 AND t.sequence > p.rolled_up_through
+            """);
+        waiting.Parameters.AddWithValue(scenario.ClientId);
+        waiting.Parameters.AddWithValue(horizon.UtcDateTime);
+        var notRolledUp = (long)(await waiting.ExecuteScalarAsync())!;
+        Assert.True(notRolledUp > 0 && notRolledUp < leaving, $"{notRolledUp} of {leaving} orders wait to be rolled up");
+        var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
+        Assert.Empty((await archive.SetPolicy(Policy(archive: true), "tester")).Problems);
+
+        await archive.RunNow();
+        Assert.Equal(leaving - notRolledUp, ArchivedOrders(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)));
+        Assert.Equal(notRolledUp, await CountAsync(scenario.ClientId, "orders", horizon));
+
+        await RollUpAllAsync(scenario.ClientId, config);
+        await archive.RunNow();
+        Assert.Equal(leaving, ArchivedOrders(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)));
+        Assert.Equal(0, await CountAsync(scenario.ClientId, "orders", horizon));
+
+        static long ArchivedOrders(IEnumerable<ArchiveSegment> segments) => segments.Where(s => s.Source == "orders").Sum(s => s.Rows);
+    }
+
+    private static void AssertSameDays(KpiQueryResult before, KpiQueryResult after)
+    {
+        Assert.True(after.Error is null, after.Error?.Message);
+        var later = Assert.Single(after.Series).Values.ToDictionary(v => v.BucketStart);
+        var compared = 0;
+        foreach (var value in Assert.Single(before.Series).Values.Where(v => v.EventCount > 0))
+        {
+            Assert.True(later.TryGetValue(value.BucketStart, out var now) && value.Value.Equals(now.Value) && value.EventCount == now.EventCount,
+                $"{value.BucketStart}: {value.Value} over {value.EventCount} events before archival, {now?.Value} over {now?.EventCount} after");
+            compared++;
+        }
+
+        Assert.True(compared > 15, $"only {compared} days with events compared");
+    }
+
+    /// <summary>Rolls up every row of the client's object models that have rollups, as the ingest grains do within seconds.</summary>
+    private async Task RollUpAllAsync(string clientId, ClientConfig config)
+    {
+        foreach (var rollups in TermRollups.ForClient(config).Values)
+        {
+            await QueryScenario.RollUpAsync(rollups, fixture.Database, clientId);
+        }
     }
 
     /// <summary>Changes the client's KPI set, which rebuilds its computation from the stored rows, and waits until it has them all.</summary>
@@ -327,7 +438,7 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
 
         // This activation's own holds, once their queries ended, postpone nothing (and are recorded for the next one).
         var query = Guid.NewGuid();
-        Assert.True((await archive.PrepareQuery(query, DateTimeOffset.UtcNow.AddDays(-21), DateTimeOffset.UtcNow, ["orders"])).ReadsArchive);
+        Assert.Equal(1, (await archive.PrepareQuery(query, ArchiveQuery.RawRowsOnly(DateTimeOffset.UtcNow.AddDays(-21), DateTimeOffset.UtcNow, ["orders"]))).SegmentsRestored);
         await archive.EndQuery(query);
         await using (var recorded = fixture.Database.CreateCommand("SELECT held_until > now() + interval '30 minutes' FROM archive.holds WHERE client_id = $1"))
         {

@@ -266,6 +266,37 @@ public sealed class RollupPlanningTests
     }
 
     /// <summary>Slots and raw ranges tile [first, last boundary) without overlap, and each slot lies inside one bucket.</summary>
+    [Fact]
+    public void Archived_days_the_rollups_do_not_hold_are_read_raw_inside_buckets_that_read_slots_elsewhere()
+    {
+        // Weeks in Kolkata (UTC+05:30) over two UTC days read raw: the first week's middle and the next week's start.
+        var boundaries = Boundaries("Asia/Kolkata", QueryGranularity.Week, "2026-06-01T00:00:00+05:30", "2026-06-15T00:00:00+05:30");
+        RollupRanges.TickRange[] raw =
+        [
+            new(Ticks("2026-06-03T00:00:00Z"), Ticks("2026-06-04T00:00:00Z")),
+            new(Ticks("2026-06-07T00:00:00Z"), Ticks("2026-06-09T00:00:00Z")),
+        ];
+
+        var ranges = RollupRanges.Split(boundaries, Slots, raw);
+
+        // The week boundary (7 June 18:30 UTC) splits the second raw range; both halves stay raw and merge again.
+        Assert.Equal(raw, ranges.Raw);
+        Assert.DoesNotContain(ranges.Slots, s => raw.Any(r => s.From < r.To && r.From < s.To));
+        Assert.Contains(ranges.Slots, s => s.From == Ticks("2026-06-04T00:00:00Z"));
+        AssertExactCover(boundaries, ranges);
+    }
+
+    [Fact]
+    public void Raw_ranges_outside_the_buckets_change_nothing()
+    {
+        var boundaries = Boundaries("UTC", QueryGranularity.Day, "2026-06-01T00:00:00Z", "2026-06-03T00:00:00Z");
+
+        var ranges = RollupRanges.Split(boundaries, Slots, [new(Ticks("2026-05-01T00:00:00Z"), Ticks("2026-06-01T00:00:00Z"))]);
+
+        Assert.Equal(RollupRanges.Split(boundaries, Slots).Slots, ranges.Slots);
+        Assert.Empty(ranges.Raw);
+    }
+
     private static void AssertExactCover(long[] boundaries, RollupRanges ranges)
     {
         var pieces = new List<(long From, long To)>();

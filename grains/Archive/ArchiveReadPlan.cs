@@ -1,0 +1,75 @@
+using AnalyticsEngine.Catalog;
+
+namespace AnalyticsEngine.Archive;
+
+/// <summary>
+/// Which archived segments a query over old days must have back as rows, and where it must read raw rows instead of
+/// rollups.
+/// </summary>
+/// <remarks>
+/// Archival moves an event object's rows out but keeps their rollup slots until both horizons have passed, and it moves
+/// only rows already rolled up. So the rollups of a term hold an archived segment's rows when the term's rollups held
+/// every row before the segment left (<see cref="ObjectModelRead.RollupsWholeAfterSegment"/> is older) and the run has
+/// not deleted the segment's slots since. Such days are read from rollups and stay archived. The others are read raw,
+/// for every object model the query reads through rollups (its raw ranges are the query's, not a model's), so the
+/// rows of every such model on those days come back; so do all the archived rows of a model the query reads raw.
+/// </remarks>
+public static class ArchiveReadPlan
+{
+    /// <summary>What <see cref="Decide"/> found.</summary>
+    /// <param name="Restore">The segments whose rows the query needs back (some may be back already).</param>
+    public sealed record Plan(IReadOnlyList<ArchiveSegment> Restore, IReadOnlyList<ArchivedRange> RawRanges, IReadOnlyList<ArchivedThroughRollups> ThroughRollups);
+
+    /// <param name="segments">The client's segments.</param>
+    /// <param name="ask">The query.</param>
+    /// <param name="rollupsDeletedBefore">Rollup slots starting before this are gone (<c>archive.rollups_deleted</c>).</param>
+    /// <param name="kindOf">The kind of an object model, or null for one the catalog does not know.</param>
+    public static Plan Decide(IEnumerable<ArchiveSegment> segments, ArchiveQuery ask, DateTimeOffset? rollupsDeletedBefore, Func<string, ObjectKind?> kindOf)
+    {
+        ArgumentNullException.ThrowIfNull(ask);
+        ArgumentNullException.ThrowIfNull(kindOf);
+        var reads = ask.Reads.ToDictionary(r => r.ObjectModel, r => r.RollupsWholeAfterSegment, StringComparer.Ordinal);
+        var read = segments
+            .Where(s => reads.ContainsKey(s.Source) && kindOf(s.Source) is { } kind && RetentionHorizons.IsRead(s, kind, ask.From, ask.To))
+            .ToList();
+
+        bool ThroughRollups(ArchiveSegment s) => reads[s.Source] is not null;
+        bool RollupsMiss(ArchiveSegment s) =>
+            reads[s.Source] is not { } wholeAfter || s.SegmentId <= wholeAfter
+            || s.From < rollupsDeletedBefore
+            || ask.RawRanges.Any(r => Overlap(r, s));
+
+        var raw = Merge(read.Where(s => ThroughRollups(s) && RollupsMiss(s)).Select(s => Clip(s, ask)));
+        var restore = read.Where(s => !ThroughRollups(s) || raw.Any(r => Overlap(r, s))).ToList();
+        var throughRollups = read
+            .Where(s => ThroughRollups(s) && !raw.Any(r => Overlap(r, s)))
+            .GroupBy(s => s.Source, StringComparer.Ordinal)
+            .Select(g => new ArchivedThroughRollups(g.Key, g.Min(s => s.SegmentId), g.All(s => s.RestoredUntil is not null)))
+            .ToList();
+        return new Plan(restore, raw, throughRollups);
+    }
+
+    private static bool Overlap(ArchivedRange range, ArchiveSegment segment) => range.From < segment.To && segment.From < range.To;
+
+    private static ArchivedRange Clip(ArchiveSegment segment, ArchiveQuery ask) =>
+        new(segment.From > ask.From ? segment.From : ask.From, segment.To < ask.To ? segment.To : ask.To);
+
+    /// <summary>The ranges in time order, overlapping or adjacent ones merged.</summary>
+    private static List<ArchivedRange> Merge(IEnumerable<ArchivedRange> ranges)
+    {
+        var merged = new List<ArchivedRange>();
+        foreach (var range in ranges.Where(r => r.From < r.To).OrderBy(r => r.From))
+        {
+            if (merged.Count > 0 && range.From <= merged[^1].To)
+            {
+                merged[^1] = merged[^1] with { To = range.To > merged[^1].To ? range.To : merged[^1].To };
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return merged;
+    }
+}
