@@ -227,10 +227,16 @@ public sealed class ArchivalRun(
     }
 
     /// <summary>The event time of the client's oldest row in [<paramref name="after"/>, <paramref name="before"/>), or null.</summary>
+    /// <remarks>
+    /// The first row in the (client, time) index order, not <c>min()</c>: once auto-prepared, the statement runs a
+    /// generic plan, and PostgreSQL's generic plan of <c>min()</c> over a range added up every row of it (a year of a
+    /// million orders took 80–120 ms a day, 30 s a run, where this takes a probe).
+    /// </remarks>
     private async Task<DateTimeOffset?> OldestAsync(ObjectModelTable table, DateTimeOffset after, DateTimeOffset before, CancellationToken ct)
     {
+        var time = table.EventTimeColumn;
         await using var command = dataSource.CreateCommand(
-            $"SELECT min(t.{table.EventTimeColumn}) FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{table.EventTimeColumn} >= $2 AND t.{table.EventTimeColumn} < $3");
+            $"SELECT t.{time} FROM {table.QualifiedName} AS t WHERE t.client_id = $1 AND t.{time} >= $2 AND t.{time} < $3 ORDER BY t.{time} LIMIT 1");
         command.Parameters.AddWithValue(clientId);
         command.Parameters.AddWithValue(after == DateTimeOffset.MinValue ? DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc) : after.UtcDateTime);
         command.Parameters.AddWithValue(before.UtcDateTime);
