@@ -103,7 +103,7 @@ foreach (var days in new[] { 30, 365 })
             throw new InvalidOperationException($"{days} days: the rollups should hold every archived order, yet {plan.Restore.Count} segments would come back");
         }
 
-        var runner = new KpiQueryRunner(dataSource, rollupOptions, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = new ArchiveAccess(plan.RawRanges, plan.ThroughRollups, 0) };
+        var runner = new KpiQueryRunner(dataSource, rollupOptions, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = plan.Access(ask, 0) };
         var counted = await EventsAsync(Days(days), runner);
         return counted == events ? counted : throw new InvalidOperationException($"{days} days: {counted} events from the rollups after archival, {events} before");
     });

@@ -128,12 +128,19 @@ public sealed record ArchivedThroughRollups(
 /// were deleted, or do not hold every archived row, or that its raw edges reach.
 /// </param>
 /// <param name="ThroughRollups">The archived segments elsewhere in its range, per object model read through rollups.</param>
+/// <param name="RawRowModels">
+/// The object models it said it reads raw: all their archived rows it reads are back, and it must not read their
+/// rollups instead, which need not hold them.
+/// </param>
+/// <param name="SegmentsRead">The archived segments its range reaches (0: the archive has nothing it reads).</param>
 /// <param name="SegmentsRestored">Segments this call put back into the active tables.</param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveAccess")]
 public sealed record ArchiveAccess(
     [property: Id(0)] IReadOnlyList<ArchivedRange> RawRanges,
     [property: Id(1)] IReadOnlyList<ArchivedThroughRollups> ThroughRollups,
-    [property: Id(2)] int SegmentsRestored);
+    [property: Id(2)] IReadOnlyList<string> RawRowModels,
+    [property: Id(3)] int SegmentsRead,
+    [property: Id(4)] int SegmentsRestored);
 
 /// <summary>An archived segment's file as stored (gzip-compressed CSV with a header), or why it cannot be given.</summary>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveFile")]

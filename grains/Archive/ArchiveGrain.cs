@@ -202,7 +202,7 @@ public sealed partial class ArchiveGrain(
             }
         }
 
-        return new ArchiveAccess(plan.RawRanges, plan.ThroughRollups, restored);
+        return plan.Access(ask, restored);
     }
 
     public Task EndQuery(Guid query)
@@ -280,14 +280,39 @@ public sealed partial class ArchiveGrain(
         }
 
         var run = new ArchivalRun(ClientId, now, _policy?.Effective, index, archiver, tables, dataSource, storage, logger, postponed);
+        ArchiveRun done;
         try
         {
             // From the index, not the grain's copy: an operator may have changed it (a restore cut short, say).
-            return await run.ExecuteAsync(await index.SegmentsAsync(ClientId, ct), ct);
+            done = await run.ExecuteAsync(await index.SegmentsAsync(ClientId, ct), ct);
         }
         finally
         {
             await ReloadAsync(CancellationToken.None);
+        }
+
+        await NudgeRollUpsAsync(ct);
+        return done;
+    }
+
+    /// <summary>
+    /// Has the partitions of the client with rows not rolled up yet roll them up (activating their ingest grains, which
+    /// then roll up what an earlier activation left): a run moves out only rows their rollups hold, so without this
+    /// the last rows of a client that stopped sending would stay in the active tables past the policy.
+    /// </summary>
+    private async Task NudgeRollUpsAsync(CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT p.object_model FROM ingest.partitions AS p
+            WHERE p.client_id = $1 AND p.rolled_up_through < p.last_sequence
+              AND EXISTS (SELECT 1 FROM query.rollup_terms AS c WHERE c.client_id = p.client_id AND c.object_model = p.object_model)
+            """);
+        command.Parameters.AddWithValue(ClientId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            _ = GrainFactory.GetGrain<IIngestGrain>(IngestKeys.For(ClientId, reader.GetString(0))).CheckRollups();
         }
     }
 

@@ -17,8 +17,15 @@ namespace AnalyticsEngine.Archive;
 public static class ArchiveReadPlan
 {
     /// <summary>What <see cref="Decide"/> found.</summary>
+    /// <param name="Read">How many segments the query's range reaches.</param>
     /// <param name="Restore">The segments whose rows the query needs back (some may be back already).</param>
-    public sealed record Plan(IReadOnlyList<ArchiveSegment> Restore, IReadOnlyList<ArchivedRange> RawRanges, IReadOnlyList<ArchivedThroughRollups> ThroughRollups);
+    public sealed record Plan(
+        int Read, IReadOnlyList<ArchiveSegment> Restore, IReadOnlyList<ArchivedRange> RawRanges, IReadOnlyList<ArchivedThroughRollups> ThroughRollups)
+    {
+        /// <summary>What the query is told.</summary>
+        public ArchiveAccess Access(ArchiveQuery ask, int restored) =>
+            new(RawRanges, ThroughRollups, [.. ask.Reads.Where(r => r.RollupsWholeAfterSegment is null).Select(r => r.ObjectModel)], Read, restored);
+    }
 
     /// <param name="segments">The client's segments.</param>
     /// <param name="ask">The query.</param>
@@ -35,18 +42,18 @@ public static class ArchiveReadPlan
 
         bool ThroughRollups(ArchiveSegment s) => reads[s.Source] is not null;
         bool RollupsMiss(ArchiveSegment s) =>
-            reads[s.Source] is not { } wholeAfter || s.SegmentId <= wholeAfter
-            || s.From < rollupsDeletedBefore
-            || ask.RawRanges.Any(r => Overlap(r, s));
+            reads[s.Source] is not { } wholeAfter || s.SegmentId <= wholeAfter || s.From < rollupsDeletedBefore;
 
+        // The query's raw edges read rows whatever the rollups hold: their segments come back, their days' slots do not
+        // turn raw.
         var raw = Merge(read.Where(s => ThroughRollups(s) && RollupsMiss(s)).Select(s => Clip(s, ask)));
-        var restore = read.Where(s => !ThroughRollups(s) || raw.Any(r => Overlap(r, s))).ToList();
+        var restore = read.Where(s => !ThroughRollups(s) || raw.Any(r => Overlap(r, s)) || ask.RawRanges.Any(r => Overlap(r, s))).ToList();
         var throughRollups = read
             .Where(s => ThroughRollups(s) && !raw.Any(r => Overlap(r, s)))
             .GroupBy(s => s.Source, StringComparer.Ordinal)
-            .Select(g => new ArchivedThroughRollups(g.Key, g.Min(s => s.SegmentId), g.All(s => s.RestoredUntil is not null)))
+            .Select(g => new ArchivedThroughRollups(g.Key, g.Min(s => s.SegmentId), g.All(s => s.RestoredUntil is not null || restore.Contains(s))))
             .ToList();
-        return new Plan(restore, raw, throughRollups);
+        return new Plan(read.Count, restore, raw, throughRollups);
     }
 
     private static bool Overlap(ArchivedRange range, ArchiveSegment segment) => range.From < segment.To && segment.From < range.To;

@@ -1,3 +1,4 @@
+using AnalyticsEngine.Archive;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Kpi;
@@ -155,30 +156,51 @@ public sealed class ReviewGrain(ReviewStore store, DataCompleteness completeness
 
         var scored = new List<(KpiValue, ValueConfidence?)>();
         DataCompleteness.Counter? counter = null;
-        foreach (var values in results.Select(r => r.Series.Single().Values).Where(v => v.Count > 0))
+        // Counting reads raw rows: the archived rows of the days it counts come back first (the queries above read those
+        // days from rollups where they could), and stay until it is done.
+        var archive = GrainFactory.GetGrain<IArchiveGrain>(clientId);
+        Guid? held = null;
+        try
         {
-            var formula = FormulaOf(client, values[0].KpiCode);
-            var readsEvents = formula?.ObjectModels.Any(code => BuiltInCatalog.ObjectModelsByCode[code].Kind == ObjectKind.Event) ?? false;
-            // The buckets the query path cut, from the first value's start to the last one's end.
-            var boundaries = QueryBuckets.Compute(
-                ZoneIds.ZoneOf(client), (QueryGranularity)granularity, TimeTicks.Of(values[0].BucketStart), TimeTicks.Of(values[^1].BucketEnd), int.MaxValue - 2);
-            counter ??= boundaries is null ? null : completeness.Begin(clientId, boundaries);
-            var rowsMissingFields = formula is null || counter is null
-                ? new Dictionary<long, BucketCompleteness>()
-                : await counter.CountAsync(formula);
-            if (rowsMissingFields is null)
+            foreach (var values in results.Select(r => r.Series.Single().Values).Where(v => v.Count > 0))
             {
-                return ([], new QueryError(QueryErrorKind.Timeout,
-                    "Counting the rows that lack a field the KPIs read took longer than a query may (or found no free turn in time); ask for a shorter range."));
-            }
-            for (var i = 0; i < values.Count; i++)
-            {
-                if (values[i].BucketEnd > from)
+                var formula = FormulaOf(client, values[0].KpiCode);
+                var eventModels = formula?.ObjectModels.Where(code => BuiltInCatalog.ObjectModelsByCode[code].Kind == ObjectKind.Event).ToList() ?? [];
+                // The buckets the query path cut, from the first value's start to the last one's end.
+                var boundaries = QueryBuckets.Compute(
+                    ZoneIds.ZoneOf(client), (QueryGranularity)granularity, TimeTicks.Of(values[0].BucketStart), TimeTicks.Of(values[^1].BucketEnd), int.MaxValue - 2);
+                counter ??= boundaries is null ? null : completeness.Begin(clientId, boundaries);
+                if (counter is not null && eventModels.Count > 0 && RetentionHorizons.MayReadArchive(values[0].BucketStart, DateTimeOffset.UtcNow))
                 {
-                    var before = Math.Min(i, ConfidenceScorer.Neighbours);
-                    scored.Add((values[i], ConfidenceScorer.Score(
-                        values[i], [.. values.Skip(i - before).Take(before)], readsEvents, rowsMissingFields.GetValueOrDefault(TimeTicks.Of(values[i].BucketStart)))));
+                    held ??= Guid.NewGuid();
+                    await archive.PrepareQuery(held.Value, ArchiveQuery.RawRowsOnly(values[0].BucketStart, values[^1].BucketEnd, eventModels));
                 }
+
+                var rowsMissingFields = formula is null || counter is null
+                    ? new Dictionary<long, BucketCompleteness>()
+                    : await counter.CountAsync(formula);
+                if (rowsMissingFields is null)
+                {
+                    return ([], new QueryError(QueryErrorKind.Timeout,
+                        "Counting the rows that lack a field the KPIs read took longer than a query may (or found no free turn in time); ask for a shorter range."));
+                }
+
+                for (var i = 0; i < values.Count; i++)
+                {
+                    if (values[i].BucketEnd > from)
+                    {
+                        var before = Math.Min(i, ConfidenceScorer.Neighbours);
+                        scored.Add((values[i], ConfidenceScorer.Score(
+                            values[i], [.. values.Skip(i - before).Take(before)], eventModels.Count > 0, rowsMissingFields.GetValueOrDefault(TimeTicks.Of(values[i].BucketStart)))));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (held is { } ended)
+            {
+                _ = archive.EndQuery(ended);
             }
         }
 

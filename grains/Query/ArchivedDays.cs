@@ -37,9 +37,17 @@ internal static class ArchivedDays
         return new ArchiveQuery(
             from,
             to,
-            formula.ObjectModels.Select(m => new ObjectModelRead(m, wholeAfter.GetValueOrDefault(m))).ToArray(),
+            formula.ObjectModels.Select(m => new ObjectModelRead(m, wholeAfter.TryGetValue(m, out var whole) ? whole : null)).ToArray(),
             ranges.Raw.Select(r => new ArchivedRange(TimeTicks.ToDateTimeOffset(r.From), TimeTicks.ToDateTimeOffset(r.To))).ToArray());
     }
+
+    /// <summary>
+    /// <paramref name="covered"/> without the coverages of the object models the query told the archive it reads raw:
+    /// the archive put all their rows back and left their rollups out of its reckoning (they may have come to hold every
+    /// row since, but not the archived rows).
+    /// </summary>
+    public static IReadOnlySet<(string ObjectModel, long Term)> WithoutRawRowModels(IReadOnlySet<(string ObjectModel, long Term)> covered, ArchiveAccess? access) =>
+        access is { RawRowModels.Count: > 0 } ? covered.Where(c => !access.RawRowModels.Contains(c.ObjectModel)).ToHashSet() : covered;
 
     /// <summary>The raw ranges of <paramref name="access"/> in ticks, for <see cref="RollupRanges.Split"/>.</summary>
     public static RollupRanges.TickRange[] RawTicks(ArchiveAccess? access) =>
@@ -74,7 +82,7 @@ internal static class ArchivedDays
         foreach (var archived in access.ThroughRollups)
         {
             var holds = readThroughRollups.Contains(archived.ObjectModel)
-                ? wholeAfter.GetValueOrDefault(archived.ObjectModel) is { } whole && whole < archived.FirstSegment
+                ? wholeAfter.TryGetValue(archived.ObjectModel, out var whole) && whole < archived.FirstSegment
                 : archived.RowsBack;
             if (!holds)
             {

@@ -135,7 +135,8 @@ public sealed partial class KpiQueryGrain(
                 access = await archive.PrepareQuery(asked.Value, ask);
             }
 
-            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache) { Archived = access };
+            // A range the archive holds nothing of runs as any other (in one round trip where it can).
+            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache) { Archived = access is { SegmentsRead: > 0 } ? access : null };
             KpiQueryResult? answer;
             bool ran;
             try

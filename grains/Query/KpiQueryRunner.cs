@@ -344,7 +344,7 @@ public sealed class KpiQueryRunner(
         var begun = await QuerySnapshot.BeginAsync(connection, options.StatementTimeout, context.ClientId, formula.ObjectModels, cancellationToken);
         IncompleteRollups = Incomplete(begun, clientRollups);
         RolledUpPartitions.Record(context.ClientId, begun);
-        var rollups = ranges is null ? null : new RollupSource(ranges, begun.Covered) { RolledUpToTheEnd = begun.RolledUpToTheEnd };
+        var rollups = ranges is null ? null : new RollupSource(ranges, ArchivedDays.WithoutRawRowModels(begun.Covered, Archived)) { RolledUpToTheEnd = begun.RolledUpToTheEnd };
         if (Archived is not null)
         {
             await ArchivedDays.CheckAsync(connection, Archived, context.ClientId, formula, dimension, rollups, cancellationToken);

@@ -802,19 +802,27 @@ internal sealed class TermRollups
         // the term out in between) stays behind the watermark. A backfill moves a coverage's first sequence back.
         // A coverage that comes to start at row 1 records the newest segment of the model archived so far, read in the
         // same snapshot as the rows: its rollups hold the rows of every segment archived after it (ArchiveReadPlan).
-        var wholeAfter = $"CASE WHEN $2 = 1 THEN (SELECT coalesce(max(a.segment_id), 0) FROM archive.segments AS a " +
-                         $"WHERE a.client_id = $1 AND a.data_kind = 'source' AND a.source = {code}) END";
+        // Archival moves only rows rolled up already, as it saw them in its snapshot; should a pass find that rows of
+        // its range have left all the same (a move that saw the partition before its rollups were reset or first
+        // written, and committed between two passes), it records their segment as not held either.
+        var segments = $"FROM archive.segments AS a WHERE a.client_id = $1 AND a.data_kind = 'source' AND a.source = {code}";
+        var newest = $"(SELECT coalesce(max(a.segment_id), 0) {segments})";
+        var leftFromRange = $"(SELECT max(a.segment_id) {segments} AND a.sequences && int8multirange(int8range($2, $3, '[]')))";
+        // Unknown (null: not whole yet, or made whole by a release that did not record it) stays unknown.
+        var raised = $"CASE WHEN c.whole_after_segment IS NOT NULL THEN greatest(c.whole_after_segment, {leftFromRange}) END";
         var covered = backfill
             ? $"""
-              UPDATE query.rollup_terms AS c SET from_sequence = $2, written_at = now(), whole_after_segment = coalesce({wholeAfter}, c.whole_after_segment)
+              UPDATE query.rollup_terms AS c SET from_sequence = $2, written_at = now(),
+                  whole_after_segment = CASE WHEN $2 = 1 THEN {newest} ELSE {raised} END
               FROM unnest({keys}, {names}) AS k(term, state_key)
               WHERE c.client_id = $1 AND c.object_model = {code} AND c.term = k.term AND c.state_key = k.state_key AND c.from_sequence = $3 + 1
               """
             : $"""
               INSERT INTO query.rollup_terms AS c (client_id, object_model, term, state_key, from_sequence, covered_through, whole_after_segment)
-              SELECT $1, {code}, k.term, k.state_key, $2, $3, {wholeAfter}
+              SELECT $1, {code}, k.term, k.state_key, $2, $3, CASE WHEN $2 = 1 THEN {newest} END
               FROM unnest({keys}, {names}) AS k(term, state_key)
-              ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through, written_at = now()
+              ON CONFLICT (client_id, object_model, term) DO UPDATE SET covered_through = excluded.covered_through, written_at = now(),
+                  whole_after_segment = {raised}
               WHERE c.covered_through = $2 - 1
               """;
 

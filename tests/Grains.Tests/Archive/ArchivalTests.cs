@@ -1,6 +1,7 @@
 using AnalyticsEngine.Archive;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Clients;
+using AnalyticsEngine.Governance;
 using AnalyticsEngine.Grains.Tests.Query;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Kpi;
@@ -194,6 +195,11 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         await RollUpAllAsync(scenario.ClientId, config);
         var archive = fixture.Client.GetGrain<IArchiveGrain>(scenario.ClientId);
         var before = await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now, QueryGranularity.Day));
+        var mixedBefore = await Queries.Calculate(new KpiQuery(scenario.ClientId, "Q_MIXED", now.AddDays(-26), now, QueryGranularity.Day));
+        var reviewRequest = new ReviewListRequest(scenario.ClientId, now.AddDays(-20), now.AddDays(-8), Granularity.Day, "Q_LATE_VALUE");
+        var reviewBefore = await fixture.Client.GetGrain<IReviewGrain>(0).List(reviewRequest);
+        Assert.Null(reviewBefore.Error);
+        Assert.Contains(reviewBefore.Items, i => i.Confidence?.Explanation.Contains("lack", StringComparison.Ordinal) == true);
         Assert.Empty((await archive.SetPolicy(Policy(archive: true), "tester")).Problems);
         Assert.True((await archive.RunNow()).RowsArchived > 0);
         var orders = (await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)).Where(s => s.Source == "orders").ToList();
@@ -203,8 +209,25 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         AssertSameDays(before, await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now.AddHours(1), QueryGranularity.Day)));
         Assert.All(await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000), s => Assert.Null(s.RestoredUntil));
 
+        // A KPI over a snapshot object too reads that object's rows raw: they come back, the orders and returns do not.
+        AssertSameDays(mixedBefore, await Queries.Calculate(new KpiQuery(scenario.ClientId, "Q_MIXED", now.AddDays(-26), now.AddHours(1), QueryGranularity.Day)));
+        var mixed = await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000);
+        Assert.Contains(mixed, s => s.Source == "licenses" && s.RestoredUntil is not null);
+        Assert.All(mixed.Where(s => s.Source is "orders" or "order_returns"), s => Assert.Null(s.RestoredUntil));
+        Assert.Contains(mixed, s => s.Source == "order_returns");
+        await ExpireRestoresAsync(scenario.ClientId);
+        await archive.RunNow();
+
+        // The review list counts the rows that lack a field the KPI reads: archived rows too, put back for it.
+        var reviewAfter = await fixture.Client.GetGrain<IReviewGrain>(0).List(reviewRequest);
+        Assert.Equal(
+            reviewBefore.Items.Select(i => (i.Value.BucketStart, i.Confidence?.Score, i.Confidence?.Explanation)),
+            reviewAfter.Items.Select(i => (i.Value.BucketStart, i.Confidence?.Score, i.Confidence?.Explanation)));
+        await ExpireRestoresAsync(scenario.ClientId);
+        await archive.RunNow();
+
         // What the archive answered a query that reads the orders through rollups, and the runner that checks it.
-        var archived = new ArchiveAccess([], [new ArchivedThroughRollups("orders", orders.Min(s => s.SegmentId), RowsBack: false)], 0);
+        var archived = new ArchiveAccess([], [new ArchivedThroughRollups("orders", orders.Min(s => s.SegmentId), RowsBack: false)], [], orders.Count, 0);
         var runner = new KpiQueryRunner(fixture.Database, new KpiQueryOptions { CacheDuration = TimeSpan.Zero }, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = archived };
         var query = new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now, QueryGranularity.Day);
         AssertSameDays(before, await runner.RunAsync(query, config));
@@ -228,6 +251,50 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         AssertSameDays(before, await Queries.Calculate(new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now.AddHours(2), QueryGranularity.Day)));
         var back = (await archive.Segments(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, 5000)).Where(s => s.Source == "orders" && s.RestoredUntil is not null);
         Assert.Equal(orders.Select(s => s.SegmentId).Order(), back.Select(s => s.SegmentId).Order());
+    }
+
+    [Fact]
+    public async Task A_roll_up_that_finds_rows_of_its_range_archived_records_their_segment_as_not_held()
+    {
+        // As if a move had seen the partition before its rollups were reset and committed between two passes: rows the
+        // next pass was to add are in a segment, not in the table.
+        var now = DateTimeOffset.UtcNow;
+        var scenario = await QueryScenario.CreateAsync(fixture.Client, fixture.Database, seed: 14, from: now.AddDays(-20), to: now.AddDays(-1));
+        var config = (await fixture.Client.GetGrain<IClientConfigGrain>(scenario.ClientId).Get())!;
+        var orders = TermRollups.ForClient(config)["orders"];
+        Assert.Equal(0, await WholeAfterAsync(scenario.ClientId));
+        var partition = (await orders.PartitionAsync(fixture.Database, scenario.ClientId, CancellationToken.None))!;
+        Assert.True(partition.RolledUpThrough < partition.LastSequence);
+        var left = partition.RolledUpThrough + 1;
+        long segment;
+        await using (var move = fixture.Database.CreateBatch())
+        {
+            move.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM scor_data.orders WHERE client_id = $1 AND sequence = $2") { Parameters = { new() { Value = scenario.ClientId }, new() { Value = left } } });
+            move.BatchCommands.Add(new NpgsqlBatchCommand(
+                """
+                INSERT INTO archive.segments (client_id, data_kind, source, range_from, range_to, sequences, row_count, bytes, sha256, location, archived_at)
+                VALUES ($1, 'source', 'orders', now() - interval '20 days', now() - interval '19 days', int8multirange(int8range($2, $2, '[]')), 1, 1, '', $3, now())
+                RETURNING segment_id
+                """) { Parameters = { new() { Value = scenario.ClientId }, new() { Value = left }, new() { Value = $"{scenario.ClientId}/orders/race.csv.gz" } } });
+            segment = (long)(await move.ExecuteScalarAsync())!;
+        }
+
+        await QueryScenario.RollUpAsync(orders, fixture.Database, scenario.ClientId);
+
+        // Every coverage of the orders now takes that segment for one its rollups miss.
+        Assert.Equal(segment, await WholeAfterAsync(scenario.ClientId));
+    }
+
+    /// <summary>The least whole_after_segment over the client's order coverages (each is set, or this fails).</summary>
+    private async Task<long> WholeAfterAsync(string clientId)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "SELECT min(whole_after_segment), count(*) FILTER (WHERE whole_after_segment IS NULL) FROM query.rollup_terms WHERE client_id = $1 AND object_model = 'orders'");
+        command.Parameters.AddWithValue(clientId);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(0, reader.GetInt64(1));
+        return reader.GetInt64(0);
     }
 
     [Fact]

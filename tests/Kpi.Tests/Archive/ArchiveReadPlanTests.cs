@@ -45,17 +45,31 @@ public sealed class ArchiveReadPlanTests
     }
 
     [Fact]
-    public void Days_whose_rollups_were_deleted_or_that_raw_edges_reach_are_read_raw()
+    public void Days_whose_rollups_were_deleted_are_read_raw_and_days_a_raw_edge_reaches_only_come_back()
     {
-        ArchiveSegment[] segments = [Day(5, "orders", 0), Day(6, "orders", 1), Day(7, "orders", 2), Day(8, "orders", 3, restored: true)];
+        ArchiveSegment[] segments = [Day(5, "orders", 0), Day(6, "orders", 1), Day(7, "orders", 2), Day(8, "orders", 3, restored: true), Day(9, "orders", 4)];
         var query = Query(0, 10, new ObjectModelRead("orders", 0)) with { RawRanges = [new(June.AddDays(2).AddHours(23), June.AddDays(3))] };
 
         var plan = ArchiveReadPlan.Decide(segments, query, rollupsDeletedBefore: June.AddDays(1).AddHours(1), KindOf);
 
-        // Days 0 and 1 (their slots deleted, the second in part) and day 2 (an edge), merged; day 3 stays with rollups.
-        Assert.Equal(new ArchivedRange(June, June.AddDays(3)), Assert.Single(plan.RawRanges));
+        // Days 0 and 1 (their slots deleted, the second in part), merged, are read raw. Day 2's rows come back for the
+        // edge, which reads them raw, while its whole slots stay with the rollups, as do days 3 and 4.
+        Assert.Equal(new ArchivedRange(June, June.AddDays(2)), Assert.Single(plan.RawRanges));
         Assert.Equal([5L, 6L, 7L], plan.Restore.Select(s => s.SegmentId).Order());
-        Assert.Equal(new ArchivedThroughRollups("orders", 8, true), Assert.Single(plan.ThroughRollups));
+        Assert.Equal(new ArchivedThroughRollups("orders", 7, false), Assert.Single(plan.ThroughRollups));
+        Assert.Equal(5, plan.Read);
+    }
+
+    [Fact]
+    public void Archived_rows_read_through_rollups_are_back_when_every_segment_is_restored_or_restoring()
+    {
+        ArchiveSegment[] segments = [Day(7, "orders", 2), Day(8, "orders", 3, restored: true)];
+        var query = Query(0, 10, new ObjectModelRead("orders", 0)) with { RawRanges = [new(June.AddDays(2).AddHours(23), June.AddDays(3))] };
+
+        var plan = ArchiveReadPlan.Decide(segments, query, null, KindOf);
+
+        Assert.Equal(new ArchivedThroughRollups("orders", 7, true), Assert.Single(plan.ThroughRollups));
+        Assert.Equal(["licenses"], plan.Access(query with { Reads = [.. query.Reads, new ObjectModelRead("licenses", null)] }, 1).RawRowModels);
     }
 
     [Fact]
