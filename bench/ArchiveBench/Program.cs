@@ -96,14 +96,15 @@ foreach (var days in new[] { 30, 365 })
     throughRollups[days] = await TimeAsync(runs, async () =>
     {
         var prepared = KpiQueryRunner.Prepare(Days(days), config, rollupOptions);
-        var ask = await ArchivedDays.AskAsync(dataSource, ClientId, prepared.Formula!, null, prepared.Boundaries!, useRollups: true, CancellationToken.None);
-        var plan = ArchiveReadPlan.Decide(segments.Select(s => s.Segment), ask, null, _ => AnalyticsEngine.Catalog.ObjectKind.Event);
+        var ask = ArchivedDays.Ask(prepared.Formula!, null, prepared.Boundaries!, useRollups: true);
+        var wholeAfter = await ArchivedDays.WholeAfterAsync(dataSource, ClientId, ask.Reads, CancellationToken.None);
+        var plan = ArchiveReadPlan.Decide(segments.Select(s => s.Segment), ask, wholeAfter, null, _ => AnalyticsEngine.Catalog.ObjectKind.Event);
         if (plan.Restore.Count > 0)
         {
             throw new InvalidOperationException($"{days} days: the rollups should hold every archived order, yet {plan.Restore.Count} segments would come back");
         }
 
-        var runner = new KpiQueryRunner(dataSource, rollupOptions, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = plan.Access(ask, 0) };
+        var runner = new KpiQueryRunner(dataSource, rollupOptions, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = plan.Access(0) };
         var counted = await EventsAsync(Days(days), runner);
         return counted == events ? counted : throw new InvalidOperationException($"{days} days: {counted} events from the rollups after archival, {events} before");
     });

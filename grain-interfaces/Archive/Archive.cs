@@ -84,15 +84,14 @@ public sealed record ArchiveRun(
 public readonly record struct ArchivedRange([property: Id(0)] DateTimeOffset From, [property: Id(1)] DateTimeOffset To);
 
 /// <summary>How a query reads one object model: raw rows only, or rollups for whole slots.</summary>
-/// <param name="RollupsWholeAfterSegment">
-/// Null when the query reads the model's raw rows only. Otherwise the most, over the rollups it reads, of the newest
-/// segment of the model archived when they came to hold every row (<c>query.rollup_terms.whole_after_segment</c>):
-/// they hold the rows of every later segment, and miss those of this one and earlier ones.
+/// <param name="RollupCoverages">
+/// Null when the query reads the model's raw rows only; otherwise the rollups it reads, as <c>query.rollup_terms</c>
+/// names their coverages (its terms and events, in total or per value of a dimension).
 /// </param>
 [GenerateSerializer, Immutable, Alias("ae.ObjectModelRead")]
 public sealed record ObjectModelRead(
     [property: Id(0)] string ObjectModel,
-    [property: Id(1)] long? RollupsWholeAfterSegment);
+    [property: Id(1)] IReadOnlyList<long>? RollupCoverages);
 
 /// <summary>What a query over old days tells the archive before it runs.</summary>
 /// <param name="From">The start of its first bucket.</param>

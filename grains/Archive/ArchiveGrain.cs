@@ -2,6 +2,7 @@ using System.Globalization;
 using AnalyticsEngine.Catalog;
 using AnalyticsEngine.Ingest;
 using AnalyticsEngine.Proposals;
+using AnalyticsEngine.Query;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -140,7 +141,14 @@ public sealed partial class ArchiveGrain(
         ArgumentNullException.ThrowIfNull(ask);
         var now = DateTimeOffset.UtcNow;
         var restored = 0;
-        var plan = ArchiveReadPlan.Decide(_segments.Select(s => s.Segment), ask, _rollupsDeletedBefore, model => tables.Find(model)?.Model.Kind);
+        ObjectKind? KindOf(string model) => tables.Find(model)?.Model.Kind;
+        var segments = _segments.Select(s => s.Segment).ToList();
+        // What the query's rollups hold is read only where it may read archived rows: most queries over older days reach
+        // none (no policy, or days still active).
+        var wholeAfter = ask.Reads.Any(r => r.RollupCoverages is not null) && ArchiveReadPlan.ReachesAny(segments, ask, KindOf)
+            ? await ArchivedDays.WholeAfterAsync(dataSource, ClientId, ask.Reads, CancellationToken.None)
+            : new Dictionary<string, long>();
+        var plan = ArchiveReadPlan.Decide(segments, ask, wholeAfter, _rollupsDeletedBefore, KindOf);
         var restoring = plan.Restore.Select(s => s.SegmentId).ToHashSet();
         var read = _segments.Where(s => restoring.Contains(s.Segment.SegmentId)).ToList();
         try
@@ -202,7 +210,7 @@ public sealed partial class ArchiveGrain(
             }
         }
 
-        return plan.Access(ask, restored);
+        return plan.Access(restored);
     }
 
     public Task EndQuery(Guid query)

@@ -8,42 +8,32 @@ namespace AnalyticsEngine.Query;
 
 /// <summary>
 /// A query over days that may be archived, and its client's archive: what the query tells the archive before it runs
-/// (<see cref="AskAsync"/>), and the check, in the query's own snapshot, that the rollups it reads still hold the archived
-/// rows it leaves in the archive (<see cref="CheckAsync"/>).
+/// (<see cref="Ask"/>), what its rollups hold of the archived rows (<see cref="WholeAfterAsync"/>, read by the archive
+/// when the query reaches some), and the check, in the query's own snapshot, that they still hold what it leaves in
+/// the archive (<see cref="CheckAsync"/>).
 /// </summary>
 internal static class ArchivedDays
 {
     /// <summary>
-    /// What a query tells the archive: the object models it reads through rollups, each with the newest archived
-    /// segment those rollups may miss (<c>query.rollup_terms.whole_after_segment</c>), the others as read raw, and
-    /// where it reads raw rows anyway (the edges no whole slot covers).
+    /// What a query tells the archive: the object models it reads through rollups, each with the coverages of those
+    /// rollups, the others as read raw, and where it reads raw rows anyway (the edges no whole slot covers).
     /// </summary>
-    public static async Task<ArchiveQuery> AskAsync(
-        NpgsqlDataSource dataSource, string clientId, CompiledFormula formula, string? dimension, long[] boundaries, bool useRollups, CancellationToken cancellationToken)
+    public static ArchiveQuery Ask(CompiledFormula formula, string? dimension, long[] boundaries, bool useRollups)
     {
         var (from, to) = (TimeTicks.ToDateTimeOffset(boundaries[0]), TimeTicks.ToDateTimeOffset(boundaries[^1]));
         var ranges = RollupRanges.Split(boundaries, TermRollups.SlotMinutesFor(dimension));
         var assumed = RollupSource.AssumingCovered(ranges, formula, dimension);
-        var throughRollups = useRollups
-            ? formula.ObjectModels.Where(m => assumed.Covers(formula, BuiltInCatalog.ObjectModelsByCode[m], dimension)).ToArray()
-            : [];
-        if (throughRollups.Length == 0)
-        {
-            return ArchiveQuery.RawRowsOnly(from, to, formula.ObjectModels);
-        }
-
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var wholeAfter = await WholeAfterAsync(connection, clientId, formula, dimension, throughRollups, cancellationToken);
+        bool ThroughRollups(string model) => useRollups && assumed.Covers(formula, BuiltInCatalog.ObjectModelsByCode[model], dimension);
         return new ArchiveQuery(
             from,
             to,
-            formula.ObjectModels.Select(m => new ObjectModelRead(m, wholeAfter.TryGetValue(m, out var whole) ? whole : null)).ToArray(),
+            formula.ObjectModels.Select(m => new ObjectModelRead(m, ThroughRollups(m) ? RollupSource.CoverageIds(formula, m, dimension) : null)).ToArray(),
             ranges.Raw.Select(r => new ArchivedRange(TimeTicks.ToDateTimeOffset(r.From), TimeTicks.ToDateTimeOffset(r.To))).ToArray());
     }
 
     /// <summary>
-    /// <paramref name="covered"/> without the coverages of the object models the query told the archive it reads raw:
-    /// the archive put all their rows back and left their rollups out of its reckoning (they may have come to hold every
+    /// <paramref name="covered"/> without the coverages of the object models the archive said the query must read raw:
+    /// it put all their archived rows back and left their rollups out of its reckoning (they may have come to hold every
     /// row since, but not the archived rows).
     /// </summary>
     public static IReadOnlySet<(string ObjectModel, long Term)> WithoutRawRowModels(IReadOnlySet<(string ObjectModel, long Term)> covered, ArchiveAccess? access) =>
@@ -74,14 +64,14 @@ internal static class ArchivedDays
 
         var readThroughRollups = access.ThroughRollups
             .Where(t => rollups?.Covers(formula, BuiltInCatalog.ObjectModelsByCode[t.ObjectModel], dimension) == true)
-            .Select(t => t.ObjectModel)
+            .Select(t => new ObjectModelRead(t.ObjectModel, RollupSource.CoverageIds(formula, t.ObjectModel, dimension)))
             .ToArray();
         var wholeAfter = readThroughRollups.Length == 0
             ? new Dictionary<string, long>(StringComparer.Ordinal)
-            : await WholeAfterAsync(connection, clientId, formula, dimension, readThroughRollups, cancellationToken);
+            : await WholeAfterAsync(connection, clientId, readThroughRollups, cancellationToken);
         foreach (var archived in access.ThroughRollups)
         {
-            var holds = readThroughRollups.Contains(archived.ObjectModel)
+            var holds = readThroughRollups.Any(r => r.ObjectModel == archived.ObjectModel)
                 ? wholeAfter.TryGetValue(archived.ObjectModel, out var whole) && whole < archived.FirstSegment
                 : archived.RowsBack;
             if (!holds)
@@ -91,15 +81,29 @@ internal static class ArchivedDays
         }
     }
 
-    /// <summary>
-    /// Per object model of <paramref name="models"/> whose rollups the query reads all hold every row (the coverages of
-    /// its terms and events, in total or per value of <paramref name="dimension"/>), the most of their
-    /// <c>whole_after_segment</c>; models missing from the answer have some coverage that does not.
-    /// </summary>
-    private static async Task<Dictionary<string, long>> WholeAfterAsync(
-        NpgsqlConnection connection, string clientId, CompiledFormula formula, string? dimension, IReadOnlyList<string> models, CancellationToken cancellationToken)
+    /// <inheritdoc cref="WholeAfterAsync(NpgsqlConnection, string, IReadOnlyList{ObjectModelRead}, CancellationToken)"/>
+    public static async Task<Dictionary<string, long>> WholeAfterAsync(
+        NpgsqlDataSource dataSource, string clientId, IReadOnlyList<ObjectModelRead> reads, CancellationToken cancellationToken)
     {
-        var needed = models.SelectMany(m => RollupSource.CoverageIds(formula, m, dimension).Select(id => (Model: m, Id: id))).ToArray();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await WholeAfterAsync(connection, clientId, reads, cancellationToken);
+    }
+
+    /// <summary>
+    /// Per object model of <paramref name="reads"/> read through rollups whose coverages all hold every row (from row 1
+    /// through the watermark), the most of their <c>whole_after_segment</c>: the rollups hold the rows of every later
+    /// segment. A model missing from the answer has some coverage that does not hold every row, or does not say since when.
+    /// </summary>
+    public static async Task<Dictionary<string, long>> WholeAfterAsync(
+        NpgsqlConnection connection, string clientId, IReadOnlyList<ObjectModelRead> reads, CancellationToken cancellationToken)
+    {
+        var needed = reads.SelectMany(r => (r.RollupCoverages ?? []).Select(id => (Model: r.ObjectModel, Id: id))).ToArray();
+        var wholeAfter = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (needed.Length == 0)
+        {
+            return wholeAfter;
+        }
+
         await using var command = new NpgsqlCommand(
             $"""
             SELECT k.object_model, count(*), max(c.whole_after_segment)
@@ -113,7 +117,6 @@ internal static class ArchivedDays
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = needed.Select(n => n.Model).ToArray() });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = needed.Select(n => n.Id).ToArray() });
-        var wholeAfter = new Dictionary<string, long>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

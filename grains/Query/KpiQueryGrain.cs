@@ -131,8 +131,7 @@ public sealed partial class KpiQueryGrain(
                 && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
                 asked = Guid.NewGuid();
-                var ask = await ArchivedDays.AskAsync(dataSource, query.ClientId, formula, query.Dimension, bounds, options.UseRollups, cancellationToken);
-                access = await archive.PrepareQuery(asked.Value, ask);
+                access = await archive.PrepareQuery(asked.Value, ArchivedDays.Ask(formula, query.Dimension, bounds, options.UseRollups));
             }
 
             // A range the archive holds nothing of runs as any other (in one round trip where it can).
