@@ -312,7 +312,10 @@ internal static class KpiSqlCompiler
 
         // Every part reads through an index whatever the values of its parameters, because this statement keeps one
         // generic plan (KpiQueryRunner): each range is a LATERAL subquery, kept apart by OFFSET 0, so the range's
-        // bounds stay the index condition instead of a join filter over every row of the client.
+        // bounds stay the index condition instead of a join filter over every row of the client. Rollups are read a
+        // term at a time for the same reason: with `term = ANY(...)` a generic plan may take the terms for a filter
+        // and walk every term's slots of the object model (35 ms for a month in a database with the catalog's 33
+        // coverages of orders, against 1.6 ms).
         string EdgeRows(string from, string to) => Aggregated(
             $"""
             FROM unnest({from}::timestamptz[], {to}::timestamptz[]) AS e(lo, hi)
@@ -365,9 +368,10 @@ internal static class KpiSqlCompiler
                    coalesce(sum(r.count) FILTER (WHERE r.term = {TermRollups.EventsTerm}), 0)::float8 AS "#events{k}",
                    to_timestamp(max(r.max) FILTER (WHERE r.term = {TermRollups.EventsTerm}) / 1000000) AS "#newest{k}"{rollupColumns}
             FROM unnest({minutes}::int[], {slotFrom}::timestamptz[], {slotTo}::timestamptz[]) AS p(minutes, lo, hi)
+            CROSS JOIN unnest({terms}::bigint[]) AS k(term)
             CROSS JOIN LATERAL (
                 SELECT r.term, r.slot_start{value}, r.sum, r.count, r.min, r.max FROM {rollupTable} AS r
-                WHERE r.client_id = $1 AND r.object_model = {code}{ofDimension} AND r.term = ANY({terms}::bigint[])
+                WHERE r.client_id = $1 AND r.object_model = {code}{ofDimension} AND r.term = k.term
                   AND r.slot_minutes = p.minutes AND r.slot_start >= p.lo AND r.slot_start < p.hi
                 OFFSET 0) AS r
             {groupBy}
