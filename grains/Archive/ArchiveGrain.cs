@@ -150,6 +150,7 @@ public sealed partial class ArchiveGrain(
             : new Dictionary<string, long>();
         var plan = ArchiveReadPlan.Decide(segments, ask, wholeAfter, _rollupsDeletedBefore, KindOf);
         var restoring = plan.Restore.Select(s => s.SegmentId).ToHashSet();
+        ArchiveTelemetry.SegmentsReadThroughRollups.Add(plan.Read - plan.Restore.Count);
         var read = _segments.Where(s => restoring.Contains(s.Segment.SegmentId)).ToList();
         try
         {

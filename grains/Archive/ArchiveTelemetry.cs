@@ -16,6 +16,10 @@ internal static class ArchiveTelemetry
     public static readonly Counter<long> SegmentsRestored =
         Meter.CreateCounter<long>("ae.archive.segments_restored", "{segment}", "Archived segments put back into the active tables for a query or a rebuild");
 
+    public static readonly Counter<long> SegmentsReadThroughRollups =
+        Meter.CreateCounter<long>(
+            "ae.archive.segments_read_through_rollups", "{segment}", "Archived segments a query read through rollups that hold their rows, leaving them archived");
+
     public static readonly Counter<long> SegmentsExpired =
         Meter.CreateCounter<long>("ae.archive.segments_expired", "{segment}", "Archived segments deleted at the end of their archive period");
 

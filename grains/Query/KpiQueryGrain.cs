@@ -146,6 +146,7 @@ public sealed partial class KpiQueryGrain(
             {
                 // The rollups changed since the archive was asked (a rebuild): once more, with every archived row back.
                 LogArchivedRowsNotBack(logger, query.KpiCode, query.ClientId, exception.ObjectModel);
+                QueryTelemetry.ArchivedRowsNotBack.Add(1);
                 var rawOnly = ArchiveQuery.RawRowsOnly(TimeTicks.ToDateTimeOffset(prepared.Boundaries![0]), TimeTicks.ToDateTimeOffset(prepared.Boundaries[^1]), prepared.Formula!.ObjectModels);
                 access = await archive.PrepareQuery(asked!.Value, rawOnly);
                 runner = new KpiQueryRunner(dataSource, options.RawRowsOnly(), engineOptions.Value.AllowedLateness, logger, cache) { Archived = access };
