@@ -133,13 +133,15 @@ public sealed record ArchivedThroughRollups(
 /// </param>
 /// <param name="SegmentsRead">The archived segments its range reaches (0: the archive has nothing it reads).</param>
 /// <param name="SegmentsRestored">Segments this call put back into the active tables.</param>
+/// <param name="RollupsDeletedBefore">Before when runs had deleted the client's rollup slots, as the archive decided by.</param>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveAccess")]
 public sealed record ArchiveAccess(
     [property: Id(0)] IReadOnlyList<ArchivedRange> RawRanges,
     [property: Id(1)] IReadOnlyList<ArchivedThroughRollups> ThroughRollups,
     [property: Id(2)] IReadOnlyList<string> RawRowModels,
     [property: Id(3)] int SegmentsRead,
-    [property: Id(4)] int SegmentsRestored);
+    [property: Id(4)] int SegmentsRestored,
+    [property: Id(5)] DateTimeOffset? RollupsDeletedBefore = null);
 
 /// <summary>An archived segment's file as stored (gzip-compressed CSV with a header), or why it cannot be given.</summary>
 [GenerateSerializer, Immutable, Alias("ae.ArchiveFile")]

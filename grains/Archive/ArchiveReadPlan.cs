@@ -22,10 +22,10 @@ public static class ArchiveReadPlan
     /// <param name="RawRowModels">The object models the query must read raw: it reads no rollups of them, or they do not hold every row.</param>
     public sealed record Plan(
         int Read, IReadOnlyList<ArchiveSegment> Restore, IReadOnlyList<ArchivedRange> RawRanges, IReadOnlyList<ArchivedThroughRollups> ThroughRollups,
-        IReadOnlyList<string> RawRowModels)
+        IReadOnlyList<string> RawRowModels, DateTimeOffset? RollupsDeletedBefore)
     {
         /// <summary>What the query is told.</summary>
-        public ArchiveAccess Access(int restored) => new(RawRanges, ThroughRollups, RawRowModels, Read, restored);
+        public ArchiveAccess Access(int restored) => new(RawRanges, ThroughRollups, RawRowModels, Read, restored, RollupsDeletedBefore);
     }
 
     /// <summary>Whether the query may read a segment of this client: its range reaches some segment of a model it reads.</summary>
@@ -64,7 +64,7 @@ public static class ArchiveReadPlan
             .GroupBy(s => s.Source, StringComparer.Ordinal)
             .Select(g => new ArchivedThroughRollups(g.Key, g.Min(s => s.SegmentId), g.All(s => s.RestoredUntil is not null || restore.Contains(s))))
             .ToList();
-        return new Plan(read.Count, restore, raw, throughRollups, [.. reads.Where(r => r.Value is null).Select(r => r.Key)]);
+        return new Plan(read.Count, restore, raw, throughRollups, [.. reads.Where(r => r.Value is null).Select(r => r.Key)], rollupsDeletedBefore);
     }
 
     private static IEnumerable<ArchiveSegment> Reached(IEnumerable<ArchiveSegment> segments, ArchiveQuery ask, Func<string, ObjectKind?> kindOf) =>

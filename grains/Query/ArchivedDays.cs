@@ -50,8 +50,8 @@ internal static class ArchivedDays
     /// </summary>
     /// <remarks>
     /// The archive decided from what the rollups held before it was asked; since then a rebuild of an object model's
-    /// rollups (or a term dropped from them) may have changed which archived rows they hold. Rare, and the query then
-    /// starts again, reading raw rows only.
+    /// rollups (or a term dropped from them) may have changed which archived rows they hold, or, had the query's hold
+    /// lapsed, a run may have deleted more rollup slots. Rare, and the query then starts again, reading raw rows only.
     /// </remarks>
     public static async Task CheckAsync(
         NpgsqlConnection connection, ArchiveAccess access, string clientId, CompiledFormula formula, string? dimension, RollupSource? rollups,
@@ -69,6 +69,11 @@ internal static class ArchivedDays
         var wholeAfter = readThroughRollups.Length == 0
             ? new Dictionary<string, long>(StringComparer.Ordinal)
             : await WholeAfterAsync(connection, clientId, readThroughRollups, cancellationToken);
+        if (readThroughRollups.Length > 0 && await RollupsDeletedBeforeAsync(connection, clientId, cancellationToken) is { } deleted
+            && !(deleted <= access.RollupsDeletedBefore))
+        {
+            throw new ArchivedRowsNotBackException(readThroughRollups[0].ObjectModel);
+        }
         foreach (var archived in access.ThroughRollups)
         {
             var holds = readThroughRollups.Any(r => r.ObjectModel == archived.ObjectModel)
@@ -79,6 +84,13 @@ internal static class ArchivedDays
                 throw new ArchivedRowsNotBackException(archived.ObjectModel);
             }
         }
+    }
+
+    private static async Task<DateTimeOffset?> RollupsDeletedBeforeAsync(NpgsqlConnection connection, string clientId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime before ? new DateTimeOffset(before, TimeSpan.Zero) : null;
     }
 
     /// <inheritdoc cref="WholeAfterAsync(NpgsqlConnection, string, IReadOnlyList{ObjectModelRead}, CancellationToken)"/>

@@ -240,7 +240,14 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         await archive.RunNow();
 
         // What the archive answered a query that reads the orders through rollups, and the runner that checks it.
-        var archived = new ArchiveAccess([], [new ArchivedThroughRollups("orders", orders.Min(s => s.SegmentId), RowsBack: false)], [], orders.Count, 0);
+        DateTimeOffset? deletedBefore;
+        await using (var read = fixture.Database.CreateCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1"))
+        {
+            read.Parameters.AddWithValue(scenario.ClientId);
+            deletedBefore = await read.ExecuteScalarAsync() is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+        }
+
+        var archived = new ArchiveAccess([], [new ArchivedThroughRollups("orders", orders.Min(s => s.SegmentId), RowsBack: false)], [], orders.Count, 0, deletedBefore);
         var runner = new KpiQueryRunner(fixture.Database, new KpiQueryOptions { CacheDuration = TimeSpan.Zero }, TimeSpan.FromMinutes(5), NullLogger.Instance) { Archived = archived };
         var query = new KpiQuery(scenario.ClientId, "OTD", now.AddDays(-26), now, QueryGranularity.Day);
         AssertSameDays(before, await runner.RunAsync(query, config));
@@ -258,6 +265,8 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
             Assert.Empty((await archive.SetPolicy(new RetentionAnswers(
                 new RetentionAnswer(ActiveDays, RetentionUnit.Days, true, null, RetentionUnit.Indefinite), new RetentionAnswer(ActiveDays, RetentionUnit.Days, false)), "tester")).Problems);
             Assert.True((await archive.RunNow()).RollupRowsDeleted > 0);
+            // A query the archive answered before the run (its hold long lapsed) finds so in its snapshot.
+            Assert.Equal("orders", (await Assert.ThrowsAsync<ArchivedRowsNotBackException>(() => runner.RunAsync(query, config))).ObjectModel);
         }
 
         // Either way the query reads the archived orders raw, put back, and answers as before.
