@@ -66,14 +66,26 @@ internal static class ArchivedDays
             .Where(t => rollups?.Covers(formula, BuiltInCatalog.ObjectModelsByCode[t.ObjectModel], dimension) == true)
             .Select(t => new ObjectModelRead(t.ObjectModel, RollupSource.CoverageIds(formula, t.ObjectModel, dimension)))
             .ToArray();
-        var wholeAfter = readThroughRollups.Length == 0
-            ? new Dictionary<string, long>(StringComparer.Ordinal)
-            : await WholeAfterAsync(connection, clientId, readThroughRollups, cancellationToken);
-        if (readThroughRollups.Length > 0 && await RollupsDeletedBeforeAsync(connection, clientId, cancellationToken) is { } deleted
-            && !(deleted <= access.RollupsDeletedBefore))
+        var wholeAfter = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (readThroughRollups.Length > 0)
         {
-            throw new ArchivedRowsNotBackException(readThroughRollups[0].ObjectModel);
+            // What the rollups hold, and before when runs deleted slots, in one round trip.
+            var needed = Needed(readThroughRollups);
+            await using var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands = { WholeAfterCommand(clientId, needed), new NpgsqlBatchCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1") },
+            };
+            batch.BatchCommands[1].Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            wholeAfter = await ReadWholeAfterAsync(reader, needed, cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken)
+                && new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero) is var deleted && !(deleted <= access.RollupsDeletedBefore))
+            {
+                throw new ArchivedRowsNotBackException(readThroughRollups[0].ObjectModel);
+            }
         }
+
         foreach (var archived in access.ThroughRollups)
         {
             var holds = readThroughRollups.Any(r => r.ObjectModel == archived.ObjectModel)
@@ -86,37 +98,33 @@ internal static class ArchivedDays
         }
     }
 
-    private static async Task<DateTimeOffset?> RollupsDeletedBeforeAsync(NpgsqlConnection connection, string clientId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
-        return await command.ExecuteScalarAsync(cancellationToken) is DateTime before ? new DateTimeOffset(before, TimeSpan.Zero) : null;
-    }
-
-    /// <inheritdoc cref="WholeAfterAsync(NpgsqlConnection, string, IReadOnlyList{ObjectModelRead}, CancellationToken)"/>
-    public static async Task<Dictionary<string, long>> WholeAfterAsync(
-        NpgsqlDataSource dataSource, string clientId, IReadOnlyList<ObjectModelRead> reads, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await WholeAfterAsync(connection, clientId, reads, cancellationToken);
-    }
-
     /// <summary>
     /// Per object model of <paramref name="reads"/> read through rollups whose coverages all hold every row (from row 1
     /// through the watermark), the most of their <c>whole_after_segment</c>: the rollups hold the rows of every later
     /// segment. A model missing from the answer has some coverage that does not hold every row, or does not say since when.
     /// </summary>
     public static async Task<Dictionary<string, long>> WholeAfterAsync(
-        NpgsqlConnection connection, string clientId, IReadOnlyList<ObjectModelRead> reads, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, string clientId, IReadOnlyList<ObjectModelRead> reads, CancellationToken cancellationToken)
     {
-        var needed = reads.SelectMany(r => (r.RollupCoverages ?? []).Select(id => (Model: r.ObjectModel, Id: id))).ToArray();
-        var wholeAfter = new Dictionary<string, long>(StringComparer.Ordinal);
+        var needed = Needed(reads);
         if (needed.Length == 0)
         {
-            return wholeAfter;
+            return new Dictionary<string, long>(StringComparer.Ordinal);
         }
 
-        await using var command = new NpgsqlCommand(
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { WholeAfterCommand(clientId, needed) } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await ReadWholeAfterAsync(reader, needed, cancellationToken);
+    }
+
+    /// <summary>The coverages <paramref name="reads"/> read through rollups, by object model.</summary>
+    private static (string Model, long Id)[] Needed(IEnumerable<ObjectModelRead> reads) =>
+        reads.SelectMany(r => (r.RollupCoverages ?? []).Select(id => (r.ObjectModel, id))).ToArray();
+
+    private static NpgsqlBatchCommand WholeAfterCommand(string clientId, (string Model, long Id)[] needed)
+    {
+        var command = new NpgsqlBatchCommand(
             $"""
             SELECT k.object_model, count(*), max(c.whole_after_segment)
             FROM unnest($2::text[], $3::bigint[]) AS k(object_model, term)
@@ -124,12 +132,17 @@ internal static class ArchivedDays
             JOIN ingest.partitions AS p ON p.client_id = $1 AND p.object_model = k.object_model
             WHERE {TermRollups.CoversEveryRolledUpRow} AND c.whole_after_segment IS NOT NULL
             GROUP BY k.object_model
-            """,
-            connection);
+            """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = needed.Select(n => n.Model).ToArray() });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = needed.Select(n => n.Id).ToArray() });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return command;
+    }
+
+    /// <summary>Reads <see cref="WholeAfterCommand"/>'s answer: models some of whose coverages are missing are left out.</summary>
+    private static async Task<Dictionary<string, long>> ReadWholeAfterAsync(NpgsqlDataReader reader, (string Model, long Id)[] needed, CancellationToken cancellationToken)
+    {
+        var wholeAfter = new Dictionary<string, long>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
             var model = reader.GetString(0);
