@@ -98,7 +98,8 @@ foreach (var days in new[] { 30, 365 })
         var prepared = KpiQueryRunner.Prepare(Days(days), config, rollupOptions);
         var ask = ArchivedDays.Ask(prepared.Formula!, null, prepared.Boundaries!, useRollups: true);
         var wholeAfter = await ArchivedDays.WholeAfterAsync(dataSource, ClientId, ask.Reads, CancellationToken.None);
-        var plan = ArchiveReadPlan.Decide(segments.Select(s => s.Segment), ask, wholeAfter, null, _ => AnalyticsEngine.Catalog.ObjectKind.Event);
+        var deletedBefore = await index.RollupsDeletedBeforeAsync(ClientId, CancellationToken.None);
+        var plan = ArchiveReadPlan.Decide(segments.Select(s => s.Segment), ask, wholeAfter, deletedBefore, _ => AnalyticsEngine.Catalog.ObjectKind.Event);
         if (plan.Restore.Count > 0)
         {
             throw new InvalidOperationException($"{days} days: the rollups should hold every archived order, yet {plan.Restore.Count} segments would come back");
@@ -176,6 +177,7 @@ async Task CleanUpAsync()
     await ExecuteAsync("DELETE FROM query.dimension_rollups WHERE client_id = $1", ClientId);
     await ExecuteAsync("DELETE FROM query.rollup_terms WHERE client_id = $1", ClientId);
     await ExecuteAsync("DELETE FROM ingest.partitions WHERE client_id = $1", ClientId);
+    await ExecuteAsync("DELETE FROM archive.rollups_deleted WHERE client_id = $1", ClientId);
 }
 
 Task ExecuteAsync(string sql, params object[] parameters) => BenchSql.ExecuteAsync(dataSource, sql, parameters);
