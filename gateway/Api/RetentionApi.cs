@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using AnalyticsEngine.Archive;
 using AnalyticsEngine.Clients;
 using AnalyticsEngine.Gateway.Security;
@@ -115,7 +116,7 @@ public static class RetentionApi
 
     /// <summary><c>GET /clients/{clientId}/archive?from=&amp;to=&amp;limit=</c>: every segment unless a range is given.</summary>
     private static async Task<Results<Ok<ArchiveListing>, ValidationProblem, ProblemHttpResult>> ListAsync(
-        string clientId, string? from, string? to, int? limit, IClusterClient cluster)
+        string clientId, string? from, string? to, [Range(1, MaxSegmentsListed)] int? limit, IClusterClient cluster)
     {
         var problems = new List<string>();
         var start = Instants.FromQueryString("from", from, problems) ?? DateTimeOffset.MinValue;

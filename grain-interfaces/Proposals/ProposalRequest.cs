@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using AnalyticsEngine.Clients;
 
@@ -117,11 +118,18 @@ public sealed record EnvironmentAnswer(
 /// <summary>How long one kind of data is kept in the active database, and whether and how long it is archived after.</summary>
 [GenerateSerializer, Immutable, Alias("ae.RetentionAnswer")]
 public sealed record RetentionAnswer(
-    [property: Id(0), JsonRequired] int ActivePeriod,
+    [property: Id(0), JsonRequired, Range(1, RetentionAnswer.MaxPeriodDays)] int ActivePeriod,
     [property: Id(1), JsonRequired] RetentionUnit ActiveUnit,
     [property: Id(2), JsonRequired] bool Archive,
-    [property: Id(3)] int? ArchivePeriod = null,
-    [property: Id(4)] RetentionUnit? ArchiveUnit = null);
+    [property: Id(3), Range(1, RetentionAnswer.MaxPeriodDays)] int? ArchivePeriod = null,
+    [property: Id(4)] RetentionUnit? ArchiveUnit = null)
+{
+    /// <summary>
+    /// The largest period any unit allows, in days (100 years): what a caller is told a period that is not a whole
+    /// number, or too large for one, must be within; the retention rules then check it against its unit.
+    /// </summary>
+    public const int MaxPeriodDays = 36_500;
+}
 
 /// <summary>Which levels of detail are kept.</summary>
 [GenerateSerializer, Immutable, Alias("ae.GranularityAnswer")]

@@ -12,7 +12,7 @@ internal static class RetentionRules
     public const int DaysPerYear = 365;
 
     /// <summary>The longest period a proposal prices: a hundred years.</summary>
-    public const int MaxDays = 100 * DaysPerYear;
+    public const int MaxDays = RetentionAnswer.MaxPeriodDays;
 
     /// <summary>Raw rows: 90 days active (standard), archived 5 years (common for compliance).</summary>
     public static RetentionAnswer RecommendedStagedSourceData { get; } = new(90, RetentionUnit.Days, true, 5, RetentionUnit.Years);

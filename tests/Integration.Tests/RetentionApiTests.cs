@@ -220,6 +220,8 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
     [InlineData("""{"stagedSourceData":{"activeUnit":"days","archive":false}}""", "stagedSourceData.activePeriod", "is required")]
     [InlineData("""{"stagedSourceData":{"activePeriod":30,"activeUnit":"days","archive":false,"activeDays":30}}""", "stagedSourceData.activeDays", "is not a field")]
     [InlineData("""{"stagedSourceData":{"activePeriod":"30","activeUnit":"days","archive":false}}""", "stagedSourceData.activePeriod", "")]
+    [InlineData("""{"stagedSourceData":{"activePeriod":30.5,"activeUnit":"days","archive":false}}""", "stagedSourceData.activePeriod", "is not a whole number from 1 to 36500")]
+    [InlineData("""{"analyticsData":{"activePeriod":30,"activeUnit":"days","archive":true,"archivePeriod":3e9,"archiveUnit":"days"}}""", "analyticsData.archivePeriod", "is not a whole number from 1 to 36500")]
     [InlineData("""{"compliance":["sox","pci"]}""", "compliance[1]", "gdpr, sox, hipaa, iso27001")]
     [InlineData("""{"compliance":["sox"],"otherCompliance":"two\nlines"}""", "otherCompliance", "one line")]
     public async Task An_invalid_policy_is_400_naming_its_field_and_the_saved_policy_stays(string json, string field, string reason)
@@ -555,7 +557,7 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
     [Theory]
     [InlineData("limit=0", "limit", "between 1 and 5000")]
     [InlineData("limit=5001", "limit", "between 1 and 5000")]
-    [InlineData("limit=ten", "limit", "'ten' is not")]
+    [InlineData("limit=ten", "limit", "'ten' is not a whole number from 1 to 5000")]
     [InlineData("from=yesterday", "from", "'yesterday' is not an ISO 8601 time")]
     [InlineData("to=2026-11-01T00:00:00", "to", "is not an ISO 8601 time")]
     [InlineData("from=2026-11-01T00:00:00+02:00", "from", "%2B")]
