@@ -62,6 +62,24 @@ public sealed partial class ArchiveGrain(
         await ReloadAsync(cancellationToken);
     }
 
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Going quietly (idle, or its silo shutting down) with no query still holding: the hold it recorded covers
+        // nothing now, and left in place it would keep the next activation's runs from moving rows for up to an hour.
+        var now = DateTimeOffset.UtcNow;
+        if (_recordedHold > now && _queries.Values.All(until => until <= now))
+        {
+            try
+            {
+                await index.ReleaseHoldAsync(ClientId, _recordedHold, cancellationToken);
+            }
+            catch (Exception exception) when (exception is NpgsqlException or OperationCanceledException)
+            {
+                LogHoldNotReleased(logger, exception, ClientId);
+            }
+        }
+    }
+
     /// <summary>The grain's copy of the index, and of before when runs deleted rollups.</summary>
     private async Task ReloadAsync(CancellationToken cancellationToken)
     {
@@ -365,6 +383,9 @@ public sealed partial class ArchiveGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Archival of {Client} moves no rows before {Until}: queries an earlier activation let read them may still run")]
     private static partial void LogMovesPostponed(ILogger logger, string client, DateTimeOffset until);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The recorded hold of {Client} stays until it passes: releasing it failed")]
+    private static partial void LogHoldNotReleased(ILogger logger, Exception exception, string client);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Archival run of {Client} failed; it runs again at the next tick")]
     private static partial void LogRunFailed(ILogger logger, Exception exception, string client);

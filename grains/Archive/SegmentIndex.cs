@@ -114,6 +114,18 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Ends a hold recorded until <paramref name="recorded"/> or earlier (none later, which another activation would have
+    /// recorded): the queries it covered have all ended.
+    /// </summary>
+    public async Task ReleaseHoldAsync(string clientId, DateTimeOffset recorded, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE archive.holds SET held_until = now() WHERE client_id = $1 AND held_until <= $2 AND held_until > now()");
+        command.Parameters.AddWithValue(clientId);
+        command.Parameters.AddWithValue(recorded.ToUniversalTime());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Until when queries of the client may read old rows, as recorded (<see cref="HoldUntilAsync"/>), or null.</summary>
     public async Task<DateTimeOffset?> HeldUntilAsync(string clientId, CancellationToken ct)
     {
