@@ -536,6 +536,17 @@ public sealed class ArchivalTests(KpiClusterFixture fixture)
         }
 
         Assert.Null((await archive.RunNow()).MovesPostponedUntil);
+
+        // An activation that deactivates with no query in flight ends the hold it recorded, but not a later one another
+        // activation recorded since.
+        var index = new SegmentIndex(fixture.Database);
+        var later = DateTimeOffset.UtcNow.AddHours(2);
+        await index.HoldUntilAsync(clientId, later, CancellationToken.None);
+        await index.ReleaseHoldAsync(clientId, DateTimeOffset.UtcNow.AddHours(1), CancellationToken.None);
+        Assert.True(await index.HeldUntilAsync(clientId, CancellationToken.None) > DateTimeOffset.UtcNow.AddMinutes(90));
+        await index.ReleaseHoldAsync(clientId, later, CancellationToken.None);
+        Assert.True(await index.HeldUntilAsync(clientId, CancellationToken.None) <= DateTimeOffset.UtcNow);
+
         await using var cleanUp = fixture.Database.CreateCommand("DELETE FROM scor_data.orders WHERE client_id = $1");
         cleanUp.Parameters.AddWithValue(clientId);
         await cleanUp.ExecuteNonQueryAsync();
