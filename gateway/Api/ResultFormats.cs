@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Net.Http.Headers;
 
 namespace AnalyticsEngine.Gateway.Api;
@@ -100,10 +101,13 @@ public static class ResultFormats
 
         if (Negotiate(request, offered) is null)
         {
+            // The problem service writes only for a caller that accepts JSON, which this one does not: the body is then
+            // written as is, so it carries its trace id itself, as every other problem does.
             return ValueTask.FromResult<object?>(TypedResults.Problem(
                 $"The Accept header ('{request.Headers.Accept}') takes none of what {request.Path} answers: "
                 + $"{string.Join(" or ", offered.Select(MediaType))}. Accept one of them, or ask with {askWith}.",
-                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable"));
+                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable",
+                extensions: new Dictionary<string, object?> { ["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier }));
         }
 
         return next(context);

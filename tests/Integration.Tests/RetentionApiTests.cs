@@ -589,6 +589,9 @@ public sealed class RetentionApiTests(AnalyticsFixture fixture)
         request.Headers.Accept.ParseAdd("application/xml");
         using var response = await fixture.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.NotAcceptable, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(406, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.RootElement.GetProperty("traceId").GetString()));
     }
 
     [Theory]
