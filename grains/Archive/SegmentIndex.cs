@@ -127,19 +127,21 @@ public sealed class SegmentIndex(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Until when queries of the client may read old rows, as recorded (<see cref="HoldUntilAsync"/>), or null.</summary>
-    public async Task<DateTimeOffset?> HeldUntilAsync(string clientId, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand("SELECT held_until FROM archive.holds WHERE client_id = $1");
-        command.Parameters.AddWithValue(clientId);
-        return await command.ExecuteScalarAsync(ct) is DateTime until ? new DateTimeOffset(until, TimeSpan.Zero) : null;
-    }
+    public Task<DateTimeOffset?> HeldUntilAsync(string clientId, CancellationToken ct) =>
+        InstantAsync("SELECT held_until FROM archive.holds WHERE client_id = $1", clientId, ct);
+
+    /// <summary>The statement that reads before when archival runs deleted the client's rollup slots ($1: the client).</summary>
+    internal const string RollupsDeletedBeforeSql = "SELECT before FROM archive.rollups_deleted WHERE client_id = $1";
 
     /// <summary>Before when archival runs deleted the client's rollup slots (<see cref="RecordRollupsDeleted"/>), or null.</summary>
-    public async Task<DateTimeOffset?> RollupsDeletedBeforeAsync(string clientId, CancellationToken ct)
+    public Task<DateTimeOffset?> RollupsDeletedBeforeAsync(string clientId, CancellationToken ct) => InstantAsync(RollupsDeletedBeforeSql, clientId, ct);
+
+    /// <summary>The one instant <paramref name="sql"/> reads for the client, or null if it reads no row.</summary>
+    private async Task<DateTimeOffset?> InstantAsync(string sql, string clientId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1");
+        await using var command = dataSource.CreateCommand(sql);
         command.Parameters.AddWithValue(clientId);
-        return await command.ExecuteScalarAsync(ct) is DateTime before ? new DateTimeOffset(before, TimeSpan.Zero) : null;
+        return await command.ExecuteScalarAsync(ct) is DateTime instant ? new DateTimeOffset(instant, TimeSpan.Zero) : null;
     }
 
     /// <summary>The statement that records rollup slots before <paramref name="before"/> as deleted (never an earlier time than recorded).</summary>

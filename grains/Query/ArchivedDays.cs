@@ -73,7 +73,7 @@ internal static class ArchivedDays
             var needed = Needed(readThroughRollups);
             await using var batch = new NpgsqlBatch(connection)
             {
-                BatchCommands = { WholeAfterCommand(clientId, needed), new NpgsqlBatchCommand("SELECT before FROM archive.rollups_deleted WHERE client_id = $1") },
+                BatchCommands = { WholeAfterCommand(clientId, needed), new NpgsqlBatchCommand(SegmentIndex.RollupsDeletedBeforeSql) },
             };
             batch.BatchCommands[1].Parameters.Add(new NpgsqlParameter<string> { TypedValue = clientId });
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);

@@ -126,31 +126,36 @@ public sealed partial class KpiQueryGrain(
             // archived days the query's rollups do not hold, and the query reads those days raw.
             // Prepared once: reading raw rows only changes no limit it checks.
             var prepared = KpiQueryRunner.Prepare(query, config, options);
+            ArchiveQuery? ask = null;
             ArchiveAccess? access = null;
             if (prepared is { Boundaries: { } bounds, Formula: { ObjectModels.Count: > 0 } formula }
                 && RetentionHorizons.MayReadArchive(TimeTicks.ToDateTimeOffset(bounds[0]), DateTimeOffset.UtcNow))
             {
                 asked = Guid.NewGuid();
-                access = await archive.PrepareQuery(asked.Value, ArchivedDays.Ask(formula, query.Dimension, bounds, options.UseRollups));
+                ask = ArchivedDays.Ask(formula, query.Dimension, bounds, options.UseRollups);
+                access = await archive.PrepareQuery(asked.Value, ask);
             }
 
-            // A range the archive holds nothing of runs as any other (in one round trip where it can).
-            runner = new KpiQueryRunner(dataSource, options, engineOptions.Value.AllowedLateness, logger, cache) { Archived = access is { SegmentsRead: > 0 } ? access : null };
-            KpiQueryResult? answer;
+            Task<(bool Ran, KpiQueryResult? Answer)> RunAsync(KpiQueryOptions runOptions, ArchiveAccess? archived)
+            {
+                runner = new KpiQueryRunner(dataSource, runOptions, engineOptions.Value.AllowedLateness, logger, cache) { Archived = archived };
+                return gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+            }
+
             bool ran;
+            KpiQueryResult? answer;
             try
             {
-                (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+                // A range the archive holds nothing of runs as any other (in one round trip where it can).
+                (ran, answer) = await RunAsync(options, access is { SegmentsRead: > 0 } ? access : null);
             }
             catch (ArchivedRowsNotBackException exception)
             {
                 // The rollups changed since the archive was asked (a rebuild): once more, with every archived row back.
                 LogArchivedRowsNotBack(logger, query.KpiCode, query.ClientId, exception.ObjectModel);
                 QueryTelemetry.ArchivedRowsNotBack.Add(1);
-                var rawOnly = ArchiveQuery.RawRowsOnly(TimeTicks.ToDateTimeOffset(prepared.Boundaries![0]), TimeTicks.ToDateTimeOffset(prepared.Boundaries[^1]), prepared.Formula!.ObjectModels);
-                access = await archive.PrepareQuery(asked!.Value, rawOnly);
-                runner = new KpiQueryRunner(dataSource, options.RawRowsOnly(), engineOptions.Value.AllowedLateness, logger, cache) { Archived = access };
-                (ran, answer) = await gate.TryRunAsync(() => runner.RunAsync(query, config, prepared, cancellationToken), maxWait, cancellationToken);
+                access = await archive.PrepareQuery(asked!.Value, ArchiveQuery.RawRowsOnly(ask!.From, ask.To, prepared.Formula!.ObjectModels));
+                (ran, answer) = await RunAsync(options.RawRowsOnly(), access);
             }
 
             result = ran
